@@ -1,0 +1,1 @@
+"""Data acquisition capability: formats, sample repository, splits, versions, quality, export, synth."""

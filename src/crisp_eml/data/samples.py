@@ -1,0 +1,85 @@
+"""Sample repository: the one place that maps sample rows to entities and loads signals from blobs.
+
+Signals are stored canonically as ``.npy`` bytes (float32 ``[length, axes]`` for time series and
+audio, uint8 ``[h, w, c]`` for images); the sample's ``hash`` is the sha256 of those bytes, so the
+same signal ingested from CSV, WAV or Edge Impulse JSON gets the same hash.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crisp_eml.core.errors import NotFoundError
+from crisp_eml.core.sample import Sample, Sensor
+from crisp_eml.store.project import Project
+from crisp_eml.store.tables.data import SampleRow
+
+
+def encode_array(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def decode_array(data: bytes) -> np.ndarray:
+    arr: np.ndarray = np.load(io.BytesIO(data), allow_pickle=False)
+    return arr
+
+
+def to_entity(row: SampleRow) -> Sample:
+    return Sample(
+        id=row.id, name=row.name, label=row.label, category=row.category, kind=row.kind,  # type: ignore[arg-type]
+        sensors=tuple(Sensor(s["name"], s.get("units")) for s in row.sensors),
+        frequency_hz=row.frequency_hz, interval_ms=row.interval_ms, length=row.length,
+        shape=tuple(row.shape), hash=row.hash, source=row.source, metadata=dict(row.meta or {}),
+        device_name=row.device_name, device_type=row.device_type, layer=row.layer,
+        parent_id=row.parent_id, enabled=row.enabled, source_hash=row.source_hash,
+        created_at=row.created_at,
+    )
+
+
+def list_samples(
+    project: Project, *, category: str | None = None, label: str | None = None,
+    layer: str = "raw", enabled_only: bool = True, session: Session | None = None,
+) -> list[Sample]:
+    """Samples of one layer, ordered by name then id (a stable order for reproducible runs)."""
+    q = select(SampleRow).where(SampleRow.layer == layer)
+    if category:
+        q = q.where(SampleRow.category == category)
+    if label is not None:
+        q = q.where(SampleRow.label == label)
+    if enabled_only:
+        q = q.where(SampleRow.enabled.is_(True))
+    q = q.order_by(SampleRow.name, SampleRow.id)
+    if session is not None:
+        return [to_entity(r) for r in session.execute(q).scalars()]
+    with project.session() as s:
+        return [to_entity(r) for r in s.execute(q).scalars()]
+
+
+def get_sample(project: Project, ref: str) -> Sample:
+    """A sample by id, or by unique name."""
+    with project.session() as s:
+        row = s.get(SampleRow, ref)
+        if row is None:
+            rows = list(s.execute(select(SampleRow).where(SampleRow.name == ref)).scalars())
+            if len(rows) > 1:
+                raise NotFoundError(f"sample name '{ref}' is ambiguous ({len(rows)} samples); use its id")
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFoundError(f"no sample with id or name '{ref}'")
+        return to_entity(row)
+
+
+def load_array(project: Project, sample: Sample) -> np.ndarray:
+    """The sample's signal: float32 ``[length, axes]`` or uint8 ``[h, w, c]``."""
+    return decode_array(project.blobs.get(sample.hash))
+
+
+def load_arrays(project: Project, samples: Sequence[Sample]) -> list[np.ndarray]:
+    return [load_array(project, s) for s in samples]

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy metadata (SQLite/PostgreSQL, Alembic migrations) and content-addressed blobs."""

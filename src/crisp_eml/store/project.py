@@ -1,0 +1,193 @@
+"""A crisp-eml project on disk: ``eml.toml``, the metadata database and the blob store.
+
+Every use case opens a :class:`Project`, checks the acting member's permission with
+:meth:`Project.require`, does its work inside :meth:`Project.session` and appends an audit entry in
+the same transaction with :meth:`Project.record`, so a change and its audit entry land together.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crisp_eml.core.errors import ConflictError, InputError, PermissionDeniedError, ProjectError
+from crisp_eml.core.personas import Permission, Persona, allowed
+from crisp_eml.store import audit, db
+from crisp_eml.store.blobs import BlobStore
+from crisp_eml.store.config import CONFIG_NAME, read_config, write_config
+from crisp_eml.store.tables.audit import AuditRow, MemberRow
+
+STATE_DIR = ".eml"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    persona: str
+    owner: bool
+
+
+def _default_member() -> str:
+    try:
+        name = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        name = "owner"
+    return name if NAME_RE.match(name) else "owner"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (or $EML_PROJECT) holding ``eml.toml``."""
+    env = os.environ.get("EML_PROJECT")
+    here = Path(env) if env else (start or Path.cwd())
+    here = here.resolve()
+    for p in (here, *here.parents):
+        if (p / CONFIG_NAME).is_file():
+            return p
+    raise ProjectError(f"no crisp-eml project at or above {here} (run 'eml init' first)")
+
+
+class Project:
+    """An open project. Cheap to construct; the schema is migrated to head on open."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = read_config(root / CONFIG_NAME)
+        store = self.config.get("store", {})
+        self.metadata_url = self._resolve_url(str(store.get("metadata_url", f"sqlite:///{STATE_DIR}/metadata.db")))
+        self.blob_url = self._resolve_path(str(store.get("blob_url", f"{STATE_DIR}/blobs")))
+        self.engine: Engine = db.make_engine(self.metadata_url)
+        db.upgrade(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.blobs = BlobStore(self.blob_url)
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, start: Path | None = None) -> Project:
+        return cls(find_root(start))
+
+    @classmethod
+    def init(
+        cls, root: Path, name: str | None = None, *, member: str | None = None,
+        persona: str = Persona.ML_PLATFORM_DEVELOPER.value, metadata_url: str | None = None,
+        blob_url: str | None = None,
+    ) -> Project:
+        root = root.resolve()
+        if (root / CONFIG_NAME).exists():
+            raise ConflictError(f"{root / CONFIG_NAME} already exists: a project is already here")
+        name = name or root.name
+        member = member or _default_member()
+        if not NAME_RE.match(member):
+            raise InputError("member names use letters, digits, '.', '_' or '-'", field="member")
+        try:
+            persona = Persona(persona).value
+        except ValueError as exc:
+            raise InputError(f"unknown persona {persona!r}; one of {[p.value for p in Persona]}",
+                             field="persona") from exc
+        created_dir = not root.exists()
+        root.mkdir(parents=True, exist_ok=True)
+        cfg: dict[str, Any] = {
+            "project": {"name": name, "id": uuid.uuid4().hex},
+            "store": {
+                "metadata_url": metadata_url or f"sqlite:///{STATE_DIR}/metadata.db",
+                "blob_url": blob_url or f"{STATE_DIR}/blobs",
+            },
+            "actor": {"member": member},
+        }
+        try:
+            (root / STATE_DIR).mkdir(exist_ok=True)
+            write_config(root / CONFIG_NAME, cfg)
+            project = cls(root)
+            with project.session() as s:
+                s.add(MemberRow(name=member, persona=persona, owner=True))
+                s.flush()
+                project.record(s, "project.init", {"project": name, "owner": member}, actor=Actor(member, persona, True))
+        except BaseException:
+            (root / CONFIG_NAME).unlink(missing_ok=True)
+            if created_dir:
+                import shutil
+
+                shutil.rmtree(root, ignore_errors=True)
+            raise
+        return project
+
+    def _resolve_url(self, url: str) -> str:
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            return prefix + str((self.root / url[len(prefix):]).resolve())
+        return url
+
+    def _resolve_path(self, url: str) -> str:
+        if "://" in url:
+            return url
+        p = Path(url)
+        return str(p if p.is_absolute() else (self.root / p).resolve())
+
+    # -- properties -----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.config.get("project", {}).get("name", self.root.name))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def save_config(self) -> None:
+        write_config(self.root / CONFIG_NAME, self.config)
+
+    # -- sessions, members, permissions, audit -----------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        s = self._sessions()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    @property
+    def actor(self) -> Actor:
+        name = os.environ.get("EML_MEMBER") or str(self.config.get("actor", {}).get("member", ""))
+        if not name:
+            raise ProjectError("no acting member configured (set [actor] member in eml.toml or $EML_MEMBER)")
+        with self.session() as s:
+            row = s.get(MemberRow, name)
+            if row is None:
+                raise PermissionDeniedError(f"'{name}' is not a member of project '{self.name}'")
+            return Actor(row.name, row.persona, row.owner)
+
+    def require(self, permission: Permission | str) -> Actor:
+        """Return the acting member if allowed to perform ``permission``; raise otherwise."""
+        actor = self.actor
+        if not allowed(actor.persona, permission, owner=actor.owner):
+            raise PermissionDeniedError(
+                f"member '{actor.name}' ({actor.persona}) may not {Permission(permission).value.replace('-', ' ')}"
+                f": that permission is not granted to the {actor.persona} persona"
+            )
+        return actor
+
+    def record(
+        self, session: Session, action: str, artifacts: dict[str, Any] | None = None,
+        *, note: str | None = None, actor: Actor | None = None,
+    ) -> AuditRow:
+        a = actor or self.actor
+        return audit.append(session, actor=a.name, persona=a.persona, action=action,
+                            artifacts=artifacts, note=note)
+
+    def audit_entries(self) -> list[AuditRow]:
+        with self.session() as s:
+            return list(s.execute(select(AuditRow).order_by(AuditRow.seq)).scalars())

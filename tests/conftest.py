@@ -1,0 +1,48 @@
+"""Shared fixtures: fresh projects in temp folders, the CLI runner, and paths to ../shared data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EML_SHARED", REPO.parent / "shared"))
+BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
+MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Iterator[object]:
+    from crisp_eml.store.project import Project
+
+    yield Project.init(tmp_path / "proj", "test-project", member="tester")
+
+
+@pytest.fixture()
+def run_cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run ``eml ARGS`` in-process; returns (exit_code, stdout, stderr)."""
+    from crisp_eml.cli.main import main
+
+    def _run(args: list[str], cwd: Path | None = None, capsys=None):  # type: ignore[no-untyped-def]
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        old = Path.cwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        code = 0
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    main(args)
+                except SystemExit as exc:
+                    code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        finally:
+            os.chdir(old)
+        return code, out.getvalue(), err.getvalue()
+
+    return _run
