@@ -111,7 +111,8 @@ class Project:
             with project.session() as s:
                 s.add(MemberRow(name=member, persona=persona, owner=True))
                 s.flush()
-                project.record(s, "project.init", {"project": name, "owner": member}, actor=Actor(member, persona, True))
+                owner = Actor(member, persona, True)
+                project.record(s, "project.init", {"project": name, "owner": member}, actor=owner)
         except BaseException:
             (root / CONFIG_NAME).unlink(missing_ok=True)
             if created_dir:
