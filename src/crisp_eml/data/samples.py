@@ -83,3 +83,36 @@ def load_array(project: Project, sample: Sample) -> np.ndarray:
 
 def load_arrays(project: Project, samples: Sequence[Sample]) -> list[np.ndarray]:
     return [load_array(project, s) for s in samples]
+
+
+def new_sample_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:16]
+
+
+def add_sample(
+    project: Project, session: Session, array: np.ndarray, *, name: str, label: str | None, category: str,
+    kind: str, sensors: Sequence[Sensor], frequency_hz: float | None, source: str,
+    metadata: dict[str, object] | None = None, device_name: str | None = None,
+    device_type: str | None = None, layer: str = "raw", parent_id: str | None = None,
+    source_hash: str | None = None, sample_id: str | None = None,
+) -> Sample:
+    """Store the signal blob, then add the row (not yet committed) inside ``session``.
+
+    The blob is written first and atomically, so a committed row always has its blob; a crash before
+    the commit leaves at most an orphan blob, which ``BlobStore.gc`` removes.
+    """
+    data = encode_array(array)
+    digest = project.blobs.put(data)
+    interval = (1000.0 / frequency_hz) if frequency_hz else None
+    row = SampleRow(
+        id=sample_id or new_sample_id(), name=name, label=label, category=category, kind=kind,
+        sensors=[s.to_dict() for s in sensors], frequency_hz=frequency_hz, interval_ms=interval,
+        length=int(array.shape[0]), shape=[int(d) for d in array.shape], hash=digest,
+        source_hash=source_hash, meta=dict(metadata or {}), source=source, device_name=device_name,
+        device_type=device_type, layer=layer, parent_id=parent_id, enabled=True,
+    )
+    session.add(row)
+    session.flush()
+    return to_entity(row)
