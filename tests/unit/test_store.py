@@ -12,7 +12,7 @@ from crisp_eml.core.errors import ConflictError, PermissionDeniedError
 from crisp_eml.core.personas import Permission, allowed
 from crisp_eml.store import audit
 from crisp_eml.store.blobs import BlobStore, sha256
-from crisp_eml.store.db import current_revision, head_revision
+from crisp_eml.store.db import current_revisions, head_revisions
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import MemberRow
 
@@ -20,7 +20,7 @@ from crisp_eml.store.tables.audit import MemberRow
 def test_init_creates_migrated_store(tmp_path: Path) -> None:
     p = Project.init(tmp_path / "x", "demo", member="alice")
     assert (tmp_path / "x" / "eml.toml").is_file()
-    assert current_revision(p.engine) == head_revision()
+    assert current_revisions(p.engine) == head_revisions()
     assert p.actor.name == "alice" and p.actor.owner
     with pytest.raises(ConflictError):
         Project.init(tmp_path / "x")

@@ -36,21 +36,22 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def head_revision() -> str | None:
+def head_revisions() -> set[str]:
+    """Heads of the migration tree: each capability owns a branch rooted at revision 0001."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return script.get_current_head()
+    return set(script.get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration; a no-op when it already is."""
-    if current_revision(engine) == head_revision():
+    """Bring the schema to every branch head; a no-op when it already is."""
+    if current_revisions(engine) == head_revisions():
         return
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
