@@ -47,11 +47,18 @@ def version() -> None:
     typer.echo(__version__)
 
 
+_registered = False
+
+
 def _register() -> None:
-    """Attach every capability's sub-commands. Each module exposes ``register(app)``."""
+    """Attach every capability's sub-commands once. Each module exposes ``register(app)``."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from importlib import import_module
 
-    for mod in ("data",):
+    for mod in ("data", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect"):
         import_module(f"crisp_eml.cli.{mod}").register(app)
 
 
