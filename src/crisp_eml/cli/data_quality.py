@@ -1,0 +1,89 @@
+"""``eml data check`` and ``eml data clean``: quality scores, the HTML report and the cleaned layer.
+
+Thin: parse options, call ``workspace.check`` / ``workspace.clean``, render a table or JSON. The
+commands hang on the ``data`` group defined in ``cli/data.py``, which imports this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crisp_eml.cli.common import console, err_console, open_project, print_json, print_table, progress
+from crisp_eml.cli.data import data_app
+from crisp_eml.core.errors import VerificationError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+WindowOpt = Annotated[float | None, typer.Option("--window-ms", help="Flag samples shorter than this window.")]
+
+
+@data_app.command("check")
+def check_cmd(
+    json_out: JsonOpt = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    window_ms: WindowOpt = None,
+    layer: Annotated[str, typer.Option("--layer", help="Sample layer: raw or clean.")] = "raw",
+    fail_below: Annotated[float | None, typer.Option(
+        "--fail-below", help="Exit non-zero when the dataset score is below this.")] = None,
+) -> None:
+    """Score every sample and the dataset (NaN, flat, clipping, rate, length, duplicates, balance)."""
+    from crisp_eml.workspace.check import check_dataset, write_html_report
+
+    project = open_project()
+    with progress(disable=json_out) as bar:
+        task = bar.add_task("checking samples", total=None)
+        report = check_dataset(project, layer=layer, window_ms=window_ms,
+                               on_progress=lambda i, n, _name: bar.update(task, completed=i, total=n))
+    written = write_html_report(project, report, html) if html is not None else None
+    if json_out:
+        d = report.to_dict()
+        d["html"] = str(written) if written else None
+        print_json(d)
+    else:
+        flagged = sorted((s for s in report.samples if s.score < 100), key=lambda s: (s.score, s.name))
+        print_table(f"Samples with penalties ({len(flagged)} of {len(report.samples)})",
+                    ["name", "label", "category", "score", "issues"],
+                    [(s.name, s.label, s.category, f"{s.score:.0f}",
+                      ", ".join(i.code for i in s.issues if i.penalty > 0)) for s in flagged[:50]])
+        cats = list(report.label_counts)
+        labels = sorted({lbl for per in report.label_counts.values() for lbl in per})
+        print_table("Label counts", ["label", *cats],
+                    [(lbl, *(report.label_counts[c].get(lbl, 0) for c in cats)) for lbl in labels])
+        for i in report.dataset_issues:
+            console.print(f"[yellow]{i.severity}[/] {i.code}: {i.message} (-{i.penalty:g})", highlight=False)
+        console.print(f"Dataset score [bold]{report.score:.1f}[/] ({report.tier}), {len(report.samples)} samples "
+                      f"in layer '{report.layer}'", highlight=False)
+        if written:
+            console.print(f"HTML report: {written}", highlight=False)
+    if fail_below is not None and report.score < fail_below:
+        raise VerificationError(f"dataset score {report.score:.1f} is below {fail_below:g}")
+
+
+@data_app.command("clean")
+def clean_cmd(
+    drop_below: Annotated[float | None, typer.Option("--drop-below", help="Drop samples scoring below this.")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Interpolate NaNs, drop leading repeated rows.")] = False,
+    resample: Annotated[float | None, typer.Option("--resample", help="Resample every signal to this rate (Hz).")]
+    = None,
+    window_ms: WindowOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build the cleaned layer (layer 'clean') from the raw samples; raw samples stay untouched."""
+    from crisp_eml.workspace.clean import clean
+
+    project = open_project()
+    with progress(disable=json_out) as bar:
+        task = bar.add_task("cleaning samples", total=None)
+        r = clean(project, drop_below=drop_below, repair=repair, resample_hz=resample, window_ms=window_ms,
+                  on_progress=lambda i, n, _name: bar.update(task, completed=i, total=n))
+    if json_out:
+        print_json(r.to_dict())
+        return
+    if r.dropped:
+        print_table(f"Dropped ({len(r.dropped)})", ["name", "reason"], [(d["name"], d["reason"]) for d in r.dropped])
+    typer.echo(f"Clean layer: {r.kept} samples ({r.repaired} repaired, {r.resampled} resampled, "
+               f"{len(r.dropped)} dropped; replaced {r.replaced})")
+    if r.kept == 0:
+        err_console.print("warning: the clean layer is empty")
