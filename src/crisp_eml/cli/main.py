@@ -63,27 +63,39 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: EmlError -> its exit code and one line; usage errors -> 2; anything else -> 70."""
+    import os
+
+    from typer.exceptions import Abort, TyperException
+
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except EmlError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Abort):
         err_console.print("interrupted")
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
-    sys.exit(0)
+    except TyperException as exc:  # click usage errors (bad option, missing argument)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception as exc:
+        if os.environ.get("EML_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "This is a bug in crisp-eml; run again with EML_DEBUG=1 for the traceback.",
+            highlight=False, soft_wrap=True,
+        )
+        sys.exit(70)
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":
