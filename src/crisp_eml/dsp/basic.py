@@ -1,0 +1,63 @@
+"""The ``raw`` and ``flatten`` blocks: the window itself, or per-axis summary statistics.
+
+``raw``: ``out[t, a] = x[t, a] * scale-axes``; output ``[window_len, axes]``.
+
+``flatten``: per axis (axis-major), the enabled statistics in this fixed order over the scaled window
+``x = window[:, a] * scale-axes``: average (mean), minimum, maximum, rms = sqrt(mean(x**2)), stdev
+(population, ddof 0), skewness, kurtosis (see :func:`crisp_eml.dsp.base.moments`: biased central
+moments, excess kurtosis, both 0 when the variance is <= 1e-12). Output ``[axes * n_enabled]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from crisp_eml.core.errors import InputError
+from crisp_eml.dsp.base import Block, check_windows, moments, scale_axes
+
+FLATTEN_STATS = ("average", "minimum", "maximum", "rms", "stdev", "skewness", "kurtosis")
+
+
+class RawBlock(Block):
+    type = "raw"
+    version = "1"
+    defaults: ClassVar[dict[str, Any]] = {"scale-axes": 1.0}
+
+    def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
+        self._number("scale-axes")
+
+    def output_shape(self, window_len: int, n_axes: int, frequency_hz: float) -> tuple[int, ...]:
+        return (window_len, n_axes)
+
+    def transform(self, windows: np.ndarray, frequency_hz: float) -> np.ndarray:
+        return scale_axes(self, check_windows(windows)).astype(np.float32)
+
+
+class FlattenBlock(Block):
+    type = "flatten"
+    version = "1"
+    defaults: ClassVar[dict[str, Any]] = {"scale-axes": 1.0, **{k: True for k in FLATTEN_STATS}}
+
+    def enabled(self) -> list[str]:
+        return [k for k in FLATTEN_STATS if self._bool(k)]
+
+    def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
+        self._number("scale-axes")
+        if not self.enabled():
+            raise InputError("enable at least one statistic", field="average")
+
+    def output_shape(self, window_len: int, n_axes: int, frequency_hz: float) -> tuple[int, ...]:
+        return (n_axes * len(self.enabled()),)
+
+    def transform(self, windows: np.ndarray, frequency_hz: float) -> np.ndarray:
+        x = scale_axes(self, check_windows(windows)).transpose(0, 2, 1).astype(np.float64)  # [n, A, L]
+        mu, sd, sk, ku = moments(x)
+        stats = {"average": mu, "minimum": x.min(axis=-1), "maximum": x.max(axis=-1),
+                 "rms": np.sqrt((x * x).mean(axis=-1)), "stdev": sd, "skewness": sk, "kurtosis": ku}
+        out = np.stack([stats[k] for k in self.enabled()], axis=-1)  # [n, A, S]
+        return out.reshape(out.shape[0], -1).astype(np.float32)
+
+    def cost(self, window_len: int, n_axes: int, frequency_hz: float) -> dict[str, int]:
+        return {"ops": 12 * window_len * n_axes, "working_bytes": 4 * (window_len + 8 * n_axes)}
