@@ -1,11 +1,207 @@
-"""``eml ingest`` and ``eml data ...``: placeholder registration filled in by the data capability."""
+"""``eml ingest`` and ``eml data ...``: thin commands over the data use cases in ``workspace``.
+
+Ingestion, listing, export, synthetic data, removal and blob gc live here; dataset versions, quality
+checks, cleaning and rebalancing add their own commands to ``data_app`` in this module too.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from crisp_eml.cli.common import err_console, open_project, print_json, print_table, progress
 
 data_app = typer.Typer(help="Samples, dataset versions, quality and export.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(data_app, name="data")
+    """Attach ``eml ingest`` and ``eml data``; idempotent, since ``main()`` may run many times in-process."""
+    if not any(c.callback is ingest for c in app.registered_commands):
+        app.command("ingest")(ingest)
+    if not any(g.typer_instance is data_app for g in app.registered_groups):
+        app.add_typer(data_app, name="data")
+
+
+def _parse_metadata(items: list[str] | None) -> dict[str, str]:
+    from crisp_eml.core.errors import InputError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"expected KEY=VALUE, got {item!r}", field="metadata")
+        out[key.strip()] = value
+    return out
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (walked recursively).")],
+    label: Annotated[str | None, typer.Option(help="Label for every file (default: from file/folder name).")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="training, testing or split (by content hash, 80/20). Default: from a training/testing folder, "
+             "else split.")] = None,
+    frequency: Annotated[float | None, typer.Option(help="Sampling rate (Hz) for CSVs without timestamps.")] = None,
+    hmac_key: Annotated[str | None, typer.Option(help="Verify Edge Impulse signatures with this HMAC key.")] = None,
+    allow_duplicates: Annotated[bool, typer.Option(help="Keep samples whose content already exists.")] = False,
+    skip_duplicates: Annotated[bool, typer.Option(
+        help="Skip files whose content already exists instead of failing (resume an interrupted batch).")] = False,
+    metadata: Annotated[list[str] | None, typer.Option(
+        "--metadata", "-m", help="KEY=VALUE stored on every sample (repeatable).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest CSV, WAV, JPEG/PNG and Edge Impulse JSON/CBOR files; exits non-zero if any file failed."""
+    from crisp_eml.workspace.ingest import ingest_paths
+
+    project = open_project()
+    meta = _parse_metadata(metadata)
+    with progress(disable=json_out) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def tick(done: int, total: int, _path: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = ingest_paths(project, paths, label=label, category=category, frequency_hz=frequency,
+                              hmac_key=hmac_key, allow_duplicates=allow_duplicates, metadata=meta, on_progress=tick,
+                              skip_duplicates=skip_duplicates)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        for f in report.failures:
+            err_console.print(f"[red]failed:[/] {f.reason}", highlight=False, soft_wrap=True)
+        skipped = f"; {len(report.skipped)} duplicate(s) skipped" if report.skipped else ""
+        typer.echo(f"Ingested {len(report.samples)} sample(s); {len(report.failures)} failed{skipped}.")
+    from crisp_eml.core.errors import InputError
+
+    if not (report.samples or report.failures or report.skipped):
+        raise InputError("no ingestible files found (.csv .wav .png .jpg .jpeg .json .cbor)",
+                         source=", ".join(map(str, paths)))
+    if report.failures:
+        raise InputError(f"{len(report.failures)} of {len(report.failures) + len(report.samples)} file(s) failed "
+                         "to ingest (see above); the others were ingested")
+
+
+def _summary(s: Any) -> dict[str, Any]:
+    d: dict[str, Any] = s.to_dict()
+    return {k: d[k] for k in ("id", "name", "label", "category", "kind", "sensors", "frequency_hz", "length",
+                              "shape", "hash", "source")}
+
+
+@data_app.command("ls")
+def ls(
+    category: Annotated[str | None, typer.Option(help="Only training or testing.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only this label.")] = None,
+    layer: Annotated[str, typer.Option(help="raw or clean.")] = "raw",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List samples."""
+    from crisp_eml.data.samples import list_samples
+
+    samples = list_samples(open_project(), category=category, label=label, layer=layer)
+    if json_out:
+        print_json([_summary(s) for s in samples])
+        return
+    print_table(f"{len(samples)} sample(s)", ["id", "name", "label", "category", "kind", "axes", "Hz", "length"],
+                [(s.id, s.name, s.label, s.category, s.kind, ",".join(s.axes), f"{s.frequency_hz:g}"
+                  if s.frequency_hz else "", s.length) for s in samples])
+
+
+@data_app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="Sample id or unique name.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one sample's metadata."""
+    from crisp_eml.data.samples import get_sample
+
+    s = get_sample(open_project(), ref)
+    d = s.to_dict()
+    d["source_hash"] = s.source_hash
+    if json_out:
+        print_json(d)
+        return
+    print_table(f"sample {s.id}", ["field", "value"], [(k, v) for k, v in d.items()])
+
+
+@data_app.command("rm")
+def rm(
+    ref: Annotated[str, typer.Argument(help="Sample id or unique name.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Remove a sample (audited). Its blob is freed by 'eml data gc' when nothing else uses it."""
+    from crisp_eml.workspace.remove_sample import remove_sample
+
+    s = remove_sample(open_project(), ref)
+    if json_out:
+        print_json({"removed": s.id, "name": s.name, "hash": s.hash})
+    else:
+        typer.echo(f"Removed sample {s.id} ({s.name})")
+
+
+@data_app.command("gc")
+def gc(
+    min_age: Annotated[float, typer.Option(help="Keep unreferenced blobs younger than this (seconds).")] = 0.0,
+    dry_run: Annotated[bool, typer.Option(help="Only report what would be removed.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete blobs no table references (run when no ingest is in progress, or use --min-age)."""
+    from crisp_eml.workspace.gc_blobs import gc_blobs
+
+    r = gc_blobs(open_project(), min_age_s=min_age, dry_run=dry_run)
+    if json_out:
+        print_json(r.to_dict())
+    else:
+        verb = "Would remove" if dry_run else "Removed"
+        typer.echo(f"{verb} {len(r.removed)} orphan blob(s); {r.referenced} referenced.")
+
+
+@data_app.command("export")
+def export(
+    out: Annotated[Path, typer.Argument(help="Output folder (training/ and testing/ are created).")],
+    fmt: Annotated[str, typer.Option("--format", help="ei-json, ei-cbor, csv, wav or png.")] = "ei-json",
+    version: Annotated[int | None, typer.Option(help="Export this dataset version instead of the current "
+                                                     "samples.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Export samples as files that 'eml ingest' reads back to the same samples."""
+    from crisp_eml.workspace.export import export_dataset
+
+    project = open_project()
+    with progress(disable=json_out) as bar:
+        task = bar.add_task("exporting", total=None)
+        r = export_dataset(project, out, fmt, version=version,
+                           on_progress=lambda d, t, _i: bar.update(task, completed=d, total=t))
+    if json_out:
+        print_json(r.to_dict())
+        return
+    typer.echo(f"Wrote {len(r.written)} file(s) to {out}; skipped {len(r.skipped)}.")
+    for s in r.skipped[:20]:
+        err_console.print(f"skipped {s['id']}: {s['reason']}", highlight=False)
+
+
+@data_app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Argument(help="Output folder.")],
+    kind: Annotated[str, typer.Option(help="motion or keywords (needs espeak-ng).")] = "motion",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="motion only: json (Edge Impulse) or csv.")] = "json",
+    size: Annotated[int | None, typer.Option(help="motion: recordings per subject and label (6); keywords: "
+                                                  "clips per class (8).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write a deterministic synthetic dataset (no project needed); then 'eml ingest OUT'."""
+    from crisp_eml.workspace.synth import synthesize
+
+    with progress(disable=json_out) as bar:
+        task = bar.add_task(f"synthesizing {kind}", total=None)
+        files = synthesize(out, kind=kind, seed=seed, fmt=fmt, size=size,
+                           on_progress=lambda d, t, _n: bar.update(task, completed=d, total=t))
+    if json_out:
+        print_json({"out": str(out), "kind": kind, "files": [f.relative for f in files]})
+    else:
+        labels = sorted({f.label for f in files})
+        typer.echo(f"Wrote {len(files)} {kind} file(s) to {out} (labels: {', '.join(labels)})")
+
+
+from crisp_eml.cli import data_quality, data_versions  # noqa: E402,F401
