@@ -1,0 +1,111 @@
+"""Test metrics for classifiers, regressors and anomaly detectors (pure numpy + scikit-learn).
+
+Window-level scores (accuracy, balanced accuracy, macro F1, confusion matrix) plus per-sample results
+(the mean of a sample's window probabilities) with confidence and an "uncertain" outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+OVERFIT_GAP = 0.10
+
+
+def classification_metrics(
+    y_true: np.ndarray, probs: np.ndarray, labels: list[str], sample_ids: np.ndarray, *,
+    uncertain_below: float = 0.6,
+) -> dict[str, Any]:
+    from sklearn.metrics import balanced_accuracy_score, f1_score, precision_recall_fscore_support
+
+    k = len(labels)
+    pred = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
+    conf = probs.max(axis=1) if len(probs) else np.zeros(0)
+    cm = np.zeros((k, k), dtype=np.int64)
+    for t, p in zip(y_true, pred, strict=True):
+        cm[int(t), int(p)] += 1
+    rng = list(range(k))
+    prec, rec, f1s, sup = precision_recall_fscore_support(y_true, pred, labels=rng, zero_division=0)
+    uncertain = conf < uncertain_below
+    certain = ~uncertain
+    per_sample = []
+    sids = np.asarray(sample_ids).astype(str)
+    for sid in dict.fromkeys(sids.tolist()):
+        sel = sids == sid
+        mp = probs[sel].mean(axis=0)
+        j = int(mp.argmax())
+        per_sample.append({
+            "sample_id": sid, "label": labels[int(y_true[sel][0])], "predicted": labels[j],
+            "confidence": round(float(mp[j]), 4), "windows": int(sel.sum()),
+            "correct": bool(labels[j] == labels[int(y_true[sel][0])]),
+            "uncertain": bool(mp[j] < uncertain_below),
+            "window_accuracy": round(float((pred[sel] == y_true[sel]).mean()), 4),
+        })
+    n = len(y_true)
+    return {
+        "task": "classification", "windows": int(n), "labels": list(labels),
+        "accuracy": float((pred == y_true).mean()) if n else 0.0,
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, pred)) if n else 0.0,
+        "f1": float(f1_score(y_true, pred, labels=rng, average="macro", zero_division=0)) if n else 0.0,
+        "confusion_matrix": cm.tolist(),
+        "per_class": {labels[i]: {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1s[i]),
+                                  "support": int(sup[i])} for i in range(k)},
+        "uncertain_below": uncertain_below,
+        "uncertain": {"windows": int(uncertain.sum()), "fraction": float(uncertain.mean()) if n else 0.0},
+        "accuracy_certain": float((pred[certain] == y_true[certain]).mean()) if certain.any() else 0.0,
+        "sample_accuracy": float(np.mean([s["correct"] for s in per_sample])) if per_sample else 0.0,
+        "per_sample": per_sample,
+        "predictions": pred.astype(int).tolist(),
+    }
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, sample_ids: np.ndarray) -> dict[str, Any]:
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    err = y_pred - y_true
+    sids = np.asarray(sample_ids).astype(str)
+    per_sample = [{"sample_id": sid, "label": float(y_true[sids == sid][0]),
+                   "predicted": round(float(y_pred[sids == sid].mean()), 6)} for sid in dict.fromkeys(sids.tolist())]
+    ss_tot = float(((y_true - y_true.mean()) ** 2).sum()) if len(y_true) else 0.0
+    return {
+        "task": "regression", "windows": int(len(y_true)),
+        "mae": float(np.abs(err).mean()) if len(err) else 0.0,
+        "rmse": float(np.sqrt((err ** 2).mean())) if len(err) else 0.0,
+        "r2": float(1 - (err ** 2).sum() / ss_tot) if ss_tot > 0 else 0.0,
+        "per_sample": per_sample,
+    }
+
+
+def anomaly_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: float,
+                    sample_ids: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    pred = scores > threshold
+    both = bool(is_anomaly.any() and (~is_anomaly).any())
+    sids = np.asarray(sample_ids).astype(str)
+    per_sample = []
+    for sid in dict.fromkeys(sids.tolist()):
+        sel = sids == sid
+        s = float(scores[sel].mean())
+        per_sample.append({"sample_id": sid, "label": str(labels[sel][0]), "score": round(s, 6),
+                           "anomaly": bool(s > threshold), "expected_anomaly": bool(is_anomaly[sel][0])})
+    cm = [[int((~is_anomaly & ~pred).sum()), int((~is_anomaly & pred).sum())],
+          [int((is_anomaly & ~pred).sum()), int((is_anomaly & pred).sum())]]
+    return {
+        "task": "anomaly", "windows": int(len(scores)), "labels": ["normal", "anomaly"], "threshold": threshold,
+        "roc_auc": float(roc_auc_score(is_anomaly, scores)) if both else None,
+        "accuracy": float((pred == is_anomaly).mean()) if len(scores) else 0.0,
+        "confusion_matrix": cm, "per_sample": per_sample,
+    }
+
+
+def overfit_warning(history: dict[str, list[float]]) -> str | None:
+    """A warning when final training accuracy exceeds validation accuracy by more than 10 points."""
+    tr, va = history.get("accuracy"), history.get("val_accuracy")
+    if not tr or not va:
+        return None
+    gap = tr[-1] - va[-1]
+    if gap > OVERFIT_GAP:
+        return (f"possible overfitting: training accuracy {tr[-1]:.3f} vs validation {va[-1]:.3f} "
+                f"(gap {gap:.3f} > {OVERFIT_GAP}); add data, augmentation or dropout")
+    return None

@@ -1,0 +1,220 @@
+"""Training neural-network learning blocks (classifier, regressor, expert) with Keras 3 on CPU.
+
+Reproducible: seeded weights, seeded validation split, seeded batch order and augmentation, deterministic
+TensorFlow ops and at most 2 threads, so the same features and parameters give the same metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from crisp_eml.core.errors import InputError
+from crisp_eml.core.features import FeatureSet
+from crisp_eml.learn import augment as aug
+from crisp_eml.learn.blocks import LearningBlock, default_layers, infer_input_kind
+from crisp_eml.learn.expert import load_build_fn
+from crisp_eml.learn.layers import build_model, validate_layers
+from crisp_eml.learn.split import groups_for, validation_mask
+from crisp_eml.learn.tf_setup import seed_everything, tf_modules
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class NNResult:
+    model: Any
+    task: str  # classification | regression
+    label_names: list[str]
+    input_kind: str
+    layers: list[dict[str, Any]] | None
+    history: dict[str, list[float]]
+    val_mask: np.ndarray
+    epochs_run: int
+    class_weights: dict[str, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def check_features(fs: FeatureSet, *, what: str = "training") -> None:
+    """Shape and value checks shared by training and testing."""
+    if fs.X.shape[0] == 0:
+        raise InputError(f"no {what} windows: add {what} samples (or check the impulse's window size)",
+                         field="features")
+    if tuple(fs.X.shape[1:]) != tuple(fs.feature_shape):
+        raise InputError(f"features have shape {list(fs.X.shape[1:])} per window but the impulse declares "
+                         f"{list(fs.feature_shape)}", field="features")
+    if not np.all(np.isfinite(fs.X)):
+        bad = sorted({str(s) for s in np.asarray(fs.sample_ids)[~np.isfinite(fs.X.reshape(len(fs.X), -1)).all(1)]})
+        raise InputError(f"features contain NaN/Inf for sample(s) {bad[:5]}", field="features")
+
+
+def _missing_labels(fs: FeatureSet) -> np.ndarray:
+    return np.array([lab is None or str(lab) == "" for lab in fs.labels], dtype=bool)
+
+
+def classification_targets(fs: FeatureSet, label_names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    missing = _missing_labels(fs)
+    if missing.any():
+        ids = sorted({str(s) for s in np.asarray(fs.sample_ids)[missing]})
+        raise InputError(f"{len(ids)} sample(s) have no label, e.g. {ids[:5]}; label them or disable them",
+                         field="label")
+    names = label_names or sorted({str(v) for v in fs.labels})
+    index = {n: i for i, n in enumerate(names)}
+    unknown = sorted({str(v) for v in fs.labels} - set(index))
+    if unknown:
+        raise InputError(f"label(s) {unknown} were not seen in training; known: {names}", field="label")
+    return np.array([index[str(v)] for v in fs.labels], dtype=np.int64), names
+
+
+def regression_targets(fs: FeatureSet) -> np.ndarray:
+    out = np.empty(len(fs.labels), dtype=np.float32)
+    for i, (lab, sid) in enumerate(zip(fs.labels, fs.sample_ids, strict=True)):
+        try:
+            out[i] = float(lab)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"regression needs numeric labels; sample {sid} has {lab!r}", field="label") from exc
+    return out
+
+
+def _norm_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = X.reshape(-1, X.shape[-1]) if X.ndim > 1 else X.reshape(-1, 1)
+    mean = flat.mean(axis=0).astype(np.float64)
+    var = flat.var(axis=0).astype(np.float64)
+    var[var < 1e-12] = 1.0
+    return mean, var
+
+
+def _batches(keras: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray, batch: int, kind: str,
+             opts: dict[str, Any] | None, seed: int) -> Any:
+    std = X.reshape(-1, X.shape[-1]).std(axis=0).astype(np.float32) if X.ndim > 1 else np.ones(1, np.float32)
+
+    class Batches(keras.utils.PyDataset):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0
+            self.order = np.random.default_rng([seed, 0]).permutation(len(X))
+
+        def __len__(self) -> int:
+            return max(1, math.ceil(len(X) / batch))
+
+        def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            sel = self.order[idx * batch:(idx + 1) * batch]
+            xb = X[sel]
+            if opts:
+                xb = aug.augment(xb, kind, opts, np.random.default_rng([seed, self.epoch, idx, 7]), std)
+            return xb, y[sel], w[sel]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self.order = np.random.default_rng([seed, self.epoch]).permutation(len(X))
+
+    return Batches()
+
+
+def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None) -> NNResult:
+    """Train a classifier/regressor/expert network on the *training* windows of ``fs``."""
+    check_features(fs)
+    p = block.params
+    task = "regression" if block.type == "nn-regressor" else "classification"
+    if task == "classification":
+        y_all, names = classification_targets(fs)
+        if len(names) < 2:
+            raise InputError(f"only one class ({names[0]!r}) in the training data; a classifier needs at least two "
+                             "(use an anomaly block for one-class data)", field="label")
+    else:
+        if _missing_labels(fs).any():
+            classification_targets(fs)  # raises the missing-label error
+        y_all, names = regression_targets(fs), []
+    groups = groups_for(fs, p.get("keep_together"))
+    val = validation_mask(groups, float(p["validation_split"]), seed)
+    if task == "classification" and val.any() and len(np.unique(y_all[~val])) < len(names):
+        val = np.zeros_like(val)  # a class would vanish from training: train on everything
+    X_tr, y_tr = fs.X[~val].astype(np.float32), y_all[~val]
+    kind = infer_input_kind(tuple(fs.feature_shape), p.get("input_kind"))
+    tf, keras = tf_modules()
+    seed_everything(seed)
+    weights = np.ones(len(y_tr), dtype=np.float32)
+    cw: dict[str, float] | None = None
+    if task == "classification" and p.get("class_weights") == "auto":
+        counts = np.bincount(y_tr, minlength=len(names)).astype(np.float64)
+        per = len(y_tr) / (len(names) * np.maximum(counts, 1.0))
+        weights = per[y_tr].astype(np.float32)
+        cw = {names[i]: round(float(per[i]), 4) for i in range(len(names))}
+    layers: list[dict[str, Any]] | None = None
+    mean, var = _norm_stats(X_tr) if p.get("normalize", True) else (None, None)
+    with contextlib.redirect_stdout(None):
+        if block.type == "expert":
+            model = load_build_fn(str(p["expert_file"]))(tuple(fs.feature_shape), len(names))
+        else:
+            layers = (validate_layers(p["layers"]) if p.get("layers") is not None
+                      else default_layers(kind, tuple(fs.feature_shape)))
+            model = build_model(tuple(fs.feature_shape), layers, outputs=len(names), task=task, mean=mean, var=var)
+    if block.type != "expert" or not getattr(model, "compiled", False):
+        opt = keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
+        if task == "classification":
+            model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        else:
+            model.compile(optimizer=opt, loss="mse", metrics=["mae"])
+    epochs = int(p["epochs"])
+    callbacks: list[Any] = []
+    monitor = "val_loss" if val.any() else "loss"
+    if int(p["early_stopping_patience"]) > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=int(p["early_stopping_patience"]),
+                                                       restore_best_weights=True))
+    if on_epoch is not None:
+        cb = on_epoch
+
+        class _Live(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                cb(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
+
+        callbacks.append(_Live())
+    data = _batches(keras, X_tr, y_tr, weights, int(p["batch_size"]), kind, aug.options(p.get("augment")), seed)
+    val_data = (fs.X[val].astype(np.float32), y_all[val]) if val.any() else None
+    try:
+        hist = model.fit(data, validation_data=val_data, epochs=epochs, verbose=0, callbacks=callbacks,
+                         shuffle=False)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"the model does not accept features of shape {list(fs.feature_shape)}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", field="features") from exc
+    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    del tf
+    return NNResult(model=model, task=task, label_names=names, input_kind=kind, layers=layers, history=history,
+                    val_mask=val, epochs_run=len(history.get("loss", [])), class_weights=cw)
+
+
+def predict_keras(model: Any, X: np.ndarray) -> np.ndarray:
+    if len(X) == 0:
+        return np.zeros((0, int(model.output_shape[-1])), dtype=np.float32)
+    out: np.ndarray = np.asarray(model.predict(X.astype(np.float32), verbose=0, batch_size=256))
+    return out
+
+
+def keras_to_bytes(model: Any) -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.keras")
+        model.save(path)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def keras_from_bytes(data: bytes, suffix: str = ".keras") -> Any:
+    """Load a Keras model saved as ``.keras`` (zip) or ``.h5``; a broken file is an :class:`InputError`."""
+    _, keras = tf_modules()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model" + suffix)
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            return keras.models.load_model(path, compile=False)
+        except Exception as exc:  # noqa: BLE001 - any load failure is bad input
+            why = str(exc).replace(path, "the file").splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"not a loadable Keras {suffix} model ({type(exc).__name__}: {why})",
+                             field="model") from exc
