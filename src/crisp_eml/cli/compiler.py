@@ -1,0 +1,104 @@
+"""CLI for the compiler: ``eml compile``, ``eml verify`` and ``eml profile`` (thin: parse, call, render)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from crisp_eml.cli.common import print_json, print_table
+from crisp_eml.core.errors import VerificationError
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def compile_cmd(
+    model: Annotated[str | None, typer.Argument(help="int8 .tflite file (or use --model models:/name@alias).")] = None,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder for the C library.")] = Path("eml_model"),
+    model_uri: Annotated[str | None, typer.Option("--model", help="Registered model, e.g. models:/kws@production.")]
+    = None,
+    name: Annotated[str | None, typer.Option("--name", help="C prefix of the library (default: model name).")] = None,
+    vectors: Annotated[int, typer.Option("--vectors", help="Random test vectors to write (with TFLM outputs).")] = 8,
+    labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated output labels.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    json_out: JSON = False,
+) -> None:
+    """Compile an int8 TFLite model into a dependency-free C99 library (bit-exact with TFLite Micro)."""
+    from crisp_eml.core.errors import InputError
+    from crisp_eml.workspace.compile import compile_model
+
+    src = model_uri or model
+    if not src:
+        raise InputError("give a .tflite file or --model models:/name@alias")
+    r = compile_model(src, out, name=name, vectors=vectors, force=force,
+                      labels=[s.strip() for s in labels.split(",")] if labels else None)
+    if json_out:
+        print_json(r.to_dict())
+        return
+    typer.echo(f"Wrote C library '{r.name}' to {r.out_dir}: arena {r.arena_bytes} B, RAM {r.ram_bytes} B, "
+               f"weights {r.weights_bytes} B, {len(r.ops)} layers, {r.vectors} test vectors")
+
+
+def verify_cmd(
+    directory: Annotated[Path, typer.Argument(help="Library folder written by 'eml compile'.")],
+    host: Annotated[bool, typer.Option("--host", help="Build with gcc (and ASan/UBSan) and compare.")] = False,
+    target: Annotated[str | None, typer.Option("--target", help="Cross target to emulate: cortex-m4.")] = None,
+    no_sanitize: Annotated[bool, typer.Option("--no-sanitize", help="Skip the ASan/UBSan host build.")] = False,
+    json_out: JSON = False,
+) -> None:
+    """Check the library's outputs byte for byte against the TFLite Micro interpreter; exit 0 only if identical."""
+    from crisp_eml.workspace.verify import verify_library
+
+    report = verify_library(directory, host=host or target is None, target=target, sanitize=not no_sanitize)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        print_table(f"verify {report.library}", ["check", "vectors", "mismatched bytes", "identical", "detail"],
+                    [[c.name, c.vectors, c.mismatched_bytes, "yes" if c.identical else "NO",
+                      ", ".join(f"{k}={v}" for k, v in c.detail.items())] for c in report.checks])
+    if not report.ok:
+        failed = [c.name for c in report.checks if not c.identical]
+        raise VerificationError(f"outputs differ from TFLite Micro: {', '.join(failed)}")
+
+
+def profile_cmd(
+    source: Annotated[str, typer.Argument(help="int8 .tflite, models:/name@alias or a compiled library folder.")],
+    target: Annotated[str, typer.Option("--target", help="Catalog target id, e.g. cortex-m4f-80mhz.")]
+    = "cortex-m4f-80mhz",
+    json_out: JSON = False,
+) -> None:
+    """RAM, flash and latency of the compiled model on a target, next to TFLite Micro's smallest arena."""
+    from crisp_eml.workspace.profile import profile
+
+    r = profile(source, target)
+    if json_out:
+        print_json(r)
+        return
+    rows = [["target", r["target"]["name"]], ["arena (ours)", f"{r['arena_bytes']} B"],
+            ["TFLM smallest arena", f"{r['tflm_arena_bytes']} B"], ["library RAM / TFLM arena", r["ram_vs_tflm"]],
+            ["RAM total", f"{r['ram_bytes']} B"]]
+    if "flash_bytes" in r:
+        rows += [["flash", f"{r['flash_bytes']} B"], ["instructions / inference", r["instructions_per_inference"]]]
+    latency = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.3f} ms"
+    rows += [["latency", latency], ["method", r["latency_method"]]]
+    print_table(f"profile {r['library']}", ["", "value"], rows)
+
+
+def targets_cmd(json_out: JSON = False) -> None:
+    """List the target device catalog."""
+    from crisp_eml.targets.catalog import TARGETS
+
+    if json_out:
+        print_json([t.to_dict() for t in TARGETS.values()])
+        return
+    print_table("targets", ["id", "core", "MHz", "RAM KiB", "flash KiB", "FPU", "DSP", "CPI"],
+                [[t.id, t.core, t.clock_hz / 1e6 or "-", t.ram_bytes // 1024 or "-", t.flash_bytes // 1024 or "-",
+                  t.fpu, t.dsp_extension, t.cpi or "-"] for t in TARGETS.values()])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compile")(compile_cmd)
+    app.command("verify")(verify_cmd)
+    app.command("profile")(profile_cmd)
+    app.command("targets")(targets_cmd)

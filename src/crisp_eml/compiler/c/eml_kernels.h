@@ -1,0 +1,123 @@
+/* eml_kernels.h - int8 kernels of the crisp-eml runtime (generated library, C99, no malloc, no stdio).
+ * Integer arithmetic follows TFLite Micro's int8 reference kernels exactly. Every kernel writes its output
+ * in increasing NHWC flat index order and reads the inputs an element needs before writing it, so the
+ * memory planner may overlap an output with its dying input. */
+/* @section common */
+#ifndef EML_KERNELS_H
+#define EML_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int32_t eml_mul_by_qm(int32_t x, int32_t multiplier, int32_t shift);
+/* @end */
+/* @section conv */
+typedef struct {
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t in_offset, out_offset, act_min, act_max;
+} eml_conv_params_t;
+
+/* w: pair-interleaved (see eml_kernels.c); col: scratch of 2 * k_h * k_w * in_c int16 then out_c bytes */
+void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+                   const int32_t *mult, const int32_t *shift, int16_t *col, int8_t *out);
+/* @end */
+/* @section dwconv */
+typedef struct {
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c, depth_mul;
+    int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t in_offset, out_offset, act_min, act_max;
+} eml_dwconv_params_t;
+
+void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                     const int32_t *mult, const int32_t *shift, int8_t *out);
+/* @end */
+/* @section fc */
+typedef struct {
+    int32_t batches, in_depth, out_depth, per_channel;
+    int32_t out_offset, act_min, act_max;
+} eml_fc_params_t;
+
+void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
+               const int32_t *mult, const int32_t *shift, int8_t *out);
+/* @end */
+/* @section pool */
+typedef struct {
+    int32_t batches, in_h, in_w, ch, out_h, out_w;
+    int32_t k_h, k_w, stride_h, stride_w, pad_h, pad_w, act_min, act_max;
+} eml_pool_params_t;
+
+void eml_avgpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out);
+void eml_maxpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section fixedpoint */
+/* (internal gemmlowp helpers: nothing public) */
+/* @end */
+/* @section softmax */
+typedef struct {
+    int32_t outer, depth, input_multiplier, input_left_shift, diff_min;
+} eml_softmax_params_t;
+
+void eml_softmax_s8(const eml_softmax_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section sigmoid */
+typedef struct {
+    int32_t size, is_tanh, input_zero_point, input_multiplier, input_left_shift, input_range_radius;
+} eml_sigmoid_params_t;
+
+void eml_sigmoid_tanh_s8(const eml_sigmoid_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section mean */
+typedef struct {
+    int32_t shape[4], red[4];
+    int32_t count, input_zero_point, output_zero_point, multiplier, shift;
+} eml_mean_params_t;
+
+void eml_mean_s8(const eml_mean_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section binary */
+typedef struct {
+    int32_t shape[4], a_stride[4], b_stride[4];
+    int32_t op; /* 0 ADD, 1 SUB, 2 MUL */
+    int32_t left_shift, in1_offset, in2_offset, in1_multiplier, in1_shift, in2_multiplier, in2_shift;
+    int32_t out_multiplier, out_shift, out_offset, act_min, act_max;
+} eml_binary_params_t;
+
+void eml_binary_s8(const eml_binary_params_t *p, const int8_t *a, const int8_t *b, int8_t *out);
+/* @end */
+/* @section gather */
+typedef struct {
+    int32_t shape[4], lo[4], hi[4], step[4];
+    int32_t base, pad_value;
+} eml_gather_params_t;
+
+void eml_gather_s8(const eml_gather_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section concat */
+void eml_concat_s8(int32_t outer, int32_t n, const int8_t *const *ins, const int32_t *inner, int8_t *out);
+/* @end */
+/* @section clamp */
+void eml_clamp_buf_s8(const int8_t *in, int8_t *out, int32_t n, int32_t lo, int32_t hi);
+/* @end */
+/* @section requant */
+typedef struct {
+    int32_t size, in_offset, out_offset, multiplier, shift, act_min, act_max;
+} eml_requant_params_t;
+
+/* out = clamp(out_offset + MultiplyByQuantizedMultiplier(in + in_offset)) : QUANTIZE int8->int8, RELU, RELU6 */
+void eml_requant_s8(const eml_requant_params_t *p, const int8_t *in, int8_t *out);
+/* @end */
+/* @section copy */
+void eml_copy_s8(const int8_t *in, int8_t *out, int32_t n);
+/* @end */
+/* @section tail */
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EML_KERNELS_H */
+/* @end */

@@ -1,0 +1,368 @@
+"""Lower one graph op to a call of an ``eml_kernels.c`` kernel: constant arrays, a params struct, the call.
+
+Pure: computes every integer constant the kernel needs with ``core.quant`` (TFLite Micro's arithmetic),
+so the generated C and the Python reference use the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crisp_eml.compiler.params import op_params
+from crisp_eml.core import quant
+from crisp_eml.core.errors import InputError
+from crisp_eml.core.graph import Graph, Op, Tensor
+
+# op type -> kernel source sections it needs
+SECTIONS: dict[str, list[str]] = {
+    "CONV_2D": ["conv"], "DEPTHWISE_CONV_2D": ["dwconv"], "FULLY_CONNECTED": ["fc"],
+    "AVERAGE_POOL_2D": ["pool"], "MAX_POOL_2D": ["pool"], "SOFTMAX": ["fixedpoint", "softmax"],
+    "LOGISTIC": ["fixedpoint", "sigmoid"], "TANH": ["fixedpoint", "sigmoid"], "RELU": ["requant"],
+    "RELU6": ["clamp"], "QUANTIZE": ["requant"], "RESHAPE": ["copy"], "SQUEEZE": ["copy"], "MEAN": ["mean"],
+    "ADD": ["binary"], "SUB": ["binary"], "MUL": ["binary"], "PAD": ["gather"], "STRIDED_SLICE": ["gather"],
+    "TRANSPOSE": ["gather"], "CONCATENATION": ["concat"],
+}
+LOWERABLE = frozenset(SECTIONS)
+
+
+@dataclass
+class Layer:
+    """What one op becomes in ``<name>.c``."""
+
+    op_index: int
+    op_type: str
+    sections: list[str]
+    decls: list[str] = field(default_factory=list)
+    call: str = ""
+    weights_bytes: int = 0  # const bytes (weights, biases, tables, params)
+    scratch_int16: int = 0  # int16 scratch values the kernel needs (im2col of one output pixel)
+
+
+def c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 16) -> str:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = []
+    for i in range(0, len(flat), per_line):
+        lines.append("    " + ", ".join(_c_int(v, ctype) for v in flat[i:i + per_line]) + ",")
+    body = "\n".join(lines) if lines else "    0,"
+    return f"static const {ctype} {name}[{max(len(flat), 1)}] = {{\n{body}\n}};"
+
+
+def _c_int(v: int, ctype: str) -> str:
+    if ctype == "int32_t" and v == quant.INT32_MIN:
+        return "INT32_MIN"
+    return str(v)
+
+
+def _struct(ctype: str, name: str, fields: dict[str, int | list[int]]) -> str:
+    def val(v: int | list[int]) -> str:
+        if isinstance(v, list):
+            return "{" + ", ".join(_c_int(int(x), "int32_t") for x in v) + "}"
+        return _c_int(int(v), "int32_t")
+
+    body = ", ".join(f".{k} = {val(v)}" for k, v in fields.items())
+    return f"static const {ctype} {name} = {{{body}}};"
+
+
+def _as4d(shape: tuple[int, ...], op: Op) -> list[int]:
+    if len(shape) > 4:
+        raise InputError(f"operator {op.index} ({op.type}): tensors of rank {len(shape)} > 4 are not supported")
+    return [1] * (4 - len(shape)) + [int(d) for d in shape]
+
+
+def _strides(shape: list[int]) -> list[int]:
+    out = [1, 1, 1, 1]
+    for d in range(2, -1, -1):
+        out[d] = out[d + 1] * shape[d + 1]
+    return out
+
+
+def interleave_pairs(w: np.ndarray) -> np.ndarray:
+    """CONV_2D weight layout of ``eml_conv2d_s8``: rows (out channels, K) -> pair-interleaved flat bytes."""
+    oc, k = w.shape
+    k4 = k - k % 4
+    parts = []
+    for j in range(0, oc - 1, 2):
+        a, b = w[j], w[j + 1]
+        groups = np.stack([a[:k4].reshape(-1, 4), b[:k4].reshape(-1, 4)], axis=1).reshape(-1)
+        parts += [groups, a[k4:], b[k4:]]
+    if oc % 2:
+        parts.append(w[-1])
+    return np.concatenate(parts) if parts else np.zeros(0, w.dtype)
+
+
+def _scale(t: Tensor) -> float:
+    return float(t.scale[0]) if len(t.scale) else 0.0
+
+
+def _zp(t: Tensor) -> int:
+    return int(t.zero_point[0]) if len(t.zero_point) else 0
+
+
+def _padding(padding: str, in_size: int, k: int, stride: int, dil: int, out_size: int) -> int:
+    """TFLite's ``ComputePaddingWithOffset`` (the offset is implied by the output size)."""
+    eff = (k - 1) * dil + 1
+    total = max((out_size - 1) * stride + eff - in_size, 0)
+    return total // 2 if padding == "SAME" else 0
+
+
+def _act(op: Op, out: Tensor) -> tuple[int, int]:
+    act = str(op.options.get("fused_activation_function", "NONE"))
+    try:
+        return quant.activation_range(act, _scale(out), _zp(out))
+    except ValueError as exc:
+        raise InputError(f"operator {op.index} ({op.type}): {exc}") from None
+
+
+def _per_channel(in_t: Tensor, w: Tensor, out: Tensor, n: int, *, float_product: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (multiplier, shift): ``PopulateConvolutionQuantizationParams``."""
+    mults, shifts = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for c in range(n):
+        ws = np.float32(w.scale[c] if len(w.scale) > 1 else w.scale[0])
+        if float_product:  # GetQuantizedConvolutionMultipler: float product, then double division
+            real = float(np.float32(np.float32(in_t.scale[0]) * ws)) / float(np.float32(out.scale[0]))
+        else:
+            real = float(np.float32(in_t.scale[0])) * float(ws) / float(np.float32(out.scale[0]))
+        mults[c], shifts[c] = quant.quantize_multiplier(real)
+    return mults, shifts
+
+
+def _bias(g: Graph, op: Op, n: int) -> np.ndarray | None:
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = g.tensor(op.inputs[2])
+        if b.data is None:
+            raise InputError(f"operator {op.index} ({op.type}): bias must be constant")
+        return np.asarray(b.data, np.int64).reshape(-1)
+    return None
+
+
+def _const(g: Graph, op: Op, i: int) -> Tensor:
+    t = g.tensor(op.inputs[i])
+    if t.data is None:
+        raise InputError(f"operator {op.index} ({op.type}): input {i} must be a constant tensor")
+    return t
+
+
+def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
+    """``ptr(tensor_index)`` gives the C expression of an activation tensor's address in the arena."""
+    if op.type not in LOWERABLE:
+        raise InputError(f"op {op.type} (operator {op.index}) has no C kernel yet; C kernels exist for "
+                         f"{', '.join(sorted(LOWERABLE))}")
+    layer = Layer(op.index, op.type, list(SECTIONS[op.type]))
+    p = f"{prefix}_l{op.index}"
+    in_t, out_t = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
+    x, y = ptr(op.inputs[0]), ptr(op.outputs[0])
+    o = op.options
+
+    def add_array(ctype: str, suffix: str, values: np.ndarray) -> str:
+        name = f"{p}_{suffix}"
+        layer.decls.append(c_array(ctype, name, values))
+        layer.weights_bytes += max(int(np.asarray(values).size), 1) * np.dtype(ctype[:-2]).itemsize
+        return name
+
+    def add_struct(ctype: str, fields: dict[str, int | list[int]]) -> str:
+        name = f"{p}_p"
+        layer.decls.append(_struct(ctype, name, fields))
+        layer.weights_bytes += 4 * sum(len(v) if isinstance(v, list) else 1 for v in fields.values())
+        return name
+
+    def operand(i: int, suffix: str) -> str:
+        """An input's C address: the arena for activations, a const array for constant tensors."""
+        t = g.tensor(op.inputs[i])
+        if t.data is None:
+            return ptr(op.inputs[i])
+        if t.dtype != "int8":
+            raise InputError(f"operator {op.index} ({op.type}): constant input {i} must be int8")
+        return add_array("int8_t", suffix, np.asarray(t.data, np.int64))
+
+    if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        w = _const(g, op, 1)
+        if in_t.shape[0] != 1:
+            raise InputError(f"operator {op.index} ({op.type}): batch size {in_t.shape[0]} is not supported")
+        _, ih, iw, ic = in_t.shape
+        _, oh, ow, oc = out_t.shape
+        kh, kw = (w.shape[1], w.shape[2])
+        sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+        dh, dw = int(o.get("dilation_hfactor", 1)), int(o.get("dilation_wfactor", 1))
+        pad = str(o.get("padding", "VALID"))
+        ph, pw = _padding(pad, ih, kh, sh, dh, oh), _padding(pad, iw, kw, sw, dw, ow)
+        lo, hi = _act(op, out_t)
+        mults, shifts = _per_channel(in_t, w, out_t, oc, float_product=False)
+        bias = _bias(g, op, oc)
+        wq = np.asarray(w.data, np.int64)
+        in_off = -_zp(in_t)
+        m = add_array("int32_t", "mult", mults)
+        s = add_array("int32_t", "shift", shifts)
+        geo = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc)
+        rest = dict(k_h=kh, k_w=kw, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=ph, pad_w=pw,
+                    in_offset=in_off, out_offset=_zp(out_t), act_min=lo, act_max=hi)
+        if op.type == "CONV_2D":
+            if w.shape[3] != ic:
+                raise InputError(f"operator {op.index} (CONV_2D): grouped convolution is not supported")
+            wn = add_array("int8_t", "w", interleave_pairs(wq.reshape(oc, -1)))
+            b = add_array("int32_t", "bias", bias) if bias is not None else "NULL"
+            ps = add_struct("eml_conv_params_t", {**geo, **rest})
+            layer.scratch_int16 = 2 * kh * kw * ic + (oc + 1) // 2
+            layer.call = f"eml_conv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {prefix}_col, {y});"
+        else:
+            dm = int(o.get("depth_multiplier", 1)) or 1
+            if ic * dm != oc:
+                dm = oc // ic
+            wn = add_array("int8_t", "w", wq)
+            taps = wq.reshape(kh * kw, oc).sum(0)
+            plain = bias if bias is not None else np.zeros(oc, np.int64)
+            b = add_array("int32_t", "bias_full", np.concatenate([plain + in_off * taps, plain]))
+            ps = add_struct("eml_dwconv_params_t", {**geo, "depth_mul": dm, **rest})
+            layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {y});"
+    elif op.type == "FULLY_CONNECTED":
+        w = _const(g, op, 1)
+        out_depth, in_depth = int(w.shape[0]), int(w.shape[1])
+        if len(w.zero_point) and int(np.abs(w.zero_point).max()) != 0:
+            raise InputError(f"operator {op.index} (FULLY_CONNECTED): asymmetric weights are not supported")
+        size = int(np.prod(in_t.shape))
+        per_channel = len(w.scale) > 1
+        mults, shifts = _per_channel(in_t, w, out_t, out_depth if per_channel else 1, float_product=not per_channel)
+        bias = _bias(g, op, out_depth)
+        wq = np.asarray(w.data, np.int64)
+        folded = (bias if bias is not None else np.zeros(out_depth, np.int64)) - _zp(in_t) * wq.sum(1)
+        lo, hi = _act(op, out_t)
+        wn = add_array("int8_t", "w", wq)
+        b = add_array("int32_t", "bias_folded", folded)
+        m = add_array("int32_t", "mult", mults)
+        s = add_array("int32_t", "shift", shifts)
+        ps = add_struct("eml_fc_params_t", dict(batches=size // in_depth, in_depth=in_depth, out_depth=out_depth,
+                                                per_channel=int(per_channel), out_offset=_zp(out_t), act_min=lo,
+                                                act_max=hi))
+        layer.call = f"eml_fc_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {y});"
+    elif op.type in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        n, ih, iw, c = in_t.shape
+        _, oh, ow, _ = out_t.shape
+        kh, kw = int(o["filter_height"]), int(o["filter_width"])
+        sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
+        pad = str(o.get("padding", "VALID"))
+        lo, hi = _act(op, out_t)
+        ps = add_struct("eml_pool_params_t", dict(
+            batches=n, in_h=ih, in_w=iw, ch=c, out_h=oh, out_w=ow, k_h=kh, k_w=kw, stride_h=sh, stride_w=sw,
+            pad_h=_padding(pad, ih, kh, sh, 1, oh), pad_w=_padding(pad, iw, kw, sw, 1, ow), act_min=lo, act_max=hi))
+        fn = "eml_avgpool_s8" if op.type == "AVERAGE_POOL_2D" else "eml_maxpool_s8"
+        layer.call = f"{fn}(&{ps}, {x}, {y});"
+    elif op.type == "SOFTMAX":
+        beta = float(o.get("beta", 1.0))
+        real = min(beta * float(np.float32(in_t.scale[0])) * float(1 << 26), float((1 << 31) - 1))
+        mult, shift = quant.quantize_multiplier(real)
+        diff_min = -quant.calculate_input_radius(5, shift, 31)
+        depth = int(in_t.shape[-1])
+        if _zp(out_t) != -128 or abs(_scale(out_t) - 1.0 / 256) > 1e-9:
+            raise InputError(f"operator {op.index} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
+        ps = add_struct("eml_softmax_params_t", dict(outer=int(np.prod(in_t.shape)) // depth, depth=depth,
+                                                     input_multiplier=mult, input_left_shift=shift,
+                                                     diff_min=diff_min))
+        layer.call = f"eml_softmax_s8(&{ps}, {x}, {y});"
+    elif op.type in ("RELU", "QUANTIZE"):
+        if in_t.dtype != "int8" or out_t.dtype != "int8":
+            raise InputError(f"operator {op.index} ({op.type}): only int8 -> int8 is supported in C")
+        real = float(np.float32(in_t.scale[0])) / float(np.float32(out_t.scale[0]))
+        mult, shift = quant.quantize_multiplier(real)
+        if op.type == "QUANTIZE":
+            lo, hi = -128, 127
+        else:
+            lo, hi = quant.activation_range(op.type, _scale(out_t), _zp(out_t))
+        ps = add_struct("eml_requant_params_t", dict(size=int(np.prod(in_t.shape)), in_offset=-_zp(in_t),
+                                                     out_offset=_zp(out_t), multiplier=mult, shift=shift,
+                                                     act_min=lo, act_max=hi))
+        layer.call = f"eml_requant_s8(&{ps}, {x}, {y});"
+    elif op.type == "RELU6":
+        prm = op_params(g, op)
+        layer.call = f"eml_clamp_buf_s8({x}, {y}, {int(np.prod(in_t.shape))}, {prm['zero']}, {prm['six']});"
+    elif op.type in ("LOGISTIC", "TANH"):
+        prm = op_params(g, op)
+        ps = add_struct("eml_sigmoid_params_t", dict(
+            size=int(np.prod(in_t.shape)), is_tanh=int(op.type == "TANH"), input_zero_point=prm["input_zero_point"],
+            input_multiplier=prm["input_multiplier"], input_left_shift=prm["input_left_shift"],
+            input_range_radius=prm["input_range_radius"]))
+        layer.call = f"eml_sigmoid_tanh_s8(&{ps}, {x}, {y});"
+    elif op.type == "MEAN":
+        prm = op_params(g, op)
+        shape = _as4d(in_t.shape, op)
+        lead = 4 - len(in_t.shape)
+        red = [int(d - lead in prm["axes"]) for d in range(4)]
+        ps = add_struct("eml_mean_params_t", dict(
+            shape=shape, red=red, count=prm["num_elements"], input_zero_point=prm["input_zero_point"],
+            output_zero_point=prm["output_zero_point"], multiplier=prm["output_multiplier"],
+            shift=prm["output_shift"]))
+        layer.call = f"eml_mean_s8(&{ps}, {x}, {y});"
+    elif op.type in ("ADD", "SUB", "MUL"):
+        prm = op_params(g, op)
+        oshape = _as4d(out_t.shape, op)
+
+        def bstrides(i: int) -> list[int]:
+            sh = _as4d(g.tensor(op.inputs[i]).shape, op)
+            st = _strides(sh)
+            return [0 if sh[d] == 1 and oshape[d] != 1 else st[d] for d in range(4)]
+
+        a_ptr, b_ptr = operand(0, "a"), operand(1, "b")
+        fields: dict[str, int | list[int]] = dict(
+            shape=oshape, a_stride=bstrides(0), b_stride=bstrides(1), op=("ADD", "SUB", "MUL").index(op.type),
+            left_shift=prm.get("left_shift", 0), in1_offset=prm["input1_offset"], in2_offset=prm["input2_offset"],
+            in1_multiplier=prm.get("input1_multiplier", 0), in1_shift=prm.get("input1_shift", 0),
+            in2_multiplier=prm.get("input2_multiplier", 0), in2_shift=prm.get("input2_shift", 0),
+            out_multiplier=prm["output_multiplier"], out_shift=prm["output_shift"], out_offset=prm["output_offset"],
+            act_min=prm["act_min"], act_max=prm["act_max"])
+        ps = add_struct("eml_binary_params_t", fields)
+        layer.call = f"eml_binary_s8(&{ps}, {a_ptr}, {b_ptr}, {y});"
+    elif op.type in ("PAD", "STRIDED_SLICE", "TRANSPOSE"):
+        ishape = _as4d(in_t.shape, op)
+        ist = _strides(ishape)
+        lead = 4 - len(in_t.shape)
+        if op.type == "PAD":
+            prm = op_params(g, op)
+            before = [0] * lead + [int(pb[0]) for pb in prm["paddings"]]
+            shape = _as4d(out_t.shape, op)
+            g_lo = before
+            g_hi = [before[d] + ishape[d] for d in range(4)]
+            step, base, pad_value = ist, -sum(before[d] * ist[d] for d in range(4)), int(prm["pad_value"])
+        elif op.type == "STRIDED_SLICE":
+            prm = op_params(g, op)
+            start = [0] * lead + [int(v) for v in prm["start"]]
+            stp = [1] * lead + [int(v) for v in prm["step"]]
+            shape = [1] * lead + [len(range(a, b, c)) for a, b, c in zip(prm["start"], prm["stop"], prm["step"],
+                                                                          strict=True)]
+            g_lo, g_hi = [0] * 4, shape
+            step, base, pad_value = [stp[d] * ist[d] for d in range(4)], sum(start[d] * ist[d] for d in range(4)), 0
+        else:
+            perm_t = _const(g, op, 1)
+            perm = [int(v) % len(in_t.shape) + lead for v in np.asarray(perm_t.data).reshape(-1)]
+            perm = list(range(lead)) + perm
+            shape = [ishape[perm[d]] for d in range(4)]
+            g_lo, g_hi = [0] * 4, shape
+            step, base, pad_value = [ist[perm[d]] for d in range(4)], 0, 0
+        if int(np.prod(shape)) != int(np.prod(out_t.shape)):
+            raise InputError(f"operator {op.index} ({op.type}): output shape {out_t.shape} does not match")
+        ps = add_struct("eml_gather_params_t", dict(shape=shape, lo=g_lo, hi=g_hi, step=step, base=base,
+                                                    pad_value=pad_value))
+        layer.call = f"eml_gather_s8(&{ps}, {x}, {y});"
+    elif op.type == "CONCATENATION":
+        rank = len(out_t.shape)
+        axis = int(o.get("axis", 0)) % max(rank, 1)
+        if str(o.get("fused_activation_function", "NONE")) != "NONE":
+            raise InputError(f"operator {op.index} (CONCATENATION): fused activations are not supported")
+        for i in op.inputs:
+            t = g.tensor(i)
+            if _scale(t) != _scale(out_t) or _zp(t) != _zp(out_t):
+                raise InputError(f"operator {op.index} (CONCATENATION): inputs must share the output's "
+                                 "quantization")
+        outer = int(np.prod(out_t.shape[:axis]))
+        inner = [int(np.prod(g.tensor(i).shape[axis:])) for i in op.inputs]
+        srcs = [operand(k, f"in{k}") for k in range(len(op.inputs))]
+        layer.decls.append(f"static const int8_t *const {p}_ins[{len(srcs)}] = {{{', '.join(srcs)}}};")
+        inn = add_array("int32_t", "inner", np.asarray(inner))
+        layer.call = f"eml_concat_s8({outer}, {len(srcs)}, {p}_ins, {inn}, {y});"
+    else:  # RESHAPE, SQUEEZE: same bytes; a copy only when the planner did not alias them
+        if x == y:
+            layer.sections = []
+            layer.call = "/* alias: output shares the input's bytes */"
+        else:
+            layer.call = f"eml_copy_s8({x}, {y}, {int(np.prod(in_t.shape))});"
+    return layer

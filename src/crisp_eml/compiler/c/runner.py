@@ -1,0 +1,230 @@
+"""Test programs around a generated library (not part of the library): host and Cortex-M4 runners.
+
+The host runner reads int8 input vectors from a file, writes the outputs to another and can time a loop of
+``<name>_invoke``. The Cortex-M4 runner embeds the vectors as C arrays, prints the outputs as hex through
+semihosting and counts SysTick ticks around each inference; our own startup code and linker script for
+QEMU's ``mps2-an386`` board come with it. Pure text generation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def host_runner(name: str) -> str:
+    up = name.upper()
+    return f"""/* Host test runner for {name} (generated). usage: runner IN.bin OUT.bin [ITERATIONS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "{name}.h"
+
+int main(int argc, char **argv)
+{{
+    static int8_t in[{up}_INPUT_SIZE];
+    static int8_t out[{up}_OUTPUT_SIZE];
+    FILE *fi;
+    FILE *fo;
+    long n = 0;
+    if (argc < 3) {{
+        fprintf(stderr, "usage: %s IN.bin OUT.bin [ITERATIONS]\\n", argv[0]);
+        return 2;
+    }}
+    if ({name}_init() != {up}_OK) {{
+        return 3;
+    }}
+    fi = fopen(argv[1], "rb");
+    fo = fopen(argv[2], "wb");
+    if (fi == NULL || fo == NULL) {{
+        fprintf(stderr, "cannot open files\\n");
+        return 2;
+    }}
+    while (fread(in, 1, sizeof in, fi) == sizeof in) {{
+        {name}_status_t st = {name}_invoke(in, out);
+        if (st != {up}_OK) {{
+            fprintf(stderr, "invoke: %s\\n", {name}_status_str(st));
+            return 4;
+        }}
+        if (fwrite(out, 1, sizeof out, fo) != sizeof out) {{
+            return 5;
+        }}
+        ++n;
+    }}
+    fclose(fi);
+    fclose(fo);
+    if (argc > 3) {{
+        const long iters = atol(argv[3]);
+        long i;
+        clock_t t0, t1;
+        t0 = clock();
+        for (i = 0; i < iters; ++i) {{
+            (void){name}_invoke(in, out);
+        }}
+        t1 = clock();
+        printf("ns_per_inference %.1f\\n", 1e9 * (double)(t1 - t0) / CLOCKS_PER_SEC / (double)(iters > 0 ? iters : 1));
+    }}
+    printf("vectors %ld\\n", n);
+    return 0;
+}}
+"""
+
+
+def m4_runner(name: str, vectors: np.ndarray, iterations: int = 1) -> str:
+    """Vectors embedded; prints 'O <hex>' per vector, then 'T <ticks>' for each timed inference."""
+    up = name.upper()
+    k = int(vectors.shape[0])
+    rows = ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in vectors.reshape(k, -1)) or "{0}"
+    return f"""/* Cortex-M4 (QEMU mps2-an386) test runner for {name} (generated). Output through semihosting. */
+#include <stdio.h>
+
+#include "{name}.h"
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define N_VECTORS {k}
+#define N_TIMED {int(iterations)}
+
+static const int8_t vectors[{max(k, 1)}][{up}_INPUT_SIZE] = {{
+{rows}
+}};
+
+static uint32_t ticks_of(void (*fn)(void))
+{{
+    uint32_t t0, t1;
+    SYST_RVR = 0x00FFFFFFu;
+    SYST_CVR = 0u;
+    SYST_CSR = 5u; /* enable, processor clock, no interrupt */
+    t0 = SYST_CVR;
+    fn();
+    t1 = SYST_CVR;
+    SYST_CSR = 0u;
+    return (t0 - t1) & 0x00FFFFFFu;
+}}
+
+static int8_t out[{up}_OUTPUT_SIZE];
+
+static void one_inference(void)
+{{
+    (void){name}_invoke(vectors[0], out);
+}}
+
+static void nothing(void)
+{{
+}}
+
+static void calibrate(void)
+{{
+    /* 2 instructions per iteration x 100000 */
+    __asm volatile("    movw r0, #34464\\n    movt r0, #1\\n1:  subs r0, r0, #1\\n    bne 1b\\n" ::: "r0", "cc");
+}}
+
+int main(void)
+{{
+    int32_t v, i;
+    if ({name}_init() != {up}_OK) {{
+        return 3;
+    }}
+    for (v = 0; v < N_VECTORS; ++v) {{
+        if ({name}_invoke(vectors[v], out) != {up}_OK) {{
+            return 4;
+        }}
+        printf("O ");
+        for (i = 0; i < {up}_OUTPUT_SIZE; ++i) {{
+            printf("%02x", (unsigned)(uint8_t)out[i]);
+        }}
+        printf("\\n");
+    }}
+    printf("E %lu\\n", (unsigned long)ticks_of(nothing));
+    printf("C %lu\\n", (unsigned long)ticks_of(calibrate));
+    for (v = 0; v < N_TIMED; ++v) {{
+        printf("T %lu\\n", (unsigned long)ticks_of(one_inference));
+    }}
+    return 0;
+}}
+"""
+
+
+M4_STARTUP = """/* Minimal Cortex-M4 startup for QEMU mps2-an386 (written for crisp-eml's test harness).
+ * Vector table at 0x0: initial stack pointer and reset handler; the reset handler enables the FPU and
+ * jumps to newlib's _start (rdimon crt0: zeroes .bss, initialises semihosting, calls main, exits). */
+#include <stdint.h>
+
+extern uint32_t __stack_top;
+extern void _start(void);
+void eml_reset_handler(void);
+void eml_fault_handler(void);
+
+__attribute__((section(".isr_vector"), used))
+const void *const eml_vectors[16] = {
+    (const void *)&__stack_top,
+    (const void *)eml_reset_handler,
+    (const void *)eml_fault_handler, /* NMI */
+    (const void *)eml_fault_handler, /* HardFault */
+    (const void *)eml_fault_handler, /* MemManage */
+    (const void *)eml_fault_handler, /* BusFault */
+    (const void *)eml_fault_handler, /* UsageFault */
+    0, 0, 0, 0,
+    (const void *)eml_fault_handler, /* SVC */
+    (const void *)eml_fault_handler, /* DebugMon */
+    0,
+    (const void *)eml_fault_handler, /* PendSV */
+    (const void *)eml_fault_handler, /* SysTick */
+};
+
+void eml_reset_handler(void)
+{
+    /* CPACR: full access to CP10/CP11 (the FPU) */
+    *(volatile uint32_t *)0xE000ED88u |= (0xFu << 20);
+    __asm volatile("dsb\\n isb");
+    _start();
+    for (;;) {
+    }
+}
+
+void eml_fault_handler(void)
+{
+    /* semihosting SYS_EXIT with ADP_Stopped_RunTimeErrorUnknown: QEMU exits non-zero */
+    __asm volatile("movs r0, #0x18\\n ldr r1, =0x20023\\n bkpt 0xab");
+    for (;;) {
+    }
+}
+"""
+
+# mps2-an386 (QEMU): 4 MB SSRAM1 at 0x00000000 (code, the vector table must be at 0) and 4 MB SSRAM2/3 at
+# 0x20000000 (data). QEMU loads every ELF segment at its address, so .data needs no copy from flash here.
+M4_LINKER = """/* Linker script for QEMU mps2-an386 (Cortex-M4), crisp-eml test harness. */
+MEMORY
+{
+    FLASH (rx) : ORIGIN = 0x00000000, LENGTH = 4M
+    RAM (rwx)  : ORIGIN = 0x20000000, LENGTH = 4M
+}
+ENTRY(eml_reset_handler)
+SECTIONS
+{
+    .isr_vector : { KEEP(*(.isr_vector)) } > FLASH
+    .text : { *(.text*) KEEP(*(.init)) KEEP(*(.fini)) *(.glue_7) *(.glue_7t) *(.eh_frame*) } > FLASH
+    .rodata : { *(.rodata*) } > FLASH
+    .ARM.extab : { *(.ARM.extab* .gnu.linkonce.armextab.*) } > FLASH
+    .ARM.exidx : { __exidx_start = .; *(.ARM.exidx* .gnu.linkonce.armexidx.*) __exidx_end = .; } > FLASH
+    .preinit_array : {
+        PROVIDE_HIDDEN(__preinit_array_start = .); KEEP(*(.preinit_array)) PROVIDE_HIDDEN(__preinit_array_end = .);
+    } > FLASH
+    .init_array : {
+        PROVIDE_HIDDEN(__init_array_start = .); KEEP(*(SORT(.init_array.*))) KEEP(*(.init_array))
+        PROVIDE_HIDDEN(__init_array_end = .);
+    } > FLASH
+    .fini_array : {
+        PROVIDE_HIDDEN(__fini_array_start = .); KEEP(*(.fini_array)) PROVIDE_HIDDEN(__fini_array_end = .);
+    } > FLASH
+    .data : { *(.data*) } > RAM
+    .bss (NOLOAD) : { __bss_start__ = .; *(.bss*) *(COMMON) . = ALIGN(4); __bss_end__ = .; } > RAM
+    . = ALIGN(8);
+    end = .;
+    PROVIDE(_end = .);
+    PROVIDE(__end__ = .);
+    __stack_top = ORIGIN(RAM) + LENGTH(RAM);
+    PROVIDE(__stack = __stack_top);
+}
+"""

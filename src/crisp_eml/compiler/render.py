@@ -1,0 +1,418 @@
+"""Render a graph and its memory plan into a dependency-free C99 library: ``{relative path: text}``.
+
+Pure (no I/O). Layout (also an Arduino library): ``src/<name>.h``, ``src/<name>.c``, ``src/eml_kernels.[ch]``
+(only the kernels the model uses), ``src/<name>_dsp.[ch]`` when a DSP renderer exists, ``CMakeLists.txt``,
+``Makefile``, ``library.properties`` and ``MANIFEST.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from crisp_eml import __version__
+from crisp_eml.compiler.c import kernel_source
+from crisp_eml.compiler.c.lower import Layer, lower_op
+from crisp_eml.core.errors import InputError
+from crisp_eml.core.graph import Graph
+
+GENERATOR = f"crisp-eml {__version__}"
+ARENA_ALIGN = 16
+
+# One table -> the status enum and <name>_status_str(): they cannot drift.
+STATUS: tuple[tuple[str, str], ...] = (
+    ("OK", "ok"),
+    ("ERR_NULL", "a pointer argument is NULL"),
+    ("ERR_NOT_INITIALIZED", "call <name>_init() first"),
+    ("ERR_INPUT_SIZE", "input length does not match the model's input size"),
+    ("ERR_DSP", "feature extraction failed"),
+)
+
+
+class PlanLike(Protocol):
+    arena_bytes: int
+    offsets: dict[int, int]
+
+
+@dataclass
+class RenderOptions:
+    name: str = "model"
+    labels: list[str] = field(default_factory=list)
+    model_sha256: str = ""
+    dsp: dict[str, Any] | None = None  # impulse DSP spec (recorded in the manifest; C when a renderer exists)
+
+
+def c_identifier(name: str) -> str:
+    """Sanitize any string into a lower-case C identifier (never a keyword, never starting with a digit)."""
+    s = re.sub(r"[^0-9a-zA-Z_]", "_", name.strip()).lower()
+    s = re.sub(r"_+", "_", s).strip("_") or "model"
+    if s[0].isdigit():
+        s = "m_" + s
+    if s in _C_KEYWORDS:
+        s += "_model"
+    return s
+
+
+_C_KEYWORDS = frozenset([
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+    "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "main",
+])
+
+
+def _c_string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').encode("ascii", "replace").decode() + '"'
+
+
+def _qparams(g: Graph, ti: int) -> dict[str, Any]:
+    t = g.tensor(ti)
+    return {"shape": list(t.shape), "dtype": t.dtype, "scale": float(t.scale[0]) if len(t.scale) else 0.0,
+            "zero_point": int(t.zero_point[0]) if len(t.zero_point) else 0}
+
+
+def _float_lit(v: float) -> str:
+    return f"{float(np.float32(v))!r}f".replace("inf", "INFINITY")
+
+
+def _dsp_sources(spec: dict[str, Any] | None, name: str) -> tuple[dict[str, str] | None, str | None]:
+    """The DSP step's C sources (``compiler.dsp_c``) or None with the reason it is not in C."""
+    if not spec:
+        return None, None
+    try:
+        from crisp_eml.compiler.dsp_c import render_dsp_c
+    except ImportError:  # pragma: no cover - shipped together
+        return None, "no DSP C renderer available"
+    try:
+        out: dict[str, str] = render_dsp_c(spec, name)
+    except InputError as exc:
+        return None, str(exc)
+    return out, None
+
+
+_C_SIZES = {"float": 4, "double": 8, "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4,
+            "uint32_t": 4, "int": 4}
+_STATIC_ARRAY = re.compile(r"^static (?!const)(\w+) \w+\[(\d+)\]", re.M)
+
+
+_STATIC_BYTES = re.compile(r"#define \w+_DSP_STATIC_BYTES (\d+)")
+
+
+def static_ram_of(sources: dict[str, str]) -> int:
+    """Bytes of the DSP step's static buffers: its ``*_DSP_STATIC_BYTES``, else its non-const static arrays."""
+    declared = [int(m) for text in sources.values() for m in _STATIC_BYTES.findall(text)]
+    if declared:
+        return sum(declared)
+    return sum(_C_SIZES.get(t, 4) * int(n) for text in sources.values() for t, n in _STATIC_ARRAY.findall(text))
+
+
+def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, str]:
+    """Graph + memory plan -> the library's files."""
+    name = c_identifier(opts.name)
+    up = name.upper()
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise InputError(f"the C library supports one input and one output; model has {len(g.inputs)} and "
+                         f"{len(g.outputs)}")
+    in_t, out_t = g.tensor(g.inputs[0]), g.tensor(g.outputs[0])
+    for t, what in ((in_t, "input"), (out_t, "output")):
+        if t.dtype != "int8":
+            raise InputError(f"model {what} '{t.name}' is {t.dtype}; the C library needs int8 I/O")
+    arena = max(int(plan.arena_bytes), 1)
+    if opts.labels and len(opts.labels) != int(np.prod(out_t.shape)):
+        raise InputError(f"{len(opts.labels)} labels given but the model has {int(np.prod(out_t.shape))} outputs",
+                         field="labels")
+
+    def ptr(ti: int) -> str:
+        if ti not in plan.offsets:
+            raise InputError(f"memory plan has no offset for tensor {ti}")
+        off = int(plan.offsets[ti])
+        if off < 0 or off + g.tensor(ti).nbytes > arena:
+            raise InputError(f"memory plan puts tensor {ti} outside the arena")
+        return f"&{name}_arena[{off}]"
+
+    layers: list[Layer] = [lower_op(g, op, name, ptr) for op in g.ops]
+    scratch = max((layer.scratch_int16 for layer in layers), default=0)
+    sections = sorted({s for layer in layers for s in layer.sections} | {"copy"})
+    in_size, out_size = int(np.prod(in_t.shape)), int(np.prod(out_t.shape))
+    dsp_files, dsp_note = _dsp_sources(opts.dsp, name)
+    files: dict[str, str] = {
+        "src/eml_kernels.h": kernel_source("eml_kernels.h", sections),
+        "src/eml_kernels.c": kernel_source("eml_kernels.c", sections),
+        f"src/{name}.h": _header(name, up, g, arena, in_size, out_size, opts, dsp_files is not None),
+        f"src/{name}.c": _source(name, up, g, layers, ptr, in_size, out_size, opts, dsp_files is not None, scratch),
+    }
+    for rel, text in (dsp_files or {}).items():
+        files[rel if rel.startswith("src/") else f"src/{rel}"] = text
+    weights = sum(layer.weights_bytes for layer in layers)
+    c_files = sorted(p.removeprefix("src/") for p in files if p.endswith(".c"))
+    files["CMakeLists.txt"] = _cmake(name, c_files)
+    files["Makefile"] = _makefile(name, c_files)
+    files["library.properties"] = _library_properties(name)
+    manifest = {
+        "generator": GENERATOR,
+        "name": name,
+        "model_sha256": opts.model_sha256,
+        "arena_bytes": arena,
+        # arena + 'initialized' flag + im2col scratch (+ the DSP step's feature vector and static buffers)
+        "ram_bytes": arena + 1 + 2 * scratch + ((4 * in_size + static_ram_of(dsp_files)) if dsp_files else 0),
+        "scratch_bytes": 2 * scratch,
+        "weights_bytes": weights,
+        "ops": [layer.op_type for layer in layers],
+        "kernels": sections,
+        "inputs": [_qparams(g, g.inputs[0])],
+        "outputs": [_qparams(g, g.outputs[0])],
+        "labels": list(opts.labels),
+        "dsp": opts.dsp,
+        "dsp_in_c": dsp_files is not None,
+        "dsp_note": dsp_note,
+        "files": sorted([*files, "MANIFEST.json"]),
+        "sources_sha256": hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest(),
+    }
+    files["MANIFEST.json"] = json.dumps(manifest, indent=2) + "\n"
+    return files
+
+
+def _header(name: str, up: str, g: Graph, arena: int, in_size: int, out_size: int, opts: RenderOptions,
+            has_dsp: bool) -> str:
+    iq, oq = _qparams(g, g.inputs[0]), _qparams(g, g.outputs[0])
+    status = "\n".join(f"    {up}_{code} = {i}," for i, (code, _) in enumerate(STATUS))
+    dsp_block = (f'#include "{name}_dsp.h"\n/* floats per raw window that {name}_run() takes */\n'
+                 f"#define {up}_RAW_INPUT_LEN {up}_DSP_INPUT_LEN\n") if has_dsp else \
+        f"/* {name}_run() takes the features themselves */\n#define {up}_RAW_INPUT_LEN {up}_INPUT_SIZE\n"
+    run_doc = ("raw signal -> <name>_dsp() features -> quantize -> invoke -> dequantize" if has_dsp else
+               "float features (already computed by your DSP code) -> quantize -> invoke -> dequantize")
+    return f"""/* {name}.h - generated by {GENERATOR}; do not edit. Public API of the '{name}' model library.
+ * C99, no dynamic allocation, no stdio. All state is static: call {name}_init() once, then {name}_run() or
+ * {name}_invoke() from one thread at a time. */
+#ifndef {up}_H
+#define {up}_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+#define {up}_ARENA_BYTES {arena}
+#define {up}_INPUT_SIZE {in_size}
+#define {up}_OUTPUT_SIZE {out_size}
+#define {up}_LABEL_COUNT {len(opts.labels)}
+{dsp_block}
+#define {up}_INPUT_SCALE {_float_lit(iq["scale"])}
+#define {up}_INPUT_ZERO_POINT ({iq["zero_point"]})
+#define {up}_OUTPUT_SCALE {_float_lit(oq["scale"])}
+#define {up}_OUTPUT_ZERO_POINT ({oq["zero_point"]})
+/* real value <-> int8 code of the model input/output */
+#define {up}_QUANTIZE_INPUT(x) {name}_quantize_input(x)
+#define {up}_DEQUANTIZE_OUTPUT(q) ((float)((double){up}_OUTPUT_SCALE * (double)((int32_t)(q) - {up}_OUTPUT_ZERO_POINT)))
+
+typedef enum {{
+{status}
+}} {name}_status_t;
+
+typedef struct {{
+    float scores[{up}_OUTPUT_SIZE];   /* dequantized outputs */
+    int8_t raw[{up}_OUTPUT_SIZE];     /* int8 outputs as the model computed them */
+    int32_t label_index;              /* index of the largest output */
+    const char *label;                /* its label, or NULL when the model has no labels */
+}} {name}_result_t;
+
+extern const char *const {name}_labels[];
+
+{name}_status_t {name}_init(void);
+/* features: {up}_INPUT_SIZE int8 codes; out: {up}_OUTPUT_SIZE int8 codes. */
+{name}_status_t {name}_invoke(const int8_t *features, int8_t *out);
+/* {run_doc}; len must be {up}_INPUT_SIZE{" for the features" if not has_dsp else " (raw samples)"}. */
+{name}_status_t {name}_run(const float *raw, size_t len, {name}_result_t *out);
+int8_t {name}_quantize_input(float x);
+const char *{name}_status_str({name}_status_t status);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* {up}_H */
+"""
+
+
+def _source(name: str, up: str, g: Graph, layers: list[Layer], ptr: Any, in_size: int, out_size: int,
+            opts: RenderOptions, has_dsp: bool, scratch: int) -> str:
+    col = f"/* im2col scratch of the convolutions (one output pixel) */\nstatic int16_t {name}_col[{scratch}];\n" \
+        if scratch else ""
+    decls = "\n".join(d for layer in layers for d in layer.decls)
+    calls = "\n".join(f"    /* {layer.op_index}: {layer.op_type} */\n    {layer.call}" for layer in layers)
+    status_strs = "\n".join(f"    {_c_string(text.replace('<name>', name))}," for _, text in STATUS)
+    labels = ", ".join(_c_string(lb) for lb in opts.labels) or "NULL"
+    x, y = ptr(g.inputs[0]), ptr(g.outputs[0])
+    dsp_include = (f"#if {up}_DSP_N_FEATURES != {up}_INPUT_SIZE\n"
+                   f'#error "the DSP step and the model disagree on the feature count"\n#endif\n') if has_dsp else ""
+    if has_dsp:
+        features = (f"    static float features[{up}_INPUT_SIZE];\n"
+                    f"    if ({name}_dsp(raw, len, features) != 0) {{\n        return {up}_ERR_DSP;\n    }}\n")
+        src = "features"
+        len_check = ""
+    else:
+        features, src = "", "raw"
+        len_check = f"    if (len != (size_t){up}_INPUT_SIZE) {{\n        return {up}_ERR_INPUT_SIZE;\n    }}\n"
+    return f"""/* {name}.c - generated by {GENERATOR}; do not edit. Model '{g.name}', {len(layers)} layers. */
+#include "{name}.h"
+
+#include "eml_kernels.h"
+{dsp_include}
+#if defined(__GNUC__) || defined(__clang__)
+#define {up}_ALIGNED __attribute__((aligned({ARENA_ALIGN})))
+#else
+#define {up}_ALIGNED
+#endif
+
+/* Every activation tensor lives in this arena at the offset the memory planner chose. */
+static int8_t {name}_arena[{up}_ARENA_BYTES] {up}_ALIGNED;
+static uint8_t {name}_initialized;
+{col}
+const char *const {name}_labels[] = {{{labels}}};
+
+static const char *const {name}_status_strings[] = {{
+{status_strs}
+}};
+
+{decls}
+
+const char *{name}_status_str({name}_status_t status)
+{{
+    const size_t n = sizeof({name}_status_strings) / sizeof({name}_status_strings[0]);
+    return (size_t)status < n ? {name}_status_strings[status] : "unknown status";
+}}
+
+{name}_status_t {name}_init(void)
+{{
+    int32_t i;
+    for (i = 0; i < {up}_ARENA_BYTES; ++i) {{
+        {name}_arena[i] = 0;
+    }}
+    {name}_initialized = 1u;
+    return {up}_OK;
+}}
+
+static void {name}_layers(void)
+{{
+{calls}
+}}
+
+{name}_status_t {name}_invoke(const int8_t *features, int8_t *out)
+{{
+    if (features == NULL || out == NULL) {{
+        return {up}_ERR_NULL;
+    }}
+    if (!{name}_initialized) {{
+        return {up}_ERR_NOT_INITIALIZED;
+    }}
+    eml_copy_s8(features, {x}, {in_size});
+    {name}_layers();
+    eml_copy_s8({y}, out, {out_size});
+    return {up}_OK;
+}}
+
+int8_t {name}_quantize_input(float x)
+{{
+    /* zero_point + round-half-away-from-zero(x / scale), clamped: what TFLite's QUANTIZE does */
+    const float v = x / {up}_INPUT_SCALE;
+    int32_t q;
+    float frac;
+    if (!(v < 256.0f)) {{
+        return 127;
+    }}
+    if (!(v > -256.0f)) {{
+        return -128;
+    }}
+    q = (int32_t)v;
+    frac = v - (float)q;
+    if (frac >= 0.5f) {{
+        ++q;
+    }} else if (frac <= -0.5f) {{
+        --q;
+    }}
+    q += {up}_INPUT_ZERO_POINT;
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}}
+
+{name}_status_t {name}_run(const float *raw, size_t len, {name}_result_t *out)
+{{
+    int8_t *q_in = {x};
+    const int8_t *q_out = {y};
+    int32_t i, best = 0;
+    if (raw == NULL || out == NULL) {{
+        return {up}_ERR_NULL;
+    }}
+    if (!{name}_initialized) {{
+        return {up}_ERR_NOT_INITIALIZED;
+    }}
+{features}{len_check}    for (i = 0; i < {up}_INPUT_SIZE; ++i) {{
+        q_in[i] = {name}_quantize_input({src}[i]);
+    }}
+    {name}_layers();
+    for (i = 0; i < {up}_OUTPUT_SIZE; ++i) {{
+        out->raw[i] = q_out[i];
+    }}
+    for (i = 0; i < {up}_OUTPUT_SIZE; ++i) {{
+        out->scores[i] = {up}_DEQUANTIZE_OUTPUT(out->raw[i]);
+        if (out->raw[i] > out->raw[best]) {{
+            best = i;
+        }}
+    }}
+    out->label_index = best;
+    out->label = {up}_LABEL_COUNT > 0 ? {name}_labels[best] : NULL;
+    return {up}_OK;
+}}
+"""
+
+
+def _cmake(name: str, c_files: list[str]) -> str:
+    srcs = " ".join(f"src/{f}" for f in c_files)
+    return f"""# Generated by {GENERATOR}. Static library '{name}' (C99, no dependencies).
+cmake_minimum_required(VERSION 3.13)
+project({name} C)
+add_library({name} STATIC {srcs})
+target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_SOURCE_DIR}}/src)
+set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)
+"""
+
+
+def _makefile(name: str, c_files: list[str]) -> str:
+    objs = " ".join(f"build/{f[:-2]}.o" for f in c_files)
+    return f"""# Generated by {GENERATOR}. `make` builds lib{name}.a; override CC/CFLAGS for cross builds.
+CC ?= cc
+AR ?= ar
+CFLAGS ?= -std=c99 -O2 -Wall -Wextra -pedantic
+OBJS = {objs}
+
+lib{name}.a: $(OBJS)
+\t$(AR) rcs $@ $^
+
+build/%.o: src/%.c
+\t@mkdir -p build
+\t$(CC) $(CFLAGS) -Isrc -c $< -o $@
+
+clean:
+\trm -rf build lib{name}.a
+
+.PHONY: clean
+"""
+
+
+def _library_properties(name: str) -> str:
+    return f"""name={name}
+version=1.0.0
+author=crisp-eml
+maintainer=crisp-eml
+sentence=Generated int8 inference library for the '{name}' model.
+paragraph=Bit-exact with TensorFlow Lite Micro; C99, no dynamic allocation.
+category=Data Processing
+url=https://example.invalid/crisp-eml
+architectures=*
+"""

@@ -1,0 +1,145 @@
+"""Use case ``compile``: an int8 ``.tflite`` (file or ``models:/name@alias``) -> a verified-ready C library.
+
+Reads the model, plans memory, renders the library, writes test vectors with TensorFlow Lite Micro's outputs
+(``tests/``) and, inside a project, records ``compiler.compile`` in the audit trail. The output folder is
+written to a temporary sibling and renamed at the end, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crisp_eml.core.errors import ConflictError, InputError, ProjectError, ToolMissingError
+from crisp_eml.core.personas import Permission
+
+MODELS_URI = "models:/"
+
+
+@dataclass
+class CompileResult:
+    name: str
+    out_dir: str
+    model_sha256: str
+    arena_bytes: int
+    ram_bytes: int
+    weights_bytes: int
+    ops: list[str]
+    vectors: int
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _plan(graph: Any) -> Any:
+    try:
+        from crisp_eml.compiler.planner import plan_memory  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise ToolMissingError("the memory planner (crisp_eml.compiler.planner) is not available") from exc
+    return plan_memory(graph)
+
+
+def _impulse_spec(project: Any, impulse_hash: str | None) -> dict[str, Any] | None:
+    if not impulse_hash:
+        return None
+    from sqlalchemy import select
+
+    from crisp_eml.store.tables.impulse import ImpulseVersionRow
+
+    with project.session() as s:
+        row = s.execute(select(ImpulseVersionRow).where(ImpulseVersionRow.hash == impulse_hash)).scalars().first()
+        return dict(row.spec) if row is not None else None
+
+
+def _load_model(model: str, project: Any) -> tuple[bytes, str, list[str], dict[str, Any] | None]:
+    """Model bytes, a default library name, the labels the registry knows and the impulse (DSP) spec."""
+    if model.startswith(MODELS_URI):
+        if project is None:
+            raise ProjectError(f"{model}: model URIs need a project (run inside one or 'eml init')")
+        try:
+            from crisp_eml.workspace.registry import resolve_model
+        except ImportError as exc:  # pragma: no cover - the registry ships with crisp-eml
+            raise ToolMissingError("the model registry (crisp_eml.workspace.registry) is not available") from exc
+        info = resolve_model(project, model)
+        digest = next((v for k, v in info.artifacts.items() if "int8" in k and k.endswith(".tflite")), None)
+        if digest is None:
+            raise InputError(f"{model} has no int8 .tflite artifact (artifacts: {', '.join(info.artifacts)})",
+                             field="model")
+        return (bytes(project.blobs.get(digest)), info.name, list(info.labels),
+                _impulse_spec(project, info.impulse_hash))
+    path = Path(model)
+    try:
+        return path.read_bytes(), path.stem, [], None
+    except OSError as exc:
+        raise InputError(f"cannot read model: {exc.strerror or exc}", source=model) from exc
+
+
+def _open_project() -> Any:
+    from crisp_eml.store.project import Project
+
+    try:
+        return Project.open()
+    except ProjectError:
+        return None
+
+
+def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors: int = 8,
+                  labels: list[str] | None = None, force: bool = False, seed: int = 0,
+                  project: Any = None, use_project: bool = True) -> CompileResult:
+    from crisp_eml.compiler import verify
+    from crisp_eml.compiler.build import write_tree
+    from crisp_eml.compiler.c.float_io import strip_float_io
+    from crisp_eml.compiler.reader import read_tflite
+    from crisp_eml.compiler.render import RenderOptions, c_identifier, render_library
+
+    if project is None and use_project:
+        project = _open_project()
+    if project is not None:
+        project.require(Permission.COMPILE)
+    if vectors < 0:
+        raise InputError("must be >= 0", field="vectors")
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise ConflictError(f"{out_dir} exists and is not empty (use --force to replace it)")
+    data, stem, known_labels, impulse = _load_model(model, project)
+    graph = strip_float_io(read_tflite(data, source=model))
+    sha = hashlib.sha256(data).hexdigest()
+    lib_name = c_identifier(name or stem)
+    plan = _plan(graph)
+    opts = RenderOptions(name=lib_name, labels=list(labels or known_labels), model_sha256=sha, dsp=impulse)
+    files = render_library(graph, plan, opts)
+    n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
+    vec = verify.random_vectors(n_in, vectors, seed)
+    expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        write_tree(files, tmp)
+        (tmp / "tests").mkdir()
+        (tmp / verify.VECTORS).write_bytes(vec.tobytes())
+        (tmp / verify.EXPECTED).write_bytes(np.ascontiguousarray(expected, np.int8).tobytes())
+        (tmp / verify.MODEL).write_bytes(data)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    import json
+
+    manifest = json.loads(files["MANIFEST.json"])
+    result = CompileResult(lib_name, str(out_dir), sha, manifest["arena_bytes"], manifest["ram_bytes"],
+                           manifest["weights_bytes"], manifest["ops"], vectors, sorted(files))
+    if project is not None:
+        with project.session() as s:
+            project.record(s, "compiler.compile", {"model": model, "model_sha256": sha, "library": lib_name,
+                                                   "sources_sha256": manifest["sources_sha256"],
+                                                   "arena_bytes": result.arena_bytes})
+    return result

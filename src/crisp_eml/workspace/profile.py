@@ -1,0 +1,75 @@
+"""Use case ``profile``: RAM, flash and latency of a compiled model on a catalog target, next to TFLite Micro.
+
+RAM = arena + static state (from the cross build's .data/.bss) + a stack bound (gcc ``-fstack-usage``);
+flash = text + rodata + data of the library objects built with arm-none-eabi-gcc for Cortex-M4 (used for
+every MCU target as the measured proxy); latency = instructions per inference measured on QEMU x the target's
+CPI factor / clock. Linux targets: the host build is timed instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crisp_eml.core.errors import InputError
+
+
+def profile(source: str, target_id: str) -> dict[str, Any]:
+    from crisp_eml.compiler import build, verify
+    from crisp_eml.learn.tflm import tflm_min_arena
+    from crisp_eml.targets.catalog import get_target
+
+    target = get_target(target_id)
+    with tempfile.TemporaryDirectory(prefix="eml-profile-") as tmp:
+        src = Path(source)
+        if (src / "MANIFEST.json").is_file():
+            lib = src
+        elif src.is_dir():
+            raise InputError("folder is not a generated library (no MANIFEST.json)", source=source)
+        else:
+            from crisp_eml.workspace.compile import compile_model
+
+            compile_model(source, Path(tmp) / "lib", vectors=1, use_project=not src.exists())
+            lib = Path(tmp) / "lib"
+        vec, _, model, manifest = verify.load_vectors(lib)
+        if vec.shape[0] == 0:
+            vec = verify.random_vectors(vec.shape[1], 1)
+        arena = int(manifest["arena_bytes"])
+        out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "arena_bytes": arena,
+                               "tflm_arena_bytes": tflm_min_arena(model)}
+        # the library's own RAM (arena + scratch + state, from the manifest) against TFLM's arena alone
+        lib_ram = int(manifest.get("ram_bytes", arena))
+        out["ram_vs_tflm"] = round(lib_ram / out["tflm_arena_bytes"], 3) if out["tflm_arena_bytes"] else None
+        if target.kind == "linux":
+            import platform
+
+            machine = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
+            out["ram_bytes"] = int(manifest["ram_bytes"])
+            if machine != target.core.replace("-", "_"):
+                out.update(latency_ms=None, latency_method=f"not measurable on this {machine} machine "
+                                                            f"(run 'eml profile' on a {target.core} host)")
+                return out
+            exe = build.host_build(lib, Path(tmp) / "host")
+            n_out = int(np.prod(manifest["outputs"][0]["shape"]))
+            _, ns = build.host_run(exe, vec[:1], n_out, iterations=50)
+            out.update(latency_ms=(ns or 0.0) / 1e6,
+                       latency_method="host build (gcc -O2) timed on this machine (50 inferences)")
+            return out
+        res = verify.run_cortex_m4(lib, vec[:1], Path(tmp) / "m4")
+        sizes = res["sizes"]
+        instr = int(res["instructions_per_inference"] or 0)
+        ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
+        out.update(
+            static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
+            ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=sizes,
+            instructions_per_inference=instr,
+            latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
+            latency_method=f"QEMU mps2-an386 instruction count (SysTick, -icount shift=0) x CPI {target.cpi} / "
+                           f"{target.clock_hz / 1e6:g} MHz",
+            fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
+        )
+        return out
+

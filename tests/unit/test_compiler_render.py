@@ -1,0 +1,76 @@
+"""Pure parts of the C renderer: identifiers, the status table, kernel sections and the target catalog."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from crisp_eml.compiler.c import kernel_source
+from crisp_eml.compiler.render import STATUS, RenderOptions, c_identifier, render_library
+from crisp_eml.core.errors import InputError, NotFoundError
+from crisp_eml.targets.catalog import TARGETS, get_target
+
+SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+AD01 = SHARED / "models" / "mlperf-tiny" / "ad01_int8.tflite"
+
+
+@pytest.mark.parametrize(("raw", "want"), [("KWS model", "kws_model"), ("9lives", "m_9lives"), ("int", "int_model"),
+                                           ("a--b..c", "a_b_c"), ("", "model"), ("Ünïcode", "n_code")])
+def test_c_identifier(raw: str, want: str) -> None:
+    assert c_identifier(raw) == want
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", c_identifier(raw))
+
+
+def _sequential(g):  # type: ignore[no-untyped-def]
+    offs, off = {}, 0
+    for t in g.tensors:
+        if not t.is_constant:
+            offs[t.index] = off
+            off += t.nbytes
+    return SimpleNamespace(arena_bytes=off, offsets=offs)
+
+
+def test_status_enum_and_strings_come_from_one_table() -> None:
+    from crisp_eml.compiler.reader import read_tflite
+
+    g = read_tflite(AD01)
+    files = render_library(g, _sequential(g), RenderOptions(name="ad", labels=["x"] * 640))
+    header, source = files["src/ad.h"], files["src/ad.c"]
+    codes = re.findall(r"AD_(OK|ERR_\w+) = (\d+),", header)
+    assert [c for c, _ in codes] == [c for c, _ in STATUS]
+    strings = re.search(r"ad_status_strings\[\] = \{\n(.*?)\n\};", source, re.S)
+    assert strings is not None and strings.group(1).count('",') == len(STATUS)
+    assert "#define AD_ARENA_BYTES" in header and "static int8_t ad_arena[AD_ARENA_BYTES]" in source
+    assert "malloc" not in source and "stdio" not in source and "stdio" not in files["src/eml_kernels.c"]
+
+
+def test_render_rejects_a_plan_outside_the_arena() -> None:
+    from crisp_eml.compiler.reader import read_tflite
+
+    g = read_tflite(AD01)
+    plan = _sequential(g)
+    plan.arena_bytes = 10
+    with pytest.raises(InputError, match="outside the arena"):
+        render_library(g, plan, RenderOptions(name="ad"))
+
+
+def test_kernel_sections() -> None:
+    src = kernel_source("eml_kernels.c", ["pool"])
+    assert "eml_avgpool_s8" in src and "eml_mul_by_qm" in src
+    assert "eml_softmax_s8" not in src and "@section" not in src
+    with pytest.raises(KeyError):
+        kernel_source("eml_kernels.c", ["nope"])
+
+
+def test_target_catalog() -> None:
+    assert get_target("cortex-m4").id == "cortex-m4f-80mhz"
+    m0 = get_target("cortex-m0plus-48mhz")
+    assert not m0.fpu and not m0.dsp_extension and m0.clock_hz == 48_000_000
+    assert {"linux-x86_64", "linux-aarch64", "esp32-s3-240mhz", "rp2040-133mhz", "cortex-m7-216mhz"} <= set(TARGETS)
+    assert all(t.cpi > 0 for t in TARGETS.values() if t.kind == "mcu")
+    with pytest.raises(NotFoundError, match="unknown target"):
+        get_target("pdp-11")
