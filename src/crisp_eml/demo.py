@@ -1,16 +1,20 @@
-"""``make demo`` (``python -m crisp_eml.demo``): the lifecycle on built-in data, one numbered step at a time.
+"""``make demo`` (``python -m crisp_eml.demo``): the whole CRISP-EML lifecycle on built-in data.
 
-It creates a fresh project in ``./demo-project``, synthesizes the motion dataset, ingests it and prints a
-summary table. Later capabilities append their steps (quality report, training, compiling, ...) to
-``STEPS``; each step takes the shared :class:`DemoState` and prints one line about what it did.
+In ``./demo-project``: a team with personas, requirements for a Cortex-M4F target, synthetic motion data
+ingested, quality-checked and snapshotted, an impulse designed, a model trained (float32 + int8), tested,
+registered, compiled to C, verified bit-exact on the host and on an emulated Cortex-M4, gated, promoted to
+``production`` and described in an HTML/PDF report; then a summary table with the paths. Steps that need
+a missing toolchain are skipped with a note. Each step takes the shared :class:`DemoState`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,10 +80,224 @@ def step_ingest(st: DemoState) -> None:
     console.print(f"ingested {len(report.samples)} samples")
 
 
+# -- the rest of the lifecycle (requirements, quality, snapshot, impulse, train, compile, verify, gate...) --
+MODEL = "motion"
+TARGET = "cortex-m4f-80mhz"
+TEAM = (("bea", "business-leader"), ("eli", "embedded-developer"), ("dev", "devops-mlops"))
+
+
+@contextmanager
+def acting(member: str) -> Iterator[None]:
+    """Run a step as another project member (the CLI does this with $EML_MEMBER)."""
+    old = os.environ.get("EML_MEMBER")
+    os.environ["EML_MEMBER"] = member
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("EML_MEMBER", None)
+        else:
+            os.environ["EML_MEMBER"] = old
+
+
+def cross_tools() -> bool:
+    return all(shutil.which(t) for t in ("arm-none-eabi-gcc", "qemu-system-arm"))
+
+
+def compiler_has(op: str) -> bool:
+    """Whether the C compiler has a kernel for TFLite operator ``op``."""
+    try:
+        from crisp_eml.compiler.c.lower import LOWERABLE
+    except ImportError:
+        return False
+    return op in LOWERABLE
+
+
+def step_team(st: DemoState) -> None:
+    from crisp_eml.workspace.members import add_member
+
+    os.environ["EML_PROJECT"] = str(st.root)  # use cases that open the project themselves find this one
+    for name, persona in TEAM:
+        add_member(st.proj, name, persona)
+    st.summary.append(("team", ", ".join(f"{n} ({p})" for n, p in TEAM)))
+    console.print("members: " + ", ".join(f"{n} ({p})" for n, p in TEAM))
+
+
+def step_requirements(st: DemoState) -> None:
+    from crisp_eml.workspace.requirements import set_requirements
+
+    items = [f"target={TARGET}", "min_accuracy=0.8", "min_f1=0.75", "max_ram=32k", "max_flash=128k",
+             "min_quality=50", "min_samples_per_class=10"]
+    if cross_tools():
+        items.append("max_latency_ms=50")  # measured by the gate's profile (cross build + QEMU)
+    with acting("bea"):
+        r = set_requirements(st.proj, items, "demo: motion classifier on a Cortex-M4F wearable")
+    st.summary.append(("requirements", f"v{r.version} for {r.target}: {len(r.kpis)} KPIs (set by bea)"))
+    console.print(f"requirements v{r.version}: " + ", ".join(f"{k}={v}" for k, v in r.kpis.items()))
+
+
+def step_check(st: DemoState) -> None:
+    from crisp_eml.workspace.check import check_dataset
+
+    report = check_dataset(st.proj)
+    st.extra["quality"] = report.score
+    st.summary.append(("data quality", f"{report.score:.0f}/100"))
+    console.print(f"dataset quality score {report.score:.1f}/100")
+
+
+def step_snapshot(st: DemoState) -> None:
+    from crisp_eml.workspace.snapshot import snapshot
+
+    v = snapshot(st.proj, "demo: synthetic motion")
+    st.summary.append(("dataset version", str(v.id)))
+    console.print(f"dataset version {v.id}")
+
+
+def step_impulse(st: DemoState) -> None:
+    from crisp_eml.workspace.impulse import create_impulse, set_impulse_values
+
+    v = create_impulse(st.proj, message="demo")
+    if not compiler_has("SUB"):  # the learning block's input normalisation is a SUB op
+        v = set_impulse_values(st.proj, ["learning.params.normalize=false"],
+                               "demo: the C compiler has no SUB kernel yet")
+        console.print("[yellow]input normalisation off: the C compiler has no SUB kernel yet[/]")
+    spec = v.spec.to_dict()
+    blocks = ", ".join(b.get("type", "?") for b in spec.get("blocks", []))
+    learning = (spec.get("learning") or {}).get("type", "classifier")
+    st.summary.append(("impulse", f"v{v.version}: {blocks} -> {learning}"))
+    console.print(f"impulse v{v.version}: {blocks}")
+
+
+def step_train(st: DemoState) -> None:
+    from crisp_eml.workspace.train import train
+
+    run = train(st.proj, epochs=30, seed=0, on_stage=lambda s: console.print(f"  {s}"))
+    test = (run.get("metrics") or {}).get("test") or {}
+    st.extra["run"] = run["id"]
+    acc_f = (test.get("float32") or {}).get("accuracy")
+    acc_q = (test.get("int8") or {}).get("accuracy")
+    st.summary.append(("test accuracy", f"float32 {acc_f:.1%}, int8 {acc_q:.1%}" if acc_f is not None
+                       and acc_q is not None else "-"))
+    console.print(f"run {run['id']}: float32 {acc_f}, int8 {acc_q}")
+
+
+def step_test(st: DemoState) -> None:
+    from crisp_eml.workspace.evaluate import test_run
+
+    m = test_run(st.proj, run_id=st.extra["run"], variant="int8")
+    console.print(f"int8 model in TFLite Micro on {m.get('windows')} test windows: "
+                  f"accuracy {m.get('accuracy', 0):.1%}, macro F1 {m.get('f1', 0):.1%}")
+
+
+def step_register(st: DemoState) -> None:
+    from crisp_eml.workspace.registry import register_model
+
+    info = register_model(st.proj, st.extra["run"], MODEL, "demo model")
+    st.extra["uri"] = info.uri
+    st.extra["int8_sha"] = info.artifacts.get("model_int8.tflite")
+    st.summary.append(("model", info.uri))
+    console.print(f"registered {info.uri}")
+
+
+def step_compile(st: DemoState) -> None:
+    from crisp_eml.workspace.compile import compile_model
+
+    lib = st.root / "build" / MODEL
+    r = compile_model(st.extra["uri"], lib, name=MODEL, project=st.proj, force=True)
+    st.extra["lib"] = lib
+    st.summary.append(("C library", f"{lib} (arena {r.arena_bytes} B, weights {r.weights_bytes} B)"))
+    console.print(f"C library in {lib}: arena {r.arena_bytes} B, RAM {r.ram_bytes} B, weights {r.weights_bytes} B")
+
+
+def step_verify(st: DemoState) -> None:
+    from crisp_eml.workspace.verify import verify_library
+
+    if not shutil.which("gcc"):
+        st.summary.append(("bit-exact", "not checked: gcc is not installed"))
+        console.print("[yellow]gcc not installed: skipping verification (make system-deps installs it)[/]")
+        return
+    target = "cortex-m4" if cross_tools() else None
+    if target is None:
+        console.print("[yellow]arm-none-eabi-gcc/qemu-system-arm not installed: verifying on the host only[/]")
+    report = verify_library(st.extra["lib"], host=True, target=target)
+    checks = ", ".join(f"{c.name} {'ok' if c.identical else 'DIFFERENT'}" for c in report.checks)
+    st.summary.append(("bit-exact", ("yes" if report.ok else "NO") + f" ({len(report.checks)} checks"
+                       + ("" if target else ", no Cortex-M4 toolchain") + ")"))
+    console.print(checks)
+    if not report.ok:
+        raise EmlError("the C library differs from TFLite Micro")
+
+
+def step_gate(st: DemoState) -> None:
+    from crisp_eml.workspace.gate import run_gate
+
+    with acting("eli"):
+        g = run_gate(st.proj, st.extra["uri"], library=st.extra["lib"], profile=cross_tools())
+    for r in g.rows:
+        console.print(f"  {'PASS' if r['passed'] else 'FAIL'} {r['requirement']}: {r['measured']} "
+                      f"(threshold {r['threshold']}; {r['note'] or r['source']})", highlight=False)
+    st.extra["gate_passed"] = g.passed
+    st.summary.append(("gate", f"#{g.id} {'PASSED' if g.passed else 'FAILED: ' + ', '.join(g.failed)}"
+                       f" ({len(g.rows)} requirements, approved by eli)"))
+
+
+def step_promote(st: DemoState) -> None:
+    from crisp_eml.workspace.registry import set_alias
+
+    if not st.extra.get("gate_passed"):
+        st.summary.append(("production", "not promoted: the gate failed"))
+        console.print("[yellow]gate failed: production alias not moved[/]")
+        return
+    with acting("dev"):
+        set_alias(st.proj, MODEL, "production", int(st.extra["uri"].rsplit("/", 1)[1]), note="demo release")
+    st.summary.append(("production", f"models:/{MODEL}@production -> {st.extra['uri']} (by dev)"))
+    console.print(f"models:/{MODEL}@production -> {st.extra['uri']}")
+
+
+def step_report(st: DemoState) -> None:
+    from crisp_eml.core.errors import ToolMissingError
+    from crisp_eml.workspace.report import write_report
+
+    try:
+        r = write_report(st.proj, st.root / "report", model=st.extra.get("uri"))
+    except ToolMissingError as exc:
+        console.print(f"[yellow]{exc}: writing the HTML report only[/]")
+        r = write_report(st.proj, st.root / "report", model=st.extra.get("uri"), pdf=False)
+    st.extra["report"] = r
+    st.summary.append(("report", r["html"] + (f", {r['pdf']}" if r.get("pdf") else "")))
+    console.print(f"report: {r['html']}")
+
+
+def step_status(st: DemoState) -> None:
+    from crisp_eml.workspace.audit import verify as verify_audit
+    from crisp_eml.workspace.status import status
+
+    board = status(st.proj)
+    for p in board.phases:
+        console.print(f"  {p.title:<34} {p.state:<12} {p.why}", highlight=False)
+    audit = verify_audit(st.proj)
+    st.summary.append(("phases", ", ".join(f"{p.title.split(',')[0].split(' ')[0]} {p.state}" for p in board.phases)))
+    st.summary.append(("audit trail", f"{audit.entries} entries, {'intact' if audit.ok else 'BROKEN'}"))
+
+
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("create project", step_create_project),
+    ("team and personas", step_team),
+    ("requirements (Business Understanding)", step_requirements),
     ("synthesize data", step_synthesize),
     ("ingest", step_ingest),
+    ("check data quality", step_check),
+    ("snapshot the dataset", step_snapshot),
+    ("design the impulse", step_impulse),
+    ("train (float32 + int8)", step_train),
+    ("test the int8 model", step_test),
+    ("register the model", step_register),
+    ("compile to C", step_compile),
+    ("verify bit-exactness (host, Cortex-M4 on QEMU)", step_verify),
+    ("acceptance gate", step_gate),
+    ("promote to production", step_promote),
+    ("project report / model card", step_report),
+    ("phases board and audit trail", step_status),
 ]
 
 
