@@ -140,6 +140,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     if project is not None:
         with project.session() as s:
             project.record(s, "compiler.compile", {"model": model, "model_sha256": sha, "library": lib_name,
+                                                   "out_dir": str(out_dir.resolve()),
                                                    "sources_sha256": manifest["sources_sha256"],
                                                    "arena_bytes": result.arena_bytes})
     return result
