@@ -65,9 +65,13 @@ def step_ingest(st: DemoState) -> None:
     from crisp_eml.workspace.ingest import ingest_paths
 
     assert st.data_dir is not None
+    from crisp_eml.workspace.rebalance import rebalance
+
     report = ingest_paths(st.proj, [st.data_dir])
     if report.failures:
         raise EmlError(f"demo ingest failed: {report.failures[0].reason}")
+    # Hold out whole subjects, stratified by label: the test set measures generalisation to a new person.
+    rebalance(st.proj, test_fraction=0.2, stratify=True, keep_together="subject")
     samples = list_samples(st.proj)
     labels = Counter(s.label for s in samples)
     cats = Counter(s.category for s in samples)
