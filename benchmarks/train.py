@@ -84,8 +84,10 @@ def main() -> None:
     print(f"\nratio whole-train / anchor: {total / anchor:.1f}; within target: {total <= 120.0}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        old = args.out.read_text() if args.out.is_file() else ""
+        keep = old[old.index("\n# ", 1):] if "\n# " in old[1:] else ""  # other sections (e.g. anomaly) stay
         args.out.write_text("# Training benchmark\n\nCommand: `.venv/bin/python benchmarks/train.py --out "
-                            f"{args.out}` (2-core shared CPU)\n\n{text}\n")
+                            f"{args.out}` (2-core shared CPU)\n\n{text}\n{keep}")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,16 @@ def test_expert_mode_trains_the_users_model(tmp_path: Path) -> None:
     out = _fit(blobs(), {"expert_file": str(f), "epochs": 20}, btype="expert")
     assert out.metrics["test"]["int8"]["accuracy"] >= 0.9
     assert out.params["layers"] is None  # the user's network, not a layer list
+
+
+def test_early_stopping_metrics_come_from_the_restored_epoch() -> None:
+    from crisp_eml.learn.metrics import restored_epoch
+
+    fs = blobs(sep=1.2, seed=3)
+    out = _fit(fs, {"epochs": 40, "early_stopping_patience": 3, "learning_rate": 0.05})
+    m, hist = out.metrics, out.metrics["history"]
+    kept = m["restored_epoch"]
+    assert m["epochs_run"] < 40 and kept < m["epochs_run"]  # stopped early and went back
+    assert kept == restored_epoch(hist, 3)  # Keras' best epoch agrees with the pure helper used for old runs
+    assert m["train"]["accuracy"] == hist["accuracy"][kept - 1]
+    assert m["validation"]["loss"] == min(hist["val_loss"])

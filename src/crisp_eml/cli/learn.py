@@ -22,6 +22,14 @@ def _pct(v: Any) -> str:
     return "-" if v is None else f"{100 * float(v):.2f}%"
 
 
+def _anomaly_line(m: dict[str, Any]) -> str:
+    auc = m.get("roc_auc")
+    fpr = m.get("false_positive_rate")
+    return (f"ROC-AUC {'-' if auc is None else f'{auc:.4f}'}  at threshold {float(m.get('threshold', 0.0)):.4g}: "
+            f"accuracy {_pct(m.get('accuracy'))}  balanced {_pct(m.get('balanced_accuracy'))}  "
+            f"recall {_pct(m.get('recall'))}  false positives {_pct(fpr)}")
+
+
 def train(
     epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the learning block's).")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
@@ -60,7 +68,7 @@ def train(
                  sizes.get(v, {}).get("bytes"), sizes.get(v, {}).get("arena_bytes")] for v in ("float32", "int8")]
         print_table("Testing set (TFLite Micro)", ["variant", "accuracy", "model bytes", "arena bytes"], rows)
     elif "model" in test:
-        console.print(f"ROC-AUC {test['model'].get('roc_auc')}, threshold {test['model'].get('threshold')}")
+        console.print(_anomaly_line(test["model"]))
     if m.get("overfit_warning"):
         err_console.print(f"[yellow]warning:[/] {m['overfit_warning']}", highlight=False, soft_wrap=True)
 
@@ -93,9 +101,10 @@ def test(
     elif res.get("task") == "regression":
         console.print(f"MAE {res['mae']:.4f}  RMSE {res['rmse']:.4f}  R2 {res['r2']:.4f}")
     else:
-        console.print(f"ROC-AUC {res.get('roc_auc')}  accuracy {_pct(res.get('accuracy'))}")
+        console.print(_anomaly_line(res))
     if per_sample:
-        keys = [k for k in ("sample_id", "label", "predicted", "confidence", "uncertain", "score", "anomaly")
+        keys = [k for k in ("name", "sample_id", "label", "predicted", "confidence", "uncertain", "score",
+                            "anomaly", "expected_anomaly")
                 if res["per_sample"] and k in res["per_sample"][0]]
         print_table("Per sample", keys, [[s.get(k) for k in keys] for s in res["per_sample"]])
     if res.get("overfit_warning"):
@@ -136,8 +145,10 @@ def runs_show(
         ["learning type", run["learning_type"]], ["status", run["status"]], ["author", run["author"]],
         ["created", run["created_at"]], ["seed", run["seed"]], ["dataset version", run["dataset_version"]],
         ["impulse", run["impulse_hash"]], ["epochs run", m.get("epochs_run")],
+        ["weights kept from epoch", m.get("restored_epoch") or "-"],
         ["overfit warning", m.get("overfit_warning") or "none"],
         *[[f"test {v} accuracy", _pct((m.get("test", {}).get(v) or {}).get("accuracy"))] for v in ("float32", "int8")],
+        *([["anomaly test", _anomaly_line(m["test"]["model"])]] if "model" in m.get("test", {}) else []),
         *[[f"{v} bytes / arena", f"{s.get('bytes')} / {s.get('arena_bytes')}"]
           for v, s in (m.get("model") or {}).items()],
         *[[f"artifact {k}", v] for k, v in (run["artifacts"] or {}).items()],

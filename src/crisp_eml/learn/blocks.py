@@ -22,7 +22,8 @@ NN_DEFAULTS: dict[str, Any] = {
     "normalize": True, "layers": None, "input_kind": None, "expert_file": None,
 }
 ANOMALY_DEFAULTS: dict[str, Any] = {
-    "clusters": 8, "components": 3, "threshold_percentile": 99.0, "normal_labels": None, "normalize": True,
+    "clusters": 8, "components": 3, "covariance": "diag", "threshold_percentile": 95.0, "normal_labels": None,
+    "normalize": True,
 }
 
 
@@ -66,6 +67,9 @@ def parse_block(raw: dict[str, Any] | None, *, default_type: str = "nn-classifie
     _check_number(merged, "clusters", int, 1, 10_000)
     _check_number(merged, "components", int, 1, 1_000)
     _check_number(merged, "threshold_percentile", float, 0.0, 100.0)
+    if btype == "anomaly-gmm" and merged.get("covariance") not in ("diag", "full"):
+        raise InputError(f"must be 'diag' or 'full', got {merged.get('covariance')!r}",
+                         field="learning.params.covariance")
     kind = merged.get("input_kind")
     if kind is not None and kind not in INPUT_KINDS:
         raise InputError(f"unknown input kind {kind!r}; one of {list(INPUT_KINDS)}", field="learning.params.input_kind")

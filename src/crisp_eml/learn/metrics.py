@@ -15,7 +15,7 @@ OVERFIT_GAP = 0.10
 
 def classification_metrics(
     y_true: np.ndarray, probs: np.ndarray, labels: list[str], sample_ids: np.ndarray, *,
-    uncertain_below: float = 0.6,
+    uncertain_below: float = 0.6, sample_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from sklearn.metrics import balanced_accuracy_score, f1_score, precision_recall_fscore_support
 
@@ -36,7 +36,8 @@ def classification_metrics(
         mp = probs[sel].mean(axis=0)
         j = int(mp.argmax())
         per_sample.append({
-            "sample_id": sid, "label": labels[int(y_true[sel][0])], "predicted": labels[j],
+            "sample_id": sid, "name": _name(sample_names, sid), "label": labels[int(y_true[sel][0])],
+            "predicted": labels[j],
             "confidence": round(float(mp[j]), 4), "windows": int(sel.sum()),
             "correct": bool(labels[j] == labels[int(y_true[sel][0])]),
             "uncertain": bool(mp[j] < uncertain_below),
@@ -60,11 +61,17 @@ def classification_metrics(
     }
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, sample_ids: np.ndarray) -> dict[str, Any]:
+def _name(names: dict[str, str] | None, sid: str) -> str:
+    """A sample's name for per-sample results (its id when the name is unknown)."""
+    return (names or {}).get(sid, sid)
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, sample_ids: np.ndarray, *,
+                       sample_names: dict[str, str] | None = None) -> dict[str, Any]:
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     err = y_pred - y_true
     sids = np.asarray(sample_ids).astype(str)
-    per_sample = [{"sample_id": sid, "label": float(y_true[sids == sid][0]),
+    per_sample = [{"sample_id": sid, "name": _name(sample_names, sid), "label": float(y_true[sids == sid][0]),
                    "predicted": round(float(y_pred[sids == sid].mean()), 6)} for sid in dict.fromkeys(sids.tolist())]
     ss_tot = float(((y_true - y_true.mean()) ** 2).sum()) if len(y_true) else 0.0
     return {
@@ -77,9 +84,12 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, sample_ids: np.nd
 
 
 def anomaly_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: float,
-                    sample_ids: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+                    sample_ids: np.ndarray, labels: np.ndarray, *,
+                    sample_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """ROC-AUC (threshold-free) **and** the decisions at ``threshold``: accuracy, balanced accuracy, rates."""
     from sklearn.metrics import roc_auc_score
 
+    is_anomaly = np.asarray(is_anomaly, dtype=bool)
     pred = scores > threshold
     both = bool(is_anomaly.any() and (~is_anomaly).any())
     sids = np.asarray(sample_ids).astype(str)
@@ -87,25 +97,56 @@ def anomaly_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: float
     for sid in dict.fromkeys(sids.tolist()):
         sel = sids == sid
         s = float(scores[sel].mean())
-        per_sample.append({"sample_id": sid, "label": str(labels[sel][0]), "score": round(s, 6),
-                           "anomaly": bool(s > threshold), "expected_anomaly": bool(is_anomaly[sel][0])})
-    cm = [[int((~is_anomaly & ~pred).sum()), int((~is_anomaly & pred).sum())],
-          [int((is_anomaly & ~pred).sum()), int((is_anomaly & pred).sum())]]
+        per_sample.append({"sample_id": sid, "name": _name(sample_names, sid), "label": str(labels[sel][0]),
+                           "score": round(s, 6), "anomaly": bool(s > threshold),
+                           "anomalous_windows": round(float(pred[sel].mean()), 4),
+                           "expected_anomaly": bool(is_anomaly[sel][0])})
+    tn, fp = int((~is_anomaly & ~pred).sum()), int((~is_anomaly & pred).sum())
+    fn, tp = int((is_anomaly & ~pred).sum()), int((is_anomaly & pred).sum())
+    tpr = tp / (tp + fn) if tp + fn else None
+    tnr = tn / (tn + fp) if tn + fp else None
+    rates = [r for r in (tpr, tnr) if r is not None]
     return {
         "task": "anomaly", "windows": int(len(scores)), "labels": ["normal", "anomaly"], "threshold": threshold,
         "roc_auc": float(roc_auc_score(is_anomaly, scores)) if both else None,
         "accuracy": float((pred == is_anomaly).mean()) if len(scores) else 0.0,
-        "confusion_matrix": cm, "per_sample": per_sample,
+        "balanced_accuracy": float(np.mean(rates)) if rates else 0.0,
+        "recall": tpr, "false_positive_rate": (fp / (tn + fp)) if tn + fp else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "confusion_matrix": [[tn, fp], [fn, tp]], "per_sample": per_sample,
+        "sample_accuracy": float(np.mean([p["anomaly"] == p["expected_anomaly"] for p in per_sample]))
+        if per_sample else 0.0,
     }
 
 
-def overfit_warning(history: dict[str, list[float]]) -> str | None:
-    """A warning when final training accuracy exceeds validation accuracy by more than 10 points."""
+def restored_epoch(history: dict[str, list[float]], patience: int) -> int:
+    """The 1-based epoch whose weights the model ends with.
+
+    With early stopping (``patience`` > 0) Keras restores the weights of the first epoch with the lowest
+    monitored loss (``val_loss``, else ``loss``) when training ends; otherwise the last epoch's weights stay.
+    """
+    n = len(history.get("loss") or [])
+    key = "val_loss" if history.get("val_loss") else "loss"
+    values = history.get(key) or []
+    if patience <= 0 or not values:
+        return n
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(arr).any():
+        return n
+    return int(np.nanargmin(np.where(np.isfinite(arr), arr, np.nan))) + 1
+
+
+def overfit_warning(history: dict[str, list[float]], epoch: int | None = None) -> str | None:
+    """A warning when training accuracy exceeds validation accuracy by more than 10 points.
+
+    Compared at ``epoch`` (1-based; the epoch whose weights were restored), by default the last one.
+    """
     tr, va = history.get("accuracy"), history.get("val_accuracy")
     if not tr or not va:
         return None
-    gap = tr[-1] - va[-1]
+    i = min(len(tr), len(va)) - 1 if epoch is None else max(0, min(int(epoch), len(tr), len(va)) - 1)
+    gap = tr[i] - va[i]
     if gap > OVERFIT_GAP:
-        return (f"possible overfitting: training accuracy {tr[-1]:.3f} vs validation {va[-1]:.3f} "
-                f"(gap {gap:.3f} > {OVERFIT_GAP}); add data, augmentation or dropout")
+        return (f"possible overfitting: training accuracy {tr[i]:.3f} vs validation {va[i]:.3f} at epoch {i + 1} "
+                f"(the weights kept; gap {gap:.3f} > {OVERFIT_GAP}); add data, augmentation or dropout")
     return None

@@ -39,6 +39,7 @@ class NNResult:
     val_mask: np.ndarray
     epochs_run: int
     class_weights: dict[str, float] | None = None
+    restored_epoch: int | None = None  # 1-based epoch whose weights the model kept (early stopping)
     notes: list[str] = field(default_factory=list)
 
 
@@ -165,9 +166,11 @@ def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoch
     epochs = int(p["epochs"])
     callbacks: list[Any] = []
     monitor = "val_loss" if val.any() else "loss"
+    stopper: Any = None
     if int(p["early_stopping_patience"]) > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=int(p["early_stopping_patience"]),
-                                                       restore_best_weights=True))
+        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=int(p["early_stopping_patience"]),
+                                                restore_best_weights=True)
+        callbacks.append(stopper)
     if on_epoch is not None:
         cb = on_epoch
 
@@ -185,9 +188,13 @@ def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoch
         raise InputError(f"the model does not accept features of shape {list(fs.feature_shape)}: "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", field="features") from exc
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    epochs_run = len(history.get("loss", []))
+    restored = epochs_run
+    if stopper is not None and getattr(stopper, "best_weights", None) is not None:
+        restored = int(stopper.best_epoch) + 1  # Keras set these weights back at the end of fit()
     del tf
     return NNResult(model=model, task=task, label_names=names, input_kind=kind, layers=layers, history=history,
-                    val_mask=val, epochs_run=len(history.get("loss", [])), class_weights=cw)
+                    val_mask=val, epochs_run=epochs_run, class_weights=cw, restored_epoch=restored)
 
 
 def predict_keras(model: Any, X: np.ndarray) -> np.ndarray:

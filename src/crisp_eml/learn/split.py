@@ -1,7 +1,9 @@
 """Validation split that keeps windows of one group (a sample, or a metadata key such as a subject) together.
 
 Windows cut from one recording are highly correlated; putting some in training and some in validation
-inflates validation accuracy. Groups are shuffled with the run's seed, so splits are reproducible.
+inflates validation accuracy. Groups are shuffled with the run's seed, so splits are reproducible. The shuffle
+starts from the order in which groups first appear (windows come ordered by sample name), not from sorted
+sample ids: ids are random per project, so sorting them made the same data split differently in every project.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def validation_mask(groups: np.ndarray, fraction: float, seed: int) -> np.ndarra
     """Boolean mask of validation windows: whole groups, about ``fraction`` of the windows."""
     n = len(groups)
     mask = np.zeros(n, dtype=bool)
-    uniq = np.unique(groups)
+    uniq = np.asarray(list(dict.fromkeys(groups.tolist())), dtype=object)  # first-appearance order, see below
     if fraction <= 0 or len(uniq) < 2:
         return mask
     rng = np.random.default_rng(seed)

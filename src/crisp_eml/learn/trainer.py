@@ -1,7 +1,8 @@
 """Fit a learning block on a feature set and produce everything a run stores: artifacts (bytes) and metrics.
 
 NN blocks: Keras model -> float32 and int8 TFLite, both evaluated on the testing windows **through TFLite
-Micro**, plus model size and TFLM's smallest working arena. Anomaly blocks: fitted model as JSON, ROC-AUC.
+Micro**, plus model size and TFLM's smallest working arena. Anomaly blocks: fitted model as JSON, ROC-AUC and
+the decisions at the chosen threshold (accuracy, balanced accuracy, false-positive rate).
 No storage here; ``crisp_eml.workspace.train`` persists the outcome.
 """
 
@@ -55,7 +56,7 @@ def _strip(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_tflite(model_bytes: bytes, fs: FeatureSet, params: dict[str, Any], *,
-                    uncertain_below: float = 0.6) -> dict[str, Any]:
+                    uncertain_below: float = 0.6, sample_names: dict[str, str] | None = None) -> dict[str, Any]:
     """Test metrics of a ``.tflite`` model on the windows of ``fs``, run in TFLite Micro."""
     check_features(fs, what="testing")
     task = params.get("task", "classification")
@@ -65,14 +66,19 @@ def evaluate_tflite(model_bytes: bytes, fs: FeatureSet, params: dict[str, Any], 
                          f"{list(in_info.shape[1:])}", field="features")
     out = tflm_predict_float(model_bytes, fs.X)
     if task == "regression":
-        return regression_metrics(regression_targets(fs), out, fs.sample_ids)
+        return regression_metrics(regression_targets(fs), out, fs.sample_ids, sample_names=sample_names)
     y, names = classification_targets(fs, list(params["labels"]))
-    return classification_metrics(y, out.reshape(len(out), -1), names, fs.sample_ids, uncertain_below=uncertain_below)
+    return classification_metrics(y, out.reshape(len(out), -1), names, fs.sample_ids, uncertain_below=uncertain_below,
+                                  sample_names=sample_names)
 
 
 def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None,
               on_stage: StageCallback | None = None, measure_arena: bool = True,
-              uncertain_below: float = 0.6) -> TrainOutcome:
+              uncertain_below: float = 0.6, sample_names: dict[str, str] | None = None) -> TrainOutcome:
+    """Train/fit ``block`` on the training windows of ``fs`` and test it on the testing windows.
+
+    ``sample_names`` (sample id -> name) labels the per-sample results; ids are shown when it is omitted.
+    """
     train_fs, test_fs = fs.category("training"), fs.category("testing")
     if len(train_fs.X) == 0:
         raise InputError("no training windows: add samples in the 'training' category", field="category")
@@ -80,7 +86,7 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
         raise InputError("no testing samples: move some samples to the 'testing' category (e.g. 'eml data "
                          "rebalance') so the model can be tested", field="category")
     if block.is_anomaly:
-        return _fit_anomaly(train_fs, test_fs, block, seed)
+        return _fit_anomaly(train_fs, test_fs, block, seed, sample_names)
     if block.type == "byom":
         raise InputError("a 'byom' block is not trained: register the model with 'eml models import'",
                          field="learning.type")
@@ -93,17 +99,19 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
     params = {**block.to_dict()["params"], "type": block.type, "task": res.task, "labels": res.label_names,
               "feature_shape": list(fs.feature_shape), "input_kind": res.input_kind, "layers": res.layers}
     _stage(on_stage, "testing in TFLite Micro")
-    test_f = evaluate_tflite(float_b, test_fs, params, uncertain_below=uncertain_below)
-    test_q = evaluate_tflite(int8_b, test_fs, params, uncertain_below=uncertain_below)
+    test_f = evaluate_tflite(float_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)
+    test_q = evaluate_tflite(int8_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)
     hist = res.history
+    kept = res.restored_epoch or res.epochs_run  # the epoch whose weights the model ended with
     metrics: dict[str, Any] = {
-        "task": res.task, "labels": res.label_names, "epochs_run": res.epochs_run, "history": hist,
+        "task": res.task, "labels": res.label_names, "epochs_run": res.epochs_run, "restored_epoch": kept,
+        "history": hist,
         "input_kind": res.input_kind, "class_weights": res.class_weights,
         "windows": {"training": int((~res.val_mask).sum()), "validation": int(res.val_mask.sum()),
                     "testing": int(len(test_fs.X))},
-        "train": {k: v[-1] for k, v in hist.items() if not k.startswith("val_") and v},
-        "validation": {k[4:]: v[-1] for k, v in hist.items() if k.startswith("val_") and v},
-        "overfit_warning": overfit_warning(hist),
+        "train": {k: v[min(kept, len(v)) - 1] for k, v in hist.items() if not k.startswith("val_") and v},
+        "validation": {k[4:]: v[min(kept, len(v)) - 1] for k, v in hist.items() if k.startswith("val_") and v},
+        "overfit_warning": overfit_warning(hist, kept),
         "test": {"float32": _strip(test_f), "int8": _strip(test_q)},
     }
     if res.task == "classification":
@@ -128,7 +136,8 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
     return out
 
 
-def _fit_anomaly(train_fs: FeatureSet, test_fs: FeatureSet, block: LearningBlock, seed: int) -> TrainOutcome:
+def _fit_anomaly(train_fs: FeatureSet, test_fs: FeatureSet, block: LearningBlock, seed: int,
+                 sample_names: dict[str, str] | None = None) -> TrainOutcome:
     check_features(train_fs)
     check_features(test_fs, what="testing")
     p = block.params
@@ -138,15 +147,17 @@ def _fit_anomaly(train_fs: FeatureSet, test_fs: FeatureSet, block: LearningBlock
     if not train_sel.any():
         raise InputError(f"no training windows with a normal label {normal}", field="learning.params.normal_labels")
     kind = "kmeans" if block.type == "anomaly-kmeans" else "gmm"
-    model = fit_anomaly(train_fs.X[train_sel], kind, p, seed)
+    model = fit_anomaly(train_fs.X[train_sel], kind, p, seed, groups=np.asarray(train_fs.sample_ids)[train_sel])
     scores = model.score(test_fs.X)
     is_anom = ~np.isin(np.asarray([str(v) for v in test_fs.labels]), normal)
-    m = anomaly_metrics(is_anom, scores, model.threshold, test_fs.sample_ids, test_fs.labels)
+    m = anomaly_metrics(is_anom, scores, model.threshold, test_fs.sample_ids, test_fs.labels,
+                        sample_names=sample_names)
     params = {**p, "type": block.type, "task": "anomaly", "normal_labels": normal,
               "feature_shape": list(train_fs.feature_shape)}
     metrics = {"task": "anomaly", "labels": ["normal", "anomaly"], "normal_labels": normal,
                "windows": {"training": int(train_sel.sum()), "testing": int(len(scores))},
                "train_score_max": float(model.score(train_fs.X[train_sel]).max()),
+               "calibration": model.calibration,
                "test": {"model": m}, "history": {}, "epochs_run": None, "overfit_warning": None}
     return TrainOutcome(artifacts={"anomaly.json": json.dumps(model.to_dict()).encode()}, metrics=metrics,
                         params=params)

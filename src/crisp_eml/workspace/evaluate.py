@@ -14,10 +14,10 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.core.features import FeatureSet
 from crisp_eml.core.impulse import ImpulseSpec
 from crisp_eml.core.personas import Permission
-from crisp_eml.learn.metrics import overfit_warning
+from crisp_eml.learn.metrics import overfit_warning, restored_epoch
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.learn import RunRow
-from crisp_eml.workspace.runs_common import VARIANT_ARTIFACTS, artifact_bytes, get_run
+from crisp_eml.workspace.runs_common import VARIANT_ARTIFACTS, artifact_bytes, get_run, sample_names
 
 VARIANTS = tuple(VARIANT_ARTIFACTS)
 
@@ -50,6 +50,7 @@ def test_run(
     if len(fs.X) == 0:
         raise InputError("no testing samples: move some samples to the 'testing' category", field="category")
     params = dict(row.params or {})
+    names = sample_names(project, fs.sample_ids)
     if row.learning_type in ("anomaly-kmeans", "anomaly-gmm"):
         from crisp_eml.learn.metrics import anomaly_metrics
 
@@ -57,16 +58,22 @@ def test_run(
         scores = model.score(fs.X)
         normal = list(params.get("normal_labels") or [])
         is_anom = ~np.isin(np.asarray([str(v) for v in fs.labels]), normal)
-        metrics = anomaly_metrics(is_anom, scores, model.threshold, fs.sample_ids, fs.labels)
+        metrics = anomaly_metrics(is_anom, scores, model.threshold, fs.sample_ids, fs.labels, sample_names=names)
+        metrics["calibration"] = model.calibration
         variant = "model"
     else:
         name = VARIANT_ARTIFACTS[variant]
         if name not in (row.artifacts or {}):
             available = [v for v, a in VARIANT_ARTIFACTS.items() if a in (row.artifacts or {})]
             raise InputError(f"run {row.id} has no {variant} model (it has {available})", field="variant")
-        metrics = evaluate_tflite(artifact_bytes(project, row, name), fs, params, uncertain_below=uncertain_below)
+        metrics = evaluate_tflite(artifact_bytes(project, row, name), fs, params, uncertain_below=uncertain_below,
+                                  sample_names=names)
         metrics.pop("predictions", None)
-    warning = overfit_warning((row.metrics or {}).get("history", {}))
+    history = (row.metrics or {}).get("history", {})
+    kept = (row.metrics or {}).get("restored_epoch")  # runs from before it was stored: derive it
+    if kept is None:
+        kept = restored_epoch(history, int(params.get("early_stopping_patience") or 0))
+    warning = overfit_warning(history, kept)
     result = {"run": row.id, "variant": variant, "learning_type": row.learning_type, **metrics,
               "overfit_warning": warning}
     with project.session() as s:

@@ -6,6 +6,7 @@ Kept separate so train, test, runs and the registry read runs the same way (one 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crisp_eml.core.errors import NotFoundError
 from crisp_eml.store.project import Project
+from crisp_eml.store.tables.data import SampleRow
 from crisp_eml.store.tables.learn import RunRow
 
 VARIANT_ARTIFACTS = {"float32": "model_float32.tflite", "int8": "model_int8.tflite"}
@@ -41,6 +43,17 @@ def get_run(s: Session, ref: str | None) -> RunRow:
     return rows[0]
 
 
+def sample_names(project: Project, sample_ids: Iterable[Any]) -> dict[str, str]:
+    """Sample id -> name for the per-sample results (ids no longer in the store are left out)."""
+    ids = sorted({str(i) for i in sample_ids})
+    out: dict[str, str] = {}
+    with project.session() as s:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out.update({r.id: r.name for r in s.execute(select(SampleRow).where(SampleRow.id.in_(chunk))).scalars()})
+    return out
+
+
 def run_summary(row: RunRow) -> dict[str, Any]:
     test = (row.metrics or {}).get("test", {})
     def pick(variant: str, key: str) -> Any:
@@ -52,7 +65,8 @@ def run_summary(row: RunRow) -> dict[str, Any]:
         "seed": row.seed, "dataset_version": row.dataset_version_id,
         "impulse_hash": row.impulse_hash,
         "accuracy_float32": pick("float32", "accuracy"), "accuracy_int8": pick("int8", "accuracy"),
-        "roc_auc": pick("model", "roc_auc"), "mae_float32": pick("float32", "mae"),
+        "roc_auc": pick("model", "roc_auc"), "anomaly_accuracy": pick("model", "accuracy"),
+        "mae_float32": pick("float32", "mae"),
     }
 
 

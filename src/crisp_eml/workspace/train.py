@@ -20,7 +20,7 @@ from crisp_eml.learn.blocks import NN_TYPES, LearningBlock, kind_from_blocks, pa
 from crisp_eml.learn.nn import EpochCallback
 from crisp_eml.store.project import Actor, Project
 from crisp_eml.store.tables.learn import RunRow
-from crisp_eml.workspace.runs_common import new_run_id, run_dict
+from crisp_eml.workspace.runs_common import new_run_id, run_dict, sample_names
 
 StageCallback = Callable[[str], None]
 
@@ -78,7 +78,9 @@ def train_on_features(
         block.params["expert_file"] = str(block.params["expert_file"])
     if len(fs.X) == 0:
         raise InputError("no windows to train on: ingest samples (or check the window size)", field="features")
-    outcome = fit_block(fs, block, seed=seed, on_epoch=on_epoch, on_stage=on_stage, measure_arena=measure_arena)
+    names = sample_names(project, fs.category("testing").sample_ids)
+    outcome = fit_block(fs, block, seed=seed, on_epoch=on_epoch, on_stage=on_stage, measure_arena=measure_arena,
+                        sample_names=names)
     run_id = new_run_id()
     spec_dict = replace(impulse, learning=block.to_dict()).to_dict() if impulse is not None else None
     run_info = {"id": run_id, "learning_type": block.type, "seed": seed, "dataset_version": dataset_version,
