@@ -3,7 +3,6 @@ with a clear message and nothing in the project changes (rows, blobs, audit leng
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,6 +116,24 @@ def _verify(p: Project, tmp: Path) -> Any:
     return verify_library(tmp / "lib")  # opens the project itself ($EML_PROJECT)
 
 
+def _label_edit(p: Project, tmp: Path) -> Any:
+    from crisp_eml.workspace.label import label_samples
+
+    return label_samples(p, ["walking.02.csv"], "running")
+
+
+def _deploy(p: Project, tmp: Path) -> Any:
+    from crisp_eml.workspace.deploy import deploy
+
+    return deploy(p, "models:/motion/1", "cortex-m4f-80mhz", tmp / "lib")
+
+
+def _profile(p: Project, tmp: Path) -> Any:
+    from crisp_eml.workspace.profile import profile
+
+    return profile(str(TFLITE), "cortex-m4f-80mhz", project=p)
+
+
 def _members(p: Project, tmp: Path) -> Any:
     from crisp_eml.workspace.members import add_member
 
@@ -140,6 +157,9 @@ CASES: list[tuple[str, Permission, str, Callable[[Project, Path], Any]]] = [
     ("compile", Permission.COMPILE, "data-scientist", _compile),
     ("verify library", Permission.COMPILE, "business-leader", _verify),
     ("manage members", Permission.MANAGE_MEMBERS, "devops-mlops", _members),
+    ("label edit (eml data label)", Permission.LABEL_DATA, "devops-mlops", _label_edit),
+    ("deploy", Permission.DEPLOY, "ml-platform-developer", _deploy),
+    ("profile (saved)", Permission.COMPILE, "data-scientist", _profile),
 ]
 
 
@@ -172,8 +192,3 @@ def test_persona_without_permission_is_refused_and_nothing_changes(
     assert "mallory" in msg and persona in msg and permission.value.replace("-", " ") in msg
     assert _fingerprint(populated) == before
     assert not (tmp_path / "lib").exists()
-
-
-def test_deploy_has_no_use_case_yet() -> None:
-    """Deployment (bundles/OTA) is not built yet; when it is, add it to CASES above."""
-    assert importlib.util.find_spec("crisp_eml.workspace.deploy") is None

@@ -82,6 +82,8 @@ def profile_cmd(
         rows += [["flash", f"{r['flash_bytes']} B"], ["instructions / inference", r["instructions_per_inference"]]]
     latency = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.3f} ms"
     rows += [["latency", latency], ["method", r["latency_method"]]]
+    if "saved_as" in r:
+        rows.append(["saved (gate evidence)", r["saved_as"]])
     print_table(f"profile {r['library']}", ["", "value"], rows)
 
 

@@ -139,6 +139,41 @@ def rm(
         typer.echo(f"Removed sample {s.id} ({s.name})")
 
 
+@data_app.command("label")
+def label(
+    refs: Annotated[list[str], typer.Argument(help="Sample id(s) or unique name(s), then the new LABEL.")],
+    category: Annotated[str | None, typer.Option("--category", help="Also move to training or testing.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Relabel samples: 'eml data label ID [ID...] LABEL' (audited, one transaction). With --category only,
+    every argument is a sample."""
+    from crisp_eml.core.errors import InputError
+    from crisp_eml.workspace.label import label_samples
+
+    if category is None and len(refs) < 2:
+        raise InputError("give SAMPLE [SAMPLE...] LABEL (or --category training|testing)", field="label")
+    samples, new_label = (refs[:-1], refs[-1]) if len(refs) >= 2 or category is None else (refs, None)
+    if category is not None and len(refs) >= 2:
+        # with --category the last argument is a label only when it is not a sample
+        from crisp_eml.core.errors import NotFoundError
+        from crisp_eml.data.samples import get_sample
+
+        project = open_project()
+        try:
+            get_sample(project, refs[-1])
+            samples, new_label = refs, None
+        except NotFoundError:
+            pass
+    r = label_samples(open_project(), samples, new_label, category=category)
+    if json_out:
+        print_json(r.to_dict())
+        return
+    for c in r.changes:
+        parts = [f"{k} {c[k]['old']} -> {c[k]['new']}" for k in ("label", "category") if k in c]
+        typer.echo(f"{c['sample']} ({c['name']}): {', '.join(parts)}")
+    typer.echo(f"Changed {len(r.changes)} sample(s); {len(r.unchanged)} already as requested.")
+
+
 @data_app.command("gc")
 def gc(
     min_age: Annotated[float, typer.Option(help="Keep unreferenced blobs younger than this (seconds).")] = 0.0,

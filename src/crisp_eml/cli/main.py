@@ -58,7 +58,7 @@ def _register() -> None:
     _registered = True
     from importlib import import_module
 
-    for mod in ("data", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect"):
+    for mod in ("data", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect", "fleet"):
         import_module(f"crisp_eml.cli.{mod}").register(app)
 
 

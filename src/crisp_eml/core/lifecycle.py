@@ -72,6 +72,7 @@ class Facts:
     gate_failed_phases: tuple[str, ...] = ()
     production: str | None = None  # "name/version" the production alias points at
     production_gated: bool = False  # its latest gate passed (or an override is on record)
+    deployed: str | None = None  # "models:/name/version on target" of the latest signed bundle (eml deploy)
 
 
 @dataclass
@@ -164,10 +165,13 @@ def board(f: Facts) -> tuple[list[PhaseState], list[Feedback]]:
     else:
         states["development-testing"] = (NOT_STARTED, "waiting for a registered model")
     # Deployment, Support & Upgrade
+    bundle = f"; bundle of {f.deployed} deployed" if f.deployed else ""
     if f.production and f.production_gated:
-        states["deployment"] = (DONE, f"production -> {f.production}")
+        states["deployment"] = (DONE, f"production -> {f.production}{bundle}")
     elif f.production:
-        states["deployment"] = (IN_PROGRESS, f"production -> {f.production}, which has no passing gate")
+        states["deployment"] = (IN_PROGRESS, f"production -> {f.production}, which has no passing gate{bundle}")
+    elif f.deployed:
+        states["deployment"] = (DONE, f"signed bundle of {f.deployed} deployed (gate passed for that target)")
     elif f.gate_passed is False:
         states["deployment"] = (BLOCKED, "promotion refused until the gate passes")
     elif f.gate_passed:

@@ -47,6 +47,7 @@ class EvidenceBundle:
 
     items: dict[str, Evidence] = field(default_factory=dict)
     target: str | None = None  # the target the size/latency evidence was produced for
+    wanted_target: str | None = None  # the target the gate checks against (picks the saved profile)
     details: dict[str, Any] = field(default_factory=dict)
 
     def add(self, items: Mapping[str, Evidence]) -> None:
@@ -276,6 +277,30 @@ def profile_evidence(result: Mapping[str, Any]) -> dict[str, Evidence]:
     return out
 
 
+def collect_saved_profile(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
+    """The latest ``eml profile`` saved for this model (same int8 sha256) on the gate's target.
+
+    Its measured RAM, flash and latency win over the compiler manifest's estimates. Without a gate target
+    the latest saved profile of the model on any target is used (the gate then checks the target row).
+    """
+    sha = model_sha256(session, ref)
+    if not sha or bundle.details.get("profile") is not None:
+        return
+    want = bundle.wanted_target
+    rows = session.execute(select(AuditRow).where(AuditRow.action == "compiler.profile")
+                           .order_by(AuditRow.seq.desc())).scalars()
+    for row in rows:
+        arts = row.artifacts or {}
+        if arts.get("model_sha256") != sha or (want and arts.get("target") != want):
+            continue
+        bundle.details["profile"] = dict(arts)
+        bundle.target = bundle.target or str(arts.get("target"))
+        src = f"saved profile on {arts.get('target')} (audit #{row.seq}, {str(row.at)[:16]})"
+        for key, v in profile_evidence(arts).items():
+            bundle.add({key: Evidence(key, v.value, f"{src} ({key})")})
+        return
+
+
 def collect_compiled(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
     """The latest ``compiler.compile`` of this model (matched by the int8 model's sha256 or its URI)."""
     sha = model_sha256(session, ref)
@@ -372,14 +397,18 @@ def collect_sample_counts(project: Project, session: Session, ref: ModelRef, bun
 
 
 Collector = Callable[[Project, Session, ModelRef, EvidenceBundle], None]
-COLLECTORS: tuple[Collector, ...] = (collect_test_metrics, collect_compiled, collect_training_sizes, collect_latency,
+COLLECTORS: tuple[Collector, ...] = (collect_test_metrics, collect_saved_profile,
+                                     collect_compiled, collect_training_sizes, collect_latency,
                                      collect_quality, collect_sample_counts)
 
 
 def collect(project: Project, session: Session, ref: ModelRef, *, library: Path | None = None,
-            profile: Mapping[str, Any] | None = None) -> EvidenceBundle:
-    """Run every collector; a fresh ``profile`` and an explicit ``library`` win over the audit trail."""
-    bundle = EvidenceBundle()
+            profile: Mapping[str, Any] | None = None, target: str | None = None) -> EvidenceBundle:
+    """Run every collector; a fresh ``profile`` and an explicit ``library`` win over the audit trail.
+
+    ``target``: the target the gate checks against; a saved profile is only used when it was made for it.
+    """
+    bundle = EvidenceBundle(wanted_target=target)
     if profile is not None:
         bundle.details["profile"] = dict(profile)
         target = profile.get("target")

@@ -47,10 +47,12 @@ def outcome(row: GateResultRow) -> GateOutcome:
                        row.passed, list(row.rows), dict(row.evidence), row.at.isoformat(timespec="seconds"), row.actor)
 
 
-def latest_gate(session: Session, name: str, version: int) -> GateResultRow | None:
-    return session.execute(select(GateResultRow).where(GateResultRow.model_name == name,
-                                                       GateResultRow.model_version == version)
-                           .order_by(GateResultRow.id.desc()).limit(1)).scalar_one_or_none()
+def latest_gate(session: Session, name: str, version: int, target: str | None = None) -> GateResultRow | None:
+    """The latest gate of ``name/version`` (only gates checked against ``target`` when one is given)."""
+    q = select(GateResultRow).where(GateResultRow.model_name == name, GateResultRow.model_version == version)
+    if target is not None:
+        q = q.where(GateResultRow.target == target)
+    return session.execute(q.order_by(GateResultRow.id.desc()).limit(1)).scalar_one_or_none()
 
 
 def latest_any(session: Session) -> GateResultRow | None:
@@ -89,10 +91,10 @@ def run_gate(project: Project, model: str, target: str | None = None, *, library
                              field="target")
         from crisp_eml.workspace.profile import profile as run_profile
 
-        prof = run_profile(str(library), want)
+        prof = run_profile(str(library), want, use_project=False)
     with project.session() as s:
         ref = resolve(s, model)
-        bundle = collect(project, s, ref, library=library, profile=prof)
+        bundle = collect(project, s, ref, library=library, profile=prof, target=target or current(s).target)
         row = evaluate_bundle(project, s, ref, bundle, target, actor.name)
         result = outcome(row)
         project.record(s, "gate.evaluate", {"model": ref.uri, "run": ref.run_id, "gate": row.id,

@@ -4,6 +4,9 @@ RAM = arena + static state (from the cross build's .data/.bss) + a stack bound (
 flash = text + rodata + data of the library objects built with arm-none-eabi-gcc for Cortex-M4 (used for
 every MCU target as the measured proxy); latency = instructions per inference measured on QEMU x the target's
 CPI factor / clock. Linux targets: the host build is timed instead.
+
+Inside a project (acting member needs COMPILE) the result is saved as a ``compiler.profile`` audit entry
+(target, RAM/flash/latency, model sha256), which ``eml gate`` then uses as evidence for that model and target.
 """
 
 from __future__ import annotations
@@ -15,9 +18,31 @@ from typing import Any
 import numpy as np
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.core.personas import Permission
+
+SAVED_FIELDS = ("arena_bytes", "tflm_arena_bytes", "ram_bytes", "flash_bytes", "static_ram_bytes", "stack_bytes_max",
+                "instructions_per_inference", "latency_ms", "latency_method")
 
 
-def profile(source: str, target_id: str) -> dict[str, Any]:
+def profile(source: str, target_id: str, *, project: Any = None, use_project: bool = True) -> dict[str, Any]:
+    """Profile ``source`` on ``target_id``; inside a project also save the figures (``compiler.profile``)."""
+    from crisp_eml.workspace.compile import _open_project
+
+    if project is None and use_project:
+        project = _open_project()
+    actor = project.require(Permission.COMPILE) if project is not None else None
+    out = _measure(source, target_id, project)
+    if project is not None:
+        saved = {k: out[k] for k in SAVED_FIELDS if k in out}
+        saved.update(target=out["target"]["id"], library=out["library"], model_sha256=out.get("model_sha256"),
+                     source=source if source.startswith("models:/") else str(Path(source).resolve()))
+        with project.session() as s:
+            row = project.record(s, "compiler.profile", saved, actor=actor)
+            out["saved_as"] = f"audit #{row.seq}"
+    return out
+
+
+def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
     from crisp_eml.compiler import build, verify
     from crisp_eml.learn.tflm import tflm_min_arena
     from crisp_eml.targets.catalog import get_target
@@ -32,13 +57,15 @@ def profile(source: str, target_id: str) -> dict[str, Any]:
         else:
             from crisp_eml.workspace.compile import compile_model
 
-            compile_model(source, Path(tmp) / "lib", vectors=1, use_project=not src.exists())
+            compile_model(source, Path(tmp) / "lib", vectors=1, project=project if not src.exists() else None,
+                          use_project=False)
             lib = Path(tmp) / "lib"
         vec, _, model, manifest = verify.load_vectors(lib)
         if vec.shape[0] == 0:
             vec = verify.random_vectors(vec.shape[1], 1)
         arena = int(manifest["arena_bytes"])
         out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "arena_bytes": arena,
+                               "model_sha256": manifest.get("model_sha256"),
                                "tflm_arena_bytes": tflm_min_arena(model)}
         # the library's own RAM (arena + scratch + state, from the manifest) against TFLM's arena alone
         lib_ram = int(manifest.get("ram_bytes", arena))

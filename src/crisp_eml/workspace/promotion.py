@@ -14,10 +14,25 @@ from sqlalchemy.orm import Session
 from crisp_eml.core.errors import InputError, VerificationError
 from crisp_eml.core.personas import Permission
 from crisp_eml.store.project import Project
-from crisp_eml.store.tables.lifecycle import GateOverrideRow
+from crisp_eml.store.tables.lifecycle import GateOverrideRow, GateResultRow
 from crisp_eml.workspace.gate import latest_gate
 
 GATED_ALIASES = ("production",)
+
+
+def gate_refusal(session: Session, name: str, version: int,
+                 target: str | None = None) -> tuple[GateResultRow | None, str | None]:
+    """The rule production promotion and deployment share: the latest gate (for ``target`` when given) of
+    ``name/version`` must have passed. Returns that gate and, when it did not pass, why not."""
+    gate = latest_gate(session, name, version, target)
+    if gate is not None and gate.passed:
+        return gate, None
+    on = f" for target {target}" if target else ""
+    if gate is None:
+        tgt = f" --target {target}" if target else ""
+        return None, f"it has never been gated{on} (run 'eml gate models:/{name}/{version}{tgt}')"
+    failed = ", ".join(r["requirement"] for r in gate.rows if not r["passed"])
+    return gate, f"its latest gate{on} (#{gate.id}) failed on {failed}"
 
 
 def check_promotion(project: Project, session: Session, name: str, version: int, alias: str,
@@ -28,14 +43,9 @@ def check_promotion(project: Project, session: Session, name: str, version: int,
     """
     if alias not in GATED_ALIASES:
         return None
-    gate = latest_gate(session, name, version)
-    if gate is not None and gate.passed:
+    gate, why = gate_refusal(session, name, version)
+    if why is None:
         return None
-    if gate is None:
-        why = f"it has never been gated (run 'eml gate models:/{name}/{version}')"
-    else:
-        failed = ", ".join(r["requirement"] for r in gate.rows if not r["passed"])
-        why = f"its latest gate (#{gate.id}) failed on {failed}"
     if override_reason is None:
         raise VerificationError(f"refusing to move '{alias}' to {name}/{version}: {why}; "
                                 "an audited override needs --override-reason TEXT")

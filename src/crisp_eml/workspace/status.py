@@ -69,6 +69,9 @@ def gather(project: Project) -> Facts:
                 s, GateOverrideRow.id, GateOverrideRow.model_name == prod.name,
                 GateOverrideRow.model_version == prod.version) > 0
         min_q = reqs.kpis.get("min_quality_score")
+        dep = s.execute(select(AuditRow).where(AuditRow.action == "model.deploy")
+                        .order_by(AuditRow.seq.desc()).limit(1)).scalar_one_or_none()
+        deployed = f"{dep.artifacts.get('model')} on {dep.artifacts.get('target')}" if dep and dep.artifacts else None
         return Facts(
             kpi_count=len(reqs.kpis), target=reqs.target,
             target_known=(reqs.target in names) if names is not None and reqs.target else None,
@@ -84,6 +87,7 @@ def gather(project: Project) -> Facts:
             gate_failed_rows=tuple(r["requirement"] for r in gate.rows if not r["passed"]) if gate else (),
             gate_failed_phases=tuple(gates.failed_phases(gate.rows)) if gate else (),
             production=f"models:/{prod.name}/{prod.version}" if prod else None, production_gated=prod_ok,
+            deployed=deployed,
         )
 
 

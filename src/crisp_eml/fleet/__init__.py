@@ -1,0 +1,1 @@
+"""Fleet: signed, deployable bundles for one target (and, later, OTA rollouts)."""

@@ -1,0 +1,22 @@
+"""Use case ``keys show``: the project's bundle-signing public key (generated on first use, audited then)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisp_eml.store.project import Project
+
+
+def show_key(project: Project) -> dict[str, Any]:
+    from crisp_eml.fleet.keys import PRIVATE_NAME, PUBLIC_NAME, fingerprint, load_or_create, public_hex
+    from crisp_eml.workspace.deploy import key_dir
+
+    folder = key_dir(project)
+    key, created = load_or_create(folder)
+    pub = public_hex(key.public_key())
+    if created:
+        with project.session() as s:
+            project.record(s, "keys.create", {"key_fingerprint": fingerprint(pub), "public_key": pub})
+    return {"algorithm": "ed25519", "public_key": pub, "fingerprint": fingerprint(pub),
+            "public_key_file": str(folder / PUBLIC_NAME), "private_key_file": str(folder / PRIVATE_NAME),
+            "created": created}
