@@ -118,6 +118,76 @@ def test_requantization_matches_python_reference(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.array(out, np.int64), quant.multiply_by_quantized_multiplier(x, m, sh))
 
 
+def _qm_exe(tmp_path: Path, fn: str) -> Path:
+    import subprocess
+
+    from crisp_eml.compiler.build import WARNINGS, tool
+    from crisp_eml.compiler.c import kernel_source
+
+    (tmp_path / "eml_kernels.h").write_text(kernel_source("eml_kernels.h", []))
+    (tmp_path / "eml_kernels.c").write_text(kernel_source("eml_kernels.c", []))
+    (tmp_path / f"{fn}.c").write_text(
+        '#include <stdio.h>\n#include "eml_kernels.h"\nint main(void)\n{\n    long x, m, s;\n'
+        '    while (scanf("%ld %ld %ld", &x, &m, &s) == 3) {\n'
+        f'        printf("%ld\\n", (long){fn}((int32_t)x, (int32_t)m, (int32_t)s));\n    }}\n'
+        '    return 0;\n}\n')
+    exe = tmp_path / fn
+    subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{tmp_path}", str(tmp_path / f"{fn}.c"),
+                    str(tmp_path / "eml_kernels.c"), "-o", str(exe)], check=True)
+    return exe
+
+
+def _qm_run(exe: Path, x: np.ndarray, m: np.ndarray, sh: np.ndarray) -> np.ndarray:
+    import subprocess
+
+    out = subprocess.run([str(exe)], input="\n".join(f"{a} {b} {c}" for a, b, c in zip(x, m, sh, strict=True)),
+                         capture_output=True, text=True, check=True).stdout.split()
+    return np.array(out, np.int64)
+
+
+def test_fast_requantization_variants_match_python_reference(tmp_path: Path) -> None:
+    """eml_mul_by_qm_pos (multiplier >= 0, any x incl. INT32_MIN, any shift) and eml_mul_by_qm_fast (its domain:
+    |x| < 2^30, shift <= -1; SMMULR + one rounding shift) equal TFLite's MultiplyByQuantizedMultiplier."""
+    from crisp_eml.core import quant
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    # pos: the whole int32 range, multipliers 0 .. 2^31 - 1 (incl. 0, 2^30), shifts -31 .. 7
+    x = np.concatenate([rng.integers(-2**31, 2**31, n), rng.integers(-70000, 70000, n),
+                        [-2**31, 2**31 - 1, 0, -1, 1, -2**31, -2**31, 2**30]])
+    m = np.concatenate([rng.integers(2**30, 2**31, 2 * n), [2**31 - 1, 2**30, 2**30, 0, 2**30, 2**30, 2**31 - 1,
+                                                           2**30]])
+    m[:500] = rng.integers(0, 2**31, 500)
+    sh = np.concatenate([rng.integers(-31, 1, 2 * n), [-31, -1, 0, -5, -1, 0, -31, -1]])
+    sh[:5000] = rng.integers(-31, 8, 5000)
+    x = np.where(sh > 0, x >> 10, x)  # left shifts must not overflow int32 (as in TFLite)
+    got = _qm_run(_qm_exe(tmp_path, "eml_mul_by_qm_pos"), x, m, sh)
+    np.testing.assert_array_equal(got, quant.multiply_by_quantized_multiplier(x, m, sh))
+    # fast: |x| < 2^30 (edges included), ties of the final rounding, shift -1 and -31
+    lim = 2**30 - 1
+    x = np.concatenate([rng.integers(-lim, lim + 1, n), rng.integers(-3000, 3000, n), [lim, -lim, 0, -1, 1],
+                        -(np.arange(1, 200) << 4), np.arange(1, 200) << 4])
+    k = len(x)
+    m = rng.integers(2**30, 2**31, k)
+    m[:300] = rng.integers(0, 2**31, 300)
+    m[-398:] = 2**30  # x * 2^30 / 2^31 = x / 2: exact halves, then shifts make ties
+    sh = rng.integers(-31, 0, k)
+    sh[-398:] = -4
+    sh[2 * n:2 * n + 5] = [-1, -1, -31, -1, -31]
+    got = _qm_run(_qm_exe(tmp_path, "eml_mul_by_qm_fast"), x, m, sh)
+    np.testing.assert_array_equal(got, quant.multiply_by_quantized_multiplier(x, m, sh))
+
+
+def test_kws_bit_exact_without_fast_requantization(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With rq_fast off for every layer the kernels take the general (eml_mbqm_pos) path: still exact."""
+    from crisp_eml.compiler.c import lower
+
+    monkeypatch.setattr(lower, "rq_fast_ok", lambda *a: False)
+    _, files = compile_to(MLPERF_TINY / "kws_ref_model.tflite", tmp_path / "probe", "probe")
+    assert ".rq_fast = 1" not in files["src/probe.c"] and ".rq_fast = 0" in files["src/probe.c"]
+    _check((MLPERF_TINY / "kws_ref_model.tflite").read_bytes(), tmp_path, "kws", 2)
+
+
 def test_generated_makefile_and_cmake_build(tmp_path: Path) -> None:
     """The library's own build files work: `make` and `cmake` both produce the static library."""
     import shutil

@@ -164,6 +164,10 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         "weights_bytes": weights,
         "ops": [layer.op_type for layer in layers],
         "kernels": sections,
+        # how the figures in docs/benchmarks/compiler.md were measured; the Makefile's default CFLAGS match
+        "build": {"cortex_m4_cflags": "-O2 -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16",
+                  "dsp_extension": "__ARM_FEATURE_DSP paths (SMLAD, SMMULR, SSAT) unless EML_NO_DSP",
+                  "host_cflags": "-O2 (verification); the host speed benchmark also reports -O3"},
         "inputs": [_qparams(g, g.inputs[0])],
         "outputs": [_qparams(g, g.outputs[0])],
         "labels": list(opts.labels),
@@ -243,7 +247,8 @@ const char *{name}_status_str({name}_status_t status);
 
 def _source(name: str, up: str, g: Graph, layers: list[Layer], ptr: Any, in_size: int, out_size: int,
             opts: RenderOptions, has_dsp: bool, scratch: int) -> str:
-    col = f"/* im2col scratch of the convolutions (one output pixel) */\nstatic int16_t {name}_col[{scratch}];\n" \
+    col = f"/* scratch of the convolutions (im2col of two output pixels; depthwise 3x3: row ring) */\n" \
+        f"static int16_t {name}_col[{scratch}];\n" \
         if scratch else ""
     decls = "\n".join(d for layer in layers for d in layer.decls)
     calls = "\n".join(f"    /* {layer.op_index}: {layer.op_type} */\n    {layer.call}" for layer in layers)

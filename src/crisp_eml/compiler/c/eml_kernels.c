@@ -63,6 +63,45 @@ static inline int32_t eml_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return eml_rdbpot(eml_srdhm(x, multiplier), -shift);
 }
 
+/* eml_mbqm for a multiplier >= 0 (every conv / depthwise / FC multiplier: quantize_multiplier of a positive
+ * scale ratio): a >= 0 multiplier is never INT32_MIN, so SaturatingRoundingDoublingHighMul cannot saturate and
+ * the check is dropped; the rest is the same double rounding (left shift, high mul, RoundingDivideByPOT). */
+static inline int32_t eml_mbqm_pos(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t hm = (int32_t)(((int64_t)(int32_t)((uint32_t)x << left) * multiplier + ((int64_t)1 << 30)) >> 31);
+    const int32_t mask = (int32_t)((1u << right) - 1u);
+    const int32_t threshold = (mask >> 1) - (hm >> 31);
+    return (hm >> right) + ((hm & mask) > threshold ? 1 : 0);
+}
+
+/* eml_mbqm when |x| < 2^30, multiplier >= 0 and shift <= -1 (the renderer proves the first from the weights and
+ * biases and checks the others, and sets the kernel's rq_fast flag): 2x cannot overflow, so the high mul is
+ * SMMULR(2x, m) = (2 x m + 2^31) >> 32 = (x m + 2^30) >> 31 exactly, |hm| < 2^30; then RoundingDivideByPOT(hm, e)
+ * = ((hm - [hm < 0]) >> (e - 1) + 1) >> 1 (round half away from zero, e = -shift >= 1). Same integers, ~8
+ * instructions instead of ~25. */
+static inline int32_t eml_mbqm_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+#if EML_USE_DSP
+    int32_t hm;
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x + x), "r"(multiplier));
+#else
+    const int32_t hm = (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << 30)) >> 31);
+#endif
+    return (((hm + (hm >> 31)) >> (-shift - 1)) + 1) >> 1;
+}
+
+int32_t eml_mul_by_qm_pos(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return eml_mbqm_pos(x, multiplier, shift);
+}
+
+int32_t eml_mul_by_qm_fast(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return eml_mbqm_fast(x, multiplier, shift);
+}
+
 int32_t eml_mul_by_qm(int32_t x, int32_t multiplier, int32_t shift)
 {
     return eml_mbqm(x, multiplier, shift);
@@ -72,28 +111,36 @@ static inline int8_t eml_clamp_s8(int32_t v, int32_t lo, int32_t hi)
 {
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
-/* @end */
-/* @section conv */
-/* Layouts (both built so two output pixels x two output channels share every load):
- *  weights, per output-channel pair: for each group of 4 k: 4 bytes of channel 2j, 4 bytes of channel 2j + 1;
- *    then the K % 4 tail of 2j, then of 2j + 1 (an odd last channel is stored as a plain row);
- *  col (im2col of pixels p and p + 1, int16, input + in_offset, 0 outside the image - TFLite skips those
- *    taps, same sum): for each group of 4 k: 4 values of p, 4 of p + 1; then the tail of p, then of p + 1.
- *    With the Arm DSP extension each group of 4 is stored (k0, k2, k1, k3) so word loads line up with
- *    __sxtb16 of the packed weights; both paths add exactly the same integer products. */
-#if EML_USE_DSP
-#define EML_COL_POS(j) ((j) == 1 ? 2 : ((j) == 2 ? 1 : (j)))
-#else
-#define EML_COL_POS(j) (j)
-#endif
 
-static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px, int32_t q, int16_t *col)
+/* requantize one accumulator to int8; mode 0: eml_mbqm_pos, 1: eml_mbqm_fast, 2: fast and no activation to
+ * clamp beyond int8 (one SSAT with the DSP extension) - see eml_rq_mode */
+static inline int8_t eml_rq8(int32_t mode, int32_t x, int32_t m, int32_t s, int32_t off, int32_t lo, int32_t hi)
 {
 #if EML_USE_DSP
-    static const int8_t perm[4] = {0, 2, 1, 3};
-#else
-    static const int8_t perm[4] = {0, 1, 2, 3};
+    if (mode == 2) {
+        return (int8_t)__ssat(eml_mbqm_fast(x, m, s) + off, 8);
+    }
 #endif
+    return eml_clamp_s8((mode ? eml_mbqm_fast(x, m, s) : eml_mbqm_pos(x, m, s)) + off, lo, hi);
+}
+
+static inline int32_t eml_rq_mode(int32_t rq_fast, int32_t lo, int32_t hi)
+{
+    return rq_fast ? (lo == -128 && hi == 127 ? 2 : 1) : 0;
+}
+/* @end */
+/* @section conv */
+/* Layouts (built so two output pixels x two output channels share every load). Within each group of 4 k the
+ * order is (k0, k2, k1, k3), so that with the Arm DSP extension __sxtb16 of an input word gives the (k0, k2)
+ * and (k1, k3) int16 pairs directly; both paths add exactly the same integer products.
+ *  w (int16, pre-widened at render time), per output-channel pair: for each group of 4 k: 4 values of channel
+ *    2j, 4 of channel 2j + 1; then the K % 4 tail of 2j, then of 2j + 1; an odd last channel: its groups of 4,
+ *    then its tail;
+ *  col (im2col of pixels p and p + 1, int16, input + in_offset, 0 outside the image - TFLite skips those
+ *    taps, same sum): for each group of 4 k: 4 values of p, 4 of p + 1; then the tail of p, then of p + 1. */
+static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px, int32_t q, int16_t *col)
+{
+    static const int8_t perm[4] = {0, 2, 1, 3};
     const int32_t K = p->k_h * p->k_w * p->in_c;
     const int32_t K4 = K & ~3;
     const int32_t oy = px / p->out_w;
@@ -123,8 +170,8 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
                     memcpy(dst + 2, &hi13, 4);
 #else
                     dst[0] = (int16_t)(ip[ic] + p->in_offset);
-                    dst[1] = (int16_t)(ip[ic + 1] + p->in_offset);
-                    dst[2] = (int16_t)(ip[ic + 2] + p->in_offset);
+                    dst[1] = (int16_t)(ip[ic + 2] + p->in_offset);
+                    dst[2] = (int16_t)(ip[ic + 1] + p->in_offset);
                     dst[3] = (int16_t)(ip[ic + 3] + p->in_offset);
 #endif
                 }
@@ -141,7 +188,41 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
     }
 }
 
-void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+/* one group of 4 k for 2 pixels (c: col) x 2 channels (v: weights): 16 multiply-adds */
+#if EML_USE_DSP
+#define EML_CONV_GROUP(c, v)                                                                                        \
+    do {                                                                                                            \
+        const int32_t c02 = eml_load32(c);                                                                          \
+        const int32_t c13 = eml_load32((c) + 2);                                                                    \
+        const int32_t d02 = eml_load32((c) + 4);                                                                    \
+        const int32_t d13 = eml_load32((c) + 6);                                                                    \
+        const int32_t w02 = eml_load32(v);                                                                          \
+        const int32_t w13 = eml_load32((v) + 2);                                                                    \
+        const int32_t v02 = eml_load32((v) + 4);                                                                    \
+        const int32_t v13 = eml_load32((v) + 6);                                                                    \
+        a00 = __smlad(w02, c02, a00);                                                                               \
+        a00 = __smlad(w13, c13, a00);                                                                               \
+        a10 = __smlad(w02, d02, a10);                                                                               \
+        a10 = __smlad(w13, d13, a10);                                                                               \
+        a01 = __smlad(v02, c02, a01);                                                                               \
+        a01 = __smlad(v13, c13, a01);                                                                               \
+        a11 = __smlad(v02, d02, a11);                                                                               \
+        a11 = __smlad(v13, d13, a11);                                                                               \
+    } while (0)
+#else
+#define EML_CONV_GROUP(c, v)                                                                                        \
+    do {                                                                                                            \
+        int32_t j_;                                                                                                 \
+        for (j_ = 0; j_ < 4; ++j_) {                                                                                \
+            a00 += (int32_t)(c)[j_] * (v)[j_];                                                                      \
+            a01 += (int32_t)(c)[j_] * (v)[4 + j_];                                                                  \
+            a10 += (int32_t)(c)[4 + j_] * (v)[j_];                                                                  \
+            a11 += (int32_t)(c)[4 + j_] * (v)[4 + j_];                                                              \
+        }                                                                                                           \
+    } while (0)
+#endif
+
+void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *w, const int32_t *bias,
                    const int32_t *mult, const int32_t *shift, int16_t *col, int8_t *out)
 {
     const int32_t K = p->k_h * p->k_w * p->in_c;
@@ -153,49 +234,30 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int8_t *w
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
     int8_t *stage = (int8_t *)(col + 2 * K);
+    const int32_t mode = eml_rq_mode(p->rq_fast, lo, hi);
     int32_t px, oc, k;
     for (px = 0; px < npix; px += 2) {
         const int32_t two = px + 1 < npix;
+        const int16_t *pw = w;
         eml_im2col(p, in, px, 0, col);
         eml_im2col(p, in, two ? px + 1 : px, 1, col);
         for (oc = 0; oc + 2 <= oc_n; oc += 2) {
-            const int8_t *pw = w + oc * K;
             const int16_t *pc = col;
+            const int16_t *pend = col + 2 * K4;
             int32_t a00 = bias != NULL ? bias[oc] : 0;
             int32_t a01 = bias != NULL ? bias[oc + 1] : 0;
             int32_t a10 = a00;
             int32_t a11 = a01;
-            int32_t g = K >> 2;
-            while (g-- > 0) {
-#if EML_USE_DSP
-                const int32_t c02 = eml_load32(pc);
-                const int32_t c13 = eml_load32(pc + 2);
-                const int32_t d02 = eml_load32(pc + 4);
-                const int32_t d13 = eml_load32(pc + 6);
-                int32_t wv = eml_load32(pw);
-                int32_t x02 = __sxtb16(wv);
-                int32_t x13 = eml_sxtb16_ror8(wv);
-                a00 = __smlad(x02, c02, a00);
-                a00 = __smlad(x13, c13, a00);
-                a10 = __smlad(x02, d02, a10);
-                a10 = __smlad(x13, d13, a10);
-                wv = eml_load32(pw + 4);
-                x02 = __sxtb16(wv);
-                x13 = eml_sxtb16_ror8(wv);
-                a01 = __smlad(x02, c02, a01);
-                a01 = __smlad(x13, c13, a01);
-                a11 = __smlad(x02, d02, a11);
-                a11 = __smlad(x13, d13, a11);
-#else
-                for (k = 0; k < 4; ++k) {
-                    a00 += (int32_t)pc[k] * pw[k];
-                    a01 += (int32_t)pc[k] * pw[4 + k];
-                    a10 += (int32_t)pc[4 + k] * pw[k];
-                    a11 += (int32_t)pc[4 + k] * pw[4 + k];
-                }
-#endif
+            if ((K4 >> 2) & 1) { /* odd number of groups: one alone, then two per iteration */
+                EML_CONV_GROUP(pc, pw);
                 pw += 8;
                 pc += 8;
+            }
+            while (pc < pend) {
+                EML_CONV_GROUP(pc, pw);
+                EML_CONV_GROUP(pc + 8, pw + 8);
+                pw += 16;
+                pc += 16;
             }
             for (k = 0; k < KT; ++k) {
                 a00 += (int32_t)pc[k] * pw[k];
@@ -203,42 +265,67 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int8_t *w
                 a10 += (int32_t)pc[KT + k] * pw[k];
                 a11 += (int32_t)pc[KT + k] * pw[KT + k];
             }
-            out[oc] = eml_clamp_s8(eml_mbqm(a00, mult[oc], shift[oc]) + out_off, lo, hi);
-            out[oc + 1] = eml_clamp_s8(eml_mbqm(a01, mult[oc + 1], shift[oc + 1]) + out_off, lo, hi);
-            stage[oc] = eml_clamp_s8(eml_mbqm(a10, mult[oc], shift[oc]) + out_off, lo, hi);
-            stage[oc + 1] = eml_clamp_s8(eml_mbqm(a11, mult[oc + 1], shift[oc + 1]) + out_off, lo, hi);
+            pw += 2 * KT;
+            out[oc] = eml_rq8(mode, a00, mult[oc], shift[oc], out_off, lo, hi);
+            out[oc + 1] = eml_rq8(mode, a01, mult[oc + 1], shift[oc + 1], out_off, lo, hi);
+            stage[oc] = eml_rq8(mode, a10, mult[oc], shift[oc], out_off, lo, hi);
+            stage[oc + 1] = eml_rq8(mode, a11, mult[oc + 1], shift[oc + 1], out_off, lo, hi);
         }
-        if (oc < oc_n) { /* odd last channel: a plain weight row */
-            const int8_t *pw = w + oc * K;
+        if (oc < oc_n) { /* odd last channel: its own row */
             const int16_t *pc = col;
             int32_t a0 = bias != NULL ? bias[oc] : 0;
             int32_t a1 = a0;
+            int32_t j;
             for (k = 0; k < K4; k += 4) {
-                int32_t j;
                 for (j = 0; j < 4; ++j) {
-                    a0 += (int32_t)pc[EML_COL_POS(j)] * pw[k + j];
-                    a1 += (int32_t)pc[4 + EML_COL_POS(j)] * pw[k + j];
+                    a0 += (int32_t)pc[j] * pw[j];
+                    a1 += (int32_t)pc[4 + j] * pw[j];
                 }
                 pc += 8;
+                pw += 4;
             }
             for (k = 0; k < KT; ++k) {
-                a0 += (int32_t)pc[k] * pw[K4 + k];
-                a1 += (int32_t)pc[KT + k] * pw[K4 + k];
+                a0 += (int32_t)pc[k] * pw[k];
+                a1 += (int32_t)pc[KT + k] * pw[k];
             }
-            out[oc] = eml_clamp_s8(eml_mbqm(a0, mult[oc], shift[oc]) + out_off, lo, hi);
-            stage[oc] = eml_clamp_s8(eml_mbqm(a1, mult[oc], shift[oc]) + out_off, lo, hi);
+            out[oc] = eml_rq8(mode, a0, mult[oc], shift[oc], out_off, lo, hi);
+            stage[oc] = eml_rq8(mode, a1, mult[oc], shift[oc], out_off, lo, hi);
         }
         out += oc_n;
         if (two) {
-            for (oc = 0; oc < oc_n; ++oc) {
-                out[oc] = stage[oc];
-            }
+            memcpy(out, stage, (size_t)oc_n); /* stage is scratch, never overlaps the output */
             out += oc_n;
         }
     }
 }
 /* @end */
 /* @section dwconv */
+/* Requantize n int32 accumulators (stored as raw bytes, any alignment) with per-channel multiplier >= 0 and
+ * shift (eml_mbqm_fast when the kernel's rq_fast flag allows), add the output zero point, clamp, store int8. */
+void eml_requant_run(const int8_t *accs, int32_t n, const int32_t *mult, const int32_t *shift,
+                     int32_t out_off, int32_t lo, int32_t hi, int32_t fast, int8_t *out)
+{
+    const int32_t mode = eml_rq_mode(fast, lo, hi);
+    int32_t i;
+    int32_t a;
+    if (mode == 2) { /* one loop per mode: the mode test stays out of the loop */
+        for (i = 0; i < n; ++i) {
+            memcpy(&a, accs + 4 * i, 4);
+            out[i] = eml_rq8(2, a, mult[i], shift[i], out_off, lo, hi);
+        }
+    } else if (mode == 1) {
+        for (i = 0; i < n; ++i) {
+            memcpy(&a, accs + 4 * i, 4);
+            out[i] = eml_rq8(1, a, mult[i], shift[i], out_off, lo, hi);
+        }
+    } else {
+        for (i = 0; i < n; ++i) {
+            memcpy(&a, accs + 4 * i, 4);
+            out[i] = eml_rq8(0, a, mult[i], shift[i], out_off, lo, hi);
+        }
+    }
+}
+
 /* First and one-past-last tap index k (0 <= k < taps) with 0 <= origin + dil * k < size. */
 static void eml_tap_range(int32_t origin, int32_t size, int32_t taps, int32_t dil, int32_t *lo, int32_t *hi)
 {
@@ -342,12 +429,124 @@ static void eml_dwconv2d_dm1_s8(const eml_dwconv_params_t *p, const int8_t *in, 
     }
 }
 
+/* 3x3, stride 1, dilation 1, depth multiplier 1, channels a multiple of 4, padding <= 1: the input rows are
+ * copied into a ring of 3 rows padded on both sides with the input zero point (x + in_offset = 0 there, so a
+ * padded tap adds in_offset * w - in_offset * w = 0 to bias_full's all-taps sum: the same integer TFLite gets
+ * by skipping it). Every output pixel then runs the same unrolled 9 taps, border or not. Input row r is copied
+ * before output row r - pad_h is written, earlier than the generic loop reads it (in-place contract kept). */
+static int eml_dw3x3_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->depth_mul == 1 && (p->out_c & 3) == 0 && p->pad_h >= 0 && p->pad_h <= 1 && p->pad_w >= 0 &&
+           p->pad_w <= 1 && p->out_h + 2 - p->pad_h >= p->in_h && p->out_w + 2 - p->pad_w >= p->in_w;
+}
+
+static void eml_dw3x3_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int8_t *row)
+{
+    const int32_t C = p->in_c;
+    const int32_t width = p->out_w + 2;
+    const int8_t zp = (int8_t)(-p->in_offset);
+    int32_t jx, c;
+    for (jx = 0; jx < width; ++jx) {
+        const int32_t ix = jx - p->pad_w;
+        int8_t *dst = row + jx * C;
+        if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+            const int8_t *src = in + (iy * p->in_w + ix) * C;
+            for (c = 0; c < C; c += 4) {
+                const int32_t v = eml_load32(src + c);
+                memcpy(dst + c, &v, 4);
+            }
+        } else {
+            for (c = 0; c < C; ++c) {
+                dst[c] = zp;
+            }
+        }
+    }
+}
+
+#if EML_USE_DSP
+#define EML_DW_TAP(xp, wp)                                                                                          \
+    do {                                                                                                            \
+        const int32_t xv = eml_load32(xp);                                                                          \
+        const int32_t wv = eml_load32(wp);                                                                          \
+        const int32_t xe = __sxtb16(xv);                                                                            \
+        const int32_t we = __sxtb16(wv);                                                                            \
+        const int32_t xo = eml_sxtb16_ror8(xv);                                                                     \
+        const int32_t wo = eml_sxtb16_ror8(wv);                                                                     \
+        acc0 = __smlabb(we, xe, acc0);                                                                              \
+        acc2 = __smlatt(we, xe, acc2);                                                                              \
+        acc1 = __smlabb(wo, xo, acc1);                                                                              \
+        acc3 = __smlatt(wo, xo, acc3);                                                                              \
+    } while (0)
+#else
+#define EML_DW_TAP(xp, wp)                                                                                          \
+    do {                                                                                                            \
+        acc0 += (int32_t)(wp)[0] * (xp)[0];                                                                         \
+        acc1 += (int32_t)(wp)[1] * (xp)[1];                                                                         \
+        acc2 += (int32_t)(wp)[2] * (xp)[2];                                                                         \
+        acc3 += (int32_t)(wp)[3] * (xp)[3];                                                                         \
+    } while (0)
+#endif
+
+static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                         const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+    const int32_t C = p->out_c;
+    const int32_t rlen = (p->out_w + 2) * C;
+    int8_t *accs = rows + 3 * rlen; /* C int32 accumulators of one pixel (memcpy: no alignment assumed) */
+    int32_t oy, ox, c;
+    eml_dw3x3_fill(p, in, -p->pad_h, rows);
+    eml_dw3x3_fill(p, in, 1 - p->pad_h, rows + rlen);
+    for (oy = 0; oy < p->out_h; ++oy) {
+        /* padded rows oy, oy + 1, oy + 2 live in ring slots oy % 3, (oy + 1) % 3, (oy + 2) % 3 */
+        const int8_t *ring[3];
+        ring[0] = rows + (oy % 3) * rlen;
+        ring[1] = rows + ((oy + 1) % 3) * rlen;
+        ring[2] = rows + ((oy + 2) % 3) * rlen;
+        eml_dw3x3_fill(p, in, oy + 2 - p->pad_h, rows + ((oy + 2) % 3) * rlen);
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int8_t *w0 = w;
+            const int32_t xoff = ox * C;
+            int8_t *ap = accs;
+            for (c = 0; c < C; c += 4) {
+                int32_t acc0 = bias_full[c];
+                int32_t acc1 = bias_full[c + 1];
+                int32_t acc2 = bias_full[c + 2];
+                int32_t acc3 = bias_full[c + 3];
+                {
+                    const int8_t *wr = w0;
+                    int32_t ky;
+                    for (ky = 0; ky < 3; ++ky) {
+                        const int8_t *xr = ring[ky] + xoff + c;
+                        EML_DW_TAP(xr, wr);
+                        EML_DW_TAP(xr + C, wr + C);
+                        EML_DW_TAP(xr + C + C, wr + C + C);
+                        wr += 3 * C;
+                    }
+                }
+                memcpy(ap, &acc0, 4);
+                memcpy(ap + 4, &acc1, 4);
+                memcpy(ap + 8, &acc2, 4);
+                memcpy(ap + 12, &acc3, 4);
+                w0 += 4;
+                ap += 16;
+            }
+            eml_requant_run(accs, C, mult, shift, p->out_offset, p->act_min, p->act_max, p->rq_fast, out);
+            out += C;
+        }
+    }
+}
+
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
-                     const int32_t *mult, const int32_t *shift, int8_t *out)
+                     const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
     int32_t oy, ox, c, j, ky, kx;
     const int32_t oc_n = p->out_c;
     const int32_t in_c = p->in_c;
+    if (rows != NULL && eml_dw3x3_ok(p)) {
+        eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
     if (p->depth_mul == 1 && (oc_n & 3) == 0) {
         eml_dwconv2d_dm1_s8(p, in, w, bias_full, mult, shift, out);
         return;
@@ -441,29 +640,63 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
 void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
                const int32_t *mult, const int32_t *shift, int8_t *out)
 {
+    /* parameters in locals: int8 stores may alias anything, so fields read through p would be reloaded */
+    const int32_t depth = p->in_depth;
+    const int32_t out_depth = p->out_depth;
+    const int32_t per_channel = p->per_channel;
+    const int32_t out_off = p->out_offset;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
     int32_t b, o, d;
     for (b = 0; b < p->batches; ++b) {
-        const int8_t *ip = in + b * p->in_depth;
+        const int8_t *ip = in + b * depth;
         const int8_t *wp = w;
-        for (o = 0; o < p->out_depth; ++o) {
-            const int32_t q = p->per_channel ? o : 0;
+        o = 0;
+#if !EML_USE_DSP
+        /* portable path: 4 output rows share every input load */
+        for (; o + 4 <= out_depth; o += 4) {
+            const int8_t *w1 = wp + depth;
+            const int8_t *w2 = w1 + depth;
+            const int8_t *w3 = w2 + depth;
+            int32_t a0 = bias_folded[o];
+            int32_t a1 = bias_folded[o + 1];
+            int32_t a2 = bias_folded[o + 2];
+            int32_t a3 = bias_folded[o + 3];
+            int32_t j;
+            for (d = 0; d < depth; ++d) {
+                const int32_t x = ip[d];
+                a0 += x * wp[d];
+                a1 += x * w1[d];
+                a2 += x * w2[d];
+                a3 += x * w3[d];
+            }
+            wp = w3 + depth;
+            for (j = 0; j < 4; ++j) {
+                const int32_t q = per_channel ? o + j : 0;
+                const int32_t a = j == 0 ? a0 : (j == 1 ? a1 : (j == 2 ? a2 : a3));
+                out[o + j] = eml_clamp_s8(eml_mbqm_pos(a, mult[q], shift[q]) + out_off, lo, hi);
+            }
+        }
+#endif
+        for (; o < out_depth; ++o) {
+            const int32_t q = per_channel ? o : 0;
             int32_t acc = bias_folded[o];
             d = 0;
 #if EML_USE_DSP
-            for (; d + 4 <= p->in_depth; d += 4) {
-                const int32_t a = eml_load32(ip + d);
-                const int32_t b = eml_load32(wp + d);
-                acc = __smlad(__sxtb16(a), __sxtb16(b), acc);
-                acc = __smlad(eml_sxtb16_ror8(a), eml_sxtb16_ror8(b), acc);
+            for (; d + 4 <= depth; d += 4) {
+                const int32_t xa = eml_load32(ip + d);
+                const int32_t wb = eml_load32(wp + d);
+                acc = __smlad(__sxtb16(xa), __sxtb16(wb), acc);
+                acc = __smlad(eml_sxtb16_ror8(xa), eml_sxtb16_ror8(wb), acc);
             }
 #endif
-            for (; d < p->in_depth; ++d) {
+            for (; d < depth; ++d) {
                 acc += (int32_t)ip[d] * (int32_t)wp[d];
             }
-            wp += p->in_depth;
-            acc = eml_mbqm(acc, mult[q], shift[q]) + p->out_offset;
-            *out++ = eml_clamp_s8(acc, p->act_min, p->act_max);
+            wp += depth;
+            out[o] = eml_clamp_s8(eml_mbqm_pos(acc, mult[q], shift[q]) + out_off, lo, hi);
         }
+        out += out_depth;
     }
 }
 /* @end */
@@ -721,29 +954,47 @@ void eml_mean_s8(const eml_mean_params_t *p, const int8_t *in, int8_t *out)
 }
 /* @end */
 /* @section binary */
-/* ADD / SUB / MUL with 4-D broadcasting (stride 0 on broadcast dims), TFLM int8 reference arithmetic. */
-void eml_binary_s8(const eml_binary_params_t *p, const int8_t *a, const int8_t *b, int8_t *out)
+/* ADD / SUB / MUL with 4-D broadcasting (stride 0 on broadcast dims), TFLM int8 reference arithmetic. Every
+ * multiplier here comes from quantize_multiplier of a positive scale ratio (>= 0), so eml_mbqm_pos is exact. */
+static inline int8_t eml_binary_one(const eml_binary_params_t *p, int32_t av, int32_t bv)
 {
+    const int32_t x = av + p->in1_offset;
+    const int32_t y = bv + p->in2_offset;
+    int32_t raw;
+    if (p->op == 2) { /* MUL */
+        raw = eml_mbqm_pos(x * y, p->out_multiplier, p->out_shift);
+    } else {
+        const int32_t sa = eml_mbqm_pos((int32_t)((uint32_t)x << p->left_shift), p->in1_multiplier, p->in1_shift);
+        const int32_t sb = eml_mbqm_pos((int32_t)((uint32_t)y << p->left_shift), p->in2_multiplier, p->in2_shift);
+        raw = eml_mbqm_pos(p->op == 1 ? sa - sb : sa + sb, p->out_multiplier, p->out_shift);
+    }
+    return eml_clamp_s8(raw + p->out_offset, p->act_min, p->act_max);
+}
+
+void eml_binary_s8(const eml_binary_params_t *prm, const int8_t *a, const int8_t *b, int8_t *out)
+{
+    const eml_binary_params_t local = *prm; /* a local copy: int8 stores cannot alias it */
+    const eml_binary_params_t *p = &local;
     int32_t i0, i1, i2, i3;
+    const int32_t n = p->shape[0] * p->shape[1] * p->shape[2] * p->shape[3];
+    const int32_t flat = p->a_stride[3] == 1 && p->b_stride[3] == 1 &&
+                         p->a_stride[2] == p->shape[3] && p->b_stride[2] == p->shape[3] &&
+                         p->a_stride[1] == p->shape[2] * p->shape[3] && p->b_stride[1] == p->a_stride[1] &&
+                         p->a_stride[0] == p->shape[1] * p->a_stride[1] && p->b_stride[0] == p->a_stride[0];
+    if (flat) { /* same shapes, no broadcasting: one flat loop */
+        for (i0 = 0; i0 < n; ++i0) {
+            out[i0] = eml_binary_one(p, a[i0], b[i0]);
+        }
+        return;
+    }
     for (i0 = 0; i0 < p->shape[0]; ++i0) {
         for (i1 = 0; i1 < p->shape[1]; ++i1) {
             for (i2 = 0; i2 < p->shape[2]; ++i2) {
                 for (i3 = 0; i3 < p->shape[3]; ++i3) {
-                    const int32_t x = (int32_t)a[i0 * p->a_stride[0] + i1 * p->a_stride[1] + i2 * p->a_stride[2] +
-                                                 i3 * p->a_stride[3]] + p->in1_offset;
-                    const int32_t y = (int32_t)b[i0 * p->b_stride[0] + i1 * p->b_stride[1] + i2 * p->b_stride[2] +
-                                                 i3 * p->b_stride[3]] + p->in2_offset;
-                    int32_t raw;
-                    if (p->op == 2) { /* MUL */
-                        raw = eml_mbqm(x * y, p->out_multiplier, p->out_shift);
-                    } else {
-                        const int32_t sa = eml_mbqm((int32_t)((uint32_t)x << p->left_shift), p->in1_multiplier,
-                                                    p->in1_shift);
-                        const int32_t sb = eml_mbqm((int32_t)((uint32_t)y << p->left_shift), p->in2_multiplier,
-                                                    p->in2_shift);
-                        raw = eml_mbqm(p->op == 1 ? sa - sb : sa + sb, p->out_multiplier, p->out_shift);
-                    }
-                    *out++ = eml_clamp_s8(raw + p->out_offset, p->act_min, p->act_max);
+                    *out++ = eml_binary_one(p, a[i0 * p->a_stride[0] + i1 * p->a_stride[1] + i2 * p->a_stride[2] +
+                                                 i3 * p->a_stride[3]],
+                                            b[i0 * p->b_stride[0] + i1 * p->b_stride[1] + i2 * p->b_stride[2] +
+                                              i3 * p->b_stride[3]]);
                 }
             }
         }

@@ -14,27 +14,37 @@ extern "C" {
 #endif
 
 int32_t eml_mul_by_qm(int32_t x, int32_t multiplier, int32_t shift);
+/* the same for multiplier >= 0 (what convolution / FC kernels use) */
+int32_t eml_mul_by_qm_pos(int32_t x, int32_t multiplier, int32_t shift);
+/* the same for |x| < 2^30, multiplier >= 0, shift <= -1 (kernels use it when their rq_fast flag is set) */
+int32_t eml_mul_by_qm_fast(int32_t x, int32_t multiplier, int32_t shift);
 /* @end */
 /* @section conv */
 typedef struct {
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t in_offset, out_offset, act_min, act_max;
+    int32_t rq_fast; /* 1: every accumulator is below 2^30 in magnitude and every shift <= -1 (eml_mbqm_fast) */
 } eml_conv_params_t;
 
-/* w: pair-interleaved (see eml_kernels.c); col: scratch of 2 * k_h * k_w * in_c int16 then out_c bytes */
-void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias,
+/* w: int16, pair-interleaved (see eml_kernels.c); col: scratch of 2 * k_h * k_w * in_c int16 then out_c bytes */
+void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *w, const int32_t *bias,
                    const int32_t *mult, const int32_t *shift, int16_t *col, int8_t *out);
 /* @end */
 /* @section dwconv */
+/* requantize n int32 accumulators (raw bytes) to int8 (per-channel multiplier >= 0 and shift) */
+void eml_requant_run(const int8_t *accs, int32_t n, const int32_t *mult, const int32_t *shift, int32_t out_off,
+                     int32_t lo, int32_t hi, int32_t fast, int8_t *out);
 typedef struct {
     int32_t in_h, in_w, in_c, out_h, out_w, out_c, depth_mul;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t in_offset, out_offset, act_min, act_max;
+    int32_t rq_fast; /* as in eml_conv_params_t */
 } eml_dwconv_params_t;
 
+/* rows: NULL, or scratch of 3 * (out_w + 2) * in_c + 4 * out_c bytes for the 3x3 / stride 1 / multiplier 1 fast path */
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
-                     const int32_t *mult, const int32_t *shift, int8_t *out);
+                     const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 /* @end */
 /* @section fc */
 typedef struct {

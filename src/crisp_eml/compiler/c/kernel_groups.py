@@ -8,8 +8,10 @@ memory planner reads this table when it computes how far an output may overlap i
 from __future__ import annotations
 
 # Our kernels read every input an element needs before writing any element at or after it (convolutions copy
-# one or two output pixels' windows into scratch first; depthwise computes 4 channels then writes them), so
-# a group of 1 is exact for all of them.
+# one or two output pixels' windows into scratch first; depthwise computes 4 channels then writes them; the
+# depthwise 3x3 fast path copies input row r into its zero-point padded row ring before output row r - pad_h,
+# i.e. earlier than needed, then computes a whole pixel's channels before writing them), so a group of 1 is
+# exact for all of them.
 KERNEL_GROUPS: dict[str, int] = {
     "CONV_2D": 1,
     "DEPTHWISE_CONV_2D": 1,

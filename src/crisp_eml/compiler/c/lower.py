@@ -1,7 +1,9 @@
 """Lower one graph op to a call of an ``eml_kernels.c`` kernel: constant arrays, a params struct, the call.
 
-Pure: computes every integer constant the kernel needs with ``core.quant`` (TFLite Micro's arithmetic),
-so the generated C and the Python reference use the same numbers.
+Pure. Every quantization constant (multipliers, shifts, offsets, clamps, padding, softmax/sigmoid inputs) comes
+from ``compiler.params.op_params``, the function the Python reference interpreter runs on, so the generated C
+and the reference cannot disagree; this module only re-lays them out for the kernels (weight interleaving,
+bias folding, parameter structs).
 """
 
 from __future__ import annotations
@@ -80,16 +82,16 @@ def _strides(shape: list[int]) -> list[int]:
 
 
 def interleave_pairs(w: np.ndarray) -> np.ndarray:
-    """CONV_2D weight layout of ``eml_conv2d_s8``: rows (out channels, K) -> pair-interleaved flat bytes."""
+    """CONV_2D weight layout of ``eml_conv2d_s8`` (int16 values): rows (out channels, K) -> flat, per channel
+    pair the groups of 4 k interleaved (each group in (k0, k2, k1, k3) order), then each channel's K % 4 tail."""
     oc, k = w.shape
     k4 = k - k % 4
+    perm = w[:, :k4].reshape(oc, -1, 4)[:, :, [0, 2, 1, 3]]
     parts = []
     for j in range(0, oc - 1, 2):
-        a, b = w[j], w[j + 1]
-        groups = np.stack([a[:k4].reshape(-1, 4), b[:k4].reshape(-1, 4)], axis=1).reshape(-1)
-        parts += [groups, a[k4:], b[k4:]]
+        parts += [np.stack([perm[j], perm[j + 1]], axis=1).reshape(-1), w[j, k4:], w[j + 1, k4:]]
     if oc % 2:
-        parts.append(w[-1])
+        parts += [perm[-1].reshape(-1), w[-1, k4:]]
     return np.concatenate(parts) if parts else np.zeros(0, w.dtype)
 
 
@@ -101,32 +103,29 @@ def _zp(t: Tensor) -> int:
     return int(t.zero_point[0]) if len(t.zero_point) else 0
 
 
-def _padding(padding: str, in_size: int, k: int, stride: int, dil: int, out_size: int) -> int:
-    """TFLite's ``ComputePaddingWithOffset`` (the offset is implied by the output size)."""
-    eff = (k - 1) * dil + 1
-    total = max((out_size - 1) * stride + eff - in_size, 0)
-    return total // 2 if padding == "SAME" else 0
+def dw3x3_fast(f: dict[str, int | list[int]]) -> bool:
+    """The geometry ``eml_dw3x3_s8`` handles (mirrors ``eml_dw3x3_ok`` in eml_kernels.c)."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    return (i("k_h") == 3 and i("k_w") == 3 and i("stride_h") == 1 and i("stride_w") == 1 and i("dil_h") == 1
+            and i("dil_w") == 1 and i("depth_mul") == 1 and i("out_c") % 4 == 0 and 0 <= i("pad_h") <= 1
+            and 0 <= i("pad_w") <= 1 and i("out_h") + 2 - i("pad_h") >= i("in_h")
+            and i("out_w") + 2 - i("pad_w") >= i("in_w"))
 
 
-def _act(op: Op, out: Tensor) -> tuple[int, int]:
-    act = str(op.options.get("fused_activation_function", "NONE"))
-    try:
-        return quant.activation_range(act, _scale(out), _zp(out))
-    except ValueError as exc:
-        raise InputError(f"operator {op.index} ({op.type}): {exc}") from None
-
-
-def _per_channel(in_t: Tensor, w: Tensor, out: Tensor, n: int, *, float_product: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per output channel (multiplier, shift): ``PopulateConvolutionQuantizationParams``."""
-    mults, shifts = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for c in range(n):
-        ws = np.float32(w.scale[c] if len(w.scale) > 1 else w.scale[0])
-        if float_product:  # GetQuantizedConvolutionMultipler: float product, then double division
-            real = float(np.float32(np.float32(in_t.scale[0]) * ws)) / float(np.float32(out.scale[0]))
-        else:
-            real = float(np.float32(in_t.scale[0])) * float(ws) / float(np.float32(out.scale[0]))
-        mults[c], shifts[c] = quant.quantize_multiplier(real)
-    return mults, shifts
+def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
+    """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
+    every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
+    its channel (inputs plus offsets are within +-255; the factor 3 covers the folded-offset variants of the
+    bias the kernels start from), so the bound only needs the constants."""
+    if not shifts or max(shifts) > -1:
+        return False
+    b = np.abs(bias) if bias is not None else np.zeros(w_rows.shape[0], np.int64)
+    bound = b + 3 * 255 * np.abs(w_rows).sum(axis=1)
+    return bool(int(bound.max()) < (1 << 30))
 
 
 def _bias(g: Graph, op: Op, n: int) -> np.ndarray | None:
@@ -178,100 +177,97 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
         return add_array("int8_t", suffix, np.asarray(t.data, np.int64))
 
     if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        prm = op_params(g, op)
         w = _const(g, op, 1)
         if in_t.shape[0] != 1:
             raise InputError(f"operator {op.index} ({op.type}): batch size {in_t.shape[0]} is not supported")
         _, ih, iw, ic = in_t.shape
         _, oh, ow, oc = out_t.shape
-        kh, kw = (w.shape[1], w.shape[2])
-        sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-        dh, dw = int(o.get("dilation_hfactor", 1)), int(o.get("dilation_wfactor", 1))
-        pad = str(o.get("padding", "VALID"))
-        ph, pw = _padding(pad, ih, kh, sh, dh, oh), _padding(pad, iw, kw, sw, dw, ow)
-        lo, hi = _act(op, out_t)
-        mults, shifts = _per_channel(in_t, w, out_t, oc, float_product=False)
+        kh, kw = int(prm["filter_h"]), int(prm["filter_w"])
         bias = _bias(g, op, oc)
         wq = np.asarray(w.data, np.int64)
-        in_off = -_zp(in_t)
-        m = add_array("int32_t", "mult", mults)
-        s = add_array("int32_t", "shift", shifts)
+        in_off = int(prm["input_offset"])
+        m = add_array("int32_t", "mult", np.asarray(prm["output_multiplier"], np.int64))
+        s = add_array("int32_t", "shift", np.asarray(prm["output_shift"], np.int64))
         geo = dict(in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc)
-        rest = dict(k_h=kh, k_w=kw, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=ph, pad_w=pw,
-                    in_offset=in_off, out_offset=_zp(out_t), act_min=lo, act_max=hi)
+        rest = dict(k_h=kh, k_w=kw, stride_h=prm["stride_h"], stride_w=prm["stride_w"], dil_h=prm["dilation_h"],
+                    dil_w=prm["dilation_w"], pad_h=prm["pad_h"], pad_w=prm["pad_w"], in_offset=in_off,
+                    out_offset=prm["output_offset"], act_min=prm["act_min"], act_max=prm["act_max"],
+                    rq_fast=int(rq_fast_ok(bias, wq.reshape(-1, oc).T if op.type == "DEPTHWISE_CONV_2D"
+                                           else wq.reshape(oc, -1), prm["output_shift"])))
         if op.type == "CONV_2D":
-            if w.shape[3] != ic:
-                raise InputError(f"operator {op.index} (CONV_2D): grouped convolution is not supported")
-            wn = add_array("int8_t", "w", interleave_pairs(wq.reshape(oc, -1)))
+            wn = add_array("int16_t", "w", interleave_pairs(wq.reshape(oc, -1)))
             b = add_array("int32_t", "bias", bias) if bias is not None else "NULL"
             ps = add_struct("eml_conv_params_t", {**geo, **rest})
             layer.scratch_int16 = 2 * kh * kw * ic + (oc + 1) // 2
             layer.call = f"eml_conv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {prefix}_col, {y});"
         else:
-            dm = int(o.get("depth_multiplier", 1)) or 1
+            dm = int(prm["depth_multiplier"])
             if ic * dm != oc:
-                dm = oc // ic
+                raise InputError(f"operator {op.index} (DEPTHWISE_CONV_2D): {oc} output channels are not a "
+                                 f"multiple of {ic} input channels")
             wn = add_array("int8_t", "w", wq)
             taps = wq.reshape(kh * kw, oc).sum(0)
             plain = bias if bias is not None else np.zeros(oc, np.int64)
             b = add_array("int32_t", "bias_full", np.concatenate([plain + in_off * taps, plain]))
-            ps = add_struct("eml_dwconv_params_t", {**geo, "depth_mul": dm, **rest})
-            layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {y});"
+            dwf: dict[str, int | list[int]] = {**geo, "depth_mul": dm, **rest}
+            ps = add_struct("eml_dwconv_params_t", dwf)
+            rows = "NULL"
+            if dw3x3_fast(dwf):  # ring of 3 zero-point padded input rows (eml_dw3x3_s8)
+                layer.scratch_int16 = (3 * (ow + 2) * ic + 4 * oc + 1) // 2
+                rows = f"(int8_t *){prefix}_col"
+            layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
+        prm = op_params(g, op)
         w = _const(g, op, 1)
-        out_depth, in_depth = int(w.shape[0]), int(w.shape[1])
+        out_depth, in_depth = int(prm["output_depth"]), int(prm["accum_depth"])
         if len(w.zero_point) and int(np.abs(w.zero_point).max()) != 0:
             raise InputError(f"operator {op.index} (FULLY_CONNECTED): asymmetric weights are not supported")
         size = int(np.prod(in_t.shape))
-        per_channel = len(w.scale) > 1
-        mults, shifts = _per_channel(in_t, w, out_t, out_depth if per_channel else 1, float_product=not per_channel)
         bias = _bias(g, op, out_depth)
         wq = np.asarray(w.data, np.int64)
-        folded = (bias if bias is not None else np.zeros(out_depth, np.int64)) - _zp(in_t) * wq.sum(1)
-        lo, hi = _act(op, out_t)
+        folded = (bias if bias is not None else np.zeros(out_depth, np.int64)) + int(prm["input_offset"]) * wq.sum(1)
         wn = add_array("int8_t", "w", wq)
         b = add_array("int32_t", "bias_folded", folded)
-        m = add_array("int32_t", "mult", mults)
-        s = add_array("int32_t", "shift", shifts)
+        m = add_array("int32_t", "mult", np.asarray(prm["output_multiplier"], np.int64))
+        s = add_array("int32_t", "shift", np.asarray(prm["output_shift"], np.int64))
         ps = add_struct("eml_fc_params_t", dict(batches=size // in_depth, in_depth=in_depth, out_depth=out_depth,
-                                                per_channel=int(per_channel), out_offset=_zp(out_t), act_min=lo,
-                                                act_max=hi))
+                                                per_channel=int(prm["per_channel"]), out_offset=prm["output_offset"],
+                                                act_min=prm["act_min"], act_max=prm["act_max"]))
         layer.call = f"eml_fc_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {y});"
     elif op.type in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        prm = op_params(g, op)
         n, ih, iw, c = in_t.shape
         _, oh, ow, _ = out_t.shape
-        kh, kw = int(o["filter_height"]), int(o["filter_width"])
-        sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-        pad = str(o.get("padding", "VALID"))
-        lo, hi = _act(op, out_t)
         ps = add_struct("eml_pool_params_t", dict(
-            batches=n, in_h=ih, in_w=iw, ch=c, out_h=oh, out_w=ow, k_h=kh, k_w=kw, stride_h=sh, stride_w=sw,
-            pad_h=_padding(pad, ih, kh, sh, 1, oh), pad_w=_padding(pad, iw, kw, sw, 1, ow), act_min=lo, act_max=hi))
+            batches=n, in_h=ih, in_w=iw, ch=c, out_h=oh, out_w=ow, k_h=prm["filter_h"], k_w=prm["filter_w"],
+            stride_h=prm["stride_h"], stride_w=prm["stride_w"], pad_h=prm["pad_h"], pad_w=prm["pad_w"],
+            act_min=prm["act_min"], act_max=prm["act_max"]))
         fn = "eml_avgpool_s8" if op.type == "AVERAGE_POOL_2D" else "eml_maxpool_s8"
         layer.call = f"{fn}(&{ps}, {x}, {y});"
     elif op.type == "SOFTMAX":
-        beta = float(o.get("beta", 1.0))
-        real = min(beta * float(np.float32(in_t.scale[0])) * float(1 << 26), float((1 << 31) - 1))
-        mult, shift = quant.quantize_multiplier(real)
-        diff_min = -quant.calculate_input_radius(5, shift, 31)
+        prm = op_params(g, op)
         depth = int(in_t.shape[-1])
         if _zp(out_t) != -128 or abs(_scale(out_t) - 1.0 / 256) > 1e-9:
             raise InputError(f"operator {op.index} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
         ps = add_struct("eml_softmax_params_t", dict(outer=int(np.prod(in_t.shape)) // depth, depth=depth,
-                                                     input_multiplier=mult, input_left_shift=shift,
-                                                     diff_min=diff_min))
+                                                     input_multiplier=prm["input_multiplier"],
+                                                     input_left_shift=prm["input_left_shift"],
+                                                     diff_min=prm["diff_min"]))
         layer.call = f"eml_softmax_s8(&{ps}, {x}, {y});"
     elif op.type in ("RELU", "QUANTIZE"):
         if in_t.dtype != "int8" or out_t.dtype != "int8":
             raise InputError(f"operator {op.index} ({op.type}): only int8 -> int8 is supported in C")
-        real = float(np.float32(in_t.scale[0])) / float(np.float32(out_t.scale[0]))
-        mult, shift = quant.quantize_multiplier(real)
+        prm = op_params(g, op)
         if op.type == "QUANTIZE":
-            lo, hi = -128, 127
+            rq: dict[str, int | list[int]] = dict(
+                in_offset=-prm["input_zero_point"], out_offset=prm["output_zero_point"], multiplier=prm["multiplier"],
+                shift=prm["shift"], act_min=-128, act_max=127)
         else:
-            lo, hi = quant.activation_range(op.type, _scale(out_t), _zp(out_t))
-        ps = add_struct("eml_requant_params_t", dict(size=int(np.prod(in_t.shape)), in_offset=-_zp(in_t),
-                                                     out_offset=_zp(out_t), multiplier=mult, shift=shift,
-                                                     act_min=lo, act_max=hi))
+            rq = dict(in_offset=-prm["input_offset"], out_offset=prm["output_offset"],
+                      multiplier=prm["output_multiplier"], shift=prm["output_shift"], act_min=prm["act_min"],
+                      act_max=prm["act_max"])
+        ps = add_struct("eml_requant_params_t", {"size": int(np.prod(in_t.shape)), **rq})
         layer.call = f"eml_requant_s8(&{ps}, {x}, {y});"
     elif op.type == "RELU6":
         prm = op_params(g, op)

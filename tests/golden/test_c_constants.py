@@ -1,0 +1,124 @@
+"""The generated C uses exactly the constants of ``compiler.params.op_params`` (the reference's numbers).
+
+Every multiplier/shift table and every quantization field of every layer's parameter struct is parsed back out
+of the rendered ``<name>.c`` and compared with ``op_params``: if the C lowering ever computed a constant on its
+own and drifted (float vs double product, padding, activation range, softmax radius...), this fails. Pure
+Python, no compiler needed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from c_helpers import MLPERF_TINY, compile_to, tiny_c_models  # noqa: F401 (fixture)
+
+from crisp_eml.compiler.c.float_io import strip_float_io
+from crisp_eml.compiler.params import op_params
+from crisp_eml.compiler.reader import read_tflite
+from crisp_eml.core.graph import Graph
+
+# C struct field -> op_params key, per op type (fields the kernel reads as quantization constants)
+FIELDS: dict[str, dict[str, str]] = {
+    "CONV_2D": {"stride_h": "stride_h", "stride_w": "stride_w", "dil_h": "dilation_h", "dil_w": "dilation_w",
+                "pad_h": "pad_h", "pad_w": "pad_w", "k_h": "filter_h", "k_w": "filter_w",
+                "in_offset": "input_offset", "out_offset": "output_offset", "act_min": "act_min",
+                "act_max": "act_max"},
+    "FULLY_CONNECTED": {"out_offset": "output_offset", "act_min": "act_min", "act_max": "act_max",
+                        "in_depth": "accum_depth", "out_depth": "output_depth"},
+    "AVERAGE_POOL_2D": {"k_h": "filter_h", "k_w": "filter_w", "stride_h": "stride_h", "stride_w": "stride_w",
+                        "pad_h": "pad_h", "pad_w": "pad_w", "act_min": "act_min", "act_max": "act_max"},
+    "SOFTMAX": {"input_multiplier": "input_multiplier", "input_left_shift": "input_left_shift",
+                "diff_min": "diff_min"},
+    "LOGISTIC": {"input_zero_point": "input_zero_point", "input_multiplier": "input_multiplier",
+                 "input_left_shift": "input_left_shift", "input_range_radius": "input_range_radius"},
+    "RELU": {"out_offset": "output_offset", "multiplier": "output_multiplier", "shift": "output_shift",
+             "act_min": "act_min", "act_max": "act_max"},
+    "MEAN": {"input_zero_point": "input_zero_point", "output_zero_point": "output_zero_point",
+             "multiplier": "output_multiplier", "shift": "output_shift", "count": "num_elements"},
+}
+FIELDS["DEPTHWISE_CONV_2D"] = {**FIELDS["CONV_2D"], "depth_mul": "depth_multiplier"}
+FIELDS["MAX_POOL_2D"] = FIELDS["AVERAGE_POOL_2D"]
+FIELDS["TANH"] = FIELDS["LOGISTIC"]
+TABLES = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+
+
+def _ints(text: str) -> list[int]:
+    return [-2**31 if v == "INT32_MIN" else int(v) for v in re.findall(r"INT32_MIN|-?\d+", text)]
+
+
+def _struct(src: str, name: str) -> dict[str, Any]:
+    m = re.search(rf"static const eml_\w+_t {name} = \{{(.*)\}};", src)
+    assert m, f"no parameter struct {name}"
+    out: dict[str, Any] = {}
+    for key, val in re.findall(r"\.(\w+) = (\{[^}]*\}|[^,]+)", m.group(1)):
+        vals = _ints(val)
+        out[key] = vals if val.startswith("{") else vals[0]
+    return out
+
+
+def _table(src: str, name: str) -> list[int]:
+    m = re.search(rf"static const int32_t {name}\[\d+\] = \{{(.*?)\}};", src, re.S)
+    assert m, f"no table {name}"
+    return _ints(m.group(1))
+
+
+def check_constants(g: Graph, src: str, name: str) -> int:
+    """Compare every layer's emitted constants with op_params; returns how many values were compared."""
+    n = 0
+    for op in g.ops:
+        if op.type not in FIELDS and op.type not in TABLES:
+            continue
+        prm = op_params(g, op)
+        p = f"{name}_l{op.index}"
+        if op.type in TABLES:
+            assert _table(src, f"{p}_mult") == list(prm["output_multiplier"]), (op.index, op.type)
+            assert _table(src, f"{p}_shift") == list(prm["output_shift"]), (op.index, op.type)
+            n += 2 * len(prm["output_multiplier"])
+        fields = _struct(src, f"{p}_p")
+        for c_key, p_key in FIELDS[op.type].items():
+            assert fields[c_key] == prm[p_key], (op.index, op.type, c_key)
+            n += 1
+        if op.type == "FULLY_CONNECTED":
+            assert fields["per_channel"] == int(prm["per_channel"])
+        if op.type == "RELU":  # op_params keeps RELU's input zero point; the kernel adds its negation
+            assert fields["in_offset"] == -prm["input_offset"]
+    return n
+
+
+def test_kws_and_ad_tables_equal_op_params() -> None:
+    for model in ("kws_ref_model", "ad01_int8"):
+        g = strip_float_io(read_tflite(MLPERF_TINY / f"{model}.tflite"))
+        from c_helpers import plan_for
+
+        from crisp_eml.compiler.render import RenderOptions, render_library
+
+        files = render_library(g, plan_for(g), RenderOptions(name="m"))
+        assert check_constants(g, files["src/m.c"], "m") >= 5 * len(g.ops)
+
+
+def test_tiny_models_tables_equal_op_params(tiny_c_models: dict[str, bytes], tmp_path: Any) -> None:  # noqa: F811
+    seen: set[str] = set()
+    for name, data in tiny_c_models.items():
+        g, files = compile_to(data, tmp_path / name, name)
+        check_constants(g, files[f"src/{name}.c"], name)
+        seen |= {op.type for op in g.ops}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "MEAN"} <= seen
+
+
+def test_a_drifted_constant_is_caught() -> None:
+    """The check can fail: change one multiplier in the rendered source and it must raise."""
+    g = read_tflite(MLPERF_TINY / "kws_ref_model.tflite")
+    from c_helpers import plan_for
+
+    from crisp_eml.compiler.render import RenderOptions, render_library
+
+    src = render_library(g, plan_for(g), RenderOptions(name="m"))["src/m.c"]
+    first = op_params(g, g.ops[0])["output_multiplier"][0]
+    bad = src.replace(f"m_l0_mult[64] = {{\n    {first},", f"m_l0_mult[64] = {{\n    {first + 1},", 1)
+    assert bad != src
+    with pytest.raises(AssertionError):
+        check_constants(g, bad, "m")
+    assert np.asarray(op_params(g, g.ops[0])["output_shift"]).max() <= 0
