@@ -62,6 +62,9 @@ def test_basic_motions_train_test_registry(run_cli, tmp_path: Path) -> None:  # 
     _ok(run_cli, ["runs", "report", run["id"], "-o", str(tmp_path / "r.html")], root)
     page = (tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") >= 3 and "int8" in page and "<script src" not in page
+    rep = json.loads(_ok(run_cli, ["runs", "report", "-o", str(tmp_path / "r2.html"), "--json"], root))
+    assert rep == {"path": str(tmp_path / "r2.html"), "bytes": (tmp_path / "r2.html").stat().st_size}
+    assert (tmp_path / "r2.html").read_bytes() == (tmp_path / "r.html").read_bytes()  # latest run = that run
 
     _ok(run_cli, ["models", "register", "motion", "--run", run["id"]], root)
     _ok(run_cli, ["models", "alias", "set", "motion", "staging", "1"], root)

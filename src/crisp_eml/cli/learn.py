@@ -176,10 +176,14 @@ def runs_report(
     run_id: Annotated[str | None, typer.Argument(help="Run id or prefix (default: the latest).")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the HTML report.")] = Path(
         "report.html"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a run's self-contained HTML training report."""
     from crisp_eml.workspace.runs import run_report
 
     data = run_report(open_project(), run_id)
     output.write_bytes(data)
-    typer.echo(f"Wrote {output} ({len(data)} bytes)")
+    if json_out:
+        print_json({"path": str(output), "bytes": len(data)})
+    else:
+        typer.echo(f"Wrote {output} ({len(data)} bytes)")

@@ -175,12 +175,15 @@ def members_ls(json_out: JSON = False) -> None:
 
 
 @members_app.command("rm")
-def members_rm(name: Annotated[str, typer.Argument(help="Member name.")]) -> None:
+def members_rm(name: Annotated[str, typer.Argument(help="Member name.")], json_out: JSON = False) -> None:
     """Remove a member (needs manage-members; the last owner cannot be removed)."""
     from crisp_eml.workspace.members import remove_member
 
     remove_member(open_project(), name)
-    typer.echo(f"Removed {name}")
+    if json_out:
+        print_json({"removed": name})
+    else:
+        typer.echo(f"Removed {name}")
 
 
 def whoami(json_out: JSON = False) -> None:

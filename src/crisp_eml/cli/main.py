@@ -42,9 +42,12 @@ def init(
 
 
 @app.command()
-def version() -> None:
+def version(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print the crisp-eml version."""
-    typer.echo(__version__)
+    if json_out:
+        print_json({"version": __version__})
+    else:
+        typer.echo(__version__)
 
 
 _registered = False
