@@ -44,7 +44,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "create_impulse": ("crisp_eml.workspace.impulse", "create_impulse"),
     "generate_features": ("crisp_eml.workspace.features", "generate_features"),
     "train": ("crisp_eml.workspace.train", "train"),
-    "test_run": ("crisp_eml.workspace.evaluate", "test_run"),
+    "evaluate_run": ("crisp_eml.workspace.evaluate", "test_run"),
     "register_model": ("crisp_eml.workspace.registry", "register_model"),
     "set_alias": ("crisp_eml.workspace.registry", "set_alias"),
     "resolve_model": ("crisp_eml.workspace.registry", "resolve_model"),
@@ -69,7 +69,7 @@ __all__ = [  # kept literal so linters and IDEs see it; tests check it matches _
     "ToolMissingError", "VerificationError",
     "Project", "Sample", "ImpulseSpec", "FeatureSet", "Graph",
     "ingest_paths", "snapshot", "check_dataset",
-    "create_impulse", "generate_features", "train", "test_run", "register_model", "set_alias", "resolve_model",
+    "create_impulse", "generate_features", "train", "evaluate_run", "register_model", "set_alias", "resolve_model",
     "compile_model", "verify_library", "profile", "set_requirements", "run_gate",
     "deploy", "write_report",
     "read_tflite", "run_reference", "plan_memory",
@@ -97,7 +97,7 @@ if TYPE_CHECKING:  # static checkers see the real objects
     from crisp_eml.workspace.check import check_dataset
     from crisp_eml.workspace.compile import compile_model
     from crisp_eml.workspace.deploy import deploy
-    from crisp_eml.workspace.evaluate import test_run
+    from crisp_eml.workspace.evaluate import test_run as evaluate_run
     from crisp_eml.workspace.features import generate_features
     from crisp_eml.workspace.gate import run_gate
     from crisp_eml.workspace.impulse import create_impulse
