@@ -142,6 +142,22 @@ def _dw_variants() -> tuple[object, list[tuple[int, ...]]]:
     return keras.Model(x, layers.Dense(4)(layers.Flatten()(y))), [(10, 9, 8)]
 
 
+def _normalize() -> tuple[object, list[tuple[int, ...]]]:
+    """Constant-operand SUB/MUL (a Normalization layer, as our own models have), c - x and a scalar ADD: the
+    renderer's folded eml_binary_const_s8 path."""
+    from tensorflow import keras
+    from tensorflow.keras import layers
+
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    mean, var = rng.normal(size=10), rng.uniform(0.1, 4.0, size=10)
+    bias = rng.normal(size=10).astype(np.float32)
+    x = keras.Input((10,), batch_size=1)
+    z = layers.Normalization(mean=mean, variance=var)(x)
+    y = layers.Concatenate()([layers.Lambda(lambda t: bias - t)(z), layers.Lambda(lambda t: t + 0.75)(z)])
+    return keras.Model(x, layers.Dense(4)(y)), [(10,)]
+
+
 def _float_io() -> tuple[object, list[tuple[int, ...]]]:
     """Float input and output: QUANTIZE first, DEQUANTIZE last (the library works inside them)."""
     from tensorflow import keras
@@ -154,7 +170,7 @@ def _float_io() -> tuple[object, list[tuple[int, ...]]]:
 
 BUILDERS: dict[str, Callable[[], tuple[object, list[tuple[int, ...]]]]] = {
     "tiny_conv": _tiny_conv, "dense_mix": _dense_mix, "shape_ops": _shape_ops, "float_io": _float_io,
-    "dw_variants": _dw_variants}
+    "dw_variants": _dw_variants, "normalize": _normalize}
 
 
 @pytest.fixture(scope="session")

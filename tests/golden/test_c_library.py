@@ -44,7 +44,7 @@ def test_tiny_models_under_asan_ubsan(tiny_c_models: dict[str, bytes], tmp_path:
         _check(data, tmp_path / name, name, 4, sanitize=True)
 
 
-@pytest.mark.parametrize("name", ["tiny_conv", "dense_mix", "shape_ops", "float_io", "dw_variants"])
+@pytest.mark.parametrize("name", ["tiny_conv", "dense_mix", "shape_ops", "float_io", "dw_variants", "normalize"])
 def test_tiny_models_bit_exact(name: str, tiny_c_models: dict[str, bytes], tmp_path: Path) -> None:  # noqa: F811
     """Every op with a C kernel: PAD, MEAN, TRANSPOSE, STRIDED_SLICE, ADD/SUB/MUL, CONCATENATION, LOGISTIC..."""
     _check(tiny_c_models[name], tmp_path, name, 12)

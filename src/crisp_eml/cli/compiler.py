@@ -59,7 +59,8 @@ def verify_cmd(
                       ", ".join(f"{k}={v}" for k, v in c.detail.items())] for c in report.checks])
     if not report.ok:
         failed = [c.name for c in report.checks if not c.identical]
-        raise VerificationError(f"outputs differ from TFLite Micro: {', '.join(failed)}")
+        what = "the Python anomaly model" if any("python" in n for n in failed) else "TFLite Micro"
+        raise VerificationError(f"outputs differ from {what}: {', '.join(failed)}")
 
 
 def profile_cmd(

@@ -87,6 +87,9 @@ def reference_outputs(model_bytes: bytes, vectors: np.ndarray) -> np.ndarray | N
 
 def load_vectors(lib_dir: Path) -> tuple[np.ndarray, np.ndarray, bytes, dict[str, Any]]:
     manifest = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    if manifest.get("kind") == "anomaly":
+        raise InputError("an anomaly library has no int8 test vectors: check it with 'eml verify DIR --host' "
+                         "(profiling and Cortex-M4 runs do not support anomaly libraries yet)", source=str(lib_dir))
     n_in = int(np.prod(manifest["inputs"][0]["shape"]))
     n_out = int(np.prod(manifest["outputs"][0]["shape"]))
     try:
@@ -107,8 +110,16 @@ def _compare(name: str, got: np.ndarray, want: np.ndarray, **detail: Any) -> Che
 
 def verify_library(lib_dir: Path, *, host: bool = True, sanitize: bool = True, target: str | None = None,
                    work: Path | None = None) -> VerifyReport:
-    """Every check compares the C outputs with TFLite Micro's outputs computed now (and stored at compile)."""
+    """Every check compares the C outputs with TFLite Micro's outputs computed now (and stored at compile);
+    an anomaly library (MANIFEST kind "anomaly") is compared with its Python model instead."""
     build.library_name(lib_dir)
+    head = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    if head.get("kind") == "anomaly":
+        from crisp_eml.compiler.anomaly_verify import verify_anomaly_library
+
+        with tempfile.TemporaryDirectory(prefix="eml-verify-") as tmp:
+            return verify_anomaly_library(lib_dir, head, host=host, sanitize=sanitize, target=target,
+                                          work=work or Path(tmp))
     vec, expected, model, manifest = load_vectors(lib_dir)
     n_out = expected.shape[1]
     live = tflm_outputs(model, vec)

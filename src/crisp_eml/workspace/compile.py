@@ -108,6 +108,14 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     out_dir = out_dir.resolve()
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise ConflictError(f"{out_dir} exists and is not empty (use --force to replace it)")
+    if model.startswith(MODELS_URI) and project is not None:
+        from crisp_eml.workspace.compile_anomaly import anomaly_only, compile_anomaly
+        from crisp_eml.workspace.registry import resolve_model
+
+        info = resolve_model(project, model)
+        if anomaly_only(info):  # anomaly.json and no .tflite: the float32 anomaly library
+            return compile_anomaly(project, model, info, _impulse_spec(project, info.impulse_hash), out_dir,
+                                   name=name, vectors=vectors)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
     graph = strip_float_io(read_tflite(data, source=model))
     sha = hashlib.sha256(data).hexdigest()

@@ -1001,6 +1001,43 @@ void eml_binary_s8(const eml_binary_params_t *prm, const int8_t *a, const int8_t
     }
 }
 /* @end */
+/* @section binary_const */
+/* ADD / SUB / MUL with one constant operand (e.g. a model's feature normalisation), the same TFLM arithmetic
+ * with everything that depends only on the constant precomputed by the renderer (bit-exact, see lower.py):
+ *   ADD/SUB: raw[i] = tab[x[i] + 128] + c[i]   (tab = +-rescaled variable value, c = +-rescaled constant)
+ *   MUL:     raw[i] = (x[i] + x_offset) * c[i]  (c = constant + its offset)
+ * then out[i] = clamp(MBQM(raw[i]) + out_offset). fast: the renderer proved |raw| < 2^30 and shift <= -1, so
+ * eml_mbqm_fast is exact. One flat loop per case so gcc -O2 keeps the loop body branch-free. */
+void eml_binary_const_s8(const eml_binary_const_params_t *prm, const int8_t *x, const int32_t *c,
+                         const int32_t *tab, int8_t *out)
+{
+    const eml_binary_const_params_t p = *prm;
+    int32_t i;
+    if (p.is_mul) {
+        if (p.fast) {
+            for (i = 0; i < p.size; ++i) {
+                out[i] = eml_clamp_s8(eml_mbqm_fast((x[i] + p.x_offset) * c[i], p.out_multiplier, p.out_shift) +
+                                      p.out_offset, p.act_min, p.act_max);
+            }
+        } else {
+            for (i = 0; i < p.size; ++i) {
+                out[i] = eml_clamp_s8(eml_mbqm_pos((x[i] + p.x_offset) * c[i], p.out_multiplier, p.out_shift) +
+                                      p.out_offset, p.act_min, p.act_max);
+            }
+        }
+    } else if (p.fast) {
+        for (i = 0; i < p.size; ++i) {
+            out[i] = eml_clamp_s8(eml_mbqm_fast(tab[x[i] + 128] + c[i], p.out_multiplier, p.out_shift) +
+                                  p.out_offset, p.act_min, p.act_max);
+        }
+    } else {
+        for (i = 0; i < p.size; ++i) {
+            out[i] = eml_clamp_s8(eml_mbqm_pos(tab[x[i] + 128] + c[i], p.out_multiplier, p.out_shift) +
+                                  p.out_offset, p.act_min, p.act_max);
+        }
+    }
+}
+/* @end */
 /* @section gather */
 /* PAD, STRIDED_SLICE and TRANSPOSE as one 4-D gather: out[o] = in[sum_d start[d] + o_d * step[d]] or the pad
  * value when o_d is outside [lo[d], hi[d]) on some dim (steps are input strides, possibly permuted). */

@@ -99,6 +99,14 @@ typedef struct {
 
 void eml_binary_s8(const eml_binary_params_t *p, const int8_t *a, const int8_t *b, int8_t *out);
 /* @end */
+/* @section binary_const */
+typedef struct {
+    int32_t size, is_mul, fast, x_offset, out_multiplier, out_shift, out_offset, act_min, act_max;
+} eml_binary_const_params_t;
+
+void eml_binary_const_s8(const eml_binary_const_params_t *p, const int8_t *x, const int32_t *c,
+                         const int32_t *tab, int8_t *out);
+/* @end */
 /* @section gather */
 typedef struct {
     int32_t shape[4], lo[4], hi[4], step[4];

@@ -144,6 +144,73 @@ def _const(g: Graph, op: Op, i: int) -> Tensor:
     return t
 
 
+# constant operands of ADD/SUB/MUL are expanded to the output's size as int32: only up to this many elements
+FOLD_MAX_ELEMENTS = 4096
+
+
+def fold_constant_binary(
+    g: Graph, op: Op,
+) -> tuple[int, dict[str, int | list[int]], np.ndarray, np.ndarray | None] | None:
+    """ADD/SUB/MUL with exactly one constant int8 operand and an unbroadcast variable one: precompute, with the
+    reference interpreter's own integer functions, everything that depends only on the constant.
+
+    Returns (variable input index, ``eml_binary_const_params_t`` fields, per-output-element int32 constant
+    term, 256-entry int32 table of the variable's rescaled value for ADD/SUB or None for MUL), or None when
+    the op does not qualify (the generic ``eml_binary_s8`` is used then). Bit-exact by construction: each
+    term is the same ``multiply_by_quantized_multiplier`` of the same int32 the reference computes, and the
+    sum of the two terms is proved to stay inside int32 (no wrap) before folding.
+    """
+    if len(op.inputs) != 2:
+        return None
+    ta, tb = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    consts = [t.data is not None for t in (ta, tb)]
+    if consts.count(True) != 1:
+        return None
+    ci = consts.index(True)
+    vi = 1 - ci
+    tc, tv, out_t = (ta, tb)[ci], (ta, tb)[vi], g.tensor(op.outputs[0])
+    out_shape = tuple(int(d) for d in out_t.shape)
+    size = int(np.prod(out_shape))
+    if tc.dtype != "int8" or tv.dtype != "int8" or tuple(int(d) for d in tv.shape) != out_shape:
+        return None
+    if size > FOLD_MAX_ELEMENTS and int(np.prod(tc.shape)) != size:
+        return None
+    try:
+        cv = np.broadcast_to(np.asarray(tc.data, np.int64).reshape(tc.shape), out_shape).reshape(-1)
+    except ValueError:
+        return None
+    prm = op_params(g, op)
+    offs = (int(prm["input1_offset"]), int(prm["input2_offset"]))
+    values = np.arange(-128, 128, dtype=np.int64)
+    tab: np.ndarray | None
+    if op.type == "MUL":
+        c = cv + offs[ci]
+        tab = None
+        ends = np.outer(values[[0, -1]] + offs[vi], c)
+        lo, hi = int(ends.min()), int(ends.max())
+    else:
+        ls = int(prm["left_shift"])
+        mults = ((prm["input1_multiplier"], prm["input1_shift"]), (prm["input2_multiplier"], prm["input2_shift"]))
+
+        def rescale(v: np.ndarray, i: int) -> np.ndarray:
+            shifted = quant.wrap_int32((v + offs[i]) * (1 << ls))
+            return np.asarray(quant.multiply_by_quantized_multiplier(shifted, *mults[i]), np.int64)
+
+        sign_c = -1 if (op.type == "SUB" and ci == 1) else 1
+        sign_v = -1 if (op.type == "SUB" and vi == 1) else 1
+        c = sign_c * rescale(cv, ci)
+        tab = sign_v * rescale(values, vi)
+        lo, hi = int(tab.min() + c.min()), int(tab.max() + c.max())
+    if lo < quant.INT32_MIN or hi > 2**31 - 1:
+        return None
+    m, sh = int(prm["output_multiplier"]), int(prm["output_shift"])
+    fast = int(max(abs(lo), abs(hi)) < 2**30 and sh <= -1 and m >= 0)
+    fields: dict[str, int | list[int]] = dict(
+        size=size, is_mul=int(op.type == "MUL"), fast=fast, x_offset=offs[vi], out_multiplier=m, out_shift=sh,
+        out_offset=int(prm["output_offset"]), act_min=int(prm["act_min"]), act_max=int(prm["act_max"]))
+    return vi, fields, c, tab
+
+
 def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
     """``ptr(tensor_index)`` gives the C expression of an activation tensor's address in the arena."""
     if op.type not in LOWERABLE:
@@ -152,7 +219,8 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
     layer = Layer(op.index, op.type, list(SECTIONS[op.type]))
     p = f"{prefix}_l{op.index}"
     in_t, out_t = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
-    x, y = ptr(op.inputs[0]), ptr(op.outputs[0])
+    # a constant first input (e.g. SUB c - x) has no arena address; the ops that allow one use operand()
+    x, y = (ptr(op.inputs[0]) if in_t.data is None else ""), ptr(op.outputs[0])
     o = op.options
 
     def add_array(ctype: str, suffix: str, values: np.ndarray) -> str:
@@ -289,6 +357,13 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
             output_zero_point=prm["output_zero_point"], multiplier=prm["output_multiplier"],
             shift=prm["output_shift"]))
         layer.call = f"eml_mean_s8(&{ps}, {x}, {y});"
+    elif op.type in ("ADD", "SUB", "MUL") and (folded := fold_constant_binary(g, op)) is not None:
+        var_i, fields_c, c_values, tab = folded
+        layer.sections = ["binary_const"]
+        c_name = add_array("int32_t", "c", c_values)
+        tab_name = add_array("int32_t", "tab", tab) if tab is not None else "0"
+        ps = add_struct("eml_binary_const_params_t", fields_c)
+        layer.call = f"eml_binary_const_s8(&{ps}, {ptr(op.inputs[var_i])}, {c_name}, {tab_name}, {y});"
     elif op.type in ("ADD", "SUB", "MUL"):
         prm = op_params(g, op)
         oshape = _as4d(out_t.shape, op)

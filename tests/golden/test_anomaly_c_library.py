@@ -1,0 +1,65 @@
+"""The anomaly library without a DSP step in C (``<name>_run`` takes features): GMM (full covariances) and
+K-means libraries built with gcc -Werror and checked by ``verify_library`` against the Python model; a wrong
+feature count is refused with the status code, and a drifted threshold is caught.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisp_eml.compiler.anomaly_lib import render_anomaly_library
+from crisp_eml.compiler.anomaly_verify import ANOMALY_JSON, RAW
+from crisp_eml.compiler.build import write_tree
+from crisp_eml.compiler.verify import verify_library
+from crisp_eml.core.errors import InputError
+from crisp_eml.learn.anomaly import fit_anomaly
+
+
+def _library(tmp_path: Path, kind: str, params: dict[str, object]) -> tuple[Path, dict[str, object], np.ndarray]:
+    rng = np.random.default_rng(7)
+    scale = rng.uniform(0.5, 10.0, 8)
+    model = fit_anomaly(rng.standard_normal((200, 8)) * scale, kind, params, seed=0,
+                        groups=np.repeat(np.arange(20), 10)).to_dict()
+    feats = np.vstack([rng.standard_normal((20, 8)) * scale, rng.standard_normal((20, 8)) * scale * 3]).astype(
+        np.float32)
+    spec = {"input": {"type": "time-series", "window_size_ms": 1000, "frequency_hz": 10, "axes": ["x"]},
+            "blocks": [{"type": "no-such-block"}]}  # no C twin: the library takes features
+    files = render_anomaly_library(model, name="ad", dsp=spec)
+    lib = tmp_path / kind
+    write_tree(files, lib)
+    (lib / "tests").mkdir()
+    (lib / RAW).write_bytes(feats.tobytes())
+    (lib / ANOMALY_JSON).write_text(json.dumps(model))
+    return lib, model, feats
+
+
+@pytest.mark.parametrize(("kind", "params"), [("gmm", {"components": 2, "covariance": "full"}),
+                                              ("kmeans", {"clusters": 4})])
+def test_feature_input_library_matches_python(kind: str, params: dict[str, object], tmp_path: Path) -> None:
+    lib, model, _ = _library(tmp_path, kind, params)
+    manifest = json.loads((lib / "MANIFEST.json").read_text())
+    assert manifest["kind"] == "anomaly" and manifest["dsp_in_c"] is False and "no-such-block" in manifest["dsp_note"]
+    assert manifest["inputs"][0]["shape"] == [8] and manifest["threshold"] == pytest.approx(model["threshold"])
+    assert "target_link_libraries(ad PUBLIC m)" in (lib / "CMakeLists.txt").read_text()
+    rep = verify_library(lib, host=True, sanitize=True)
+    assert rep.ok, rep.to_dict()
+    detail = rep.checks[0].detail
+    assert detail["max_rel_score_diff"] <= 1e-4 and 0 < detail["anomalies_python"] < 40
+    with pytest.raises(InputError):
+        verify_library(lib, host=False, target="cortex-m4")
+
+
+def test_drifted_threshold_is_caught(tmp_path: Path) -> None:
+    lib, model, _ = _library(tmp_path, "kmeans", {"clusters": 4})
+    # the Python side moves its threshold; the C keeps the compiled one: decisions must differ somewhere
+    from crisp_eml.compiler.anomaly_verify import python_scores
+
+    scores = python_scores(model, None, False, np.frombuffer((lib / RAW).read_bytes(), np.float32).reshape(-1, 8))
+    model["threshold"] = float(np.median(scores))
+    (lib / ANOMALY_JSON).write_text(json.dumps(model))
+    rep = verify_library(lib, host=True, sanitize=False)
+    assert not rep.ok and rep.checks[0].mismatched_bytes > 0
