@@ -1,7 +1,8 @@
 """Benchmark: our arena (memory planner with in-place ops) vs TFLite Micro's smallest arena, same run.
 
 The anchor is TFLite Micro itself: the smallest ``arena_size`` with which ``tflite_micro.runtime``
-allocates and invokes the model, found by bisection in this run. Our figures come from
+allocates and invokes the model, found by bisection in this run
+(:func:`crisp_eml.learn.tflm.tflm_min_arena`, the figure ``eml`` itself reports). Our figures come from
 ``plan_memory``: the arena with in-place reuse, the greedy-by-size arena without it and the peak of
 simultaneously live activations (a lower bound for any non-overlapping plan). TFLM's arena also holds
 its own bookkeeping, so the comparison is "bytes of RAM the model needs" for each runtime. Every plan is
@@ -20,37 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def tflm_min_arena(data: bytes) -> int:
-    """Smallest arena TFLite Micro runs ``data`` in (bisection; TFLM prints its failures to stderr)."""
-    from tflite_micro import runtime
-
-    def runs(n: int) -> bool:
-        try:
-            it = runtime.Interpreter.from_bytes(data, arena_size=n)
-            d = it.get_input_details(0)
-            it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-            it.invoke()
-            return True
-        except Exception:
-            return False
-
-    lo, hi = 0, 1 << 16
-    while not runs(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if runs(mid) else (mid, hi)
-    return hi
-
-
-def best_of(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 def main() -> None:
@@ -60,6 +31,7 @@ def main() -> None:
     from crisp_eml.compiler.planner import plan_memory
     from crisp_eml.compiler.reader import read_tflite
     from crisp_eml.compiler.reference import run_reference
+    from crisp_eml.learn.tflm import tflm_min_arena
 
     default = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "models" / \
         "mlperf-tiny"

@@ -12,18 +12,10 @@ Run: .venv/bin/python benchmarks/dsp.py [--clips 1000] [--repeat 3]
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-
-def best_of(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best_of
 
 
 def main() -> None:

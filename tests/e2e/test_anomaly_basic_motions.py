@@ -8,33 +8,27 @@ per-sample results carry the sample names.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_ok
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
+from conftest import BASIC_MOTIONS
+
 NORMAL = ["standing", "walking"]
-
-
-def _ok(run_cli, args, cwd):  # type: ignore[no-untyped-def]
-    code, out, err = run_cli(args, cwd=cwd)
-    assert code == 0, f"eml {' '.join(args)} -> {code}\n{out[-2000:]}\n{err[-2000:]}"
-    return out
 
 
 def test_anomaly_threshold_gives_good_decisions_on_basic_motions(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if not BASIC_MOTIONS.is_dir():
         pytest.fail(f"test data missing: {BASIC_MOTIONS}")
     root = tmp_path / "proj"
-    _ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
-    _ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
-    _ok(run_cli, ["impulse", "create"], root)
+    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
+    cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
+    cli_ok(run_cli, ["impulse", "create"], root)
     for kind in ("anomaly-gmm", "anomaly-kmeans"):
         learning = json.dumps({"type": kind, "params": {"normal_labels": NORMAL}})
-        _ok(run_cli, ["impulse", "set", f"learning={learning}"], root)
-        run = json.loads(_ok(run_cli, ["train", "--json"], root))
+        cli_ok(run_cli, ["impulse", "set", f"learning={learning}"], root)
+        run = json.loads(cli_ok(run_cli, ["train", "--json"], root))
         m = run["metrics"]["test"]["model"]
         cal = run["metrics"]["calibration"]
         assert cal["method"] == "out-of-fold" and cal["folds"] == 5 and cal["percentile"] == 95.0
@@ -44,7 +38,7 @@ def test_anomaly_threshold_gives_good_decisions_on_basic_motions(run_cli, tmp_pa
         assert m["accuracy"] >= 0.90, (kind, m["accuracy"], m["confusion_matrix"])
         assert m["false_positive_rate"] <= 0.15 and m["recall"] >= 0.9, (kind, m)
         assert sum(map(sum, m["confusion_matrix"])) == m["windows"] == 17 * 40
-        res = json.loads(_ok(run_cli, ["test", "--json"], root))
+        res = json.loads(cli_ok(run_cli, ["test", "--json"], root))
         assert res["accuracy"] == pytest.approx(m["accuracy"]) and res["roc_auc"] == pytest.approx(m["roc_auc"])
         names = {s["name"] for s in res["per_sample"]}
         assert len(res["per_sample"]) == 40 and "running.01" in names and "walking.10" in names

@@ -9,39 +9,33 @@ the decisions must agree. A tampered centroid must make ``eml verify`` fail.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_ok
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
+from conftest import BASIC_MOTIONS
+
 NORMAL = ["standing", "walking"]
-
-
-def _ok(run_cli, args, cwd):  # type: ignore[no-untyped-def]
-    code, out, err = run_cli(args, cwd=cwd)
-    assert code == 0, f"eml {' '.join(args)} -> {code}\n{out[-2000:]}\n{err[-2000:]}"
-    return out
 
 
 def test_registered_anomaly_model_compiles_and_verifies(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if not BASIC_MOTIONS.is_dir():
         pytest.fail(f"test data missing: {BASIC_MOTIONS}")
     root = tmp_path / "proj"
-    _ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
-    _ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
-    _ok(run_cli, ["impulse", "create"], root)
+    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
+    cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
+    cli_ok(run_cli, ["impulse", "create"], root)
     learning = json.dumps({"type": "anomaly-kmeans", "params": {"normal_labels": NORMAL}})
-    _ok(run_cli, ["impulse", "set", f"learning={learning}"], root)
-    run = json.loads(_ok(run_cli, ["train", "--json"], root))
+    cli_ok(run_cli, ["impulse", "set", f"learning={learning}"], root)
+    run = json.loads(cli_ok(run_cli, ["train", "--json"], root))
     assert "anomaly.json" in run["artifacts"] and not any(k.endswith(".tflite") for k in run["artifacts"])
-    _ok(run_cli, ["models", "register", "motion_ad", "--run", run["id"]], root)
-    _ok(run_cli, ["models", "alias", "set", "motion_ad", "staging", "1"], root)
+    cli_ok(run_cli, ["models", "register", "motion_ad", "--run", run["id"]], root)
+    cli_ok(run_cli, ["models", "alias", "set", "motion_ad", "staging", "1"], root)
 
     out = tmp_path / "lib"
-    res = json.loads(_ok(run_cli, ["compile", "--model", "models:/motion_ad@staging", "-o", str(out), "--json"],
+    res = json.loads(cli_ok(run_cli, ["compile", "--model", "models:/motion_ad@staging", "-o", str(out), "--json"],
                          root))
     assert res["name"] == "motion_ad" and res["vectors"] >= 32
     manifest = json.loads((out / "MANIFEST.json").read_text())
@@ -55,7 +49,7 @@ def test_registered_anomaly_model_compiles_and_verifies(run_cli, tmp_path: Path)
     assert "motion_ad_run(const float *raw, size_t len, motion_ad_result_t *out)" in header
     assert "is_anomaly" in header and "motion_ad_init(void)" in header
 
-    rep = json.loads(_ok(run_cli, ["verify", str(out), "--host", "--json"], root))
+    rep = json.loads(cli_ok(run_cli, ["verify", str(out), "--host", "--json"], root))
     assert rep["ok"] and {c["name"] for c in rep["checks"]} == {"host-gcc-vs-python", "host-asan-ubsan-vs-python"}
     detail = rep["checks"][0]["detail"]
     assert detail["max_rel_score_diff"] <= 1e-4

@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from crisp_eml.core.graph import Graph
-
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
-
-
-def _sequential_plan(g: Graph) -> Any:
-    offsets, off = {}, 0
-    for t in g.tensors:
-        if not t.is_constant:
-            offsets[t.index] = off
-            off += (t.nbytes + 15) // 16 * 16
-    return SimpleNamespace(arena_bytes=off, offsets=offsets)
-
-
-def has_planner() -> bool:
-    try:
-        importlib.import_module("crisp_eml.compiler.planner")
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.fixture(autouse=True)
-def _planner(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not has_planner():  # until compiler.planner lands, the tests' own sequential plan
-        monkeypatch.setattr("crisp_eml.workspace.compile._plan", _sequential_plan)
+from conftest import MLPERF_TINY
 
 
 def test_compile_then_verify_host(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -18,22 +18,6 @@ from crisp_eml.data.samples import add_sample
 from crisp_eml.store.project import Project
 
 
-@pytest.fixture()
-def cli(run_cli: Any) -> Any:
-    """``run_cli``, undoing after each call the sub-command registrations ``cli.main.main`` adds on every
-    call, so many in-process calls do not make the shared ``app`` (and each later call) ever larger."""
-    from crisp_eml.cli.main import app
-
-    def _run(args: list[str], cwd: Path | None = None) -> tuple[int, str, str]:
-        groups, commands = list(app.registered_groups), list(app.registered_commands)
-        try:
-            return run_cli(args, cwd=cwd)  # type: ignore[no-any-return]
-        finally:
-            app.registered_groups[:], app.registered_commands[:] = groups, commands
-
-    return _run
-
-
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """basic-motions ingested once per module; each test works on its own copy."""
@@ -52,9 +36,9 @@ def motions(ingested: Path, tmp_path: Path) -> Project:
     return Project(tmp_path / "motions")
 
 
-def test_basic_motions_check_is_high_and_balanced(motions: Project, cli: Any, tmp_path: Path) -> None:
+def test_basic_motions_check_is_high_and_balanced(motions: Project, run_cli: Any, tmp_path: Path) -> None:
     html = tmp_path / "quality.html"
-    code, out, err = cli(["data", "check", "--json", "--html", str(html), "--window-ms", "2000"],
+    code, out, err = run_cli(["data", "check", "--json", "--html", str(html), "--window-ms", "2000"],
                              cwd=motions.root)
     assert code == 0, err
     r = json.loads(out)
@@ -68,50 +52,50 @@ def test_basic_motions_check_is_high_and_balanced(motions: Project, cli: Any, tm
     assert len(re.findall(r"data:image/png;base64,", text)) == 2 + 4  # balance, histogram, 4 class examples
     for lbl in ("badminton", "running", "standing", "walking"):
         assert f"example of class {lbl}" in text
-    code, _, err = cli(["data", "check", "--window-ms", "20000", "--fail-below", "90"], cwd=motions.root)
-    assert code == 8 and "below 90" in err  # 10 s recordings are too short for a 20 s window
+    code, _, err = run_cli(["data", "check", "--window-ms", "20000", "--fail-below", "90"], cwd=motions.root)
+    assert code == 8 and "below 90" in err, err  # 10 s recordings are too short for a 20 s window
 
 
-def test_versions_and_rebalance_cli(motions: Project, cli: Any) -> None:
+def test_versions_and_rebalance_cli(motions: Project, run_cli: Any) -> None:
     root = motions.root
-    code, out, err = cli(["data", "snapshot", "-m", "as ingested", "--json"], cwd=root)
+    code, out, err = run_cli(["data", "snapshot", "-m", "as ingested", "--json"], cwd=root)
     assert code == 0, err
     v1 = json.loads(out)
     assert v1["id"] == 1 and v1["n_samples"] == 80 and v1["categories"] == {"testing": 40, "training": 40}
-    code, out, _ = cli(["data", "rebalance", "--test-fraction", "0.25", "--stratify", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "rebalance", "--test-fraction", "0.25", "--stratify", "--json"], cwd=root)
     reb = json.loads(out)
     assert code == 0 and reb["counts"] == {"testing": 20, "training": 60} and reb["moved"] == len(reb["moves"]) > 0
-    code, out, _ = cli(["data", "snapshot", "-m", "rebalanced", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "snapshot", "-m", "rebalanced", "--json"], cwd=root)
     assert code == 0 and json.loads(out)["id"] == 2
-    code, out, _ = cli(["data", "versions", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "versions", "--json"], cwd=root)
     assert [v["message"] for v in json.loads(out)] == ["as ingested", "rebalanced"]
-    code, out, _ = cli(["data", "diff", "1", "2", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "diff", "1", "2", "--json"], cwd=root)
     d = json.loads(out)
     assert code == 0 and len(d["recategorized"]) == reb["moved"] and d["added"] == d["removed"] == []
-    code, out, _ = cli(["data", "version", "show", "2", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "version", "show", "2", "--json"], cwd=root)
     shown = json.loads(out)
     assert len(shown["items"]) == 80 and shown["categories"] == {"testing": 20, "training": 60}
-    code, out, _ = cli(["data", "restore", "1", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "restore", "1", "--json"], cwd=root)
     assert code == 0 and json.loads(out)["recategorized"] == reb["moved"]
-    code, out, _ = cli(["data", "ls", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "ls", "--json"], cwd=root)
     cats = [s["category"] for s in json.loads(out)]
     assert cats.count("testing") == 40
     # human-readable forms render without errors
     for args in (["data", "versions"], ["data", "version", "show", "1"], ["data", "diff", "1", "2"]):
-        code, out, err = cli(args, cwd=root)
+        code, out, err = run_cli(args, cwd=root)
         assert code == 0 and out, err
 
 
-def test_clean_cli_and_bad_input(motions: Project, cli: Any) -> None:
+def test_clean_cli_and_bad_input(motions: Project, run_cli: Any) -> None:
     root = motions.root
-    code, out, err = cli(["data", "clean", "--repair", "--resample", "20", "--json"], cwd=root)
+    code, out, err = run_cli(["data", "clean", "--repair", "--resample", "20", "--json"], cwd=root)
     assert code == 0, err
     c = json.loads(out)
     assert c["kept"] == 80 and c["resampled"] == 80 and c["dropped"] == 0
-    code, out, _ = cli(["data", "check", "--layer", "clean", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "check", "--layer", "clean", "--json"], cwd=root)
     r = json.loads(out)
     assert r["layer"] == "clean" and r["dominant_rate_hz"] == 20.0 and r["score"] >= 95
-    code, out, _ = cli(["data", "snapshot", "-m", "clean", "--layer", "clean", "--json"], cwd=root)
+    code, out, _ = run_cli(["data", "snapshot", "-m", "clean", "--layer", "clean", "--json"], cwd=root)
     assert json.loads(out)["layer"] == "clean"
 
     for args, exit_code, words in (
@@ -125,11 +109,11 @@ def test_clean_cli_and_bad_input(motions: Project, cli: Any) -> None:
         (["data", "clean", "--drop-below", "150"], 2, "drop-below"),
         (["data", "clean", "--resample", "-3"], 2, "resample"),
     ):
-        code, out, err = cli(args, cwd=root)
+        code, out, err = run_cli(args, cwd=root)
         assert code == exit_code and words in err and "Traceback" not in err, (args, code, err)
 
 
-def test_check_cli_flags_a_broken_sample(tmp_path: Path, cli: Any) -> None:
+def test_check_cli_flags_a_broken_sample(tmp_path: Path, run_cli: Any) -> None:
     p = Project.init(tmp_path / "small", "small", member="tester")
     rng = np.random.default_rng(0)
     with p.session() as s:
@@ -139,8 +123,8 @@ def test_check_cli_flags_a_broken_sample(tmp_path: Path, cli: Any) -> None:
                 arr[:, 1] = np.nan
             add_sample(p, s, arr, name=f"s{k}", label="ab"[k % 2], category="testing" if k > 3 else "training",
                        kind="timeseries", sensors=[Sensor("x"), Sensor("y")], frequency_hz=20.0, source="test")
-    code, out, err = cli(["data", "check"], cwd=p.root)
+    code, out, err = run_cli(["data", "check"], cwd=p.root)
     assert code == 0, err
     assert "s0" in out and "nan" in out and "Dataset score" in out
-    code, out, _ = cli(["data", "clean", "--repair"], cwd=p.root)
+    code, out, _ = run_cli(["data", "clean", "--repair"], cwd=p.root)
     assert code == 0 and "s0" in out and "no finite value" in out.replace("\n", " ")

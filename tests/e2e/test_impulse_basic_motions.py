@@ -6,14 +6,12 @@ the impulse capability. Checks features for every window, cache reuse, and class
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
+from conftest import BASIC_MOTIONS
 
 
 def add_basic_motions(project, folders=("training", "testing")) -> int:  # type: ignore[no-untyped-def]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+from conftest import SHARED
+
 KWS = SHARED / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
 
 

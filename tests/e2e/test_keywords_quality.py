@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_ok
 
 pytestmark = pytest.mark.slow
 
@@ -22,27 +23,21 @@ CLIPS_PER_CLASS = 100
 SEED = 0
 
 
-def _ok(run_cli, args, cwd):  # type: ignore[no-untyped-def]
-    code, out, err = run_cli(args, cwd=cwd)
-    assert code == 0, f"eml {' '.join(args)} -> {code}\n{out[-2000:]}\n{err[-2000:]}"
-    return out
-
-
 def test_keywords_default_impulse_reaches_090_int8(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is not installed: the keyword quality test needs it "
                     "(run 'make test' as root, or apt-get install espeak-ng)")
     data = tmp_path / "keywords"
-    _ok(run_cli, ["data", "synth", str(data), "--kind", "keywords", "--size", str(CLIPS_PER_CLASS),
+    cli_ok(run_cli, ["data", "synth", str(data), "--kind", "keywords", "--size", str(CLIPS_PER_CLASS),
                   "--seed", str(SEED)], tmp_path)
     assert len(list(data.glob("*.wav"))) == 4 * CLIPS_PER_CLASS
     root = tmp_path / "proj"
-    _ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
-    _ok(run_cli, ["ingest", str(data), "--json"], root)
-    spec = json.loads(_ok(run_cli, ["impulse", "create", "--json"], root))
+    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
+    cli_ok(run_cli, ["ingest", str(data), "--json"], root)
+    spec = json.loads(cli_ok(run_cli, ["impulse", "create", "--json"], root))
     assert [b["type"] for b in spec["spec"]["blocks"]] == ["mfcc"] and spec["spec"]["learning"] is None
 
-    run = json.loads(_ok(run_cli, ["train", "--json", "--seed", str(SEED)], root))
+    run = json.loads(cli_ok(run_cli, ["train", "--json", "--seed", str(SEED)], root))
     m = run["metrics"]
     assert m["input_kind"] == "spectrogram" and m["labels"] == ["no", "noise", "unknown", "yes"]
     assert any(layer["type"] == "ds-conv2d" for layer in run["params"]["layers"])  # the default DS-CNN

@@ -12,45 +12,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import cli_ok
 
-BASIC_MOTIONS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "basic-motions"
-
-
-def _ok(run_cli: Any, args: list[str], cwd: Path) -> str:
-    code, out, err = run_cli(args, cwd=cwd)
-    assert code == 0, f"eml {' '.join(args)} -> {code}\n{out}\n{err}"
-    return str(out)
+from conftest import BASIC_MOTIONS
 
 
 @pytest.mark.slow
 def test_lifecycle_gate_feedback_and_promotion(run_cli: Any, tmp_path: Path) -> None:
     root = tmp_path / "motion"
-    _ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
-    _ok(run_cli, ["requirements", "set", "target=cortex-m4f-80mhz", "min_accuracy=0.7", "min_f1=0.6",
+    cli_ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
+    cli_ok(run_cli, ["requirements", "set", "target=cortex-m4f-80mhz", "min_accuracy=0.7", "min_f1=0.6",
                   "max_ram=64k", "max_flash=64k", "min_quality=20", "min_samples_per_class=5",
                   "-m", "pilot"], root)
-    _ok(run_cli, ["ingest", str(BASIC_MOTIONS)], root)
-    _ok(run_cli, ["data", "snapshot", "-m", "basic motions"], root)
-    _ok(run_cli, ["impulse", "create"], root)
-    _ok(run_cli, ["train", "--epochs", "20", "--json"], root)
-    model = json.loads(_ok(run_cli, ["models", "register", "motion", "--json"], root))
+    cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS)], root)
+    cli_ok(run_cli, ["data", "snapshot", "-m", "basic motions"], root)
+    cli_ok(run_cli, ["impulse", "create"], root)
+    cli_ok(run_cli, ["train", "--epochs", "20", "--json"], root)
+    model = json.loads(cli_ok(run_cli, ["models", "register", "motion", "--json"], root))
     assert model["uri"] == "models:/motion/1"
 
-    lib = json.loads(_ok(run_cli, ["compile", "--model", "models:/motion/1", "-o", "lib/motion", "--name", "motion",
+    lib = json.loads(cli_ok(run_cli, ["compile", "--model", "models:/motion/1", "-o", "lib/motion", "--name", "motion",
                                    "--json"], root))
     ram_needed = int(lib["ram_bytes"])
 
-    gate = json.loads(_ok(run_cli, ["gate", "models:/motion/1", "--library", "lib/motion", "--json"], root))
+    gate = json.loads(cli_ok(run_cli, ["gate", "models:/motion/1", "--library", "lib/motion", "--json"], root))
     assert gate["passed"], gate["rows"]
     rows = {r["requirement"]: r for r in gate["rows"]}
     assert rows["max_ram_bytes"]["measured"] == ram_needed and "MANIFEST.json" in rows["max_ram_bytes"]["source"]
     assert "metrics.test.int8" in rows["min_accuracy"]["source"]
-    _ok(run_cli, ["models", "alias", "set", "motion", "production", "1"], root)
-    board = json.loads(_ok(run_cli, ["status", "--json"], root))
+    cli_ok(run_cli, ["models", "alias", "set", "motion", "production", "1"], root)
+    board = json.loads(cli_ok(run_cli, ["status", "--json"], root))
     assert all(p["state"] == "done" for p in board["phases"]), board
 
     # tighten the RAM budget below what the library needs
-    _ok(run_cli, ["requirements", "set", f"max_ram={ram_needed - 1}", "-m", "smaller MCU"], root)
+    cli_ok(run_cli, ["requirements", "set", f"max_ram={ram_needed - 1}", "-m", "smaller MCU"], root)
     code, out, err = run_cli(["gate", "models:/motion/1", "--library", "lib/motion", "--json"], cwd=root)
     assert code == 8 and "max_ram_bytes" in err
     failed = json.loads(out)
@@ -58,7 +53,7 @@ def test_lifecycle_gate_feedback_and_promotion(run_cli: Any, tmp_path: Path) -> 
     row = next(r for r in failed["rows"] if r["requirement"] == "max_ram_bytes")
     assert (row["measured"], row["threshold"], row["passed"]) == (ram_needed, ram_needed - 1, False)
 
-    board = json.loads(_ok(run_cli, ["status", "--json"], root))
+    board = json.loads(cli_ok(run_cli, ["status", "--json"], root))
     states = {p["key"]: p for p in board["phases"]}
     assert states["model-development"]["state"] == "in progress"
     assert "max_ram_bytes" in states["model-development"]["why"]
@@ -66,17 +61,17 @@ def test_lifecycle_gate_feedback_and_promotion(run_cli: Any, tmp_path: Path) -> 
     assert board["focus"] == "model-development"
     assert board["feedback"][0]["to"] == "model-development"
 
-    _ok(run_cli, ["models", "register", "motion"], root)  # version 2, same run, never gated
+    cli_ok(run_cli, ["models", "register", "motion"], root)  # version 2, same run, never gated
     for version in ("1", "2"):
         code, _, err = run_cli(["models", "alias", "set", "motion", "production", version], cwd=root)
         assert code == 8 and "refusing" in err
-    aliases = json.loads(_ok(run_cli, ["models", "alias", "history", "motion", "--json"], root))
+    aliases = json.loads(cli_ok(run_cli, ["models", "alias", "history", "motion", "--json"], root))
     assert [a["to_version"] for a in aliases] == [1]
 
-    rep = json.loads(_ok(run_cli, ["report", "-o", "report", "--model", "models:/motion/1", "--json"], root))
+    rep = json.loads(cli_ok(run_cli, ["report", "-o", "report", "--model", "models:/motion/1", "--json"], root))
     html = Path(rep["html"]).read_text()
     assert "does NOT meet 1 of" in html and "max_ram_bytes" in html and Path(rep["pdf"]).is_file()
-    verify = json.loads(_ok(run_cli, ["audit", "verify", "--json"], root))
+    verify = json.loads(cli_ok(run_cli, ["audit", "verify", "--json"], root))
     assert verify["ok"]
-    actions = [e["action"] for e in json.loads(_ok(run_cli, ["audit", "log", "--json"], root))]
+    actions = [e["action"] for e in json.loads(cli_ok(run_cli, ["audit", "log", "--json"], root))]
     assert actions.count("gate.evaluate") == 2 and actions.count("requirements.set") == 2

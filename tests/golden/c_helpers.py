@@ -1,45 +1,25 @@
-"""Helpers for the generated-C golden tests: a memory plan and TFLite Micro outputs.
+"""Helpers for the generated-C golden tests: compile a model to a library tree, and the tiny test models.
 
-``plan_for`` uses Engineer A's planner (``crisp_eml.compiler.planner``) when it exists; until then a
-non-overlapping sequential plan that lives only here, in the tests.
+The tiny models are converted with :func:`tiny_models.convert_int8` (one conversion routine for all golden
+tests) and cached in pytest's cache dir.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
+from tiny_models import convert_int8
 
+from crisp_eml.compiler.planner import MemoryPlan, plan_memory
 from crisp_eml.core.graph import Graph
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
 
-
-def plan_for(g: Graph) -> Any:
-    try:
-        from crisp_eml.compiler.planner import plan_memory  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        offsets, off = {}, 0
-        for t in g.tensors:
-            if not t.is_constant:
-                offsets[t.index] = off
-                off += (t.nbytes + 15) // 16 * 16
-        return SimpleNamespace(arena_bytes=off, offsets=offsets)
+def plan_for(g: Graph) -> MemoryPlan:
+    """The compiler's own memory plan (the one ``eml compile`` uses)."""
     return plan_memory(g)
-
-
-def has_planner() -> bool:
-    try:
-        import crisp_eml.compiler.planner  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def compile_to(model: Path | bytes, out: Path, name: str) -> tuple[Graph, dict[str, str]]:
@@ -56,27 +36,6 @@ def compile_to(model: Path | bytes, out: Path, name: str) -> tuple[Graph, dict[s
 
 def io_sizes(g: Graph) -> tuple[int, int]:
     return (int(np.prod(g.tensor(g.inputs[0]).shape)), int(np.prod(g.tensor(g.outputs[0]).shape)))
-
-
-def convert_int8(model: Any, shapes: list[tuple[int, ...]], float_io: bool = False) -> bytes:
-    """Full-int8 conversion (int8 input and output unless ``float_io``) with a random representative set."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-
-    def rep() -> Any:
-        for _ in range(16):
-            yield [rng.uniform(-2, 2, size=(1, *s)).astype(np.float32) for s in shapes]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if not float_io:
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    data: bytes = conv.convert()
-    return data
 
 
 def _shape_ops() -> tuple[object, list[tuple[int, ...]]]:
@@ -182,6 +141,6 @@ def tiny_c_models(request: pytest.FixtureRequest) -> dict[str, bytes]:
         path = cache / f"{name}.tflite"
         if not path.exists():
             model, shapes = builder()
-            path.write_bytes(convert_int8(model, shapes, float_io=name == "float_io"))
+            path.write_bytes(convert_int8(model, [(1, *s) for s in shapes], float_io=name == "float_io"))
         out[name] = path.read_bytes()
     return out

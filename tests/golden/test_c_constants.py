@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from c_helpers import MLPERF_TINY, compile_to, tiny_c_models  # noqa: F401 (fixture)
+from c_helpers import compile_to, tiny_c_models  # noqa: F401 (fixture)
 
+from conftest import MLPERF_TINY
 from crisp_eml.compiler.c.float_io import strip_float_io
 from crisp_eml.compiler.params import op_params
 from crisp_eml.compiler.reader import read_tflite

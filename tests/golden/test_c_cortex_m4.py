@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from c_helpers import MLPERF_TINY, compile_to, io_sizes, tiny_c_models  # noqa: F401 (fixture)
+from c_helpers import compile_to, io_sizes, tiny_c_models  # noqa: F401 (fixture)
 
+from conftest import MLPERF_TINY
 from crisp_eml.compiler.verify import random_vectors, run_cortex_m4, tflm_outputs
 
 

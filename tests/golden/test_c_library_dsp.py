@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 
 @pytest.fixture(scope="session")
 def imu_model(request: pytest.FixtureRequest) -> bytes:
-    from c_helpers import convert_int8
+    from tiny_models import convert_int8
 
     from crisp_eml.core.impulse import ImpulseSpec
     from crisp_eml.dsp.pipeline import n_features
@@ -67,7 +67,7 @@ def imu_model(request: pytest.FixtureRequest) -> bytes:
         keras.utils.set_random_seed(2)
         x = keras.Input((n,), batch_size=1)
         y = layers.Dense(4, activation="softmax")(layers.Dense(8, activation="relu")(x))
-        path.write_bytes(convert_int8(keras.Model(x, y), [(n,)]))
+        path.write_bytes(convert_int8(keras.Model(x, y), [(1, n)]))
     return path.read_bytes()
 
 

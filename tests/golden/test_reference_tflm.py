@@ -6,21 +6,16 @@ MLPerf Tiny models are checked whole. Also: the reader rejects float-only models
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tiny_models
 
+from conftest import MLPERF_TINY
 from crisp_eml.compiler.ops import SUPPORTED_OPS
 from crisp_eml.compiler.reader import read_tflite
 from crisp_eml.compiler.reference import run_reference
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
-
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
 
 
 def _inputs(g: Graph, rng: np.random.Generator) -> list[np.ndarray]:

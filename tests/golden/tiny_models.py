@@ -1,7 +1,8 @@
 """Tiny Keras models converted to full-int8 TFLite, covering every op the compiler supports.
 
-Built and converted once per test session (see ``conftest`` fixture ``tiny_int8_models``); each model is
-a few hundred parameters so conversion stays fast on a 2-core CI machine.
+Built and converted once per test process by :func:`build_all` (``functools.cache``); each model is a few
+hundred parameters so conversion stays fast on a 2-core CI machine. :func:`convert_int8` is also the one
+conversion routine the C-library golden tests (``c_helpers``) use for their own cached models.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 import numpy as np
 
 
-def _convert(model: Any, shapes: list[tuple[int, ...]], float_io: bool = False, seed: int = 0) -> bytes:
-    """Full-int8 conversion; ``shapes`` are the input shapes including the batch dimension."""
+def convert_int8(model: Any, shapes: list[tuple[int, ...]], float_io: bool = False, seed: int = 0) -> bytes:
+    """Full-int8 conversion (int8 input and output unless ``float_io``) with a seeded random representative set;
+    ``shapes`` are the input shapes including the batch dimension. Accepts a Keras model or a ``tf.function``."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
@@ -142,5 +144,5 @@ def build_all() -> dict[str, bytes]:
     out = {}
     for name, (builder, float_io) in BUILDERS.items():
         model, shapes = builder()
-        out[name] = _convert(model, shapes, float_io=float_io)
+        out[name] = convert_int8(model, shapes, float_io=float_io)
     return out

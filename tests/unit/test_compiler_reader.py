@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import MLPERF_TINY
 from crisp_eml.compiler.reader import read_tflite
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
 KWS = MLPERF_TINY / "kws_ref_model.tflite"
 AD = MLPERF_TINY / "ad01_int8.tflite"
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from conftest import SHARED
 from crisp_eml.compiler.c import kernel_source
 from crisp_eml.compiler.render import STATUS, RenderOptions, c_identifier, render_library
 from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.targets.catalog import TARGETS, get_target
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 AD01 = SHARED / "models" / "mlperf-tiny" / "ad01_int8.tflite"
 
 
@@ -74,3 +72,15 @@ def test_target_catalog() -> None:
     assert all(t.cpi > 0 for t in TARGETS.values() if t.kind == "mcu")
     with pytest.raises(NotFoundError, match="unknown target"):
         get_target("pdp-11")
+
+
+def test_render_rejects_a_bias_that_does_not_match_the_output_channels() -> None:
+    from crisp_eml.compiler.reader import read_tflite
+
+    g = read_tflite(AD01)
+    fc = next(op for op in g.ops if op.type == "FULLY_CONNECTED" and len(op.inputs) > 2 and op.inputs[2] >= 0)
+    bias = g.tensor(fc.inputs[2])
+    assert bias.data is not None
+    bias.data = bias.data[:-1]  # a corrupt model: one bias value short (the C kernel would read past it)
+    with pytest.raises(InputError, match=rf"operator {fc.index} \(FULLY_CONNECTED\): bias has"):
+        render_library(g, _sequential(g), RenderOptions(name="ad"))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import BASIC_MOTIONS
 from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.data.samples import get_sample
 from crisp_eml.store.project import Project
 
-MOTIONS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "basic-motions" / "training"
+MOTIONS = BASIC_MOTIONS / "training"
 
 
 @pytest.fixture()

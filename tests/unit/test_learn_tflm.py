@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import MLPERF_TINY
 from crisp_eml.core.errors import InputError
 from crisp_eml.learn.tflm import TensorInfo, dequantize, io_details, quantize, tflm_min_arena, tflm_predict, tflm_runs
-
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import pytest
 from lifecycle_helpers import MANIFEST, add_model
 from sqlalchemy import func, select
 
+from conftest import SHARED
 from crisp_eml.core.errors import PermissionDeniedError
 from crisp_eml.core.personas import Permission, allowed
 from crisp_eml.store.project import Project
@@ -18,7 +19,6 @@ from crisp_eml.store.tables import Base
 from crisp_eml.store.tables.audit import MemberRow
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 CSV = SHARED / "datasets" / "basic-motions" / "training" / "walking.01.csv"
 TFLITE = SHARED / "models" / "mlperf-tiny" / "ad01_int8.tflite"
 

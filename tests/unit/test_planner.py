@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from compiler_plan_helpers import assert_no_illegal_overlap, assert_read_min_sound
+from conftest import MLPERF_TINY
 from crisp_eml.compiler.arena_check import check_plan
 from crisp_eml.compiler.inplace import inplace_lag
 from crisp_eml.compiler.planner import plan_memory
@@ -18,8 +17,6 @@ from crisp_eml.compiler.reference import run_reference
 from crisp_eml.core.errors import VerificationError
 from crisp_eml.core.graph import Graph
 
-SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MLPERF_TINY = SHARED / "models" / "mlperf-tiny"
 TFLM_KWS_ARENA = 24_272  # smallest arena TFLite Micro runs KWS in (MLPerf README, measured by bisection)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,15 @@ def progress(disable: bool = False) -> Progress:
         TimeElapsedColumn(), console=err_console, disable=disable or not err_console.is_terminal,
         transient=False,
     )
+
+
+@contextlib.contextmanager
+def progress_tick(label: str, disable: bool = False) -> Iterator[Callable[[int, int, str], None]]:
+    """A :func:`progress` bar with one task, as the ``on_progress(done, total, name)`` callback use cases take."""
+    with progress(disable=disable) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int, _name: str) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tick

@@ -218,11 +218,11 @@ def export(
 @data_app.command("synth")
 def synth(
     out: Annotated[Path, typer.Argument(help="Output folder.")],
-    kind: Annotated[str, typer.Option(help="motion or keywords (needs espeak-ng).")] = "motion",
+    kind: Annotated[str, typer.Option(help="motion, keywords (needs espeak-ng) or shapes (32x32 PNGs).")] = "motion",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="motion only: json (Edge Impulse) or csv.")] = "json",
     size: Annotated[int | None, typer.Option(help="motion: recordings per subject and label (6); keywords: "
-                                                  "clips per class (8).")] = None,
+                                                  "clips per class (8); shapes: images per class (30).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a deterministic synthetic dataset (no project needed); then 'eml ingest OUT'."""

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from crisp_eml.cli.common import console, err_console, open_project, print_json, print_table, progress
+from crisp_eml.cli.common import console, err_console, open_project, print_json, print_table, progress_tick
 from crisp_eml.cli.data import data_app
-from crisp_eml.core.errors import VerificationError
+from crisp_eml.core.errors import InputError, VerificationError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 WindowOpt = Annotated[float | None, typer.Option("--window-ms", help="Flag samples shorter than this window.")]
@@ -29,13 +29,16 @@ def check_cmd(
         "--fail-below", help="Exit non-zero when the dataset score is below this.")] = None,
 ) -> None:
     """Score every sample and the dataset (NaN, flat, clipping, rate, length, duplicates, balance)."""
-    from crisp_eml.workspace.check import check_dataset, write_html_report
+    from crisp_eml.workspace.check import check_dataset, html_target, write_html_report
 
+    if fail_below is not None and not 0 <= fail_below <= 100:
+        raise InputError(f"must be a score between 0 and 100, got {fail_below!r}", field="fail-below")
+    if html is not None:
+        html_target(html)
     project = open_project()
-    with progress(disable=json_out) as bar:
-        task = bar.add_task("checking samples", total=None)
+    with progress_tick("checking samples", disable=json_out) as tick:
         report = check_dataset(project, layer=layer, window_ms=window_ms,
-                               on_progress=lambda i, n, _name: bar.update(task, completed=i, total=n))
+                               on_progress=tick)
     written = write_html_report(project, report, html) if html is not None else None
     if json_out:
         d = report.to_dict()
@@ -74,10 +77,9 @@ def clean_cmd(
     from crisp_eml.workspace.clean import clean
 
     project = open_project()
-    with progress(disable=json_out) as bar:
-        task = bar.add_task("cleaning samples", total=None)
+    with progress_tick("cleaning samples", disable=json_out) as tick:
         r = clean(project, drop_below=drop_below, repair=repair, resample_hz=resample, window_ms=window_ms,
-                  on_progress=lambda i, n, _name: bar.update(task, completed=i, total=n))
+                  on_progress=tick)
     if json_out:
         print_json(r.to_dict())
         return

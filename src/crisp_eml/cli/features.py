@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crisp_eml.cli.common import console, open_project, print_json, print_table, progress
+from crisp_eml.cli.common import console, open_project, print_json, print_table, progress_tick
 
 features_app = typer.Typer(help="Feature generation (cached) and the feature explorer.", no_args_is_help=True)
 
@@ -23,12 +23,7 @@ def generate(
     from crisp_eml.workspace.features import generate_features_report
 
     project = open_project()
-    with progress(disable=json_out) as bar:
-        task = bar.add_task("features", total=None)
-
-        def tick(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_tick("features", disable=json_out) as tick:
         fs, stats = generate_features_report(project, layer=layer, category=category, on_progress=tick,
                                              workers=workers)
     info = {**stats.to_dict(), "shape": list(fs.X.shape), "feature_shape": list(fs.feature_shape),
@@ -53,12 +48,7 @@ def explore(
     from crisp_eml.workspace.explore import explore_features
 
     project = open_project()
-    with progress(disable=json_out) as bar:
-        task = bar.add_task("features", total=None)
-
-        def tick(done: int, total: int, name: str) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_tick("features", disable=json_out) as tick:
         res = explore_features(project, method=method, html_path=html, layer=layer, on_progress=tick)
     if json_out:
         print_json(res)

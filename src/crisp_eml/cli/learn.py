@@ -179,11 +179,10 @@ def runs_report(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a run's self-contained HTML training report."""
-    from crisp_eml.workspace.runs import run_report
+    from crisp_eml.workspace.runs import write_run_report
 
-    data = run_report(open_project(), run_id)
-    output.write_bytes(data)
+    size = write_run_report(open_project(), output, run_id)
     if json_out:
-        print_json({"path": str(output), "bytes": len(data)})
+        print_json({"path": str(output), "bytes": size})
     else:
-        typer.echo(f"Wrote {output} ({len(data)} bytes)")
+        typer.echo(f"Wrote {output} ({size} bytes)")

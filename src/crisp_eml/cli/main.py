@@ -69,13 +69,14 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI: EmlError -> its exit code and one line; usage errors -> 2; anything else -> 70."""
     import os
 
+    from rich.markup import escape
     from typer.exceptions import Abort, TyperException
 
     _register()
     try:
         rc = app(args=argv, standalone_mode=False)
     except EmlError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, Abort):
         err_console.print("interrupted")
@@ -87,13 +88,13 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show()
         else:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception as exc:
         if os.environ.get("EML_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in crisp-eml; run again with EML_DEBUG=1 for the traceback.",
             highlight=False, soft_wrap=True,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +44,41 @@ def write_tree(files: dict[str, str], root: Path) -> None:
         p.write_text(text, encoding="utf-8")
 
 
+def publish_tree(files: dict[str, str], blobs: dict[str, bytes], out_dir: Path) -> None:
+    """Write a library (text ``files`` plus binary ``blobs``, by relative path) to ``out_dir`` all at once.
+
+    Everything is written into a hidden sibling folder first and renamed into place only when complete, so a
+    failure leaves neither a half-written library nor a damaged previous one at ``out_dir``.
+    """
+    from crisp_eml.store.outputs import make_dirs, remove_dirs
+
+    created = make_dirs(out_dir.parent, field="output")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    except OSError as exc:
+        remove_dirs(created)
+        raise InputError(f"cannot write the library: {exc.strerror or exc}", source=str(out_dir)) from exc
+    try:
+        write_tree(files, tmp)
+        for rel, data in blobs.items():
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(data)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def library_name(lib_dir: Path) -> str:
     import json
 
     try:
         manifest = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
         return str(manifest["name"])
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError("not a generated library (MANIFEST.json missing or unreadable)", source=str(lib_dir)) from exc
 
 

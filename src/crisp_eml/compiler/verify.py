@@ -86,12 +86,22 @@ def reference_outputs(model_bytes: bytes, vectors: np.ndarray) -> np.ndarray | N
 
 
 def load_vectors(lib_dir: Path) -> tuple[np.ndarray, np.ndarray, bytes, dict[str, Any]]:
-    manifest = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a generated library (MANIFEST.json missing or unreadable: {exc})",
+                         source=str(lib_dir)) from exc
+    if not isinstance(manifest, dict):
+        raise InputError("MANIFEST.json is not a JSON object", source=str(lib_dir / "MANIFEST.json"))
     if manifest.get("kind") == "anomaly":
         raise InputError("an anomaly library has no int8 test vectors: check it with 'eml verify DIR --host' "
                          "(profiling and Cortex-M4 runs do not support anomaly libraries yet)", source=str(lib_dir))
-    n_in = int(np.prod(manifest["inputs"][0]["shape"]))
-    n_out = int(np.prod(manifest["outputs"][0]["shape"]))
+    try:
+        n_in = int(np.prod(manifest["inputs"][0]["shape"]))
+        n_out = int(np.prod(manifest["outputs"][0]["shape"]))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed inputs/outputs shapes ({type(exc).__name__}: {exc}); re-run 'eml compile'",
+                         source=str(lib_dir / "MANIFEST.json"), field="inputs") from exc
     try:
         vec = np.frombuffer((lib_dir / VECTORS).read_bytes(), np.int8).reshape(-1, n_in)
         exp = np.frombuffer((lib_dir / EXPECTED).read_bytes(), np.int8).reshape(-1, n_out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from crisp_eml.core.errors import InputError
 
 RESIZE_MODES = ("squash", "fit-short", "fit-long", "crop")
 IMAGE_CHANNELS = ("RGB", "Grayscale")
+#: Longest input window (and step) an impulse accepts: one hour.
+MAX_WINDOW_MS = 3_600_000.0
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ class ImpulseSpec:
 def _num(v: Any, path: str, fail: Any, *, positive: bool = True) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise fail(f"must be a number, got {v!r}", path)
+    if not math.isfinite(v):
+        raise fail(f"must be a finite number, got {v!r}", path)
     if positive and not v > 0:
         raise fail(f"must be > 0, got {v!r}", path)
     return float(v)
@@ -176,6 +181,9 @@ def _parse_input(d: Any, fail: Any) -> InputSpec:
         size = _num(d["window_size_ms"], "input.window_size_ms", fail)
         inc = _num(d.get("window_increase_ms", size), "input.window_increase_ms", fail)
         freq = _num(d["frequency_hz"], "input.frequency_hz", fail)
+        for ms, k in ((size, "window_size_ms"), (inc, "window_increase_ms")):
+            if ms > MAX_WINDOW_MS:
+                raise fail(f"must be at most {MAX_WINDOW_MS:g} ms (one hour), got {ms:g}", f"input.{k}")
         axes = d["axes"]
         if not isinstance(axes, list) or not axes or not all(isinstance(a, str) and a for a in axes):
             raise fail("must be a non-empty list of axis names", "input.axes")

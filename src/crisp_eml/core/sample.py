@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 Kind = Literal["timeseries", "audio", "image"]
 CATEGORIES = ("training", "testing")
+#: Sample layers: ``raw`` as ingested, ``clean`` written by ``eml data clean``.
+LAYERS = ("raw", "clean")
 
 
 @dataclass(frozen=True)

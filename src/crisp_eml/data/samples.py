@@ -14,8 +14,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisp_eml.core.errors import NotFoundError
-from crisp_eml.core.sample import Sample, Sensor
+from crisp_eml.core.errors import InputError, NotFoundError
+from crisp_eml.core.sample import CATEGORIES, LAYERS, Sample, Sensor
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.data import SampleRow
 
@@ -48,6 +48,10 @@ def list_samples(
     layer: str = "raw", enabled_only: bool = True, session: Session | None = None,
 ) -> list[Sample]:
     """Samples of one layer, ordered by name then id (a stable order for reproducible runs)."""
+    if layer not in LAYERS:
+        raise InputError(f"unknown layer {layer!r}; one of {list(LAYERS)}", field="layer")
+    if category and category not in CATEGORIES:
+        raise InputError(f"unknown category {category!r}; one of {list(CATEGORIES)}", field="category")
     q = select(SampleRow).where(SampleRow.layer == layer)
     if category:
         q = q.where(SampleRow.category == category)

@@ -7,7 +7,12 @@ are alike. The subject is stored in the sample metadata (``subject``) for keep-t
 
 Keywords: 1 s, 16 kHz mono 16-bit WAV clips of "yes" and "no", an ``unknown`` class (other words) and
 a ``noise`` class, spoken by the ``espeak-ng`` synthesizer with several voices, speeds and pitches and
-mixed with synthetic background noise. Everything is deterministic for a given seed.
+mixed with synthetic background noise.
+
+Shapes: 32x32 RGB PNGs of a filled ``circle``, ``square`` or ``triangle`` with random position, size and
+colour on a noisy background, plus an ``empty`` class (background noise only).
+
+Everything is deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -195,6 +200,62 @@ def write_keywords(
             name = f"{label}.{voice.replace('+', '_')}-{k + 1:02d}.wav"
             (out / name).write_bytes(write_wav(pcm.astype(np.float32)[:, None], KEYWORD_RATE))
             files.append(SynthFile(name, label, voice))
+            if on_progress is not None:
+                on_progress(len(files), total, name)
+    return files
+
+
+SHAPE_LABELS = ("circle", "square", "triangle", "empty")
+SHAPE_SIDE = 32
+
+
+def shape_image(label: str, rng: np.random.Generator, side: int = SHAPE_SIDE) -> np.ndarray:
+    """One uint8 ``[side, side, 3]`` RGB picture: a filled shape of random size, position and colour on a
+    noisy random background (``empty``: background only, with some blotchy noise). Shapes are always
+    clearly brighter or darker than the background so the class is visible in every channel mix."""
+    bright_shape = bool(rng.integers(2))
+    bg = rng.uniform(15, 90, 3) if bright_shape else rng.uniform(165, 240, 3)
+    img = np.clip(bg + rng.normal(0, 10, (side, side, 3)), 0, 255)
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64) + 0.5
+    r = rng.uniform(0.28, 0.40) * side
+    cx, cy = rng.uniform(r + 1, side - r - 1, 2)
+    if label == "circle":
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    elif label == "square":
+        h = r * 0.85
+        mask = (np.abs(xx - cx) <= h) & (np.abs(yy - cy) <= h)
+    elif label == "triangle":  # apex up: inside when between the two slanted edges and above the base
+        top, base = cy - r, cy + r * 0.8
+        half = (yy - top) / (base - top) * r
+        mask = (yy >= top) & (yy <= base) & (np.abs(xx - cx) <= half)
+    elif label == "empty":
+        mask = np.zeros((side, side), dtype=bool)
+        img = np.clip(img + rng.normal(0, 20, (side, side, 1)), 0, 255)
+    else:
+        raise InputError(f"unknown shape label {label!r}; one of {', '.join(SHAPE_LABELS)}", field="label")
+    colour = rng.uniform(170, 250, 3) if bright_shape else rng.uniform(10, 85, 3)
+    img[mask] = np.clip(colour + rng.normal(0, 8, (int(mask.sum()), 3)), 0, 255)
+    return np.round(img).astype(np.uint8)
+
+
+def write_shapes(
+    out: Path, *, seed: int = 0, per_class: int = 30,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> list[SynthFile]:
+    """Write ``4 x per_class`` 32x32 RGB PNGs ``<label>.<k>.png`` (circle, square, triangle, empty)."""
+    from crisp_eml.data.formats.image import write_png
+
+    if per_class < 1:
+        raise InputError("per-class count must be at least 1", field="size")
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[SynthFile] = []
+    total = len(SHAPE_LABELS) * per_class
+    for li, label in enumerate(SHAPE_LABELS):
+        for k in range(per_class):
+            rng = np.random.default_rng([seed, 313, li, k])
+            name = f"{label}.{k + 1:03d}.png"
+            (out / name).write_bytes(write_png(shape_image(label, rng)))
+            files.append(SynthFile(name, label, f"{k + 1:03d}"))
             if on_progress is not None:
                 on_progress(len(files), total, name)
     return files

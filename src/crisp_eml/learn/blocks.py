@@ -140,8 +140,11 @@ def default_layers(kind: str, feature_shape: tuple[int, ...] | None = None) -> l
                 {"type": "ds-conv2d", "filters": 16, "kernel_size": [3, 3]},
                 {"type": "ds-conv2d", "filters": 16, "kernel_size": [3, 3]},
                 {"type": "global-avg-pool2d"}, {"type": "dropout", "rate": 0.2}]
+    # image: three conv/pool stages, so what reaches the dense head depends little on where the object is
     return [{"type": "conv2d", "filters": 8, "kernel_size": [3, 3], "activation": "relu"},
             {"type": "max-pool2d", "pool_size": [2, 2]},
             {"type": "conv2d", "filters": 16, "kernel_size": [3, 3], "activation": "relu"},
+            {"type": "max-pool2d", "pool_size": [2, 2]},
+            {"type": "conv2d", "filters": 32, "kernel_size": [3, 3], "activation": "relu"},
             {"type": "max-pool2d", "pool_size": [2, 2]},
             {"type": "flatten"}, {"type": "dropout", "rate": 0.25}]

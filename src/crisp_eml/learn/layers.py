@@ -52,11 +52,40 @@ def validate_layers(layers: Any) -> list[dict[str, Any]]:
             raise InputError(f"{t} needs {missing}", field=where)
         if extra:
             raise InputError(f"{t} does not take {extra}", field=where)
-        if layer.get("activation") not in ACTIVATIONS:
-            raise InputError(f"unknown activation {layer['activation']!r}", field=where)
-        if t == "dropout" and not 0 <= float(layer["rate"]) < 1:
-            raise InputError("rate must be in [0, 1)", field=where)
+        act = layer.get("activation")
+        if not (act is None or isinstance(act, str)) or act not in ACTIVATIONS:
+            raise InputError(f"unknown activation {act!r}", field=where)
+        if "padding" in layer and layer["padding"] not in ("same", "valid"):
+            raise InputError(f"padding is 'same' or 'valid', got {layer['padding']!r}", field=where)
+        for key in INT_KEYS & set(layer):
+            _check_size(layer[key], key, where)
+        if t == "reshape" and not (isinstance(layer["shape"], list) and layer["shape"]
+                                   and all(_is_int(v) and (v > 0 or v == -1) for v in layer["shape"])):
+            raise InputError(f"shape must be a list of positive sizes (or -1), got {layer['shape']!r}", field=where)
+        rate = layer.get("rate", 0.0)
+        if t == "dropout" and not (_is_num(rate) and 0 <= rate < 1):
+            raise InputError(f"rate must be a number in [0, 1), got {rate!r}", field=where)
     return layers
+
+
+#: Integer layer parameters (a size, or a pair of sizes for 2-D layers) and their upper bound.
+INT_KEYS = {"units", "filters", "kernel_size", "strides", "pool_size"}
+MAX_SIZE = 65536
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float | np.number) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _check_size(v: Any, key: str, where: str) -> None:
+    vals = v if isinstance(v, list) and len(v) == 2 else [v]
+    if not all(_is_int(x) and 1 <= x <= MAX_SIZE for x in vals):
+        raise InputError(f"{key} must be a whole number from 1 to {MAX_SIZE} (or a pair of them), got {v!r}",
+                         field=where)
 
 
 def _pair(v: Any) -> tuple[int, int]:

@@ -10,12 +10,13 @@ flatbuffer is corrupt, so anything that may fail runs in a short-lived child pro
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import hashlib
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,46 +24,37 @@ import numpy as np
 
 from crisp_eml.core.errors import InputError, ToolMissingError
 
-_PROBE = r"""
+# One child script, two modes. ``probe SIZE`` prints "ok" when the model runs with that arena. ``bisect LO HI``
+# searches inside one child: a size that works prints "ok N" and the search goes on in the same process; a size
+# that fails usually kills the process (the parent then knows "try N" failed).
+_CHILD = r"""
 import sys
 import numpy as np
 from tflite_micro import runtime
-data = open(sys.argv[1], "rb").read()
-it = runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[2]))
-i = 0
-while True:
-    try:
-        d = it.get_input_details(i)
-    except Exception:
-        break
-    it.set_input(np.zeros([int(s) for s in d["shape"]], dtype=d["dtype"]), i)
-    i += 1
-it.invoke()
-print("ok")
-"""
 
-# Bisection inside one child: a size that works prints "ok N" and the search goes on in the same
-# process; a size that fails usually kills the process (the parent then knows "try N" failed).
-_BISECT = r"""
-import sys
-import numpy as np
-from tflite_micro import runtime
+def invoke(data, size):
+    it = runtime.Interpreter.from_bytes(data, arena_size=size)
+    i = 0
+    while True:
+        try:
+            d = it.get_input_details(i)
+        except Exception:
+            break
+        it.set_input(np.zeros([int(s) for s in d["shape"]], dtype=d["dtype"]), i)
+        i += 1
+    it.invoke()
+
 data = open(sys.argv[1], "rb").read()
-lo, hi = int(sys.argv[2]), int(sys.argv[3])
+if sys.argv[2] == "probe":
+    invoke(data, int(sys.argv[3]))
+    print("ok")
+    sys.exit(0)
+lo, hi = int(sys.argv[3]), int(sys.argv[4])
 while hi - lo > 1:
     mid = (lo + hi) // 2
     print("try", mid, flush=True)
     try:
-        it = runtime.Interpreter.from_bytes(data, arena_size=mid)
-        i = 0
-        while True:
-            try:
-                d = it.get_input_details(i)
-            except Exception:
-                break
-            it.set_input(np.zeros([int(s) for s in d["shape"]], dtype=d["dtype"]), i)
-            i += 1
-        it.invoke()
+        invoke(data, mid)
     except Exception:
         print("fail", mid, flush=True)
         lo = mid
@@ -100,27 +92,39 @@ def _default_arena(model_bytes: bytes) -> int:
     return max(len(model_bytes) * 10, 256 * 1024)
 
 
-def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
-    """True when TFLite Micro can allocate ``arena_size`` bytes for the model and invoke it once."""
-    _runtime()
+@contextlib.contextmanager
+def _model_file(model_bytes: bytes) -> Iterator[str]:
+    """The model written to a temporary ``.tflite`` file for a child process; removed afterwards."""
     with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as fh:
         fh.write(model_bytes)
         path = fh.name
     try:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.run([sys.executable, "-c", _PROBE, path, str(int(arena_size))], capture_output=True,
-                              text=True, timeout=120, env=env, check=False)
-        return proc.returncode == 0 and proc.stdout.strip().endswith("ok")
-    except subprocess.TimeoutExpired:
-        return False
+        yield path
     finally:
         os.unlink(path)
 
 
+def _child(path: str, args: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+    """Run :data:`_CHILD` on the model file in a fresh interpreter (a TFLite Micro crash kills only the child)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-c", _CHILD, path, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, check=False)
+
+
+def tflm_runs(model_bytes: bytes, arena_size: int) -> bool:
+    """True when TFLite Micro can allocate ``arena_size`` bytes for the model and invoke it once."""
+    _runtime()
+    with _model_file(model_bytes) as path:
+        try:
+            proc = _child(path, ["probe", str(int(arena_size))], timeout=120)
+        except subprocess.TimeoutExpired:
+            return False
+    return proc.returncode == 0 and proc.stdout.strip().endswith("ok")
+
+
 @functools.lru_cache(maxsize=32)
-def _checked(digest: str, model_bytes: bytes) -> int:
-    """The arena size known to work for this model (cached by content hash)."""
-    del digest
+def _checked(model_bytes: bytes) -> int:
+    """The arena size known to work for this model (cached by content)."""
     arena = _default_arena(model_bytes)
     while not tflm_runs(model_bytes, arena):
         if arena >= _MAX_ARENA:
@@ -134,21 +138,16 @@ def check_model(model_bytes: bytes) -> int:
     """Raise :class:`InputError` unless TFLite Micro can run the model; return an arena size that works."""
     if len(model_bytes) < 16 or model_bytes[4:8] != b"TFL3":
         raise InputError("not a TFLite flatbuffer (missing 'TFL3' identifier)", field="model")
-    return _checked(hashlib.sha256(model_bytes).hexdigest(), model_bytes)
+    return _checked(model_bytes)
 
 
 def tflm_min_arena(model_bytes: bytes) -> int:
     """TFLite Micro's smallest working ``arena_size`` in bytes, found by bisection (each probe in a child)."""
     hi = check_model(model_bytes)
     lo = 0  # largest size known to fail (0 always fails)
-    with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as fh:
-        fh.write(model_bytes)
-        path = fh.name
-    try:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with _model_file(model_bytes) as path:
         while hi - lo > 1:
-            proc = subprocess.run([sys.executable, "-c", _BISECT, path, str(lo), str(hi)], capture_output=True,
-                                  text=True, timeout=300, env=env, check=False)
+            proc = _child(path, ["bisect", str(lo), str(hi)], timeout=300)
             tried = None
             for line in proc.stdout.splitlines():
                 word, _, num = line.partition(" ")
@@ -162,8 +161,6 @@ def tflm_min_arena(model_bytes: bytes) -> int:
                 lo = tried
             elif proc.returncode != 0:
                 raise InputError("TFLite Micro failed while measuring the arena", field="model")
-    finally:
-        os.unlink(path)
     return hi
 
 

@@ -27,7 +27,10 @@ class BlobStore:
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         self.url = url.rstrip("/")
-        fs, path = fsspec.core.url_to_fs(self.url, **storage_options)
+        try:
+            fs, path = fsspec.core.url_to_fs(self.url, **storage_options)
+        except (ValueError, ImportError) as exc:  # unknown protocol, missing fsspec backend
+            raise ProjectError(f"blob store {url}: unusable URL: {exc}") from exc
         self.fs = fs
         self.root = path
         self._local = getattr(fs, "protocol", None) in ("file", ("file", "local"), "local") or (

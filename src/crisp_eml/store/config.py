@@ -16,14 +16,30 @@ from crisp_eml.core.errors import ProjectError
 CONFIG_NAME = "eml.toml"
 
 
+#: Tables of ``eml.toml`` and, for each, the keys whose values must be strings.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "project": ("name", "id"), "store": ("metadata_url", "blob_url"), "actor": ("member",),
+}
+
+
 def read_config(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            cfg = tomllib.load(fh)
     except FileNotFoundError as exc:
         raise ProjectError(f"{path}: no project settings file") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read the project settings: {exc.strerror or exc}") from exc
+    for section, keys in SECTIONS.items():
+        table = cfg.get(section, {})
+        if not isinstance(table, dict):
+            raise ProjectError(f"{path}: '{section}' must be a table ([{section}]), got {table!r}")
+        for key in keys:
+            if key in table and not isinstance(table[key], str):
+                raise ProjectError(f"{path}: [{section}] {key} must be a string, got {table[key]!r}")
+    return cfg
 
 
 def _value(v: Any) -> str:

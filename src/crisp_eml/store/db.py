@@ -9,11 +9,22 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
+
+from crisp_eml.core.errors import ProjectError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a malformed URL or a missing driver is a :class:`ProjectError` naming it."""
+    try:
+        return _make_engine(url)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise ProjectError(f"metadata_url {url!r} is unusable: {exc}") from exc
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
 
@@ -49,7 +60,11 @@ def current_revisions(engine: Engine) -> set[str]:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to every branch head; a no-op when it already is."""
-    if current_revisions(engine) == head_revisions():
+    try:
+        current = current_revisions(engine)
+    except DatabaseError as exc:  # also OperationalError: unreachable server, unreadable or non-database file
+        raise ProjectError(f"cannot open the metadata database {engine.url!r}: {exc.orig}") from exc
+    if current == head_revisions():
         return
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:

@@ -25,6 +25,7 @@ from crisp_eml.core.personas import Permission, Persona, allowed
 from crisp_eml.store import audit, db
 from crisp_eml.store.blobs import BlobStore
 from crisp_eml.store.config import CONFIG_NAME, read_config, write_config
+from crisp_eml.store.outputs import make_dirs
 from crisp_eml.store.tables.audit import AuditRow, MemberRow
 
 STATE_DIR = ".eml"
@@ -95,7 +96,7 @@ class Project:
             raise InputError(f"unknown persona {persona!r}; one of {[p.value for p in Persona]}",
                              field="persona") from exc
         created_dir = not root.exists()
-        root.mkdir(parents=True, exist_ok=True)
+        make_dirs(root, field="directory")
         cfg: dict[str, Any] = {
             "project": {"name": name, "id": uuid.uuid4().hex},
             "store": {

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from crisp_eml.core.errors import InputError
 from crisp_eml.store import audit as chain
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
@@ -33,6 +34,8 @@ def entry_dict(row: AuditRow) -> dict[str, Any]:
 
 def log(project: Project, action: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Entries oldest first; ``action`` matches exactly or as a prefix (``gate`` matches ``gate.evaluate``)."""
+    if limit is not None and limit < 0:
+        raise InputError(f"must be a positive number of entries (0: all), got {limit}", field="limit")
     with project.session() as s:
         q = select(AuditRow).order_by(AuditRow.seq)
         if action:

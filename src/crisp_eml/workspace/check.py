@@ -116,16 +116,22 @@ def pick_examples(project: Project, report: q.QualityReport, per_class: int = 1)
     return [by_id[sq.id] for lbl in sorted(best) for sq in best[lbl]]
 
 
+def html_target(path: str | Path) -> Path:
+    """Validate where the HTML report goes before any work is done (so a bad path writes nothing)."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputError("is a folder; give a file name such as quality.html", source=str(out))
+    if not out.parent.is_dir():
+        raise InputError(f"its folder {out.parent} does not exist", source=str(out))
+    return out
+
+
 def write_html_report(project: Project, report: q.QualityReport, path: Path | str,
                       examples: Sequence[Sample] | None = None) -> Path:
     """Render the report with figures and write it atomically to ``path``."""
     from crisp_eml.data.quality_html import Example, render_html
 
-    out = Path(path)
-    if out.is_dir():
-        raise InputError("is a folder; give a file name such as quality.html", source=str(out))
-    if not out.parent.exists():
-        raise InputError("the folder does not exist", source=str(out.parent))
+    out = html_target(path)
     shown = list(examples) if examples is not None else pick_examples(project, report)
     exs = [Example(s.label or "(unlabeled)", s.name, s.kind, load_array(project, s), s.axes, s.frequency_hz)
            for s in shown]

@@ -125,6 +125,8 @@ def clean(
         raise InputError(f"must be a score between 0 and 100, got {drop_below!r}", field="drop-below")
     if resample_hz is not None and (not np.isfinite(resample_hz) or resample_hz <= 0):
         raise InputError(f"must be a positive rate in Hz, got {resample_hz!r}", field="resample")
+    if window_ms is not None and (not np.isfinite(window_ms) or window_ms <= 0):
+        raise InputError(f"must be a positive number of milliseconds, got {window_ms!r}", field="window-ms")
     raw = list_samples(project, layer="raw")
     if not raw:
         raise InputError("no enabled raw samples to clean", field="layer")

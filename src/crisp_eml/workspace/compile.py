@@ -8,8 +8,7 @@ written to a temporary sibling and renamed at the end, so a failure leaves nothi
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from crisp_eml.core.errors import ConflictError, InputError, ProjectError, ToolM
 from crisp_eml.core.personas import Permission
 
 MODELS_URI = "models:/"
+#: Most random test vectors a library carries (each runs through TFLite Micro at compile time).
+MAX_VECTORS = 10_000
 
 
 @dataclass
@@ -94,7 +95,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
                   labels: list[str] | None = None, force: bool = False, seed: int = 0,
                   project: Any = None, use_project: bool = True) -> CompileResult:
     from crisp_eml.compiler import verify
-    from crisp_eml.compiler.build import write_tree
+    from crisp_eml.compiler.build import publish_tree
     from crisp_eml.compiler.c.float_io import strip_float_io
     from crisp_eml.compiler.reader import read_tflite
     from crisp_eml.compiler.render import RenderOptions, c_identifier, render_library
@@ -103,8 +104,8 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
         project = _open_project()
     if project is not None:
         project.require(Permission.COMPILE)
-    if vectors < 0:
-        raise InputError("must be >= 0", field="vectors")
+    if not 0 <= vectors <= MAX_VECTORS:
+        raise InputError(f"must be between 0 and {MAX_VECTORS}, got {vectors}", field="vectors")
     out_dir = out_dir.resolve()
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise ConflictError(f"{out_dir} exists and is not empty (use --force to replace it)")
@@ -126,22 +127,9 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
     vec = verify.random_vectors(n_in, vectors, seed)
     expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        write_tree(files, tmp)
-        (tmp / "tests").mkdir()
-        (tmp / verify.VECTORS).write_bytes(vec.tobytes())
-        (tmp / verify.EXPECTED).write_bytes(np.ascontiguousarray(expected, np.int8).tobytes())
-        (tmp / verify.MODEL).write_bytes(data)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    import json
-
+    publish_tree(files, {verify.VECTORS: vec.tobytes(),
+                         verify.EXPECTED: np.ascontiguousarray(expected, np.int8).tobytes(),
+                         verify.MODEL: data}, out_dir)
     manifest = json.loads(files["MANIFEST.json"])
     result = CompileResult(lib_name, str(out_dir), sha, manifest["arena_bytes"], manifest["ram_bytes"],
                            manifest["weights_bytes"], manifest["ops"], vectors, sorted(files))

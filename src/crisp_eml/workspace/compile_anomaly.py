@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +52,7 @@ def compile_anomaly(project: Any, model: str, info: Any, impulse: dict[str, Any]
                     name: str | None, vectors: int) -> Any:
     from crisp_eml.compiler.anomaly_lib import render_anomaly_library
     from crisp_eml.compiler.anomaly_verify import ANOMALY_JSON, RAW, python_scores
-    from crisp_eml.compiler.build import write_tree
+    from crisp_eml.compiler.build import publish_tree
     from crisp_eml.compiler.render import c_identifier
     from crisp_eml.workspace.compile import CompileResult
 
@@ -80,20 +78,8 @@ def compile_anomaly(project: Any, model: str, info: Any, impulse: dict[str, Any]
 
         vec = apply_impulse(ImpulseSpec.from_dict(impulse), wins).reshape(len(wins), -1)
     expected = python_scores(amodel, impulse, bool(manifest["dsp_in_c"]), vec)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        write_tree(files, tmp)
-        (tmp / "tests").mkdir()
-        (tmp / RAW).write_bytes(np.ascontiguousarray(vec, np.float32).tobytes())
-        (tmp / ANOMALY_JSON).write_bytes(data)
-        (tmp / "tests" / "python_scores.f64").write_bytes(np.ascontiguousarray(expected, np.float64).tobytes())
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    publish_tree(files, {RAW: np.ascontiguousarray(vec, np.float32).tobytes(), ANOMALY_JSON: data,
+                         "tests/python_scores.f64": np.ascontiguousarray(expected, np.float64).tobytes()}, out_dir)
     result = CompileResult(lib_name, str(out_dir), sha, 0, manifest["ram_bytes"], manifest["weights_bytes"],
                            manifest["ops"], len(vec), sorted(files))
     with project.session() as s:

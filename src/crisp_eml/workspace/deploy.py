@@ -21,6 +21,7 @@ from sqlalchemy import select
 from crisp_eml.core.errors import ConflictError, InputError, VerificationError
 from crisp_eml.core.personas import Permission
 from crisp_eml.lifecycle.evidence import library_manifest, resolve
+from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.workspace.promotion import gate_refusal
@@ -124,8 +125,12 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
                         "arena_bytes": manifest.get("arena_bytes"), "ram_bytes": manifest.get("ram_bytes")}}
     payload, doc = bundle.build(files, info, key)
     digest = hashlib.sha256(payload).hexdigest()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
+    made_dirs = make_dirs(out.parent, field="output")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
+    except OSError as exc:
+        remove_dirs(made_dirs)
+        raise InputError(f"cannot write the bundle: {exc.strerror or exc}", source=str(out)) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)

@@ -19,6 +19,7 @@ from crisp_eml.core.impulse import ImpulseSpec
 from crisp_eml.core.personas import Permission
 from crisp_eml.data.samples import encode_array, list_samples
 from crisp_eml.dsp.explorer_html import render_explorer_html
+from crisp_eml.store.outputs import check_creatable, make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.impulse import FeatureEmbeddingRow
 from crisp_eml.workspace.features import Progress, generate_features_report
@@ -78,8 +79,17 @@ def explore_features(
     workers: int | None = None,
 ) -> dict[str, Any]:
     actor = project.require(Permission.DESIGN_IMPULSE)
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; one of {list(METHODS)}", field="--method")
+    if html_path is not None:
+        check_creatable(Path(html_path), field="html")
     fs, stats = generate_features_report(project, spec, layer=layer, category=category, on_progress=on_progress,
                                          workers=workers)
+    flat = fs.X.reshape(len(fs.X), -1)
+    if not np.isfinite(flat).all():  # PCA/t-SNE cannot embed NaN/Inf: name the samples to clean
+        bad = sorted({str(s) for s in np.asarray(fs.sample_ids)[~np.isfinite(flat).all(1)]})
+        raise InputError(f"features contain NaN/Inf for sample(s) {bad[:5]}: fix or remove them "
+                         "('eml data check', 'eml data clean --repair')", field="features")
     mask = fs.labels != ""
     z = standardize(fs.X)
     e = embed(z, method)
@@ -111,10 +121,15 @@ def explore_features(
         page = render_explorer_html(e, list(fs.labels.astype(str)), names, title=project.name, summary=summary,
                                     importance=result["importance"])
         html_path = Path(html_path)
-        html_path.parent.mkdir(parents=True, exist_ok=True)
+        created = make_dirs(html_path.parent, field="html")
         tmp = html_path.with_name(html_path.name + ".tmp")
-        tmp.write_text(page, encoding="utf-8")
-        tmp.replace(html_path)
+        try:
+            tmp.write_text(page, encoding="utf-8")
+            tmp.replace(html_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            remove_dirs(created)
+            raise InputError(f"cannot write the explorer: {exc.strerror or exc}", source=str(html_path)) from exc
         result["html"] = str(html_path)
     with project.session() as s:
         s.add(FeatureEmbeddingRow(impulse_hash=fs.impulse_hash, method=method, embedding_hash=digest,

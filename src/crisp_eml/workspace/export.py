@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from crisp_eml.core.errors import NotFoundError
+from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.core.sample import Sample
 from crisp_eml.data.export import applicable, check_format, relative_path, serialize
 from crisp_eml.data.samples import decode_array, list_samples, to_entity
+from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.data import DatasetVersionItemRow, DatasetVersionRow, SampleRow
 
@@ -66,21 +67,37 @@ def export_dataset(
     else:
         samples, skipped = list_samples(project), []
     report = ExportReport(out=str(out), format=fmt, version=version, skipped=list(skipped))
-    for i, sample in enumerate(samples):
-        reason = applicable(sample, fmt)
-        if reason:
-            report.skipped.append({"id": sample.id, "reason": reason})
-        else:
-            data = serialize(sample, decode_array(project.blobs.get(sample.hash)), fmt)
-            rel = relative_path(sample, fmt)
-            target = out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-            report.written.append(rel)
-        if on_progress is not None:
-            on_progress(i + 1, len(samples), sample.id)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file; give a folder to export into", source=str(out), field="out")
+    created: list[Path] = []
+    new_files: list[Path] = []
+    try:
+        for i, sample in enumerate(samples):
+            reason = applicable(sample, fmt)
+            if reason:
+                report.skipped.append({"id": sample.id, "reason": reason})
+            else:
+                data = serialize(sample, decode_array(project.blobs.get(sample.hash)), fmt)
+                rel = relative_path(sample, fmt)
+                target = out / rel
+                created += make_dirs(target.parent, field="out")
+                tmp = target.with_name(target.name + ".part")
+                if not target.exists():
+                    new_files.append(target)
+                try:
+                    tmp.write_bytes(data)
+                    tmp.replace(target)
+                except OSError as exc:
+                    tmp.unlink(missing_ok=True)
+                    raise InputError(f"cannot write: {exc.strerror or exc}", source=str(target), field="out") from exc
+                report.written.append(rel)
+            if on_progress is not None:
+                on_progress(i + 1, len(samples), sample.id)
+    except BaseException:
+        for f in new_files:  # a failed export leaves nothing it wrote behind
+            f.unlink(missing_ok=True)
+        remove_dirs(created)
+        raise
     with project.session() as s:
         project.record(s, "data.export", {"format": fmt, "version": version, "written": len(report.written),
                                           "skipped": len(report.skipped), "out": str(out)})

@@ -83,6 +83,8 @@ def generate_features_report(
     on_progress: Progress | None = None, workers: int | None = None,
 ) -> tuple[FeatureSet, GenerationStats]:
     """Features for every enabled sample of ``layer`` (optionally one ``category``) plus statistics."""
+    if workers is not None and not 1 <= workers <= 256:
+        raise InputError(f"must be between 1 and 256 processes, got {workers}", field="workers")
     try:
         project.require(Permission.DESIGN_IMPULSE)
     except PermissionDeniedError:

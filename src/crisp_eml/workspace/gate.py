@@ -59,7 +59,7 @@ def latest_any(session: Session) -> GateResultRow | None:
     return session.execute(select(GateResultRow).order_by(GateResultRow.id.desc()).limit(1)).scalar_one_or_none()
 
 
-def evaluate_bundle(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle,
+def evaluate_bundle(session: Session, ref: ModelRef, bundle: EvidenceBundle,
                     target: str | None, actor_name: str) -> GateResultRow:
     reqs = current(session)
     want = target or reqs.target
@@ -95,7 +95,7 @@ def run_gate(project: Project, model: str, target: str | None = None, *, library
     with project.session() as s:
         ref = resolve(s, model)
         bundle = collect(project, s, ref, library=library, profile=prof, target=target or current(s).target)
-        row = evaluate_bundle(project, s, ref, bundle, target, actor.name)
+        row = evaluate_bundle(s, ref, bundle, target, actor.name)
         result = outcome(row)
         project.record(s, "gate.evaluate", {"model": ref.uri, "run": ref.run_id, "gate": row.id,
                                             "passed": row.passed, "requirements_version": row.requirements_version,

@@ -11,6 +11,7 @@ a running ingest cannot remove a blob whose row is about to be committed.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, inspect, select
 
+from crisp_eml.core.errors import InputError
 from crisp_eml.core.personas import Permission
 from crisp_eml.store.project import Project
 
@@ -76,6 +78,8 @@ def referenced_blobs(project: Project) -> set[str]:
 
 def gc_blobs(project: Project, *, min_age_s: float = 0.0, dry_run: bool = False) -> GcReport:
     actor = project.require(Permission.INGEST_DATA)
+    if not math.isfinite(min_age_s) or min_age_s < 0:
+        raise InputError(f"must be a non-negative number of seconds, got {min_age_s!r}", field="min-age")
     refs = referenced_blobs(project)
     young: set[str] = set()
     if min_age_s > 0:

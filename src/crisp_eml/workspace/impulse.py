@@ -80,6 +80,13 @@ def save_impulse(project: Project, spec: ImpulseSpec, *, action: str, message: s
     actor = project.require(Permission.DESIGN_IMPULSE)
     spec = ImpulseSpec.from_dict(spec.to_dict())
     validate_impulse(spec)
+    if spec.learning is not None:  # a bad learning block is refused now, not at 'eml train' time
+        from crisp_eml.learn.blocks import parse_block
+        from crisp_eml.learn.layers import validate_layers
+
+        block = parse_block(spec.learning)
+        if block.params.get("layers") is not None:
+            validate_layers(block.params["layers"])
     with project.session() as s:
         last = s.execute(select(func.max(ImpulseVersionRow.version))).scalar() or 0
         s.execute(update(ImpulseVersionRow).where(ImpulseVersionRow.current.is_(True)).values(current=False))
@@ -207,8 +214,9 @@ def build_default_spec(
     if not axes:
         raise InputError("the samples share no sensor axis", field="axes")
     cap = 1000.0 if kind == "audio" else 2000.0
-    size = float(window_size_ms) if window_size_ms else float(round(min(cap, typical)))
-    inc = float(window_increase_ms) if window_increase_ms else (size / 2.0 if kind == "audio" else size / 4.0)
+    size = float(window_size_ms) if window_size_ms is not None else float(round(min(cap, typical)))
+    inc = (float(window_increase_ms) if window_increase_ms is not None
+           else (size / 2.0 if kind == "audio" else size / 4.0))
     if not blocks:
         blocks = ["mfcc"] if kind == "audio" else ["spectral-analysis"]
     window_len = max(1, int(round(size * freq / 1000.0)))

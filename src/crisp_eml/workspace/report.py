@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crisp_eml.core.errors import InputError
 from crisp_eml.lifecycle.evidence import ModelRef, collect, resolve
 from crisp_eml.lifecycle.report import render_html, render_pdf
+from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.store.tables.data import DatasetVersionRow, SampleRow
@@ -139,14 +141,21 @@ def gather(project: Project, model: str | None = None) -> dict[str, Any]:
 
 def write_report(project: Project, out: Path, *, model: str | None = None, pdf: bool = True) -> dict[str, Any]:
     """Write ``report.html`` (and ``report.pdf``) into ``out``; audited as ``report.write``."""
-    data = gather(project, model)
     out = out if out.is_absolute() else Path.cwd() / out
-    out.mkdir(parents=True, exist_ok=True)
-    html_path = render_html(data, out / "report.html")
-    result: dict[str, Any] = {"html": str(html_path), "pdf": None, "model": data["model"]["uri"] if data["model"]
-                              else None, "gate_passed": data["gate"]["passed"] if data["gate"] else None}
-    if pdf:
-        result["pdf"] = str(render_pdf(data, out / "report.pdf"))
+    created = make_dirs(out, field="output")  # first: a bad path fails before gather() records anything
+    try:
+        data = gather(project, model)
+        html_path = render_html(data, out / "report.html")
+        pdf_path = render_pdf(data, out / "report.pdf") if pdf else None
+    except OSError as exc:
+        remove_dirs(created)
+        raise InputError(f"cannot write the report: {exc.strerror or exc}", source=str(out), field="output") from exc
+    except BaseException:
+        remove_dirs(created)
+        raise
+    result: dict[str, Any] = {"html": str(html_path), "pdf": str(pdf_path) if pdf_path else None,
+                              "model": data["model"]["uri"] if data["model"] else None,
+                              "gate_passed": data["gate"]["passed"] if data["gate"] else None}
     with project.session() as s:
         project.record(s, "report.write", {k: v for k, v in result.items() if v is not None})
     return result

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.learn import RunRow
 from crisp_eml.workspace.runs_common import artifact_bytes, get_run, run_dict, run_summary
@@ -15,6 +17,8 @@ COMPARE_PARAMS = ("epochs", "learning_rate", "batch_size", "layers", "augment", 
 
 
 def list_runs(project: Project, *, limit: int | None = None) -> list[dict[str, Any]]:
+    if limit is not None and limit < 0:
+        raise InputError(f"must be a positive number of runs (0: all), got {limit}", field="limit")
     with project.session() as s:
         q = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())
         if limit:
@@ -67,3 +71,20 @@ def run_report(project: Project, run_id: str | None = None) -> bytes:
     with project.session() as s:
         row = get_run(s, run_id)
         return artifact_bytes(project, row, "report.html")
+
+
+def write_run_report(project: Project, out: Path, run_id: str | None = None) -> int:
+    """Write the run's HTML report to ``out`` atomically; returns its size. A bad path is an InputError."""
+    data = run_report(project, run_id)
+    if out.is_dir():
+        raise InputError("is a folder; give a file name such as report.html", source=str(out), field="output")
+    created = make_dirs(out.parent, field="output")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        remove_dirs(created)
+        raise InputError(f"cannot write the report: {exc.strerror or exc}", source=str(out), field="output") from exc
+    return len(data)

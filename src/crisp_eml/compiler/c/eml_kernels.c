@@ -701,13 +701,13 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
 }
 /* @end */
 /* @section pool */
-static void eml_pool_window(const eml_pool_params_t *p, int32_t o, int32_t stride, int32_t pad, int32_t k,
-                            int32_t size, int32_t *origin, int32_t *start, int32_t *end)
+/* Input origin of output position o, and the kernel taps [start, end) that fall inside the input. */
+static void eml_pool_window(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size, int32_t *origin,
+                            int32_t *start, int32_t *end)
 {
     *origin = o * stride - pad;
     *start = *origin < 0 ? -*origin : 0;
     *end = size - *origin < k ? size - *origin : k;
-    (void)p;
 }
 
 void eml_avgpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out)
@@ -717,10 +717,10 @@ void eml_avgpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out)
         const int8_t *ib = in + b * p->in_h * p->in_w * p->ch;
         for (oy = 0; oy < p->out_h; ++oy) {
             int32_t y0, ys, ye;
-            eml_pool_window(p, oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &y0, &ys, &ye);
+            eml_pool_window(oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &y0, &ys, &ye);
             for (ox = 0; ox < p->out_w; ++ox) {
                 int32_t x0, xs, xe;
-                eml_pool_window(p, ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &x0, &xs, &xe);
+                eml_pool_window(ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &x0, &xs, &xe);
                 for (c = 0; c < p->ch; ++c) {
                     int32_t acc = 0;
                     int32_t count = 0;
@@ -747,10 +747,10 @@ void eml_maxpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out)
         const int8_t *ib = in + b * p->in_h * p->in_w * p->ch;
         for (oy = 0; oy < p->out_h; ++oy) {
             int32_t y0, ys, ye;
-            eml_pool_window(p, oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &y0, &ys, &ye);
+            eml_pool_window(oy, p->stride_h, p->pad_h, p->k_h, p->in_h, &y0, &ys, &ye);
             for (ox = 0; ox < p->out_w; ++ox) {
                 int32_t x0, xs, xe;
-                eml_pool_window(p, ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &x0, &xs, &xe);
+                eml_pool_window(ox, p->stride_w, p->pad_w, p->k_w, p->in_w, &x0, &xs, &xe);
                 for (c = 0; c < p->ch; ++c) {
                     int32_t m = -128;
                     for (fy = ys; fy < ye; ++fy) {

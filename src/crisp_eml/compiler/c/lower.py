@@ -129,11 +129,15 @@ def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -
 
 
 def _bias(g: Graph, op: Op, n: int) -> np.ndarray | None:
+    """The constant bias of ``op`` (one value per each of its ``n`` output channels), or None when it has none."""
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = g.tensor(op.inputs[2])
         if b.data is None:
             raise InputError(f"operator {op.index} ({op.type}): bias must be constant")
-        return np.asarray(b.data, np.int64).reshape(-1)
+        values = np.asarray(b.data, np.int64).reshape(-1)
+        if values.size != n:
+            raise InputError(f"operator {op.index} ({op.type}): bias has {values.size} values for {n} output channels")
+        return values
     return None
 
 

@@ -1,8 +1,9 @@
 """Float32 C twin of the impulse's DSP blocks: ``render_dsp_c(spec, prefix) -> {filename: text}``.
 
-Covers ``raw``, ``flatten``, ``spectral-analysis`` (FFT mode), ``spectrogram``, ``mfe`` and ``mfcc``; one
-renderer per block family (:mod:`.motion`, :mod:`.audio`), the FFTs in :mod:`.fft`, assembly in
-:mod:`.render`. Pure: no files, no subprocesses.
+Covers ``raw``, ``flatten``, ``spectral-analysis`` (FFT mode), ``spectrogram``, ``mfe``, ``mfcc`` and, for image
+impulses, ``image`` (frames arrive at the impulse's size: resizing stays on the host); one renderer per block
+family (:mod:`.motion`, :mod:`.audio`, :mod:`.image`), the FFTs in :mod:`.fft`, assembly in :mod:`.render`.
+Pure: no files, no subprocesses.
 
 API of the generated code: ``int <prefix>_dsp(const float *raw, size_t len, float *features)`` where ``raw``
 is one window, interleaved ``raw[t * N_AXES + a]`` over the impulse's input axes, ``len`` =

@@ -1,6 +1,6 @@
 """Assembling the DSP twin: an impulse spec -> ``<prefix>_dsp.h`` + ``<prefix>_dsp.c``.
 
-Validates the impulse, lets each block's renderer (:mod:`.motion`, :mod:`.audio`) append its code and
+Validates the impulse, lets each block's renderer (:mod:`.motion`, :mod:`.audio`, :mod:`.image`) append its code and
 tables to one :class:`~.emit.Ctx`, then declares exactly the static buffers and helper functions used.
 The header also states the library's static RAM (``<PREFIX>_DSP_STATIC_BYTES``) and that it needs libm.
 """
@@ -12,14 +12,15 @@ from typing import Any
 from crisp_eml.compiler.dsp_c.audio import CMVN, MEL, NOISE_FLOOR, PREEMPH, render_audio
 from crisp_eml.compiler.dsp_c.emit import SYM, Ctx, c_identifier, flit
 from crisp_eml.compiler.dsp_c.fft import COMPLEX_FFT, REAL_POWER, twiddles
+from crisp_eml.compiler.dsp_c.image import render_image
 from crisp_eml.compiler.dsp_c.motion import MOMENTS, render_flatten, render_raw, render_spectral
 from crisp_eml.compiler.dsp_c.wavelet import WAVELET
 from crisp_eml.core.errors import InputError
-from crisp_eml.core.impulse import ImpulseSpec, TimeSeriesInput
+from crisp_eml.core.impulse import ImageInput, ImpulseSpec
 from crisp_eml.dsp.audio import _FramedBlock
 from crisp_eml.dsp.pipeline import block_instance, n_features, validate_impulse
 
-SUPPORTED = ("raw", "flatten", "spectral-analysis", "spectrogram", "mfe", "mfcc")
+SUPPORTED = ("raw", "flatten", "spectral-analysis", "spectrogram", "mfe", "mfcc", "image")
 
 # helper name -> C text, in dependency order (dsp_rfft_power calls dsp_fft)
 _HELPERS = (("moments", MOMENTS), ("fft", COMPLEX_FFT), ("rfft", REAL_POWER), ("preemph", PREEMPH),
@@ -35,6 +36,10 @@ def _body(spec: ImpulseSpec, ctx: Ctx) -> int:
             raise InputError(f"block '{b.type}' has no C twin yet (supported: {list(SUPPORTED)})",
                              field=f"blocks.{bi}.type")
         blk = block_instance(spec, b)
+        if isinstance(spec.input, ImageInput):
+            ctx.line(f"    /* block {bi}: {b.type} '{b.name}' */")
+            offset = render_image(ctx, blk, spec.input.width * spec.input.height, offset)
+            continue
         axes = list(range(ctx.na)) if b.axes is None else [names.index(a) for a in b.axes]
         ctx.line(f"    /* block {bi}: {b.type} '{b.name}' */")
         if b.type == "raw":
@@ -55,13 +60,20 @@ def render_dsp_c(spec: ImpulseSpec | dict[str, Any], prefix: str = "eml") -> dic
     ``spec`` may be an :class:`ImpulseSpec` or its ``to_dict()`` form (validated here)."""
     if not isinstance(spec, ImpulseSpec):
         spec = ImpulseSpec.from_dict(spec)
-    if not isinstance(spec.input, TimeSeriesInput):
-        raise InputError("the C twin covers time-series impulses only", field="input.type")
     validate_impulse(spec)
     p = c_identifier(prefix)
     up = p.upper()
     inp = spec.input
-    ctx = Ctx(wl=inp.window_len, na=len(inp.axes), fs=inp.frequency_hz)
+    if isinstance(inp, ImageInput):  # one frame, row by row: "window" = rows, "axes" = values per row
+        ctx = Ctx(wl=inp.height, na=inp.width * len(inp.axes), fs=0.0)
+        layout = (f"raw[(y * {up}_DSP_IMAGE_WIDTH + x) * {up}_DSP_IMAGE_CHANNELS + c], 0..255, a frame already at\n"
+                  f"   the impulse's {inp.width}x{inp.height} ({inp.channels}): resizing stays on the host")
+        image_macros = (f"#define {up}_DSP_IMAGE_WIDTH {inp.width}\n#define {up}_DSP_IMAGE_HEIGHT {inp.height}\n"
+                        f"#define {up}_DSP_IMAGE_CHANNELS {len(inp.axes)}\n")
+    else:
+        ctx = Ctx(wl=inp.window_len, na=len(inp.axes), fs=inp.frequency_hz)
+        layout = f"one window, raw[t * {up}_DSP_N_AXES + axis]"
+        image_macros = ""
     written = _body(spec, ctx)
     total = n_features(spec)
     if written != total:
@@ -80,12 +92,12 @@ def render_dsp_c(spec: ImpulseSpec | dict[str, Any], prefix: str = "eml") -> dic
 
 #include <stddef.h>
 
-#define {up}_DSP_WINDOW_LEN {inp.window_len}
+#define {up}_DSP_WINDOW_LEN {ctx.wl}
 #define {up}_DSP_N_AXES {ctx.na}
-#define {up}_DSP_INPUT_LEN ({inp.window_len} * {ctx.na})
+#define {up}_DSP_INPUT_LEN ({ctx.wl} * {ctx.na})
 #define {up}_DSP_N_FEATURES {total}
-#define {up}_DSP_FREQUENCY_HZ {flit(inp.frequency_hz)}
-/* bytes of static working buffers in {p}_dsp.c (not reentrant); the code needs libm (-lm) */
+#define {up}_DSP_FREQUENCY_HZ {flit(ctx.fs)}
+{image_macros}/* bytes of static working buffers in {p}_dsp.c (not reentrant); the code needs libm (-lm) */
 #define {up}_DSP_STATIC_BYTES {static_bytes}
 
 typedef enum {{
@@ -94,7 +106,7 @@ typedef enum {{
     {up}_DSP_ERR_LENGTH = 2
 }} {p}_dsp_status;
 
-/* raw: one window, raw[t * {up}_DSP_N_AXES + axis]; len must be {up}_DSP_INPUT_LEN floats. */
+/* raw: {layout}; len must be {up}_DSP_INPUT_LEN floats. */
 int {p}_dsp(const float *raw, size_t len, float *features);
 
 #endif

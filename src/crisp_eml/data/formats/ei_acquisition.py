@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import numpy as np
@@ -210,9 +209,3 @@ def encode(message: dict[str, Any], *, cbor: bool = False, hmac_key: str | bytes
 
     return body.replace(cbor2.dumps("signature") + cbor2.dumps(ZERO_SIGNATURE),
                         cbor2.dumps("signature") + cbor2.dumps(sig), 1)
-
-
-def now_iat() -> int:
-    return int(time.time())
-
-
