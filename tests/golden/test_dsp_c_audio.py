@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from dsp_c_helpers import assert_twin_close, build, run, spec_of
 
-from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import ImpulseSpec
 from crisp_eml.dsp.pipeline import apply_impulse, n_features
 
@@ -99,13 +98,3 @@ def test_tables_are_sparse_and_headers_state_ram() -> None:
     # s_re/s_im (128 each) + s_p (129) + s_mel (32) + s_cep (50 frames x 13) floats
     assert "#define KWS_DSP_STATIC_BYTES " + str(4 * (128 + 128 + 129 + 32 + 50 * 13)) in hdr
     assert "malloc" not in src and "stdio" not in src
-
-
-def test_image_impulse_is_rejected() -> None:
-    from crisp_eml.compiler.dsp_c import render_dsp_c
-
-    spec = ImpulseSpec.from_dict({"input": {"type": "image", "width": 8, "height": 8, "channels": "Grayscale"},
-                                  "blocks": [{"type": "image"}]})
-    with pytest.raises(InputError) as exc:
-        render_dsp_c(spec)
-    assert exc.value.field == "input.type"
