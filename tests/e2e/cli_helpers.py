@@ -12,3 +12,21 @@ def cli_ok(run_cli: Any, args: list[str], cwd: Path) -> str:
     code, out, err = run_cli(args, cwd=cwd)
     assert code == 0, f"eml {' '.join(args)} -> {code}\n{out[-3000:]}\n{err[-3000:]}"
     return str(out)
+
+
+def basic_motions_project(run_cli: Any, tmp_path: Path, basic_motions: Path) -> Path:
+    """A fresh project (member ``tester``) with basic-motions ingested and the default impulse created."""
+    assert basic_motions.is_dir(), f"test data missing: {basic_motions}"
+    root = tmp_path / "proj"
+    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
+    cli_ok(run_cli, ["ingest", str(basic_motions), "--json"], root)
+    cli_ok(run_cli, ["impulse", "create"], root)
+    return root
+
+
+def imported_model_project(run_cli: Any, tmp_path: Path, model: Path, name: str) -> Path:
+    """A fresh project (member ``alice``) with ``model`` registered as ``models:/NAME/1`` (regression task)."""
+    root = tmp_path / name
+    cli_ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
+    cli_ok(run_cli, ["models", "import", str(model), "--name", name, "--task", "regression"], root)
+    return root

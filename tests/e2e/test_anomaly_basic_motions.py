@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli_ok
+from cli_helpers import basic_motions_project, cli_ok
 
 from conftest import BASIC_MOTIONS
 
@@ -19,12 +19,7 @@ NORMAL = ["standing", "walking"]
 
 
 def test_anomaly_threshold_gives_good_decisions_on_basic_motions(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if not BASIC_MOTIONS.is_dir():
-        pytest.fail(f"test data missing: {BASIC_MOTIONS}")
-    root = tmp_path / "proj"
-    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
-    cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
-    cli_ok(run_cli, ["impulse", "create"], root)
+    root = basic_motions_project(run_cli, tmp_path, BASIC_MOTIONS)
     for kind in ("anomaly-gmm", "anomaly-kmeans"):
         learning = json.dumps({"type": kind, "params": {"normal_labels": NORMAL}})
         cli_ok(run_cli, ["impulse", "set", f"learning={learning}"], root)

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cli_helpers import cli_ok
+from cli_helpers import basic_motions_project, cli_ok
 
 from conftest import BASIC_MOTIONS
 
@@ -21,12 +21,7 @@ NORMAL = ["standing", "walking"]
 
 
 def test_registered_anomaly_model_compiles_and_verifies(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if not BASIC_MOTIONS.is_dir():
-        pytest.fail(f"test data missing: {BASIC_MOTIONS}")
-    root = tmp_path / "proj"
-    cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
-    cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS), "--json"], root)
-    cli_ok(run_cli, ["impulse", "create"], root)
+    root = basic_motions_project(run_cli, tmp_path, BASIC_MOTIONS)
     learning = json.dumps({"type": "anomaly-kmeans", "params": {"normal_labels": NORMAL}})
     cli_ok(run_cli, ["impulse", "set", f"learning={learning}"], root)
     run = json.loads(cli_ok(run_cli, ["train", "--json"], root))

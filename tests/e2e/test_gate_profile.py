@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import cli_ok
+from cli_helpers import cli_ok, imported_model_project
 
 from conftest import MLPERF_TINY
 
@@ -17,9 +17,7 @@ AD01 = MLPERF_TINY / "ad01_int8.tflite"
 
 @pytest.mark.cross
 def test_gate_profiles_the_library_on_the_target(run_cli: Any, tmp_path: Path) -> None:
-    root = tmp_path / "ad"
-    cli_ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
-    cli_ok(run_cli, ["models", "import", str(AD01), "--name", "ad01", "--task", "regression"], root)
+    root = imported_model_project(run_cli, tmp_path, AD01, "ad01")
     lib = json.loads(cli_ok(run_cli, ["compile", str(AD01), "-o", "lib", "--name", "ad01", "--json"], root))
     cli_ok(run_cli, ["requirements", "set", "target=cortex-m4", "max_ram=64k", "max_flash=512k",
                   "max_latency_ms=1000"], root)

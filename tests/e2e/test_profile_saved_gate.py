@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import cli_ok
+from cli_helpers import cli_ok, imported_model_project
 
 from conftest import MLPERF_TINY
 
@@ -16,9 +16,7 @@ AD01 = MLPERF_TINY / "ad01_int8.tflite"
 
 @pytest.mark.cross
 def test_saved_profile_is_gate_evidence(run_cli: Any, tmp_path: Path) -> None:
-    root = tmp_path / "ad"
-    cli_ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
-    cli_ok(run_cli, ["models", "import", str(AD01), "--name", "ad01", "--task", "regression"], root)
+    root = imported_model_project(run_cli, tmp_path, AD01, "ad01")
     prof = json.loads(cli_ok(run_cli, ["profile", "models:/ad01/1", "--target", "cortex-m4", "--json"], root))
     assert prof["saved_as"].startswith("audit #") and prof["latency_ms"] > 0
     log = json.loads(cli_ok(run_cli, ["audit", "log", "--json"], root))
