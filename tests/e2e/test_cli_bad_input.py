@@ -357,6 +357,20 @@ def test_random_key_value_pairs(work: dict[str, Path], run_cli, group: str) -> N
     check()
 
 
+def test_commands_close_the_database_when_they_return(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """No connection outlives a command: SQLite's write-ahead log is checkpointed and gone on return.
+
+    A connection left for the garbage collector later checkpoints its log over whatever the file holds
+    by then, which made the damaged-database case below flaky in CI.
+    """
+    root = tmp_path / "p"
+    for argv, cwd in ((["init", str(root), "--member", "tester"], tmp_path), (["data", "ls"], root),
+                      (["status"], root)):
+        code, _, err = run_cli(argv, cwd=cwd)
+        assert code == 0, err
+        assert sorted(p.name for p in root.glob(".eml/metadata.db*")) == ["metadata.db"], argv
+
+
 @pytest.mark.parametrize(("what", "damage", "names"), [
     ("eml.toml", b"\xdc\xff random bytes \x00", "eml.toml"),
     ("eml.toml", b"store = 5\n", "store"),

@@ -11,6 +11,7 @@ import typer
 from crisp_eml import __version__
 from crisp_eml.cli.common import err_console, print_json
 from crisp_eml.core.errors import EmlError
+from crisp_eml.store.db import dispose_engines
 
 app = typer.Typer(
     name="eml", help="crisp-eml: local-first embedded ML, from sensor data to a bit-exact C library.",
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> None:
 
     _register()
     try:
-        rc = app(args=argv, standalone_mode=False)
+        try:
+            rc = app(args=argv, standalone_mode=False)
+        finally:
+            dispose_engines()
     except EmlError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

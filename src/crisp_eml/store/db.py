@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -15,13 +16,25 @@ from crisp_eml.core.errors import ProjectError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Engines made in this process. A command disposes them all when it returns, so SQLite checkpoints and
+# removes its write-ahead log then, instead of whenever the garbage collector reaches the engine.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine this process made (each reconnects if used again)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; a malformed URL or a missing driver is a :class:`ProjectError` naming it."""
     try:
-        return _make_engine(url)
+        engine = _make_engine(url)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise ProjectError(f"metadata_url {url!r} is unusable: {exc}") from exc
+    _ENGINES.add(engine)
+    return engine
 
 
 def _make_engine(url: str) -> Engine:
