@@ -117,6 +117,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (bad / "list.json").write_text("[1, 2, 3]")
     (bad / "obj.json").write_text('{"protected": {}, "payload": {"values": "nope"}}')
     for name, manifest in (("lib_nokeys", '{"name": "x"}'), ("lib_notjson", "{"), ("lib_list", "[]"),
+                           ("lib_neg", '{"arena_bytes": -1, "ram_bytes": 5, "weights_bytes": 1}'),
                            ("lib_badshape", '{"name": "x", "inputs": [{"shape": "ab"}], "outputs": []}')):
         (bad / name).mkdir()
         (bad / name / "MANIFEST.json").write_text(manifest)
@@ -202,6 +203,7 @@ MALFORMED: list[tuple[list[str], str]] = [
     (["models", "alias", "set", "nope", "production", "1"], "nope"),
     (["models", "alias", "set", "kws", "bad alias!", "1"], "alias"),
     (["models", "alias", "history", "nope"], "nope"),
+    (["models", "ls", "nope"], "nope"),
     # compiler
     (["inspect", "{nope}/m.tflite"], "m.tflite"),
     (["inspect", "{bad}/random.tflite"], "random.tflite"),
@@ -232,6 +234,8 @@ MALFORMED: list[tuple[list[str], str]] = [
     (["gate", "not-a-uri"], "not-a-uri"),
     (["gate", "models:/kws/1", "--target", "no-such-board"], "no-such-board"),
     (["gate", "models:/kws/1", "--library", "{nope}/lib"], "lib"),
+    *[(["gate", "models:/kws/1", "--library", f"{{bad}}/{lib}"], lib)
+      for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_neg")],
     (["gate", "models:/kws/1", "--profile", "{bad}/random.json"], "random.json"),
     (["deploy", "models:/x/999", "--target", "cortex-m4", "-o", "{base}/out_d1"], "x"),
     (["deploy", "models:/kws/1", "--target", "no-such-board", "-o", "{base}/out_d2"], "no-such-board"),

@@ -234,7 +234,22 @@ def library_manifest(path: Path) -> dict[str, Any]:
         raise InputError(f"unreadable MANIFEST.json: {exc}", source=str(f)) from exc
     if not isinstance(data, dict):
         raise InputError("MANIFEST.json is not an object", source=str(f))
+    for key in _MANIFEST_SIZES:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            what = "is missing" if key not in data else f"is {value!r}, not a byte count"
+            raise InputError(f"MANIFEST.json field {key!r} {what}: not a library `eml compile` wrote",
+                             source=str(f))
+    for key in ("flash_bytes", "latency_ms", "estimated_latency_ms"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+                                  or value != value or value == float("inf")):
+            raise InputError(f"MANIFEST.json field {key!r} is {value!r}, not a non-negative number", source=str(f))
     return data
+
+
+# Sizes every MANIFEST.json the compiler writes holds (the CLI contract).
+_MANIFEST_SIZES = ("arena_bytes", "ram_bytes", "weights_bytes")
 
 
 def _use_manifest(bundle: EvidenceBundle, manifest: Mapping[str, Any], source: str, info: Mapping[str, Any]) -> None:

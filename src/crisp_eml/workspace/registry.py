@@ -187,6 +187,8 @@ def list_models(project: Project, name: str | None = None) -> list[dict[str, Any
             d = info.to_dict()
             d["accuracy_int8"] = (test.get("int8") or {}).get("accuracy")
             out.append(d)
+        if name and not out:
+            raise NotFoundError(f"no model named '{name}'")
         return out
 
 
