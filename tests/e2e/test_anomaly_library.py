@@ -3,7 +3,8 @@
 basic-motions with standing + walking as normal (as ``test_anomaly_basic_motions.py``), ``anomaly-kmeans``,
 registered and aliased, then ``eml compile --model models:/name@alias`` and ``eml verify DIR --host``: the C
 scores of the test windows (raw signal -> DSP in C -> scorer) must match the Python pipeline within 1e-4 and
-the decisions must agree. A tampered centroid must make ``eml verify`` fail.
+the decisions must agree. The same windows run on the emulated Cortex-M4 (``--target cortex-m4``) and
+``eml profile`` measures the library there. A tampered centroid must make ``eml verify`` fail.
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def test_registered_anomaly_model_compiles_and_verifies(run_cli, tmp_path: Path)
     # decisions may differ only on windows whose Python score is within 1e-4 of the threshold (reported)
     assert abs(detail["anomalies_c"] - detail["anomalies_python"]) <= detail["decisions_differ_near_threshold"]
     assert detail["decisions_differ_near_threshold"] <= len(detail["near_threshold_windows"])
+
+    # the same windows, raw signal -> DSP -> scorer, on the emulated Cortex-M4
+    rep = json.loads(cli_ok(run_cli, ["verify", str(out), "--target", "cortex-m4", "--json"], root))
+    assert rep["ok"] and [c["name"] for c in rep["checks"]] == ["cortex-m4-qemu-vs-python"], rep
+    m4 = rep["checks"][0]["detail"]
+    print("anomaly library on Cortex-M4:", json.dumps(m4))
+    assert m4["max_rel_score_diff"] <= 1e-4 and m4["instructions_per_inference"] > 1000
+    assert abs(m4["anomalies_c"] - detail["anomalies_python"]) <= m4["decisions_differ_near_threshold"]
+    prof = json.loads(cli_ok(run_cli, ["profile", str(out), "--target", "cortex-m4f-80mhz", "--json"], root))
+    assert prof["instructions_per_inference"] == pytest.approx(m4["instructions_per_inference"], rel=0.01)
+    assert prof["flash_bytes"] > prof["sections"]["rodata"] > 0 and prof["latency_ms"] > 0
+    assert prof["tflm_arena_bytes"] is None and prof["ram_bytes"] >= manifest["ram_bytes"]
 
     # the check can fail: move one centroid coordinate in the generated C and verify must say so
     src = out / "src" / "motion_ad_anomaly.c"

@@ -6,6 +6,7 @@ feature count is refused with the status code, and a drifted threshold is caught
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +50,34 @@ def test_feature_input_library_matches_python(kind: str, params: dict[str, objec
     assert rep.ok, rep.to_dict()
     detail = rep.checks[0].detail
     assert detail["max_rel_score_diff"] <= 1e-4 and 0 < detail["anomalies_python"] < 40
-    with pytest.raises(InputError):
-        verify_library(lib, host=False, target="cortex-m4")
+    with pytest.raises(InputError, match="no-such-board"):
+        verify_library(lib, host=False, target="no-such-board")
+
+
+@pytest.mark.parametrize(("kind", "params"), [("gmm", {"components": 2, "covariance": "full"}),
+                                              ("kmeans", {"clusters": 4})])
+def test_feature_input_library_on_cortex_m4(kind: str, params: dict[str, object], tmp_path: Path) -> None:
+    """The same windows on the emulated Cortex-M4 (hard-float build, QEMU): scores within 1e-4, with a count."""
+    for name in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if shutil.which(name) is None:
+            pytest.fail(f"{name} is required for the Cortex-M4 tests (make setup installs it)")
+    lib, _, _ = _library(tmp_path, kind, params)
+    rep = verify_library(lib, host=False, target="cortex-m4")
+    assert rep.ok and [c.name for c in rep.checks] == ["cortex-m4-qemu-vs-python"], rep.to_dict()
+    detail = rep.checks[0].detail
+    assert rep.checks[0].vectors == 40 and detail["max_rel_score_diff"] <= 1e-4
+    assert 0 < detail["anomalies_c"] < 40 and detail["instructions_per_inference"] > 100
+    assert detail["sizes"]["rodata"] > 0
+
+    # a moved threshold on the Python side must be caught on the device path too
+    model = json.loads((lib / ANOMALY_JSON).read_text())
+    from crisp_eml.compiler.anomaly_verify import python_scores
+
+    scores = python_scores(model, None, False, np.frombuffer((lib / RAW).read_bytes(), np.float32).reshape(-1, 8))
+    model["threshold"] = float(np.median(scores))
+    (lib / ANOMALY_JSON).write_text(json.dumps(model))
+    rep = verify_library(lib, host=False, target="cortex-m4")
+    assert not rep.ok and rep.checks[0].mismatched_bytes > 0
 
 
 def test_drifted_threshold_is_caught(tmp_path: Path) -> None:

@@ -76,9 +76,12 @@ def profile_cmd(
     if json_out:
         print_json(r)
         return
-    rows = [["target", r["target"]["name"]], ["arena (ours)", f"{r['arena_bytes']} B"],
-            ["TFLM smallest arena", f"{r['tflm_arena_bytes']} B"], ["library RAM / TFLM arena", r["ram_vs_tflm"]],
-            ["RAM total", f"{r['ram_bytes']} B"]]
+    rows = [["target", r["target"]["name"]], ["arena (ours)", f"{r['arena_bytes']} B"]]
+    if r["tflm_arena_bytes"] is None:
+        rows.append(["TFLM smallest arena", "- (anomaly scorer: no TFLite Micro model)"])
+    else:
+        rows += [["TFLM smallest arena", f"{r['tflm_arena_bytes']} B"], ["library RAM / TFLM arena", r["ram_vs_tflm"]]]
+    rows.append(["RAM total", f"{r['ram_bytes']} B"])
     if "flash_bytes" in r:
         rows += [["flash", f"{r['flash_bytes']} B"], ["instructions / inference", r["instructions_per_inference"]]]
     latency = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.3f} ms"

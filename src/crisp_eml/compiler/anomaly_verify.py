@@ -3,8 +3,9 @@
 The library is float32 C, so the check is not byte for byte: on every stored test window the C score must be
 within 1e-4 (relative, or absolute near zero) of ``AnomalyModel.score`` of the Python features, and the
 decision (``score > threshold``) identical except where the Python score lies within 1e-4 (relative) of the
-threshold; those windows are reported in the check's detail. Host only: gcc ``-Werror`` build, and once more
-under ASan/UBSan.
+threshold; those windows are reported in the check's detail. On the host: gcc ``-Werror`` build, and once more
+under ASan/UBSan; on the emulated Cortex-M4 (``--target cortex-m4``): the same windows through
+``anomaly_m4.run_anomaly_cortex_m4``.
 """
 
 from __future__ import annotations
@@ -120,9 +121,8 @@ def _host_build(lib_dir: Path, out_dir: Path, name: str, *, sanitize: bool) -> P
 
 def verify_anomaly_library(lib_dir: Path, manifest: dict[str, Any], *, host: bool, sanitize: bool,
                            target: str | None, work: Path) -> VerifyReport:
-    if target is not None:
-        raise InputError("anomaly libraries are verified on the host only (--host); --target is not supported "
-                         "for them yet", field="target")
+    if target is not None and target != "cortex-m4":
+        raise InputError(f"unknown verification target {target!r}; supported: cortex-m4", field="target")
     name = str(manifest["name"])
     try:
         model = json.loads((lib_dir / ANOMALY_JSON).read_text(encoding="utf-8"))
@@ -142,4 +142,12 @@ def verify_anomaly_library(lib_dir: Path, manifest: dict[str, Any], *, host: boo
             c = compare_scores(scores, flags, py, threshold)
             c.name = check_name
             checks.append(c)
+    if target is not None:
+        from crisp_eml.compiler.anomaly_m4 import run_anomaly_cortex_m4
+
+        res = run_anomaly_cortex_m4(lib_dir, raw, work / "m4")
+        c = compare_scores(res["scores"], res["flags"], py, threshold)
+        c.name = "cortex-m4-qemu-vs-python"
+        c.detail.update(instructions_per_inference=res["instructions_per_inference"], sizes=res["sizes"])
+        checks.append(c)
     return VerifyReport(name, checks)

@@ -126,12 +126,16 @@ class M4Result:
 
 
 def m4_build(lib_dir: Path, out_dir: Path, vectors: np.ndarray, *, iterations: int = 1,
-             opt: str = "-O2") -> Path:
-    """Cross-compile library + runner + our startup for mps2-an386 (hard-float Cortex-M4)."""
+             opt: str = "-O2", runner: str | None = None) -> Path:
+    """Cross-compile library + runner + our startup for mps2-an386 (hard-float Cortex-M4).
+
+    ``runner``: the runner's C source; by default the int8 runner with ``vectors`` embedded.
+    """
     cc = tool("arm-none-eabi-gcc")
     name = library_name(lib_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "m4_runner.c").write_text(m4_runner(name, vectors, iterations), encoding="utf-8")
+    source = runner if runner is not None else m4_runner(name, vectors, iterations)
+    (out_dir / "m4_runner.c").write_text(source, encoding="utf-8")
     (out_dir / "startup.c").write_text(M4_STARTUP, encoding="utf-8")
     (out_dir / "mps2_an386.ld").write_text(M4_LINKER, encoding="utf-8")
     elf = out_dir / "prog.elf"
@@ -182,17 +186,28 @@ def section_sizes(paths: list[Path]) -> dict[str, int]:
     return out
 
 
-def qemu_run(elf: Path, out_size: int, *, timeout: float = 300) -> M4Result:
+def qemu_stdout(elf: Path, *, timeout: float = 300) -> str:
+    """Run ``elf`` on QEMU mps2-an386 with semihosting; its standard output (a non-zero exit is an error)."""
     qemu = tool("qemu-system-arm")
     r = _run([qemu, *QEMU_CMD[1:], "-kernel", str(elf)], timeout=timeout)
     if r.returncode != 0:
         raise VerificationError(f"QEMU run failed (exit {r.returncode}):\n{(r.stdout + r.stderr).strip()[:4000]}")
-    outs = [bytes.fromhex(line[2:].strip()) for line in r.stdout.splitlines() if line.startswith("O ")]
-    empty = _ticks(r.stdout, "E")[0]
-    calib = _ticks(r.stdout, "C")[0] - empty
+    return r.stdout
+
+
+def instructions(stdout: str) -> tuple[list[int], float]:
+    """Instructions per timed call ('T' lines) and SysTick ticks per instruction, from the runner's 'E'/'C'."""
+    empty = _ticks(stdout, "E")[0]
+    calib = _ticks(stdout, "C")[0] - empty
     # the calibration loop runs 2 x 100000 instructions (+ 3 set-up instructions)
     tpi = calib / 200003.0 if calib > 0 else 0.0
-    instr = [round((t - empty) / tpi) if tpi else 0 for t in _ticks(r.stdout, "T")]
+    return [round((t - empty) / tpi) if tpi else 0 for t in _ticks(stdout, "T")], tpi
+
+
+def qemu_run(elf: Path, out_size: int, *, timeout: float = 300) -> M4Result:
+    stdout = qemu_stdout(elf, timeout=timeout)
+    outs = [bytes.fromhex(line[2:].strip()) for line in stdout.splitlines() if line.startswith("O ")]
+    instr, tpi = instructions(stdout)
     arr = np.array([np.frombuffer(o, np.int8) for o in outs], np.int8).reshape(-1, out_size)
     return M4Result(arr, instr, tpi, {})
 

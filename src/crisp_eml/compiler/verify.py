@@ -94,8 +94,8 @@ def load_vectors(lib_dir: Path) -> tuple[np.ndarray, np.ndarray, bytes, dict[str
     if not isinstance(manifest, dict):
         raise InputError("MANIFEST.json is not a JSON object", source=str(lib_dir / "MANIFEST.json"))
     if manifest.get("kind") == "anomaly":
-        raise InputError("an anomaly library has no int8 test vectors: check it with 'eml verify DIR --host' "
-                         "(profiling and Cortex-M4 runs do not support anomaly libraries yet)", source=str(lib_dir))
+        raise InputError("an anomaly library has no int8 test vectors (its float test windows are checked by "
+                         "'eml verify DIR')", source=str(lib_dir))
     try:
         n_in = int(np.prod(manifest["inputs"][0]["shape"]))
         n_out = int(np.prod(manifest["outputs"][0]["shape"]))

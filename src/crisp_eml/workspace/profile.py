@@ -60,6 +60,8 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
             compile_model(source, Path(tmp) / "lib", vectors=1, project=project if not src.exists() else None,
                           use_project=False)
             lib = Path(tmp) / "lib"
+        if _manifest_kind(lib) == "anomaly":
+            return _measure_anomaly(lib, target, Path(tmp))
         vec, _, model, manifest = verify.load_vectors(lib)
         if vec.shape[0] == 0:
             vec = verify.random_vectors(vec.shape[1], 1)
@@ -100,3 +102,66 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         )
         return out
 
+
+
+def _manifest_kind(lib: Path) -> str | None:
+    import json
+
+    try:
+        head = json.loads((lib / "MANIFEST.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # load_vectors names the problem
+    return str(head.get("kind")) if isinstance(head, dict) and head.get("kind") else None
+
+
+def _measure_anomaly(lib: Path, target: Any, tmp: Path) -> dict[str, Any]:
+    """An anomaly library (float32 scorer, no arena, no TFLite Micro counterpart) on ``target``."""
+    import json
+    import time
+
+    from crisp_eml.compiler import anomaly_verify
+
+    manifest = json.loads((lib / "MANIFEST.json").read_text(encoding="utf-8"))
+    try:
+        n_in = int(manifest["inputs"][0]["shape"][0])
+        windows = np.frombuffer((lib / anomaly_verify.RAW).read_bytes(), np.float32).reshape(-1, n_in)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"anomaly test windows missing or malformed ({exc}); re-run 'eml compile'",
+                         source=str(lib)) from exc
+    if len(windows) == 0:
+        raise InputError("the anomaly library holds no test windows; re-run 'eml compile'", source=str(lib))
+    out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "kind": "anomaly",
+                           "arena_bytes": 0, "model_sha256": manifest.get("model_sha256"),
+                           "tflm_arena_bytes": None, "ram_vs_tflm": None}
+    if target.kind == "linux":
+        import platform
+
+        machine = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
+        out["ram_bytes"] = int(manifest["ram_bytes"])
+        if machine != target.core.replace("-", "_"):
+            out.update(latency_ms=None, latency_method=f"not measurable on this {machine} machine "
+                                                        f"(run 'eml profile' on a {target.core} host)")
+            return out
+        exe = anomaly_verify._host_build(lib, tmp / "host", str(manifest["name"]), sanitize=False)
+        reps = np.tile(windows, (max(1, 2000 // len(windows)), 1))
+        t0 = time.perf_counter()
+        anomaly_verify._run(exe, reps)
+        per = (time.perf_counter() - t0) / len(reps)
+        out.update(latency_ms=per * 1e3, latency_method=f"host build (gcc -O2): wall time of scoring {len(reps)} "
+                                                        "windows in one process / windows (start-up included)")
+        return out
+    from crisp_eml.compiler.anomaly_m4 import run_anomaly_cortex_m4
+
+    res = run_anomaly_cortex_m4(lib, windows[:1], tmp / "m4")
+    instr = int(res["instructions_per_inference"] or 0)
+    ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
+    out.update(
+        static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
+        ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=res["sizes"],
+        instructions_per_inference=instr,
+        latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
+        latency_method=f"QEMU mps2-an386 instruction count of <name>_run (SysTick, -icount shift=0) x CPI "
+                       f"{target.cpi} / {target.clock_hz / 1e6:g} MHz",
+        fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
+    )
+    return out

@@ -70,28 +70,15 @@ int main(int argc, char **argv)
 """
 
 
-def m4_runner(name: str, vectors: np.ndarray, iterations: int = 1) -> str:
-    """Vectors embedded; prints 'O <hex>' per vector, then 'T <ticks>' for each timed inference."""
-    up = name.upper()
-    k = int(vectors.shape[0])
-    rows = ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in vectors.reshape(k, -1)) or "{0}"
-    return f"""/* Cortex-M4 (QEMU mps2-an386) test runner for {name} (generated). Output through semihosting. */
-#include <stdio.h>
-
-#include "{name}.h"
-
+# SysTick timing shared by the Cortex-M4 runners: ticks_of(fn) around one call, nothing() for the call overhead
+# ('E' line) and calibrate(), a loop of exactly 200,003 instructions ('C' line), so ticks convert to instructions.
+M4_TIMING = """
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define N_VECTORS {k}
-#define N_TIMED {int(iterations)}
-
-static const int8_t vectors[{max(k, 1)}][{up}_INPUT_SIZE] = {{
-{rows}
-}};
 
 static uint32_t ticks_of(void (*fn)(void))
-{{
+{
     uint32_t t0, t1;
     SYST_RVR = 0x00FFFFFFu;
     SYST_CVR = 0u;
@@ -101,23 +88,42 @@ static uint32_t ticks_of(void (*fn)(void))
     t1 = SYST_CVR;
     SYST_CSR = 0u;
     return (t0 - t1) & 0x00FFFFFFu;
-}}
+}
+
+static void nothing(void)
+{
+}
+
+static void calibrate(void)
+{
+    /* 2 instructions per iteration x 100000 */
+    __asm volatile("    movw r0, #34464\\n    movt r0, #1\\n1:  subs r0, r0, #1\\n    bne 1b\\n" ::: "r0", "cc");
+}
+"""
+
+
+def m4_runner(name: str, vectors: np.ndarray, iterations: int = 1) -> str:
+    """Vectors embedded; prints 'O <hex>' per vector, then 'T <ticks>' for each timed inference."""
+    up = name.upper()
+    k = int(vectors.shape[0])
+    rows = ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in vectors.reshape(k, -1)) or "{0}"
+    return f"""/* Cortex-M4 (QEMU mps2-an386) test runner for {name} (generated). Output through semihosting. */
+#include <stdio.h>
+
+#include "{name}.h"
+{M4_TIMING}
+#define N_VECTORS {k}
+#define N_TIMED {int(iterations)}
+
+static const int8_t vectors[{max(k, 1)}][{up}_INPUT_SIZE] = {{
+{rows}
+}};
 
 static int8_t out[{up}_OUTPUT_SIZE];
 
 static void one_inference(void)
 {{
     (void){name}_invoke(vectors[0], out);
-}}
-
-static void nothing(void)
-{{
-}}
-
-static void calibrate(void)
-{{
-    /* 2 instructions per iteration x 100000 */
-    __asm volatile("    movw r0, #34464\\n    movt r0, #1\\n1:  subs r0, r0, #1\\n    bne 1b\\n" ::: "r0", "cc");
 }}
 
 int main(void)
