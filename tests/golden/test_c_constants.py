@@ -19,6 +19,9 @@ from conftest import MLPERF_TINY
 from crisp_eml.compiler.c.float_io import strip_float_io
 from crisp_eml.compiler.params import op_params
 from crisp_eml.compiler.reader import read_tflite
+from crisp_eml.compiler.reference import activations
+from crisp_eml.compiler.reference import fixedpoint as fp
+from crisp_eml.core import quant
 from crisp_eml.core.graph import Graph
 
 # C struct field -> op_params key, per op type (fields the kernel reads as quantization constants)
@@ -31,10 +34,7 @@ FIELDS: dict[str, dict[str, str]] = {
                         "in_depth": "accum_depth", "out_depth": "output_depth"},
     "AVERAGE_POOL_2D": {"k_h": "filter_h", "k_w": "filter_w", "stride_h": "stride_h", "stride_w": "stride_w",
                         "pad_h": "pad_h", "pad_w": "pad_w", "act_min": "act_min", "act_max": "act_max"},
-    "SOFTMAX": {"input_multiplier": "input_multiplier", "input_left_shift": "input_left_shift",
-                "diff_min": "diff_min"},
-    "LOGISTIC": {"input_zero_point": "input_zero_point", "input_multiplier": "input_multiplier",
-                 "input_left_shift": "input_left_shift", "input_range_radius": "input_range_radius"},
+    "SOFTMAX": {"diff_min": "diff_min"},
     "RELU": {"out_offset": "output_offset", "multiplier": "output_multiplier", "shift": "output_shift",
              "act_min": "act_min", "act_max": "act_max"},
     "MEAN": {"input_zero_point": "input_zero_point", "output_zero_point": "output_zero_point",
@@ -42,7 +42,6 @@ FIELDS: dict[str, dict[str, str]] = {
 }
 FIELDS["DEPTHWISE_CONV_2D"] = {**FIELDS["CONV_2D"], "depth_mul": "depth_multiplier"}
 FIELDS["MAX_POOL_2D"] = FIELDS["AVERAGE_POOL_2D"]
-FIELDS["TANH"] = FIELDS["LOGISTIC"]
 TABLES = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
 
@@ -60,8 +59,8 @@ def _struct(src: str, name: str) -> dict[str, Any]:
     return out
 
 
-def _table(src: str, name: str) -> list[int]:
-    m = re.search(rf"static const int32_t {name}\[\d+\] = \{{(.*?)\}};", src, re.S)
+def _table(src: str, name: str, ctype: str = "int32_t") -> list[int]:
+    m = re.search(rf"static const {ctype} {name}\[\d+\] = \{{(.*?)\}};", src, re.S)
     assert m, f"no table {name}"
     return _ints(m.group(1))
 
@@ -70,10 +69,22 @@ def check_constants(g: Graph, src: str, name: str) -> int:
     """Compare every layer's emitted constants with op_params; returns how many values were compared."""
     n = 0
     for op in g.ops:
-        if op.type not in FIELDS and op.type not in TABLES:
-            continue
         prm = op_params(g, op)
         p = f"{name}_l{op.index}"
+        if op.type in ("LOGISTIC", "TANH"):  # the whole op is a table of the reference kernel's outputs
+            fn = activations.tanh if op.type == "TANH" else activations.logistic
+            assert _table(src, f"{p}_lut", "int8_t") == fn(np.arange(-128, 128, dtype=np.int8), prm).tolist()
+            n += 256
+            continue
+        if op.type == "SOFTMAX":  # exps of x - max = 0, -1, ..., -255, recomputed here from op_params
+            d = -np.arange(256, dtype=np.int64)
+            scaled = quant.saturating_rounding_doubling_high_mul(
+                quant.wrap_int32(d * (1 << prm["input_left_shift"])), prm["input_multiplier"])
+            want = np.where(d >= prm["diff_min"], fp.exp_on_negative_values(scaled, 5), 0)
+            assert _table(src, f"{p}_exp") == want.tolist(), (op.index, op.type)
+            n += 256
+        if op.type not in FIELDS and op.type not in TABLES:
+            continue
         if op.type in TABLES:
             assert _table(src, f"{p}_mult") == list(prm["output_multiplier"]), (op.index, op.type)
             assert _table(src, f"{p}_shift") == list(prm["output_shift"]), (op.index, op.type)
@@ -106,7 +117,7 @@ def test_tiny_models_tables_equal_op_params(tiny_c_models: dict[str, bytes], tmp
         g, files = compile_to(data, tmp_path / name, name)
         check_constants(g, files[f"src/{name}.c"], name)
         seen |= {op.type for op in g.ops}
-    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "MEAN"} <= seen
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX", "MEAN", "LOGISTIC", "TANH"} <= seen
 
 
 def test_a_drifted_constant_is_caught() -> None:

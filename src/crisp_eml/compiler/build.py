@@ -86,7 +86,7 @@ def _sources(lib_dir: Path) -> list[Path]:
     return sorted((lib_dir / "src").glob("*.c"))
 
 
-def host_build(lib_dir: Path, out_dir: Path, *, sanitize: bool = False, opt: str = "-O2") -> Path:
+def host_build(lib_dir: Path, out_dir: Path, *, sanitize: bool = False, opt: str = "-O3") -> Path:
     """Compile library + host runner with ``-std=c99 -Wall -Wextra -Werror -pedantic``."""
     cc = tool("gcc")
     name = library_name(lib_dir)

@@ -85,7 +85,8 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
             n_out = int(np.prod(manifest["outputs"][0]["shape"]))
             _, ns = build.host_run(exe, vec[:1], n_out, iterations=50)
             out.update(latency_ms=(ns or 0.0) / 1e6,
-                       latency_method="host build (gcc -O2) timed on this machine (50 inferences)")
+                       latency_method="host build (gcc -O3, the library Makefile's default) timed on this machine "
+                                      "(50 inferences)")
             return out
         res = verify.run_cortex_m4(lib, vec[:1], Path(tmp) / "m4")
         sizes = res["sizes"]

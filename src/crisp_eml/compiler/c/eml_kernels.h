@@ -69,17 +69,15 @@ void eml_maxpool_s8(const eml_pool_params_t *p, const int8_t *in, int8_t *out);
 /* @end */
 /* @section softmax */
 typedef struct {
-    int32_t outer, depth, input_multiplier, input_left_shift, diff_min;
+    int32_t outer, depth, diff_min;
 } eml_softmax_params_t;
 
-void eml_softmax_s8(const eml_softmax_params_t *p, const int8_t *in, int8_t *out);
+/* exp_tab[-d]: exp(d) in Q0.31 for the row difference d = x - max in [-255, 0] (0 below diff_min) */
+void eml_softmax_s8(const eml_softmax_params_t *p, const int32_t *exp_tab, const int8_t *in, int8_t *out);
 /* @end */
-/* @section sigmoid */
-typedef struct {
-    int32_t size, is_tanh, input_zero_point, input_multiplier, input_left_shift, input_range_radius;
-} eml_sigmoid_params_t;
-
-void eml_sigmoid_tanh_s8(const eml_sigmoid_params_t *p, const int8_t *in, int8_t *out);
+/* @section lut */
+/* out[i] = lut[in[i] + 128]: any int8 -> int8 elementwise function (LOGISTIC, TANH) */
+void eml_lut_s8(const int8_t *lut, const int8_t *in, int8_t *out, int32_t n);
 /* @end */
 /* @section mean */
 typedef struct {

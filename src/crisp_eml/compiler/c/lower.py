@@ -2,8 +2,9 @@
 
 Pure. Every quantization constant (multipliers, shifts, offsets, clamps, padding, softmax/sigmoid inputs) comes
 from ``compiler.params.op_params``, the function the Python reference interpreter runs on, so the generated C
-and the reference cannot disagree; this module only re-lays them out for the kernels (weight interleaving,
-bias folding, parameter structs).
+and the reference cannot disagree (LOGISTIC/TANH become the reference's own 256-entry output table, SOFTMAX
+takes its exp table from ``reference.activations.softmax_exp_table``); this module only re-lays them out for
+the kernels (weight interleaving, bias folding, parameter structs).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crisp_eml.compiler.params import op_params
+from crisp_eml.compiler.reference import activations
 from crisp_eml.core import quant
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph, Op, Tensor
@@ -22,7 +24,7 @@ from crisp_eml.core.graph import Graph, Op, Tensor
 SECTIONS: dict[str, list[str]] = {
     "CONV_2D": ["conv"], "DEPTHWISE_CONV_2D": ["dwconv"], "FULLY_CONNECTED": ["fc"],
     "AVERAGE_POOL_2D": ["pool"], "MAX_POOL_2D": ["pool"], "SOFTMAX": ["fixedpoint", "softmax"],
-    "LOGISTIC": ["fixedpoint", "sigmoid"], "TANH": ["fixedpoint", "sigmoid"], "RELU": ["requant"],
+    "LOGISTIC": ["lut"], "TANH": ["lut"], "RELU": ["requant"],
     "RELU6": ["clamp"], "QUANTIZE": ["requant"], "RESHAPE": ["copy"], "SQUEEZE": ["copy"], "MEAN": ["mean"],
     "ADD": ["binary"], "SUB": ["binary"], "MUL": ["binary"], "PAD": ["gather"], "STRIDED_SLICE": ["gather"],
     "TRANSPOSE": ["gather"], "CONCATENATION": ["concat"],
@@ -323,10 +325,9 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
         if _zp(out_t) != -128 or abs(_scale(out_t) - 1.0 / 256) > 1e-9:
             raise InputError(f"operator {op.index} (SOFTMAX): int8 output must have scale 1/256, zero point -128")
         ps = add_struct("eml_softmax_params_t", dict(outer=int(np.prod(in_t.shape)) // depth, depth=depth,
-                                                     input_multiplier=prm["input_multiplier"],
-                                                     input_left_shift=prm["input_left_shift"],
                                                      diff_min=prm["diff_min"]))
-        layer.call = f"eml_softmax_s8(&{ps}, {x}, {y});"
+        exp_tab = add_array("int32_t", "exp", activations.softmax_exp_table(prm))
+        layer.call = f"eml_softmax_s8(&{ps}, {exp_tab}, {x}, {y});"
     elif op.type in ("RELU", "QUANTIZE"):
         if in_t.dtype != "int8" or out_t.dtype != "int8":
             raise InputError(f"operator {op.index} ({op.type}): only int8 -> int8 is supported in C")
@@ -345,12 +346,10 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
         prm = op_params(g, op)
         layer.call = f"eml_clamp_buf_s8({x}, {y}, {int(np.prod(in_t.shape))}, {prm['zero']}, {prm['six']});"
     elif op.type in ("LOGISTIC", "TANH"):
-        prm = op_params(g, op)
-        ps = add_struct("eml_sigmoid_params_t", dict(
-            size=int(np.prod(in_t.shape)), is_tanh=int(op.type == "TANH"), input_zero_point=prm["input_zero_point"],
-            input_multiplier=prm["input_multiplier"], input_left_shift=prm["input_left_shift"],
-            input_range_radius=prm["input_range_radius"]))
-        layer.call = f"eml_sigmoid_tanh_s8(&{ps}, {x}, {y});"
+        # an int8 -> int8 function of one element: the reference kernel's 256 outputs, looked up
+        act = activations.tanh if op.type == "TANH" else activations.logistic
+        lut = add_array("int8_t", "lut", act(np.arange(-128, 128, dtype=np.int8), op_params(g, op)))
+        layer.call = f"eml_lut_s8({lut}, {x}, {y}, {int(np.prod(in_t.shape))});"
     elif op.type == "MEAN":
         prm = op_params(g, op)
         shape = _as4d(in_t.shape, op)

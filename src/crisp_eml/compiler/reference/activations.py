@@ -42,6 +42,19 @@ def softmax(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
     return out.astype(np.int8).reshape(x.shape)
 
 
+def softmax_exp_table(p: dict[str, Any]) -> np.ndarray:
+    """The int8 softmax's exp(diff) in Q0.31 for diff = 0, -1, ..., -255 (index -diff); 0 below ``diff_min``.
+
+    In TFLM's int8 softmax every exp depends only on diff = x - max(row), an integer in [-255, 0], so the
+    generated C looks these 256 values up instead of evaluating gemmlowp's exp per element (same integers).
+    """
+    diff = -np.arange(256, dtype=np.int64)
+    rescaled = saturating_rounding_doubling_high_mul(wrap_int32(diff * (1 << p["input_left_shift"])),
+                                                     p["input_multiplier"])
+    exps = fp.exp_on_negative_values(rescaled, 5)
+    return np.where(diff >= p["diff_min"], exps, 0).astype(np.int32)
+
+
 def _fixed_q4(x: np.ndarray, p: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     inp = x.astype(np.int64) - p["input_zero_point"]
     r = p["input_range_radius"]
