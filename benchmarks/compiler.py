@@ -5,10 +5,10 @@ temporary project, the default impulse (2 s windows, the default DSP and learnin
 with seed 0; its int8 ``.tflite`` artifact is benchmarked like the others (the NN part; the DSP step is not timed).
 
 For each model: our RAM (arena + scratch + state) vs TFLM's smallest working arena (target <= 0.6x);
-host time per inference of our C (timed loop in the generated runner, gcc -O3 and -O2, portable C path) vs
-the ``tflite-micro`` interpreter's ``invoke()`` (speed-up, target >= 3x); Cortex-M4 instructions per inference on QEMU
-``mps2-an386`` (SysTick under ``-icount shift=0``, calibrated in the same run; KWS target <= 6.5 M); flash
-(text + rodata + data of the library objects built with arm-none-eabi-gcc -O2).
+host time per inference of our C (timed loop in the generated runner, gcc -O3 and -O2; on x86-64 the kernels'
+SSE2 path) vs the ``tflite-micro`` interpreter's ``invoke()`` (speed-up, target >= 3x); Cortex-M4 instructions
+per inference on QEMU ``mps2-an386`` (SysTick under ``-icount shift=0``, calibrated in the same run; KWS target
+<= 6.5 M); flash (text + rodata + data of the library objects built with arm-none-eabi-gcc -O2).
 
     .venv/bin/python benchmarks/compiler.py [--out docs/benchmarks/compiler.md]
 """
@@ -146,8 +146,9 @@ def main() -> None:
             + "- motion_default: trained by crisp-eml in the same run (basic-motions, default impulse, seed 0; "
             "see the module docstring); its NN only. It is a small dense network (normalisation SUB/MUL, three "
             "FULLY_CONNECTED, SOFTMAX): TFLM's time is mostly its per-invoke overhead, ours under 1 us.\n"
-            "- -O2 host builds: gcc does not vectorise the portable C inner loops at -O2, -O3 does; on the device "
-            "the Arm DSP paths do that work (Cortex-M4 column).\n"
+            "- Host builds (-O3 and -O2) take the kernels' SSE2 path (x86-64 baseline, `EML_USE_SSE2`: FC, conv and "
+            "depthwise inner products); `-DEML_NO_SIMD` gives the portable C loops, which gcc vectorises only at "
+            "-O3. On the device the Arm DSP paths do that work (Cortex-M4 column).\n"
             "- Cortex-M4 build: arm-none-eabi-gcc -O2 (`build.m4_build`'s default), `-mcpu=cortex-m4 -mthumb "
             "-mfloat-abi=hard -mfpu=fpv4-sp-d16`, so the kernels take their Arm DSP (SMLAD/SMMULR/SSAT) paths.\n",
             encoding="utf-8")

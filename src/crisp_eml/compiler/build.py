@@ -86,15 +86,19 @@ def _sources(lib_dir: Path) -> list[Path]:
     return sorted((lib_dir / "src").glob("*.c"))
 
 
-def host_build(lib_dir: Path, out_dir: Path, *, sanitize: bool = False, opt: str = "-O3") -> Path:
-    """Compile library + host runner with ``-std=c99 -Wall -Wextra -Werror -pedantic``."""
+def host_build(lib_dir: Path, out_dir: Path, *, sanitize: bool = False, opt: str = "-O3",
+               defines: tuple[str, ...] = ()) -> Path:
+    """Compile library + host runner with ``-std=c99 -Wall -Wextra -Werror -pedantic``.
+
+    ``defines``: extra ``-D`` macros, e.g. ``("EML_NO_SIMD",)`` for the portable C kernels instead of SSE2.
+    """
     cc = tool("gcc")
     name = library_name(lib_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runner = out_dir / "runner.c"
     runner.write_text(host_runner(name), encoding="utf-8")
     exe = out_dir / ("runner_asan" if sanitize else "runner")
-    cmd = [cc, *WARNINGS, opt, *(SANITIZE if sanitize else []), f"-I{lib_dir / 'src'}",
+    cmd = [cc, *WARNINGS, opt, *(SANITIZE if sanitize else []), *(f"-D{d}" for d in defines), f"-I{lib_dir / 'src'}",
            *map(str, _sources(lib_dir)), str(runner), "-o", str(exe), "-lm"]
     r = _run(cmd)
     if r.returncode != 0:

@@ -13,6 +13,16 @@
 #define EML_USE_DSP 0
 #endif
 
+/* x86 SIMD path: SSE2 is baseline on every x86-64 (and i686 with -msse2), so a plain gcc -O2 build takes it;
+ * -DEML_NO_SIMD selects the portable C loops. Only SSE2 intrinsics; loads are unaligned (_mm_loadu_si128 or
+ * memcpy). int32 sums of int8 / int16 products are exact in any order, so both paths give the same integers. */
+#if defined(__SSE2__) && !defined(EML_NO_SIMD) && !EML_USE_DSP
+#include <emmintrin.h>
+#define EML_USE_SSE2 1
+#else
+#define EML_USE_SSE2 0
+#endif
+
 /* unaligned-safe 32-bit load (one LDR on Cortex-M4) */
 static inline int32_t eml_load32(const void *p)
 {
@@ -28,6 +38,40 @@ static inline int32_t eml_sxtb16_ror8(int32_t v)
     int32_t r;
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
+}
+#endif
+
+#if EML_USE_SSE2
+/* the 16 int8 lanes of x sign-extended to int16: lanes 0-7 (lo) and 8-15 (hi) */
+static inline __m128i eml_sse_lo16(__m128i x)
+{
+    return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+}
+
+static inline __m128i eml_sse_hi16(__m128i x)
+{
+    return _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8);
+}
+
+/* 8 int8 at p (any alignment) sign-extended to 8 int16 lanes */
+static inline __m128i eml_sse_load8_16(const int8_t *p)
+{
+    const __m128i x = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
+}
+
+/* lane sums of four int32x4 vectors: (sum a, sum b, sum c, sum d) */
+static inline __m128i eml_sse_hsum4(__m128i a, __m128i b, __m128i c, __m128i d)
+{
+    const __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(a, b), _mm_unpackhi_epi32(a, b));
+    const __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(c, d), _mm_unpackhi_epi32(c, d));
+    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+}
+
+static inline int32_t eml_sse_hsum(__m128i a)
+{
+    const __m128i s = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4E));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1)));
 }
 #endif
 
@@ -158,6 +202,17 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
             ic = 0;
             if (inside && (p->in_c & 3) == 0 && (k & 3) == 0) {
                 /* whole groups of 4 channels: one word in, two words (or four values) out */
+#if EML_USE_SSE2
+                /* two groups at a time: 8 int8 widened, offset added, each group's lanes put in (0, 2, 1, 3) order */
+                const __m128i off8 = _mm_set1_epi16((int16_t)p->in_offset);
+                for (; ic + 8 <= p->in_c && k + 8 <= K4; ic += 8, k += 8) {
+                    int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
+                    __m128i v = _mm_add_epi16(eml_sse_load8_16(ip + ic), off8);
+                    v = _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xD8), 0xD8);
+                    _mm_storel_epi64((__m128i *)(void *)dst, v);
+                    _mm_storel_epi64((__m128i *)(void *)(dst + 8), _mm_srli_si128(v, 8));
+                }
+#endif
                 for (; ic < p->in_c && k + 4 <= K4; ic += 4, k += 4) {
                     int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
 #if EML_USE_DSP
@@ -209,6 +264,16 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
         a11 = __smlad(v02, d02, a11);                                                                               \
         a11 = __smlad(v13, d13, a11);                                                                               \
     } while (0)
+#elif EML_USE_SSE2
+/* SSE2: c = (p: 4, p + 1: 4), v = (2j: 4, 2j + 1: 4) int16; _mm_madd_epi16(c, v) sums p x 2j in lanes 0-1 and
+ * p + 1 x 2j + 1 in lanes 2-3 (vd); with v's halves swapped, p x 2j + 1 and p + 1 x 2j (vo) */
+#define EML_CONV_GROUP(c, v)                                                                                        \
+    do {                                                                                                            \
+        const __m128i c_ = _mm_loadu_si128((const __m128i *)(const void *)(c));                                    \
+        const __m128i v_ = _mm_loadu_si128((const __m128i *)(const void *)(v));                                    \
+        vd = _mm_add_epi32(vd, _mm_madd_epi16(c_, v_));                                                             \
+        vo = _mm_add_epi32(vo, _mm_madd_epi16(c_, _mm_shuffle_epi32(v_, 0x4E)));                                   \
+    } while (0)
 #else
 #define EML_CONV_GROUP(c, v)                                                                                        \
     do {                                                                                                            \
@@ -248,6 +313,10 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
             int32_t a01 = bias != NULL ? bias[oc + 1] : 0;
             int32_t a10 = a00;
             int32_t a11 = a01;
+#if EML_USE_SSE2
+            __m128i vd = _mm_setzero_si128();
+            __m128i vo = _mm_setzero_si128();
+#endif
             if ((K4 >> 2) & 1) { /* odd number of groups: one alone, then two per iteration */
                 EML_CONV_GROUP(pc, pw);
                 pw += 8;
@@ -259,6 +328,14 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
                 pw += 16;
                 pc += 16;
             }
+#if EML_USE_SSE2
+            vd = _mm_add_epi32(vd, _mm_shuffle_epi32(vd, 0xB1)); /* lanes 0, 2: a00, a11 */
+            vo = _mm_add_epi32(vo, _mm_shuffle_epi32(vo, 0xB1)); /* lanes 0, 2: a01, a10 */
+            a00 += _mm_cvtsi128_si32(vd);
+            a11 += _mm_cvtsi128_si32(_mm_srli_si128(vd, 8));
+            a01 += _mm_cvtsi128_si32(vo);
+            a10 += _mm_cvtsi128_si32(_mm_srli_si128(vo, 8));
+#endif
             for (k = 0; k < KT; ++k) {
                 a00 += (int32_t)pc[k] * pw[k];
                 a01 += (int32_t)pc[k] * pw[KT + k];
@@ -275,6 +352,19 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
             const int16_t *pc = col;
             int32_t a0 = bias != NULL ? bias[oc] : 0;
             int32_t a1 = a0;
+#if EML_USE_SSE2
+            __m128i v2 = _mm_setzero_si128(); /* lanes 0-1: pixel p, 2-3: p + 1 */
+            for (k = 0; k < K4; k += 4) {
+                const __m128i w4 = _mm_loadl_epi64((const __m128i *)(const void *)pw);
+                v2 = _mm_add_epi32(v2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)pc),
+                                                      _mm_unpacklo_epi64(w4, w4)));
+                pc += 8;
+                pw += 4;
+            }
+            v2 = _mm_add_epi32(v2, _mm_shuffle_epi32(v2, 0xB1));
+            a0 += _mm_cvtsi128_si32(v2);
+            a1 += _mm_cvtsi128_si32(_mm_srli_si128(v2, 8));
+#else
             int32_t j;
             for (k = 0; k < K4; k += 4) {
                 for (j = 0; j < 4; ++j) {
@@ -284,6 +374,7 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
                 pc += 8;
                 pw += 4;
             }
+#endif
             for (k = 0; k < KT; ++k) {
                 a0 += (int32_t)pc[k] * pw[k];
                 a1 += (int32_t)pc[KT + k] * pw[k];
@@ -373,7 +464,46 @@ static void eml_dwconv2d_dm1_s8(const eml_dwconv_params_t *p, const int8_t *in, 
             ib = in + ((iy0 + p->dil_h * ky0) * p->in_w + ix0 + p->dil_w * kx0) * C;
             wb = w + (ky0 * p->k_w + kx0) * C;
             bb = clipped ? bias_full + C : bias_full;
-            for (c = 0; c < C; c += 4) {
+            c = 0;
+#if EML_USE_SSE2
+            {
+                /* 8 channels a tap; a clipped window adds in_offset to x instead (plain bias + sum of w * (x +
+                 * in_offset) over the valid taps: the same integer as below) */
+                const __m128i zero = _mm_setzero_si128();
+                const __m128i xadd = _mm_set1_epi16((int16_t)(clipped ? in_off : 0));
+                for (; c + 8 <= C; c += 8) {
+                    __m128i vlo = _mm_loadu_si128((const __m128i *)(const void *)(bb + c));
+                    __m128i vhi = _mm_loadu_si128((const __m128i *)(const void *)(bb + c + 4));
+                    const int8_t *ir = ib + c;
+                    const int8_t *wr = wb + c;
+                    int32_t a[8];
+                    int32_t j;
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *xi = ir;
+                        const int8_t *wi = wr;
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const __m128i xv = _mm_add_epi16(eml_sse_load8_16(xi), xadd);
+                            const __m128i wv = eml_sse_load8_16(wi);
+                            vlo = _mm_add_epi32(vlo, _mm_madd_epi16(_mm_unpacklo_epi16(xv, zero),
+                                                                    _mm_unpacklo_epi16(wv, zero)));
+                            vhi = _mm_add_epi32(vhi, _mm_madd_epi16(_mm_unpackhi_epi16(xv, zero),
+                                                                    _mm_unpackhi_epi16(wv, zero)));
+                            xi += cs;
+                            wi += C;
+                        }
+                        ir += rs;
+                        wr += wrs;
+                    }
+                    _mm_storeu_si128((__m128i *)(void *)a, vlo);
+                    _mm_storeu_si128((__m128i *)(void *)(a + 4), vhi);
+                    for (j = 0; j < 8; ++j) {
+                        out[j] = eml_clamp_s8(eml_mbqm(a[j], mult[c + j], shift[c + j]) + out_off, lo, hi);
+                    }
+                    out += 8;
+                }
+            }
+#endif
+            for (; c < C; c += 4) {
                 int32_t acc0 = bb[c];
                 int32_t acc1 = bb[c + 1];
                 int32_t acc2 = bb[c + 2];
@@ -488,6 +618,39 @@ static void eml_dw3x3_fill(const eml_dwconv_params_t *p, const int8_t *in, int32
     } while (0)
 #endif
 
+#if EML_USE_SSE2
+/* SSE2: 8 channels of one output pixel, the 9 taps in pairs: (x_a, x_b) and (w_a, w_b) int16 lanes interleaved,
+ * so _mm_madd_epi16 adds x_a w_a + x_b w_b per channel; the 9th tap is paired with zeros. x[t], wt[t]: tap t. */
+#define EML_DW_PAIR(ta, tb)                                                                                         \
+    do {                                                                                                            \
+        const __m128i xa_ = eml_sse_load8_16(x[ta] + c);                                                            \
+        const __m128i xb_ = eml_sse_load8_16(x[tb] + c);                                                            \
+        const __m128i wa_ = eml_sse_load8_16(wt[ta] + c);                                                           \
+        const __m128i wb_ = eml_sse_load8_16(wt[tb] + c);                                                           \
+        lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(xa_, xb_), _mm_unpacklo_epi16(wa_, wb_)));         \
+        hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(xa_, xb_), _mm_unpackhi_epi16(wa_, wb_)));         \
+    } while (0)
+
+static inline void eml_dw3x3_sse2_8(const int8_t *const *x, const int8_t *const *wt, int32_t c, const int32_t *bias,
+                                    int8_t *ap)
+{
+    const __m128i zero = _mm_setzero_si128();
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)(bias + c));
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(bias + c + 4));
+    __m128i xa, wa;
+    EML_DW_PAIR(0, 1);
+    EML_DW_PAIR(2, 3);
+    EML_DW_PAIR(4, 5);
+    EML_DW_PAIR(6, 7);
+    xa = eml_sse_load8_16(x[8] + c);
+    wa = eml_sse_load8_16(wt[8] + c);
+    lo = _mm_add_epi32(lo, _mm_madd_epi16(_mm_unpacklo_epi16(xa, zero), _mm_unpacklo_epi16(wa, zero)));
+    hi = _mm_add_epi32(hi, _mm_madd_epi16(_mm_unpackhi_epi16(xa, zero), _mm_unpackhi_epi16(wa, zero)));
+    _mm_storeu_si128((__m128i *)(void *)ap, lo);
+    _mm_storeu_si128((__m128i *)(void *)(ap + 16), hi);
+}
+#endif
+
 static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                          const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
@@ -508,7 +671,24 @@ static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const i
             const int8_t *w0 = w;
             const int32_t xoff = ox * C;
             int8_t *ap = accs;
-            for (c = 0; c < C; c += 4) {
+            c = 0;
+#if EML_USE_SSE2
+            {
+                const int8_t *xt[9];
+                const int8_t *wt[9];
+                int32_t t;
+                for (t = 0; t < 9; ++t) {
+                    xt[t] = ring[t / 3] + xoff + (t % 3) * C;
+                    wt[t] = w + t * C;
+                }
+                for (; c + 8 <= C; c += 8) {
+                    eml_dw3x3_sse2_8(xt, wt, c, bias_full, ap);
+                    w0 += 8;
+                    ap += 32;
+                }
+            }
+#endif
+            for (; c < C; c += 4) {
                 int32_t acc0 = bias_full[c];
                 int32_t acc1 = bias_full[c + 1];
                 int32_t acc2 = bias_full[c + 2];
@@ -652,7 +832,61 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
         const int8_t *ip = in + b * depth;
         const int8_t *wp = w;
         o = 0;
-#if !EML_USE_DSP
+#if EML_USE_SSE2
+        /* 4 output rows share every input load: 16 int8 at a time widened to int16, _mm_madd_epi16 sums pairs
+         * of products into int32 lanes; lane sums + bias, then the same requantization */
+        for (; o + 4 <= out_depth; o += 4) {
+            const int8_t *w1 = wp + depth;
+            const int8_t *w2 = w1 + depth;
+            const int8_t *w3 = w2 + depth;
+            __m128i s0 = _mm_setzero_si128();
+            __m128i s1 = _mm_setzero_si128();
+            __m128i s2 = _mm_setzero_si128();
+            __m128i s3 = _mm_setzero_si128();
+            int32_t a[4];
+            int32_t j;
+            for (d = 0; d + 16 <= depth; d += 16) {
+                const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(ip + d));
+                const __m128i xl = eml_sse_lo16(x);
+                const __m128i xh = eml_sse_hi16(x);
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(wp + d));
+                s0 = _mm_add_epi32(s0, _mm_add_epi32(_mm_madd_epi16(xl, eml_sse_lo16(v)),
+                                                     _mm_madd_epi16(xh, eml_sse_hi16(v))));
+                v = _mm_loadu_si128((const __m128i *)(const void *)(w1 + d));
+                s1 = _mm_add_epi32(s1, _mm_add_epi32(_mm_madd_epi16(xl, eml_sse_lo16(v)),
+                                                     _mm_madd_epi16(xh, eml_sse_hi16(v))));
+                v = _mm_loadu_si128((const __m128i *)(const void *)(w2 + d));
+                s2 = _mm_add_epi32(s2, _mm_add_epi32(_mm_madd_epi16(xl, eml_sse_lo16(v)),
+                                                     _mm_madd_epi16(xh, eml_sse_hi16(v))));
+                v = _mm_loadu_si128((const __m128i *)(const void *)(w3 + d));
+                s3 = _mm_add_epi32(s3, _mm_add_epi32(_mm_madd_epi16(xl, eml_sse_lo16(v)),
+                                                     _mm_madd_epi16(xh, eml_sse_hi16(v))));
+            }
+            if (d + 8 <= depth) {
+                const __m128i xl = eml_sse_load8_16(ip + d);
+                s0 = _mm_add_epi32(s0, _mm_madd_epi16(xl, eml_sse_load8_16(wp + d)));
+                s1 = _mm_add_epi32(s1, _mm_madd_epi16(xl, eml_sse_load8_16(w1 + d)));
+                s2 = _mm_add_epi32(s2, _mm_madd_epi16(xl, eml_sse_load8_16(w2 + d)));
+                s3 = _mm_add_epi32(s3, _mm_madd_epi16(xl, eml_sse_load8_16(w3 + d)));
+                d += 8;
+            }
+            _mm_storeu_si128((__m128i *)(void *)a,
+                             _mm_add_epi32(eml_sse_hsum4(s0, s1, s2, s3),
+                                           _mm_loadu_si128((const __m128i *)(const void *)(bias_folded + o))));
+            for (; d < depth; ++d) {
+                const int32_t x = ip[d];
+                a[0] += x * wp[d];
+                a[1] += x * w1[d];
+                a[2] += x * w2[d];
+                a[3] += x * w3[d];
+            }
+            wp = w3 + depth;
+            for (j = 0; j < 4; ++j) {
+                const int32_t q = per_channel ? o + j : 0;
+                out[o + j] = eml_clamp_s8(eml_mbqm_pos(a[j], mult[q], shift[q]) + out_off, lo, hi);
+            }
+        }
+#elif !EML_USE_DSP
         /* portable path: 4 output rows share every input load */
         for (; o + 4 <= out_depth; o += 4) {
             const int8_t *w1 = wp + depth;
@@ -682,6 +916,18 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
             const int32_t q = per_channel ? o : 0;
             int32_t acc = bias_folded[o];
             d = 0;
+#if EML_USE_SSE2
+            if (depth >= 16) {
+                __m128i s0 = _mm_setzero_si128();
+                for (; d + 16 <= depth; d += 16) {
+                    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(ip + d));
+                    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(wp + d));
+                    s0 = _mm_add_epi32(s0, _mm_add_epi32(_mm_madd_epi16(eml_sse_lo16(x), eml_sse_lo16(v)),
+                                                         _mm_madd_epi16(eml_sse_hi16(x), eml_sse_hi16(v))));
+                }
+                acc += eml_sse_hsum(s0);
+            }
+#endif
 #if EML_USE_DSP
             for (; d + 4 <= depth; d += 4) {
                 const int32_t xa = eml_load32(ip + d);
