@@ -118,6 +118,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (bad / "obj.json").write_text('{"protected": {}, "payload": {"values": "nope"}}')
     for name, manifest in (("lib_nokeys", '{"name": "x"}'), ("lib_notjson", "{"), ("lib_list", "[]"),
                            ("lib_neg", '{"arena_bytes": -1, "ram_bytes": 5, "weights_bytes": 1}'),
+                           ("lib_badflash", '{"arena_bytes": 1, "ram_bytes": 5, "weights_bytes": 1, '
+                                            '"flash_bytes": -3}'),
                            ("lib_badshape", '{"name": "x", "inputs": [{"shape": "ab"}], "outputs": []}')):
         (bad / name).mkdir()
         (bad / name / "MANIFEST.json").write_text(manifest)
@@ -235,7 +237,7 @@ MALFORMED: list[tuple[list[str], str]] = [
     (["gate", "models:/kws/1", "--target", "no-such-board"], "no-such-board"),
     (["gate", "models:/kws/1", "--library", "{nope}/lib"], "lib"),
     *[(["gate", "models:/kws/1", "--library", f"{{bad}}/{lib}"], lib)
-      for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_neg")],
+      for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_neg", "lib_badflash")],
     (["gate", "models:/kws/1", "--profile", "{bad}/random.json"], "random.json"),
     (["deploy", "models:/x/999", "--target", "cortex-m4", "-o", "{base}/out_d1"], "x"),
     (["deploy", "models:/kws/1", "--target", "no-such-board", "-o", "{base}/out_d2"], "no-such-board"),

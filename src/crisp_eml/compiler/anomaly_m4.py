@@ -8,7 +8,6 @@ hard-float flags and QEMU machine as the int8 libraries (``build.m4_build``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +75,7 @@ int main(void)
 
 def run_anomaly_cortex_m4(lib_dir: Path, windows: np.ndarray, wdir: Path, *, iterations: int = 1) -> dict[str, Any]:
     """Scores and decisions of every window on QEMU, instructions per call and the library's section sizes."""
-    manifest = json.loads((lib_dir / "MANIFEST.json").read_text(encoding="utf-8"))
-    name = str(manifest["name"])
+    name = build.library_name(lib_dir)
     win = np.asarray(windows, np.float32).reshape(len(windows), -1)
     elf = build.m4_build(lib_dir, wdir, win, runner=anomaly_m4_runner(name, win, iterations))
     stdout = build.qemu_stdout(elf)

@@ -119,17 +119,29 @@ def _host_build(lib_dir: Path, out_dir: Path, name: str, *, sanitize: bool) -> P
     return exe
 
 
+def load_windows(lib_dir: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """The stored test windows (``tests/raw_windows.f32``), one row of ``inputs[0].shape[0]`` floats each."""
+    try:
+        n_in = int(manifest["inputs"][0]["shape"][0])
+        windows = np.frombuffer((lib_dir / RAW).read_bytes(), np.float32).reshape(-1, n_in)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"anomaly test windows missing or malformed ({exc}); re-run 'eml compile'",
+                         source=str(lib_dir)) from exc
+    if len(windows) == 0:
+        raise InputError("the anomaly library holds no test windows; re-run 'eml compile'", source=str(lib_dir))
+    return windows
+
+
 def verify_anomaly_library(lib_dir: Path, manifest: dict[str, Any], *, host: bool, sanitize: bool,
                            target: str | None, work: Path) -> VerifyReport:
     if target is not None and target != "cortex-m4":
         raise InputError(f"unknown verification target {target!r}; supported: cortex-m4", field="target")
     name = str(manifest["name"])
+    raw = load_windows(lib_dir, manifest)
     try:
         model = json.loads((lib_dir / ANOMALY_JSON).read_text(encoding="utf-8"))
-        n_in = int(manifest["inputs"][0]["shape"][0])
-        raw = np.frombuffer((lib_dir / RAW).read_bytes(), np.float32).reshape(-1, n_in)
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        raise InputError(f"anomaly test windows missing or malformed ({exc}); re-run 'eml compile'",
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{ANOMALY_JSON} missing or malformed ({exc}); re-run 'eml compile'",
                          source=str(lib_dir)) from exc
     py = python_scores(model, manifest.get("dsp"), bool(manifest.get("dsp_in_c")), raw)
     threshold = float(model["threshold"])

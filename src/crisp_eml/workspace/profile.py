@@ -60,8 +60,9 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
             compile_model(source, Path(tmp) / "lib", vectors=1, project=project if not src.exists() else None,
                           use_project=False)
             lib = Path(tmp) / "lib"
-        if _manifest_kind(lib) == "anomaly":
-            return _measure_anomaly(lib, target, Path(tmp))
+        head = _manifest(lib)
+        if head.get("kind") == "anomaly":
+            return _measure_anomaly(lib, head, target, Path(tmp))
         vec, _, model, manifest = verify.load_vectors(lib)
         if vec.shape[0] == 0:
             vec = verify.random_vectors(vec.shape[1], 1)
@@ -73,13 +74,9 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         lib_ram = int(manifest.get("ram_bytes", arena))
         out["ram_vs_tflm"] = round(lib_ram / out["tflm_arena_bytes"], 3) if out["tflm_arena_bytes"] else None
         if target.kind == "linux":
-            import platform
-
-            machine = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
             out["ram_bytes"] = int(manifest["ram_bytes"])
-            if machine != target.core.replace("-", "_"):
-                out.update(latency_ms=None, latency_method=f"not measurable on this {machine} machine "
-                                                            f"(run 'eml profile' on a {target.core} host)")
+            if (elsewhere := _other_machine(target)) is not None:
+                out.update(latency_ms=None, latency_method=elsewhere)
                 return out
             exe = build.host_build(lib, Path(tmp) / "host")
             n_out = int(np.prod(manifest["outputs"][0]["shape"]))
@@ -88,60 +85,60 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
                        latency_method="host build (gcc -O3, the library Makefile's default) timed on this machine "
                                       "(50 inferences)")
             return out
-        res = verify.run_cortex_m4(lib, vec[:1], Path(tmp) / "m4")
-        sizes = res["sizes"]
-        instr = int(res["instructions_per_inference"] or 0)
-        ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
-        out.update(
-            static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
-            ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=sizes,
-            instructions_per_inference=instr,
-            latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
-            latency_method=f"QEMU mps2-an386 instruction count (SysTick, -icount shift=0) x CPI {target.cpi} / "
-                           f"{target.clock_hz / 1e6:g} MHz",
-            fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
-        )
+        out.update(_device_figures(verify.run_cortex_m4(lib, vec[:1], Path(tmp) / "m4"), target, "inference"))
         return out
 
 
-
-def _manifest_kind(lib: Path) -> str | None:
+def _manifest(lib: Path) -> dict[str, Any]:
+    """The library's MANIFEST.json, or {} when unreadable (``verify.load_vectors`` then names the problem)."""
     import json
 
     try:
         head = json.loads((lib / "MANIFEST.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None  # load_vectors names the problem
-    return str(head.get("kind")) if isinstance(head, dict) and head.get("kind") else None
+        return {}
+    return head if isinstance(head, dict) else {}
 
 
-def _measure_anomaly(lib: Path, target: Any, tmp: Path) -> dict[str, Any]:
+def _other_machine(target: Any) -> str | None:
+    """Why a Linux target cannot be timed here (another CPU architecture), or None when it can."""
+    import platform
+
+    machine = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
+    if machine == target.core.replace("-", "_"):
+        return None
+    return f"not measurable on this {machine} machine (run 'eml profile' on a {target.core} host)"
+
+
+def _device_figures(res: dict[str, Any], target: Any, per: str) -> dict[str, Any]:
+    """RAM, flash and latency on an MCU target from a Cortex-M4 QEMU run (``run_cortex_m4`` and its anomaly twin)."""
+    instr = int(res["instructions_per_inference"] or 0)
+    ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
+    return dict(
+        static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
+        ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=res["sizes"],
+        instructions_per_inference=instr,
+        latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
+        latency_method=f"QEMU mps2-an386 instruction count per {per} (SysTick, -icount shift=0) x CPI "
+                       f"{target.cpi} / {target.clock_hz / 1e6:g} MHz",
+        fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
+    )
+
+
+def _measure_anomaly(lib: Path, manifest: dict[str, Any], target: Any, tmp: Path) -> dict[str, Any]:
     """An anomaly library (float32 scorer, no arena, no TFLite Micro counterpart) on ``target``."""
-    import json
     import time
 
     from crisp_eml.compiler import anomaly_verify
 
-    manifest = json.loads((lib / "MANIFEST.json").read_text(encoding="utf-8"))
-    try:
-        n_in = int(manifest["inputs"][0]["shape"][0])
-        windows = np.frombuffer((lib / anomaly_verify.RAW).read_bytes(), np.float32).reshape(-1, n_in)
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InputError(f"anomaly test windows missing or malformed ({exc}); re-run 'eml compile'",
-                         source=str(lib)) from exc
-    if len(windows) == 0:
-        raise InputError("the anomaly library holds no test windows; re-run 'eml compile'", source=str(lib))
+    windows = anomaly_verify.load_windows(lib, manifest)
     out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "kind": "anomaly",
                            "arena_bytes": 0, "model_sha256": manifest.get("model_sha256"),
                            "tflm_arena_bytes": None, "ram_vs_tflm": None}
     if target.kind == "linux":
-        import platform
-
-        machine = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
         out["ram_bytes"] = int(manifest["ram_bytes"])
-        if machine != target.core.replace("-", "_"):
-            out.update(latency_ms=None, latency_method=f"not measurable on this {machine} machine "
-                                                        f"(run 'eml profile' on a {target.core} host)")
+        if (elsewhere := _other_machine(target)) is not None:
+            out.update(latency_ms=None, latency_method=elsewhere)
             return out
         exe = anomaly_verify._host_build(lib, tmp / "host", str(manifest["name"]), sanitize=False)
         reps = np.tile(windows, (max(1, 2000 // len(windows)), 1))
@@ -153,16 +150,5 @@ def _measure_anomaly(lib: Path, target: Any, tmp: Path) -> dict[str, Any]:
         return out
     from crisp_eml.compiler.anomaly_m4 import run_anomaly_cortex_m4
 
-    res = run_anomaly_cortex_m4(lib, windows[:1], tmp / "m4")
-    instr = int(res["instructions_per_inference"] or 0)
-    ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
-    out.update(
-        static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
-        ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=res["sizes"],
-        instructions_per_inference=instr,
-        latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
-        latency_method=f"QEMU mps2-an386 instruction count of <name>_run (SysTick, -icount shift=0) x CPI "
-                       f"{target.cpi} / {target.clock_hz / 1e6:g} MHz",
-        fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
-    )
+    out.update(_device_figures(run_anomaly_cortex_m4(lib, windows[:1], tmp / "m4"), target, "<name>_run call"))
     return out
