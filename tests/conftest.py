@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+# Audit signing keys live outside projects (~/.config/crisp-eml/keys by default): keep the tests' own keys in a
+# throw-away folder; subprocesses started by tests inherit it.
+if "EML_KEY_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["EML_KEY_HOME"] = tempfile.mkdtemp(prefix="eml-test-keys-")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EML_SHARED", REPO.parent / "shared"))
 BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from crisp_eml.cli.common import console, open_project, print_json, print_table
-from crisp_eml.core.errors import VerificationError
+from crisp_eml.core.errors import InputError, VerificationError
 from crisp_eml.core.requirements import KPIS, format_value, split_key
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -217,19 +217,59 @@ def audit_log(
 
 
 @audit_app.command("verify")
-def audit_verify(json_out: JSON = False) -> None:
-    """Check the hash chain; exit code 8 naming the first tampered entry."""
+def audit_verify(
+    key: Annotated[str | None, typer.Option(
+        "--key", help="Audit public key to check the signed checkpoints with (64 hex digits or a file), e.g. a "
+                      "copy kept outside the project; default: the key pinned in eml.toml.")] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="A checkpoint saved earlier with 'eml audit checkpoint -o FILE' (repeatable): the "
+                             "entry it names must still be in the trail.")] = None,
+    json_out: JSON = False,
+) -> None:
+    """Check the hash chain and its signed checkpoints; exit code 8 naming the first problem."""
     from crisp_eml.workspace.audit import verify
 
-    r = verify(open_project())
+    r = verify(open_project(), key=key, checkpoints=checkpoint)
     if json_out:
         print_json(r.to_dict())
-    elif r.ok:
-        typer.echo(f"audit trail intact: {r.entries} entries")
+    else:
+        for note in r.notes:
+            typer.echo(f"warning: {note}", err=True)
+        if r.last_good is not None:
+            typer.echo(f"last good checkpoint: entry {r.last_good.seq} ({r.last_good.at[:19]}), "
+                       f"checked with {r.key_source}")
+        if r.ok:
+            typer.echo(f"audit trail intact: {r.entries} entries, {r.checkpoints} signed checkpoint(s)")
     if not r.ok:
         first = r.problems[0]
-        raise VerificationError(f"audit trail broken at entry {first.seq}: {first.reason}"
+        where = f"at entry {first.seq}" if first.seq else "in its checkpoints"
+        raise VerificationError(f"audit trail broken {where}: {first.reason}"
                                 + (f" (and {len(r.problems) - 1} more problem(s))" if len(r.problems) > 1 else ""))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Also write the checkpoint line to this file "
+                                                                 "(keep it outside the project).")] = None,
+    json_out: JSON = False,
+) -> None:
+    """Print the newest signed checkpoint of the audit trail (give it to 'eml audit verify --checkpoint')."""
+    import json
+
+    from crisp_eml.workspace.audit import head_checkpoint
+
+    cp = head_checkpoint(open_project())
+    line = json.dumps(cp, separators=(",", ":"))
+    if out is not None:
+        try:
+            out.write_text(line + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the checkpoint: {exc.strerror or exc}", source=str(out),
+                             field="out") from exc
+    if json_out:
+        print_json(cp)
+    else:
+        typer.echo(line)
 
 
 # -- report -----------------------------------------------------------------------------------------------

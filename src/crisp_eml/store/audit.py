@@ -2,7 +2,10 @@
 
 Each entry's hash covers its content and the previous entry's hash, so editing, deleting or
 reordering any entry breaks the chain at that point; :func:`verify` names the first bad entry.
-Entries are appended inside the same transaction as the change they describe.
+Entries are appended inside the same transaction as the change they describe, after taking the write lock
+(SQLite: every write session starts with ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock),
+so two writers never read the same last entry. The chain alone cannot show a deleted tail or a trail
+recomputed with :func:`entry_digest`: :mod:`crisp_eml.store.audit_checkpoints` signs its head after each commit.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from crisp_eml.store.tables.audit import AuditRow
 
 GENESIS = "0" * 64
+HEAD_KEY = "eml_audit_head"  # session.info: (seq, entry_hash, at) of the last entry appended in it
+_PG_LOCK = 0x656D6C5F61756474  # advisory lock id ("eml_audt") serialising appends on PostgreSQL
 
 
 def entry_digest(
@@ -37,6 +42,8 @@ def append(
     session: Session, *, actor: str, persona: str, action: str,
     artifacts: dict[str, Any] | None = None, note: str | None = None,
 ) -> AuditRow:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
     last = session.execute(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1)).scalar_one_or_none()
     prev = last.entry_hash if last else GENESIS
     seq = (last.seq + 1) if last else 1
@@ -48,6 +55,7 @@ def append(
     )
     session.add(row)
     session.flush()
+    session.info[HEAD_KEY] = (row.seq, row.entry_hash, row.at)
     return row
 
 

@@ -7,6 +7,8 @@ strings, numbers and booleans, so a small writer is enough and keeps the file hu
 from __future__ import annotations
 
 import json
+import os
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ CONFIG_NAME = "eml.toml"
 #: Tables of ``eml.toml`` and, for each, the keys whose values must be strings.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "project": ("name", "id"), "store": ("metadata_url", "blob_url"), "actor": ("member",),
+    "audit": ("public_key",),
 }
 
 
@@ -67,6 +70,6 @@ def dumps_config(cfg: dict[str, Any]) -> str:
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".toml.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # concurrent writers
     tmp.write_text(dumps_config(cfg), encoding="utf-8")
     tmp.replace(path)

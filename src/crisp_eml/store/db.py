@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from crisp_eml.core.errors import ProjectError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "eml_read_only"  # execution option: a transaction that only reads (SQLite: no write lock)
 
 # Engines made in this process. A command disposes them all when it returns, so SQLite checkpoints and
 # removes its write-ahead log then, instead of whenever the garbage collector reaches the engine.
@@ -43,11 +44,21 @@ def _make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # The sqlite3 module would otherwise read outside any transaction and only BEGIN before the
+            # first write, so a check-then-insert (duplicates, the audit sequence) races other writers.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            # Take the write lock first: every transaction is serialised against the other writers from its
+            # first read, so what it checked is still true when it commits (WAL readers are not blocked).
+            # A read-only view (``read_only`` execution option) takes a plain snapshot and never waits.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crisp_eml.core.errors import ConflictError, InputError, PermissionDeniedError, ProjectError
 from crisp_eml.core.personas import Permission, Persona, allowed
-from crisp_eml.store import audit, db
+from crisp_eml.store import audit, audit_checkpoints, db
 from crisp_eml.store.blobs import BlobStore
 from crisp_eml.store.config import CONFIG_NAME, read_config, write_config
 from crisp_eml.store.outputs import make_dirs
@@ -37,6 +39,10 @@ class Actor:
     name: str
     persona: str
     owner: bool
+
+
+class _Depth(threading.local):
+    depth = 0
 
 
 def _default_member() -> str:
@@ -70,6 +76,9 @@ class Project:
         self.engine: Engine = db.make_engine(self.metadata_url)
         db.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writing = _Depth()
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}),
+                                           expire_on_commit=False)
         self.blobs = BlobStore(self.blob_url)
 
     # -- construction ---------------------------------------------------------------------------
@@ -105,6 +114,9 @@ class Project:
             },
             "actor": {"member": member},
         }
+        audit_key = audit_checkpoints.load_private(cfg["project"]["id"], create=True)
+        assert audit_key is not None  # create=True always returns a key
+        cfg["audit"] = {"public_key": audit_checkpoints.public_hex(audit_key)}
         try:
             (root / STATE_DIR).mkdir(exist_ok=True)
             write_config(root / CONFIG_NAME, cfg)
@@ -150,8 +162,16 @@ class Project:
     # -- sessions, members, permissions, audit -----------------------------------------------------
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+        """A write transaction: committed on success, rolled back on any error.
+
+        On SQLite it holds the database's write lock from its start (``BEGIN IMMEDIATE``), so what it read
+        is still true when it commits. Opening a second one inside it in the same thread would wait on that
+        lock forever: it is refused at once (use :meth:`read_session` for reads, or pass the session down).
+        """
+        if self._writing.depth and self.engine.dialect.name == "sqlite":
+            raise RuntimeError("nested write session: the outer session already holds the write lock")
         s = self._sessions()
+        self._writing.depth += 1
         try:
             yield s
             s.commit()
@@ -159,14 +179,54 @@ class Project:
             s.rollback()
             raise
         finally:
+            self._writing.depth -= 1
             s.close()
+        head = s.info.get(audit.HEAD_KEY)
+        if head is not None:
+            self._checkpoint(*head)
+
+    @property
+    def project_id(self) -> str:
+        return str(self.config.get("project", {}).get("id", ""))
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / audit_checkpoints.CHECKPOINT_FILE
+
+    def _checkpoint(self, seq: int, entry_hash: str, at: str) -> None:
+        """Sign the committed head of the audit trail (see :mod:`crisp_eml.store.audit_checkpoints`).
+
+        A project made before checkpoints existed gets its key made and pinned on its first append. Without
+        the private key (another machine) nothing is signed and ``eml audit verify`` reports the tail.
+        """
+        pinned = self.config.get("audit", {}).get("public_key")
+        key = audit_checkpoints.load_private(self.project_id, create=not pinned)
+        if key is None:
+            return
+        if not pinned:
+            self.config.setdefault("audit", {})["public_key"] = audit_checkpoints.public_hex(key)
+            self.save_config()
+        try:
+            audit_checkpoints.append(self.checkpoint_path, self.project_id, key, seq, entry_hash, at)
+        except OSError as exc:
+            warnings.warn(f"{self.checkpoint_path}: audit checkpoint for entry {seq} not written: "
+                          f"{exc.strerror or exc}", stacklevel=3)
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only snapshot: never waits for writers (nor holds them up); nothing it adds is committed."""
+        s = self._read_sessions()
+        try:
+            yield s
+        finally:
+            s.close()  # ends the transaction without committing; loaded objects stay readable
 
     @property
     def actor(self) -> Actor:
         name = os.environ.get("EML_MEMBER") or str(self.config.get("actor", {}).get("member", ""))
         if not name:
             raise ProjectError("no acting member configured (set [actor] member in eml.toml or $EML_MEMBER)")
-        with self.session() as s:
+        with self.read_session() as s:
             row = s.get(MemberRow, name)
             if row is None:
                 raise PermissionDeniedError(f"'{name}' is not a member of project '{self.name}'")
@@ -191,5 +251,5 @@ class Project:
                             artifacts=artifacts, note=note)
 
     def audit_entries(self) -> list[AuditRow]:
-        with self.session() as s:
+        with self.read_session() as s:
             return list(s.execute(select(AuditRow).order_by(AuditRow.seq)).scalars())
