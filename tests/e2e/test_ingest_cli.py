@@ -181,7 +181,7 @@ def test_export_synth_rm_gc_cli(run_cli, tmp_path: Path) -> None:  # type: ignor
     assert code == 0 and json.loads(out)["removed"] == samples[0]["id"]
     code, _, err = run_cli(["data", "rm", samples[0]["id"]], cwd=proj)
     assert code == 3 and "no sample" in err
-    code, out, err = run_cli(["data", "gc", "--json"], cwd=proj)
+    code, out, err = run_cli(["data", "gc", "--min-age", "0", "--json"], cwd=proj)
     assert code == 0 and json.loads(out)["removed"] == 1
     code, _, err = run_cli(["ingest", str(tmp_path / "nothing-here")], cwd=proj)
     assert code == 2 and "no such file" in err

@@ -1,6 +1,7 @@
 """The anomaly library without a DSP step in C (``<name>_run`` takes features): GMM (full covariances) and
 K-means libraries built with gcc -Werror and checked by ``verify_library`` against the Python model; a wrong
-feature count is refused with the status code, and a drifted threshold is caught.
+feature count is refused with the status code, and a drifted threshold is caught. With the DSP step in C, a
+wrong raw window length is the same input size error.
 """
 
 from __future__ import annotations
@@ -90,3 +91,39 @@ def test_drifted_threshold_is_caught(tmp_path: Path) -> None:
     (lib / ANOMALY_JSON).write_text(json.dumps(model))
     rep = verify_library(lib, host=True, sanitize=False)
     assert not rep.ok and rep.checks[0].mismatched_bytes > 0
+
+
+def test_dsp_library_wrong_raw_length_is_an_input_size_error(tmp_path: Path) -> None:
+    """With the DSP step in C, a wrong raw length is ERR_INPUT_SIZE (it was ERR_DSP), checked before the DSP."""
+    import subprocess
+
+    from crisp_eml.compiler.build import WARNINGS, tool
+    from crisp_eml.core.impulse import ImpulseSpec
+    from crisp_eml.dsp.pipeline import n_features
+
+    spec = {"input": {"type": "time-series", "window_size_ms": 2000, "frequency_hz": 10, "axes": ["x", "y"]},
+            "blocks": [{"type": "spectral-analysis", "params": {"fft-length": 16}}, {"type": "flatten"}]}
+    n = n_features(ImpulseSpec.from_dict(spec))
+    rng = np.random.default_rng(3)
+    model = fit_anomaly(rng.standard_normal((60, n)), "kmeans", {"clusters": 2}, seed=0,
+                        groups=np.repeat(np.arange(6), 10)).to_dict()
+    files = render_anomaly_library(model, name="ad", dsp=spec)
+    assert "src/ad_dsp.c" in files
+    write_tree(files, tmp_path / "lib")
+    (tmp_path / "main.c").write_text(r"""
+#include "ad.h"
+int main(void)
+{
+    static float raw[AD_RAW_INPUT_LEN];
+    ad_result_t res;
+    if (ad_init() != AD_OK) { return 2; }
+    if (ad_run(raw, 3, &res) != AD_ERR_INPUT_SIZE) { return 3; }
+    if (ad_run(raw, AD_RAW_INPUT_LEN + 1, &res) != AD_ERR_INPUT_SIZE) { return 4; }
+    return ad_run(raw, AD_RAW_INPUT_LEN, &res) == AD_OK ? 0 : 5;
+}
+""")
+    srcs = [str(p) for p in sorted((tmp_path / "lib" / "src").glob("*.c"))]
+    r = subprocess.run([tool("gcc"), *WARNINGS, "-O1", f"-I{tmp_path / 'lib' / 'src'}", *srcs,
+                        str(tmp_path / "main.c"), "-o", str(tmp_path / "run"), "-lm"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert subprocess.run([str(tmp_path / "run")]).returncode == 0

@@ -85,3 +85,83 @@ def test_real_basic_motions_file() -> None:
     p = parse_bytes((BASIC_MOTIONS / "training" / "running.01.csv").read_bytes(), "running.01.csv")
     assert p.array.shape == (100, 6) and p.frequency_hz == 10.0
     assert [s.name for s in p.sensors] == ["accX", "accY", "accZ", "gyrX", "gyrY", "gyrZ"]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (b"timestamp,a,b\n0,1,2\n10,3,1e400\n", "value inf out of range in numeric column 'b' at line 3"),
+        (b"timestamp,a,b\n0,1,2\n10,-inf,4\n", "value -inf out of range in numeric column 'a' at line 3"),
+        (b"timestamp,a,b\n0,1,2\n\n10,1e39,4\n", "value 1e\\+39 out of range in numeric column 'a' at line 4"),
+    ],
+)
+def test_values_beyond_float32_are_refused(data: bytes, match: str) -> None:
+    """1e400 used to be stored as inf with only a numpy RuntimeWarning (1e39 too: finite as float64 only)."""
+    with pytest.raises(InputError, match=match) as info:
+        parse_csv(data, "big.csv")
+    assert info.value.source == "big.csv"
+
+
+def test_too_many_columns_refused_at_the_limit() -> None:
+    def table(n: int) -> bytes:
+        return (",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("1" for _ in range(n)) + "\n").encode()
+
+    assert parse_csv(table(64), "w.csv", frequency_hz=10).array.shape == (1, 64)
+    with pytest.raises(InputError, match="65 value columns, more than the 64"):
+        parse_csv(table(65), "w.csv", frequency_hz=10)
+
+
+@pytest.mark.parametrize(("hz", "ok"), [(10e6, True), (10.5e6, False)])
+def test_frequency_upper_bound(hz: float, ok: bool) -> None:
+    if ok:
+        assert parse_csv(b"a\n1\n", "x.csv", frequency_hz=hz).frequency_hz == hz
+    else:
+        with pytest.raises(InputError, match="more than 1e\\+07 Hz"):
+            parse_csv(b"a\n1\n", "x.csv", frequency_hz=hz)
+    # the same bound for timestamps: 1e-5 ms apart is 100 MHz
+    with pytest.raises(InputError, match="faster than"):
+        parse_csv(b"timestamp,a\n0,1\n0.00001,2\n", "x.csv")
+
+
+_STREAM_CASES = [
+    b"timestamp,a,b\r\n0,1,2\r\n10,3,4\r\n20,5,6\r\n",
+    b"timestamp,a\r\n0,1\r\n10,2\r\n20,3\r\n30,x\r\n",  # a CRLF split between blocks is one line break
+    b"\xef\xbb\xbftimestamp,a\n\n0,1\n\n\n10,2\n20,3",
+    b"a,b\n1,2\n3,\"4\"\n 5 , 6 \n",
+    b"timestamp,a\n0,1\n10,2\n20,3\n45,4\n",  # irregular: the line number crosses blocks and blank lines
+    b"timestamp,a\n0,1\n\n10,2\n\n20,3\n\n15,4\n",
+    b"timestamp,a,b\n0,1,2\n10,3",
+    b"a,b\n1,2\n3,x\n",
+    "a,\u00e9\n1,2\n3,4\n".encode(),
+    b"a\r1\r2\r3\r",
+]
+
+
+@pytest.mark.parametrize("data", _STREAM_CASES)
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8])
+def test_block_parsing_matches_whole_file(data: bytes, chunk: int) -> None:
+    """Streaming in tiny blocks (lines, CRLF pairs and UTF-8 characters split anywhere) gives the same sample or
+    the same error, line numbers included, as parsing the file in one block."""
+    import io
+
+    from crisp_eml.data.formats.csv_series import parse_csv_stream
+
+    def outcome(stream_chunk: int) -> object:
+        try:
+            p = parse_csv_stream(io.BytesIO(data), "s.csv", frequency_hz=None if b"timestamp" in data else 10,
+                                 chunk_bytes=stream_chunk)
+        except InputError as exc:
+            return str(exc)
+        return (p.array.tobytes(), p.array.shape, p.sensors, p.frequency_hz)
+
+    assert outcome(chunk) == outcome(1 << 20)
+
+
+def test_irregular_timestamp_line_counts_blank_lines() -> None:
+    import io
+
+    from crisp_eml.data.formats.csv_series import parse_csv_stream
+
+    data = b"timestamp,a\n0,1\n\n10,2\n\n20,3\n\n50,4\n"
+    with pytest.raises(InputError, match="interval 30 ms at line 8"):
+        parse_csv_stream(io.BytesIO(data), "s.csv", chunk_bytes=4)

@@ -152,3 +152,52 @@ def test_single_sensor_flat_values_and_wav_units_mean_audio() -> None:
     msg["payload"].update(interval_ms=0.0625, sensors=[{"name": "audio", "units": "wav"}], values=[1, 2, 3])
     p = parse_ei(json.dumps(msg).encode(), "yes.json")
     assert p.kind == "audio" and p.frequency_hz == 16000 and p.array.shape == (3, 1)
+
+
+def _cbor_or_json(msg: dict, cbor: bool) -> bytes:  # type: ignore[type-arg]
+    return cbor2.dumps(msg) if cbor else json.dumps(msg).encode()
+
+
+@pytest.mark.parametrize("cbor", [False, True])
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    [
+        ("payload.interval_ms", 10**400, "absurd sampling interval"),  # was OverflowError, exit 70
+        ("payload.interval_ms", -(10**400), "absurd sampling interval"),
+        ("payload.interval_ms", 1e-300, "faster than 1e\\+07 Hz"),  # was stored as 1e303 Hz
+        ("payload.interval_ms", float("nan"), "absurd sampling interval"),
+        ("payload.values", [[1, 2, 10**400]], "values are not numbers"),
+        ("payload.values", [[1, 2, [10**400]]], "non-number"),
+        ("payload.values", [[1, 2, 1e39]], "row 0 value 1e\\+39 is out of range"),
+        ("payload.values", [[1, float("inf"), 3]], "row 0 value inf is out of range"),
+        ("payload.sensors", [{"name": f"s{i}"} for i in range(65)], "65 sensors, more than the 64"),
+        ("payload.sensors", [{"name": "a\x00"}, {"name": "b"}, {"name": "c"}], "NUL"),
+        ("payload.device_name", "dev\x00", "NUL"),
+    ],
+)
+def test_absurd_values_are_input_errors(path: str, value: object, match: str, cbor: bool) -> None:
+    name = "poison.cbor" if cbor else "poison.json"
+    with pytest.raises(InputError, match=match) as info:
+        parse_ei(_cbor_or_json(_mutate(spec_message("none"), path, value), cbor), name, cbor=cbor)
+    assert str(info.value).startswith(f"{name}: field 'payload.")
+
+
+def test_cbor_bignum_beyond_str_digit_limit_is_an_input_error() -> None:
+    """An int CBOR can carry but repr() refuses (> 4300 digits) must not crash the error message itself."""
+    msg = _mutate(spec_message("none"), "payload.interval_ms", 10**5000)
+    with pytest.raises(InputError, match="absurd sampling interval <int>"):
+        parse_ei(cbor2.dumps(msg), "big.cbor", cbor=True)
+    msg = _mutate(spec_message("none"), "payload.values", [[1, 2, [10**5000]]])
+    with pytest.raises(InputError, match="non-number <list>"):
+        parse_ei(cbor2.dumps(msg), "big.cbor", cbor=True)
+
+
+def test_metadata_and_iat_keep_only_storable_numbers() -> None:
+    msg = spec_message("none")
+    msg["protected"]["iat"] = 10**30
+    msg["payload"]["metadata"] = {"nan": float("nan"), "big": 10**30, "ok": 3, "nested": [10**5000]}
+    p = parse_ei(cbor2.dumps(msg), "m.cbor", cbor=True)
+    assert p.metadata == {"nan": "nan", "big": str(10**30), "ok": 3, "nested": "<list>"}
+    with pytest.raises(InputError, match="NUL"):
+        msg["payload"]["metadata"] = {"k\x00": 1}
+        parse_ei(cbor2.dumps(msg), "m.cbor", cbor=True)

@@ -96,3 +96,73 @@ def test_streaming_placeholder_size_reads_to_end() -> None:
     pos = data.index(b"data")
     data[pos + 4:pos + 8] = (0x7FFFF000).to_bytes(4, "little")
     assert parse_wav(bytes(data), "s.wav").array[:, 0].tolist() == [1 / 32768, -2 / 32768, 3 / 32768]
+
+
+def test_channel_count_is_capped() -> None:
+    """A WAV header claiming 65,535 channels used to be accepted; 64 is the most a sample may have."""
+    assert parse_wav(riff(1, 64, 8000, 16, b"\x00\x00" * 64), "a.wav").array.shape == (1, 64)
+    for channels in (65, 65535):
+        # block align is a 16-bit field: 65535 x 2 bytes cannot even be stated, so the header is checked first
+        with pytest.raises(InputError, match=f"{channels} channels, more than the 64") as info:
+            parse_wav(riff(1, channels, 8000, 8, b"\x00" * channels), "many.wav")
+        assert "many.wav" in str(info.value)
+
+
+@pytest.mark.parametrize(("bits", "values"), [(32, [0.5, np.inf]), (64, [0.5, 1e39]), (64, [-np.inf, 0.0])])
+def test_infinite_float_samples_refused(bits: int, values: list[float]) -> None:
+    body = np.array(values, dtype="<f4" if bits == 32 else "<f8").tobytes()
+    with pytest.raises(InputError, match="infinite sample value at frame"):
+        parse_wav(riff(3, 1, 8000, bits, body), "inf.wav")
+
+
+def test_nan_float_samples_are_left_to_quality_checks() -> None:
+    body = np.array([0.5, np.nan], dtype="<f4").tobytes()
+    assert np.isnan(parse_wav(riff(3, 1, 8000, 32, body), "nan.wav").array[1, 0])
+
+
+@pytest.mark.parametrize("rate", [10_000_001, 0x7FFFFFFF])
+def test_absurd_rate_refused(rate: int) -> None:
+    with pytest.raises(InputError, match="faster than"):
+        parse_wav(riff(1, 1, rate, 16, b"\x00\x00"), "fast.wav")
+
+
+def test_huge_fmt_chunk_refused() -> None:
+    data = b"RIFF\x00\x00\x00\x00WAVEfmt " + (1 << 30).to_bytes(4, "little") + b"\x00" * 40
+    with pytest.raises(InputError, match="'fmt ' chunk of 1073741824 bytes"):
+        parse_wav(data, "a.wav")
+
+
+@pytest.mark.parametrize("bits", [8, 16, 24, 32])
+def test_block_conversion_matches_one_block(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Converting in small blocks into the preallocated array gives exactly the one-block result."""
+    import crisp_eml.data.formats.wav as wav
+
+    rng = np.random.default_rng(bits)
+    body = rng.integers(0, 256, 3 * 7 * (bits // 8), dtype=np.uint8).tobytes()
+    data = riff(1, 3, 16000, bits, body)
+    whole = parse_wav(data, "a.wav").array
+    monkeypatch.setattr(wav, "BLOCK_BYTES", 5)  # smaller than a frame: one frame per block
+    assert parse_wav(data, "a.wav").array.tobytes() == whole.tobytes()
+    monkeypatch.setattr(wav, "BLOCK_BYTES", 2 * 3 * (bits // 8))
+    assert parse_wav(data, "a.wav").array.tobytes() == whole.tobytes()
+
+
+def test_stream_parse_reads_forward_only() -> None:
+    """The stream parser never seeks (ingest hashes the bytes as they are read)."""
+    import io
+
+    from crisp_eml.data.formats.wav import parse_wav_stream
+
+    class Forward(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._buf = io.BytesIO(data)
+
+        def read(self, size: int | None = -1, /) -> bytes:
+            return self._buf.read(size)
+
+        def seekable(self) -> bool:
+            return False
+
+    data = riff(1, 2, 8000, 16, np.arange(8, dtype="<i2").tobytes())
+    p = parse_wav_stream(Forward(data), "f.wav", size=len(data))
+    assert p.array.shape == (4, 2) and p.array[3, 1] == 7 / 32768

@@ -176,11 +176,12 @@ def label(
 
 @data_app.command("gc")
 def gc(
-    min_age: Annotated[float, typer.Option(help="Keep unreferenced blobs younger than this (seconds).")] = 0.0,
+    min_age: Annotated[float, typer.Option(help="Grace period: keep unreferenced blobs younger than this (seconds; "
+                                                "default one hour). Safe while ingest/train/... run.")] = 3600.0,
     dry_run: Annotated[bool, typer.Option(help="Only report what would be removed.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Delete blobs no table references (run when no ingest is in progress, or use --min-age)."""
+    """Delete blobs no table references and older than --min-age (safe while other commands write)."""
     from crisp_eml.workspace.gc_blobs import gc_blobs
 
     r = gc_blobs(open_project(), min_age_s=min_age, dry_run=dry_run)
@@ -188,7 +189,8 @@ def gc(
         print_json(r.to_dict())
     else:
         verb = "Would remove" if dry_run else "Removed"
-        typer.echo(f"{verb} {len(r.removed)} orphan blob(s); {r.referenced} referenced.")
+        typer.echo(f"{verb} {len(r.removed)} orphan blob(s); {r.referenced} referenced; "
+                   f"{r.kept_young} unreferenced kept (younger than {r.grace_s:g} s).")
 
 
 @data_app.command("export")

@@ -6,6 +6,9 @@ compiler) never touch SQLAlchemy.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -69,3 +72,16 @@ class Sample:
             "enabled": self.enabled,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
+
+
+def content_identity(blob_hash: str, kind: str, frequency_hz: float | None, sensors: Iterable[Sensor]) -> str:
+    """What makes two recordings "the same sample": the signal's bytes *and* how to read them.
+
+    The blob hash covers the values only, so a 16 kHz and a 1 Hz recording of the same numbers, or the same
+    numbers under other axis names or units, would look like duplicates; the identity adds the kind, the rate
+    (exact float) and the axes. The database holds it under a unique index, so duplicates are refused there.
+    """
+    body = json.dumps({"blob": blob_hash, "kind": kind,
+                       "frequency_hz": None if frequency_hz is None else float(frequency_hz).hex(),
+                       "axes": [[s.name, s.units] for s in sensors]}, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()

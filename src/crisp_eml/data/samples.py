@@ -100,9 +100,12 @@ def add_sample(
     kind: str, sensors: Sequence[Sensor], frequency_hz: float | None, source: str,
     metadata: dict[str, object] | None = None, device_name: str | None = None,
     device_type: str | None = None, layer: str = "raw", parent_id: str | None = None,
-    source_hash: str | None = None, sample_id: str | None = None,
+    source_hash: str | None = None, sample_id: str | None = None, identity: str | None = None,
 ) -> Sample:
     """Store the signal blob, then add the row (not yet committed) inside ``session``.
+
+    ``identity`` (:func:`crisp_eml.core.sample.content_identity`) makes the row unique: a second row with the
+    same identity fails the flush with ``IntegrityError``, whoever wrote the first one.
 
     The blob is written first and atomically, so a committed row always has its blob; a crash before
     the commit leaves at most an orphan blob, which ``BlobStore.gc`` removes.
@@ -115,7 +118,7 @@ def add_sample(
         sensors=[s.to_dict() for s in sensors], frequency_hz=frequency_hz, interval_ms=interval,
         length=int(array.shape[0]), shape=[int(d) for d in array.shape], hash=digest,
         source_hash=source_hash, meta=dict(metadata or {}), source=source, device_name=device_name,
-        device_type=device_type, layer=layer, parent_id=parent_id, enabled=True,
+        device_type=device_type, layer=layer, parent_id=parent_id, enabled=True, identity=identity,
     )
     session.add(row)
     session.flush()

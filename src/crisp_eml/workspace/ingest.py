@@ -22,19 +22,22 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crisp_eml.core.errors import ConflictError, EmlError, InputError
 from crisp_eml.core.personas import Permission
-from crisp_eml.core.sample import Sample
-from crisp_eml.data.formats import ParsedSample, parse_bytes
+from crisp_eml.core.sample import Sample, content_identity
+from crisp_eml.data.formats import ParsedSample
 from crisp_eml.data.formats.labels import CATEGORY_FOLDERS, infer_label, sample_name
 from crisp_eml.data.formats.parsed import SUFFIXES, check_frequency, suffix_of
 from crisp_eml.data.samples import add_sample, encode_array
 from crisp_eml.data.splits import assign_category
+from crisp_eml.store.blob_journal import journal_for
 from crisp_eml.store.blobs import sha256
 from crisp_eml.store.project import Actor, Project
 from crisp_eml.store.tables.data import SampleRow
+from crisp_eml.workspace.ingest_source import MemoryBudget, ingest_limits, parse_source
 
 CATEGORY_CHOICES = ("training", "testing", "split")
 PREFETCH = 16  # files read/parsed/blob-written ahead of the database stage
@@ -116,9 +119,12 @@ def ingest_paths(
     project: Project, paths: Iterable[Path | str], *, label: str | None = None, category: str | None = None,
     frequency_hz: float | None = None, hmac_key: str | bytes | None = None, allow_duplicates: bool = False,
     metadata: Mapping[str, Any] | None = None, on_progress: Progress | None = None, test_fraction: float = 0.2,
-    skip_duplicates: bool = False,
+    skip_duplicates: bool = False, max_file_mb: float | None = None, memory_mb: float | None = None,
 ) -> IngestReport:
     """Ingest every file under ``paths``; failures are collected, never half-stored.
+
+    ``max_file_mb`` (a bigger file fails) and ``memory_mb`` (what the files parsed ahead may hold) default
+    to ``[ingest]`` in the project's settings. One file's failure, whatever its cause, never stops the others.
 
     ``category``: ``training``/``testing`` force it; ``split`` assigns by content hash (80/20 by default);
     ``None`` takes it from a ``training``/``testing`` folder and falls back to ``split``.
@@ -134,7 +140,10 @@ def ingest_paths(
     files, failures = collect_files(paths)
     report = IngestReport(failures=list(failures))
     total = len(files)
-    prepare = partial(_prepare, project, frequency_hz=frequency_hz, hmac_key=hmac_key)
+    limits = ingest_limits(project.config, max_file_mb=max_file_mb, memory_mb=memory_mb)
+    budget = MemoryBudget(limits.memory_bytes)
+    prepare = partial(_prepare, project, frequency_hz=frequency_hz, hmac_key=hmac_key,
+                      max_file_bytes=limits.max_file_bytes)
     opts = _Options(label, category, allow_duplicates, dict(metadata or {}), test_fraction)
     done = 0
 
@@ -157,22 +166,38 @@ def ingest_paths(
         batch.clear()
 
     # Reading, parsing and the blob write (its fsync) of the next files overlap the database work,
-    # which runs in order, a few files per transaction.
+    # which runs in order, a few files per transaction. Files are read ahead while the memory they are
+    # expected to need, with the parsed files held for the next commit, fits the budget.
     with ThreadPoolExecutor(max_workers=PREFETCH_WORKERS) as pool:
         pending: deque[tuple[_File, Future[_Prepared]]] = deque()
-        queue = iter(files)
+        queue = deque(files)
         batch: list[tuple[_File, _Prepared]] = []
         opened = time.monotonic()
+
+        def held() -> list[Path]:
+            return [g.path for g, _ in pending] + [g.path for g, _ in batch]
+
+        def fill() -> None:
+            while len(pending) < PREFETCH and queue and budget.admits(queue[0].path, held()):
+                nxt = queue.popleft()
+                pending.append((nxt, pool.submit(prepare, nxt)))
+
         try:
             for _ in range(total):
-                while len(pending) < PREFETCH and (nxt := next(queue, None)) is not None:
-                    pending.append((nxt, pool.submit(prepare, nxt)))
+                fill()
+                if not pending:  # the next file does not fit beside the parsed batch: commit that first
+                    flush(batch)
+                    opened = time.monotonic()
+                    fill()
                 f, fut = pending.popleft()
                 try:
                     batch.append((f, fut.result()))
                 except EmlError as exc:
                     finish(f, exc)
-                if batch and (len(batch) >= BATCH_FILES or time.monotonic() - opened >= BATCH_SECONDS):
+                except Exception as exc:  # noqa: BLE001 - one file's unexpected error fails that file only
+                    finish(f, EmlError(f"{f.path}: could not be ingested: {type(exc).__name__}: {str(exc)[:200]}"))
+                if batch and (len(batch) >= BATCH_FILES or time.monotonic() - opened >= BATCH_SECONDS
+                              or budget.held(g.path for g, _ in batch) >= budget.limit):
                     flush(batch)
                     opened = time.monotonic()
             flush(batch)
@@ -225,27 +250,41 @@ class _Prepared:
     blob_existed: bool
 
 
-def _prepare(project: Project, f: _File, *, frequency_hz: float | None, hmac_key: str | bytes | None) -> _Prepared:
+def _prepare(
+    project: Project, f: _File, *, frequency_hz: float | None, hmac_key: str | bytes | None, max_file_bytes: int,
+) -> _Prepared:
     """Read, parse, encode and store the blob (pure work plus an idempotent blob write)."""
-    source = str(f.path)
-    try:
-        data = f.path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from exc
-    parsed = parse_bytes(data, source, frequency_hz=frequency_hz, hmac_key=hmac_key)
+    parsed, source_hash = parse_source(f.path, str(f.path), max_file_bytes=max_file_bytes, frequency_hz=frequency_hz,
+                                       hmac_key=hmac_key)
     blob = encode_array(parsed.array)
     digest = sha256(blob)
     existed = project.blobs.exists(digest)
-    if not existed:
-        project.blobs.put(blob)
-    return _Prepared(parsed, digest, sha256(data), existed)
+    project.blobs.put(blob)  # always: re-using an existing blob refreshes its age, so a running gc keeps it
+    # recorded so a gc collects this blob at once should this process die before committing its row
+    journal_for(project).wrote(digest, project.blobs.stamp(project.blobs.path(digest)))
+    return _Prepared(parsed, digest, source_hash, existed)
 
 
 def _drop_blob_if_unused(project: Project, digest: str) -> None:
-    with project.session() as s:
-        used = s.execute(select(SampleRow.id).where(SampleRow.hash == digest).limit(1)).first()
-    if used is None:
-        project.blobs.delete(digest)
+    """Remove a blob this process wrote ahead, unless a row references it or another writer stored it since."""
+    from crisp_eml.workspace.gc_blobs import discard_if_unused
+
+    discard_if_unused(project, [digest])
+
+
+def _identity(prep: _Prepared, opts: _Options) -> str | None:
+    """The unique content identity of a raw sample, or None when duplicates are allowed."""
+    if opts.allow_duplicates:
+        return None
+    p = prep.parsed
+    return content_identity(prep.digest, p.kind, p.frequency_hz, p.sensors)
+
+
+def _known(s: Session, identities: list[str]) -> dict[str, tuple[str, str]]:
+    """(id, name) of the samples already holding these identities: one query for a batch."""
+    rows = s.execute(select(SampleRow.identity, SampleRow.id, SampleRow.name)
+                     .where(SampleRow.identity.in_(identities)))
+    return {str(r.identity): (r.id, r.name) for r in rows}
 
 
 def _commit_batch(
@@ -253,28 +292,37 @@ def _commit_batch(
 ) -> list[Sample | EmlError]:
     """Add a batch of prepared files in one transaction: a sample row and its audit entry per file.
 
-    A duplicate is detected before anything is added for that file, so it never leaves a partial record
-    and the others still commit. Any other error rolls the whole batch back and the files are retried one
-    transaction each, so an error in one file never costs or half-stores another.
+    Duplicates are refused by the database: each row carries its content identity under a unique index and
+    is inserted in a savepoint, so a concurrent ingest of the same file (which the write lock serialises on
+    SQLite, and the index catches on PostgreSQL) or a second copy in the same batch becomes a duplicate report,
+    never a second row, and the other files still commit. Any other error rolls the whole batch back and the
+    files are retried one transaction each, so an error in one file never costs or half-stores another.
     """
     if not batch:
         return []
     outcomes: list[Sample | EmlError] = []
     try:
         with project.session() as s:
-            known: dict[str, tuple[str, str]] = {}
-            if not opts.allow_duplicates:  # one query for the batch instead of one per file
-                digests = sorted({p.digest for _, p in batch})
-                known = {r.hash: (r.id, r.name) for r in s.execute(select(
-                    SampleRow.hash, SampleRow.id, SampleRow.name).where(
-                    SampleRow.hash.in_(digests), SampleRow.layer == "raw"))}
+            known = _known(s, sorted({i for _, p in batch if (i := _identity(p, opts)) is not None}))
             for f, prep in batch:
+                ident = _identity(prep, opts)
                 try:
-                    sample = _add(project, s, actor, f, prep, opts, known)
-                    known.setdefault(sample.hash, (sample.id, sample.name))
-                    outcomes.append(sample)
+                    if ident is not None and ident in known:
+                        raise _duplicate(f, *known[ident])
+                    with s.begin_nested():
+                        sample = _add(project, s, actor, f, prep, opts, ident)
+                except IntegrityError:  # another writer committed the same content after our look-up
+                    row = s.execute(select(SampleRow.id, SampleRow.name).where(SampleRow.identity == ident)).first()
+                    if row is None:
+                        raise
+                    outcomes.append(_duplicate(f, row.id, row.name))
+                    continue
                 except _Duplicate as exc:
                     outcomes.append(exc)
+                    continue
+                if ident is not None:
+                    known[ident] = (sample.id, sample.name)
+                outcomes.append(sample)
     except Exception:
         if len(batch) == 1:
             _discard(project, [batch[0][1]])
@@ -296,16 +344,16 @@ def _commit_batch(
     return outcomes
 
 
+def _duplicate(f: _File, dup_id: str, dup_name: str) -> _Duplicate:
+    return _Duplicate(f"{f.path}: duplicate of sample {dup_id} ('{dup_name}'): same content, rate and axes "
+                      f"(use --allow-duplicates to keep both)")
+
+
 def _add(
-    project: Project, s: Session, actor: Actor, f: _File, prep: _Prepared, opts: _Options,
-    known: dict[str, tuple[str, str]],
+    project: Project, s: Session, actor: Actor, f: _File, prep: _Prepared, opts: _Options, identity: str | None,
 ) -> Sample:
-    """Add one sample and its audit entry; ``known`` maps raw-layer hashes to (id, name) for duplicates."""
+    """Add one sample (with its unique ``identity``, if any) and its audit entry."""
     parsed, digest = prep.parsed, prep.digest
-    if not opts.allow_duplicates and digest in known:
-        dup_id, dup_name = known[digest]
-        raise _Duplicate(f"{f.path}: duplicate of sample {dup_id} ('{dup_name}'): same content hash "
-                         f"(use --allow-duplicates to keep both)")
     if opts.category in ("training", "testing"):
         cat = opts.category
     elif opts.category is None and f.category_hint:
@@ -316,7 +364,7 @@ def _add(
         project, s, parsed.array, name=sample_name(f.path.name), label=opts.label or infer_label(f.relative),
         category=cat, kind=parsed.kind, sensors=parsed.sensors, frequency_hz=parsed.frequency_hz,
         source=str(f.path.resolve()), metadata={**parsed.metadata, **opts.metadata}, device_name=parsed.device_name,
-        device_type=parsed.device_type, source_hash=prep.source_hash,
+        device_type=parsed.device_type, source_hash=prep.source_hash, identity=identity,
     )
     project.record(s, "sample.ingest", {"sample": sample.id, "hash": sample.hash, "source_hash": sample.source_hash,
                                         "label": sample.label, "category": sample.category}, actor=actor)

@@ -24,7 +24,14 @@ import numpy as np
 
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.sample import Sensor
-from crisp_eml.data.formats.parsed import ParsedSample, check_interval_ms, tidy_frequency
+from crisp_eml.data.formats.parsed import (
+    ParsedSample,
+    check_axes,
+    check_interval_ms,
+    first_infinite,
+    short_repr,
+    tidy_frequency,
+)
 
 ZERO_SIGNATURE = "0" * 64
 
@@ -109,12 +116,14 @@ def parse_ei(data: bytes, name: str, *, hmac_key: str | bytes | None = None, cbo
     if extra is not None:
         if not isinstance(extra, dict) or not all(isinstance(k, str) for k in extra):
             raise InputError("metadata must be an object with string keys", source=name, field="payload.metadata")
-        meta.update({k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-                     for k, v in extra.items()})
+        for k, v in extra.items():
+            _no_nul(k, name, "payload.metadata")
+            meta[k] = _meta_value(v, name)
     if alg == "HS256":
         meta["signature"] = "verified" if hmac_key is not None else "unverified"
-    if isinstance(prot.get("iat"), int | float) and not isinstance(prot.get("iat"), bool):
-        meta["iat"] = prot["iat"]
+    iat = prot.get("iat")
+    if isinstance(iat, int | float) and not isinstance(iat, bool) and _plain_number(iat):
+        meta["iat"] = iat
     audio = all(s.units == "wav" for s in sensors)
     return ParsedSample(
         array=values, kind="audio" if audio else "timeseries", sensors=sensors,
@@ -129,12 +138,36 @@ def _opt_str(v: Any, name: str, field: str) -> str | None:
         return None
     if not isinstance(v, str):
         raise InputError(f"must be a string, got {type(v).__name__}", source=name, field=field)
-    return v
+    return _no_nul(v, name, field)
+
+
+def _no_nul(text: str, name: str, field: str) -> str:
+    """Text stored in the metadata database must not hold NUL characters (PostgreSQL refuses them)."""
+    if "\x00" in text:
+        raise InputError("text with a NUL character", source=name, field=field)
+    return text
+
+
+def _plain_number(v: int | float) -> bool:
+    """A number every metadata database stores as JSON: finite, and an int within 64 bits."""
+    if isinstance(v, int):
+        return -(1 << 63) <= v < (1 << 63)
+    return v == v and v not in (float("inf"), float("-inf"))
+
+
+def _meta_value(v: Any, name: str) -> str | int | float | bool | None:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int | float) and _plain_number(v):
+        return v
+    text = v if isinstance(v, str) else short_repr(v, 1000)
+    return _no_nul(text, name, "payload.metadata")
 
 
 def _sensors(raw: Any, name: str) -> tuple[Sensor, ...]:
     if not isinstance(raw, list) or not raw:
         raise InputError("missing or empty sensors list", source=name, field="payload.sensors")
+    check_axes(len(raw), name, "payload.sensors", "sensors")
     out = []
     for i, s in enumerate(raw):
         if not isinstance(s, dict) or not isinstance(s.get("name"), str) or not s["name"]:
@@ -142,6 +175,7 @@ def _sensors(raw: Any, name: str) -> tuple[Sensor, ...]:
         units = s.get("units")
         if units is not None and not isinstance(units, str):
             raise InputError(f"sensor {i} units must be a string", source=name, field="payload.sensors")
+        _no_nul(s["name"] + (units or ""), name, "payload.sensors")
         out.append(Sensor(s["name"], None if units in (None, "", "N/A") else units))
     return tuple(out)
 
@@ -157,12 +191,18 @@ def _values(raw: Any, n_sensors: int, name: str) -> np.ndarray:
                              field="payload.values")
         for v in r:
             if isinstance(v, bool) or not isinstance(v, int | float):
-                raise InputError(f"row {i} holds a non-number {str(v)[:40]!r}", source=name, field="payload.values")
+                raise InputError(f"row {i} holds a non-number {short_repr(v)}", source=name, field="payload.values")
     try:
         arr = np.asarray(rows, dtype=np.float64)
     except (OverflowError, ValueError) as exc:
-        raise InputError(f"values are not numbers: {exc}", source=name, field="payload.values") from exc
-    return arr.astype(np.float32).reshape(len(rows), n_sensors)
+        raise InputError(f"values are not numbers: {str(exc)[:120]}", source=name, field="payload.values") from exc
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused below
+        values = arr.astype(np.float32).reshape(len(rows), n_sensors)
+    bad = first_infinite(values)
+    if bad is not None:
+        raise InputError(f"row {bad[0]} value {arr[bad]:g} is out of range (values must be finite float32 "
+                         "numbers; NaN marks a missing value)", source=name, field="payload.values")
+    return values
 
 
 def build_message(

@@ -26,6 +26,8 @@ class SampleRow(Base):
     shape: Mapped[list[int]] = mapped_column(JSON)  # stored array shape
     hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the canonical blob
     source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # original file bytes
+    # content_identity() of a raw sample that must be unique (NULL: clean layer or --allow-duplicates)
+    identity: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True, unique=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     source: Mapped[str] = mapped_column(Text)
     device_name: Mapped[str | None] = mapped_column(String(256), nullable=True)

@@ -1,0 +1,83 @@
+"""Sample identity: the database refuses a second copy of the same content, rate and axes (issue: integrity).
+
+Duplicates used to be found by a look-up of the blob hash alone, before the insert: two ingests racing, or the
+rate and axes being ignored, slipped past it. Now each raw row carries ``content_identity`` under a unique index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from crisp_eml.core.sample import Sensor, content_identity
+from crisp_eml.data.formats.csv_series import write_csv
+from crisp_eml.store.project import Project
+from crisp_eml.store.tables.audit import AuditRow
+from crisp_eml.store.tables.data import SampleRow
+from crisp_eml.workspace import ingest as ingest_mod
+from crisp_eml.workspace.ingest import ingest_paths
+
+S3 = (Sensor("accX", "m/s2"), Sensor("accY", "m/s2"), Sensor("accZ", "m/s2"))
+VALUES = np.random.default_rng(7).normal(size=(20, 3)).astype(np.float32)
+
+
+def _csv(path: Path, hz: float = 50.0, sensors: tuple[Sensor, ...] = S3) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(write_csv(VALUES, sensors, hz))
+    return path
+
+
+def _rows(project: Project) -> tuple[int, int]:
+    with project.read_session() as s:
+        rows = s.scalar(select(func.count()).select_from(SampleRow))
+        audits = s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.action == "sample.ingest"))
+    return int(rows or 0), int(audits or 0)
+
+
+def test_identity_covers_rate_axes_units_and_kind() -> None:
+    base = content_identity("a" * 64, "timeseries", 50.0, S3)
+    assert base == content_identity("a" * 64, "timeseries", 50.0, list(S3))
+    others = [content_identity("b" * 64, "timeseries", 50.0, S3), content_identity("a" * 64, "timeseries", 1.0, S3),
+              content_identity("a" * 64, "timeseries", 50.0000001, S3),
+              content_identity("a" * 64, "audio", 50.0, S3), content_identity("a" * 64, "timeseries", None, S3),
+              content_identity("a" * 64, "timeseries", 50.0, (Sensor("x", "m/s2"), *S3[1:])),
+              content_identity("a" * 64, "timeseries", 50.0, (Sensor("accX", "g"), *S3[1:]))]
+    assert len({base, *others}) == len(others) + 1
+
+
+def test_same_values_at_another_rate_or_axes_are_not_duplicates(project: Project, tmp_path: Path) -> None:
+    files = [_csv(tmp_path / "a.csv", 50.0), _csv(tmp_path / "b.csv", 1.0),
+             _csv(tmp_path / "c.csv", 50.0, (Sensor("gyrX", "dps"), Sensor("gyrY", "dps"), Sensor("gyrZ", "dps")))]
+    r = ingest_paths(project, files)
+    assert r.ok and len(r.samples) == 3 and len({s.hash for s in r.samples}) == 1  # same blob, three samples
+    r = ingest_paths(project, [_csv(tmp_path / "d.csv", 50.0)])
+    assert [f.error for f in r.failures] == ["ConflictError"] and "duplicate of sample" in r.failures[0].reason
+    assert _rows(project) == (3, 3)
+
+
+def test_two_copies_in_one_batch_keep_one_row(project: Project, tmp_path: Path) -> None:
+    files = [_csv(tmp_path / "one.csv"), _csv(tmp_path / "two.csv")]
+    r = ingest_paths(project, files)
+    assert len(r.samples) == 1 and [f.path for f in r.failures] == [str(files[1])]
+    assert "duplicate" in r.failures[0].reason and _rows(project) == (1, 1)
+    r = ingest_paths(project, files, allow_duplicates=True)
+    assert r.ok and _rows(project) == (3, 3)
+
+
+def test_a_copy_committed_after_the_look_up_is_refused_by_the_index(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look-up misses a row another writer committed meanwhile (simulated by an empty look-up): the unique
+    index refuses the insert, the file is reported as a duplicate, the rest of the batch commits."""
+    first = ingest_paths(project, [_csv(tmp_path / "a.csv")])
+    assert first.ok
+    monkeypatch.setattr(ingest_mod, "_known", lambda s, identities: {})
+    other = tmp_path / "other.csv"
+    other.write_bytes(write_csv(VALUES * 2, S3, 50.0))
+    r = ingest_paths(project, [_csv(tmp_path / "again.csv"), other])
+    assert [s.name for s in r.samples] == ["other"]
+    assert [f.error for f in r.failures] == ["ConflictError"]
+    assert f"duplicate of sample {first.samples[0].id}" in r.failures[0].reason
+    assert _rows(project) == (2, 2)
