@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -68,18 +69,124 @@ def test_added_file_and_wrong_key() -> None:
     assert r.problems == ["library/extra.c: not listed in BUNDLE.json"]
 
 
-def test_unpinned_verification_uses_the_embedded_key_and_says_so() -> None:
+def test_unpinned_key_is_refused_unless_allowed_and_then_reported() -> None:
     key = Ed25519PrivateKey.generate()
     data, _ = bundle.build(FILES, INFO, key)
     r = bundle.verify(data)
-    assert r.ok and "not pinned" in r.key_source
+    assert not r.ok and not r.pinned and r.signature == "valid" and "not pinned" in r.key_source
+    assert len(r.problems) == 1 and "--allow-unpinned" in r.problems[0] and "--key" in r.problems[0]
+    r = bundle.verify(data, allow_unpinned=True)
+    assert r.ok and not r.pinned and r.to_dict()["pinned"] is False
+    assert bundle.verify(data, key.public_key()).pinned
+
+
+def test_bundle_resigned_with_another_key_fails_against_the_pinned_key() -> None:
+    key, mallory = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    genuine, _ = bundle.build(FILES, INFO, key)
+    forged, _ = bundle.build({**FILES, "model.tflite": b"evil"}, INFO, mallory)
+    r = bundle.verify(forged, key.public_key())
+    assert not r.ok and r.signature == "invalid" and "names key" in r.problems[0]
+    assert not bundle.verify(forged).ok  # unpinned: refused too
+    assert bundle.verify(genuine, key.public_key()).ok
+
+
+def _zip(entries: list[tuple[str, bytes]]) -> bytes:
+    """A zip holding exactly ``entries`` in this order (duplicates and odd names included)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns on a duplicate name, and writes it anyway
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in entries:
+                zf.writestr(zipfile.ZipInfo(name, date_time=bundle.FIXED_TIME), data)
+    return buf.getvalue()
+
+
+def _entries(data: bytes) -> list[tuple[str, bytes]]:
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    return [(i.filename, zf.read(i)) for i in zf.infolist()]
+
+
+@pytest.mark.parametrize("tampered_first", [True, False])
+def test_duplicate_entry_names_are_refused_in_both_orders(tampered_first: bool) -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    out: list[tuple[str, bytes]] = []
+    for name, content in _entries(data):
+        if name == "model.tflite":
+            pair = [(name, b"tampered"), (name, content)]
+            out += pair if tampered_first else pair[::-1]
+        else:
+            out.append((name, content))
+    r = bundle.verify(_zip(out), key.public_key())
+    assert not r.ok
+    assert any(p.startswith("model.tflite: 2 entries with this name") for p in r.problems), r.problems
+    assert not next(f for f in r.files if f["path"] == "model.tflite")["ok"]  # neither copy counts as verified
+
+
+def test_directory_entries_carrying_data_and_case_twins_are_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    r = bundle.verify(_zip([*_entries(data), ("library/", b"hidden payload")]), key.public_key())
+    assert r.problems == ["library/: a directory entry that carries 14 B of data"]
+    assert bundle.verify(_zip([*_entries(data), ("library/", b"")]), key.public_key()).ok  # empty: harmless
+    r = bundle.verify(_zip([*_entries(data), ("Model.tflite", b"x")]), key.public_key())
+    assert "model.tflite: differs from entry 'Model.tflite' only in letter case" in r.problems
+
+
+def test_extra_and_missing_entries_are_named() -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    r = bundle.verify(_zip([e for e in _entries(data) if e[0] != "library/motion.c"]), key.public_key())
+    assert r.problems == ["library/motion.c: listed in BUNDLE.json but missing (or refused above)"]
+    r = bundle.verify(_zip([*_entries(data), ("library/extra.c", b"int evil;")]), key.public_key())
+    assert r.problems == ["library/extra.c: not listed in BUNDLE.json"]
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../up.c", "library/../../x", "library\\win.c", "C:/x", "a//b",
+                                  "./model.tflite"])
+def test_path_tricks_are_refused(name: str) -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    r = bundle.verify(_zip([*_entries(data), (name, b"x")]), key.public_key())
+    assert not r.ok and any(p.startswith(f"{name!r}: unsafe entry name") for p in r.problems), r.problems
+
+
+def test_local_header_name_differing_from_the_central_directory_is_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    first = data.index(b"model.tflite")  # the local header's copy comes before the central directory's
+    patched = data[:first] + b"model.tflitE" + data[first + len(b"model.tflite"):]
+    r = bundle.verify(patched, key.public_key())
+    assert not r.ok and any(p.startswith("model.tflite: unreadable entry") and "differ" in p
+                            for p in r.problems), r.problems
+
+
+def test_bytes_hidden_before_or_between_entries_are_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build(FILES, INFO, key)
+    hidden = _zip([("model.tflite", b"what a streaming reader would take")])
+    r = bundle.verify(hidden + data, key.public_key())
+    assert not r.ok and r.problems[0].startswith(f"bytes 0..{len(hidden)} before 'BUNDLE.json'"), r.problems
+
+
+def test_compression_bomb_and_entry_count_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Ed25519PrivateKey.generate()
+    data, _ = bundle.build({**FILES, "library/zeros.bin": bytes(8 << 20)}, INFO, key)
+    assert len(data) < 100_000 and bundle.verify(data, key.public_key()).ok
+    monkeypatch.setattr(bundle, "MAX_UNPACKED_BYTES", 4 << 20)
+    with pytest.raises(InputError, match="compression bomb"):
+        bundle.verify(data, key.public_key(), source="bomb.zip")
+    monkeypatch.setattr(bundle, "MAX_ENTRIES", 3)
+    with pytest.raises(InputError, match="more than the 3"):
+        bundle.verify(data, key.public_key())
 
 
 def test_garbage_and_bad_names_are_input_errors() -> None:
     with pytest.raises(InputError):
         bundle.verify(b"not a zip", source="x.zip")
-    with pytest.raises(InputError):
-        bundle.build({"../evil": b""}, INFO, Ed25519PrivateKey.generate())
+    for bad in ("../evil", "/abs", "a\\b", "BUNDLE.json", "library/"):
+        with pytest.raises(InputError, match="bad bundle entry name"):
+            bundle.build({bad: b""}, INFO, Ed25519PrivateKey.generate())
 
 
 def test_keys_are_created_once_private_0600(tmp_path: Path) -> None:

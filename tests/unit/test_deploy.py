@@ -20,12 +20,13 @@ AD01 = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "mlper
 TARGET = "cortex-m4f-80mhz"
 
 
-def gated_model(project: Project, *, max_ram: str = "1M") -> str:
-    """A registered model whose int8 artifact is the real ad01 model, gated against ``max_ram``."""
+def gated_model(project: Project, *, max_ram: str = "1M", manifest: dict[str, int] | None = None) -> str:
+    """A registered model whose int8 artifact is the real ad01 model, gated against ``max_ram`` on the figures of
+    ``manifest`` (a compile audit entry holding them, no library folder)."""
     from crisp_eml.workspace.gate import run_gate
     from crisp_eml.workspace.requirements import set_requirements
 
-    uri = add_model(project, manifest=MANIFEST)
+    uri = add_model(project, manifest=manifest or MANIFEST)
     with project.session() as s:
         mv = s.execute(select(ModelVersionRow).order_by(ModelVersionRow.version.desc())).scalars().first()
         assert mv is not None
@@ -55,8 +56,9 @@ def test_deploy_round_trip_audited_and_board_done(project: Project, tmp_path: Pa
     assert info["model"]["sha256"] == hashlib.sha256(AD01.read_bytes()).hexdigest()
     entry = [e for e in project.audit_entries() if e.action == "model.deploy"][-1]
     assert entry.artifacts["bundle_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() == r.bundle_sha256
-    check = verify_bundle(out)  # $EML_PROJECT not set: cwd is not the project, so the embedded key is used
-    assert check.ok
+    check = verify_bundle(out)  # $EML_PROJECT not set: cwd is not the project, so no key is pinned
+    assert not check.ok and not check.pinned and check.signature == "valid"
+    assert "not pinned" in check.problems[0] and verify_bundle(out, allow_unpinned=True).ok
     key = project.state_dir / "keys" / "bundle-signing.pub"
     assert verify_bundle(out, key).ok
     with pytest.raises(ConflictError):
@@ -132,3 +134,53 @@ def test_cli_deploy_verify_and_tamper(project: Project, tmp_path: Path, run_cli:
     code, out, err = run_cli(["bundle", "verify", str(tmp_path / "b.zip"), "--public-key",
                               str(tmp_path / "other.pub")], cwd=project.root)
     assert code != 0 and "signature" in err
+
+
+def _edit_manifest(lib: Path, **changes: object) -> None:
+    m = json.loads((lib / "MANIFEST.json").read_text())
+    m.update(changes)
+    (lib / "MANIFEST.json").write_text(json.dumps(m, indent=2) + "\n")
+
+
+def test_deploy_ships_only_the_library_the_gate_checked(project: Project, tmp_path: Path) -> None:
+    import shutil
+
+    from crisp_eml.workspace.compile import compile_model
+    from crisp_eml.workspace.deploy import deploy
+    from crisp_eml.workspace.gate import run_gate
+
+    uri = gated_model(project)
+    lib, other = tmp_path / "lib", tmp_path / "other"
+    compile_model(uri, lib, project=project, vectors=2)
+    g = run_gate(project, uri, TARGET, library=lib)
+    assert g.passed and g.evidence["library"]["out"] == str(lib)
+    compile_model(uri, other, project=project, vectors=2, name="other")  # genuine, but not what was gated
+    before = len(project.audit_entries())
+    with pytest.raises(VerificationError, match=f"not the library gate #{g.id} checked"):
+        deploy(project, uri, TARGET, tmp_path / "b.zip", library=other)
+    copy = tmp_path / "copy"
+    shutil.copytree(lib, copy)
+    _edit_manifest(copy, ram_bytes=50)
+    with pytest.raises(VerificationError, match="MANIFEST.json: differs .*'ram_bytes' is 50"):
+        deploy(project, uri, TARGET, tmp_path / "b.zip", library=copy)
+    (lib / "src" / "extra.c").write_text("int extra;\n")
+    with pytest.raises(VerificationError, match="extra.c: not a file eml compile writes"):
+        deploy(project, uri, TARGET, tmp_path / "b.zip")  # the gated folder, since changed
+    assert not (tmp_path / "b.zip").exists() and len(project.audit_entries()) == before
+    (lib / "src" / "extra.c").unlink()
+    r = deploy(project, uri, TARGET, tmp_path / "b.zip")  # default: the folder the gate checked, not 'other'
+    info = json.loads(zipfile.ZipFile(tmp_path / "b.zip").read("BUNDLE.json"))
+    assert not r.compiled_now and r.library == "motion"
+    assert info["library"]["manifest_sha256"] == g.evidence["library"]["manifest_sha256"]
+    assert info["library"]["files_sha256"] == g.evidence["library"]["files_sha256"]
+
+
+def test_deploy_refuses_a_library_over_a_limit_the_gate_passed_on_other_evidence(project: Project,
+                                                                                 tmp_path: Path) -> None:
+    from crisp_eml.workspace.deploy import deploy
+
+    # the gate passed max_ram=500 on figures an audit entry holds (100 B); the real ad01 library needs 769 B
+    uri = gated_model(project, max_ram="500", manifest={"arena_bytes": 100, "ram_bytes": 100, "weights_bytes": 100})
+    with pytest.raises(VerificationError, match=r"ram_bytes is 769 .*over the limit max_ram_bytes=500"):
+        deploy(project, uri, TARGET, tmp_path / "b.zip")
+    assert not (tmp_path / "b.zip").exists()

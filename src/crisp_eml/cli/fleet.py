@@ -40,23 +40,31 @@ def deploy(
 @bundle_app.command("verify")
 def bundle_verify(
     path: Annotated[Path, typer.Argument(help="Bundle .zip written by 'eml deploy'.")],
-    public_key: Annotated[Path | None, typer.Option("--public-key", help="Public key file (hex as 'eml keys show' "
-                                                    "prints, or PEM); default: the project's key.")] = None,
+    public_key: Annotated[Path | None, typer.Option("--key", "--public-key", help="The signer's public key file "
+                                                    "(hex as 'eml keys show' prints, or PEM); default: the "
+                                                    "project's key when run inside the project.")] = None,
+    allow_unpinned: Annotated[bool, typer.Option("--allow-unpinned", help="Without --key or a project key, "
+                                                 "accept the key the bundle names itself (proves integrity, not "
+                                                 "who signed it; warns).")] = False,
     json_out: JSON = False,
 ) -> None:
-    """Check the bundle's signature and every file's sha256; exit non-zero naming what is wrong."""
+    """Check the zip, the signature (pinned key) and every file's sha256; exit non-zero naming what is wrong."""
     from crisp_eml.workspace.verify_bundle import verify_bundle
 
-    r = verify_bundle(path, public_key)
+    r = verify_bundle(path, public_key, allow_unpinned=allow_unpinned)
+    if not r.pinned and allow_unpinned:
+        typer.echo(f"warning: {path}: signature checked with key {r.key_fingerprint}, which the bundle names "
+                   "itself: this proves the files are intact, NOT who signed them (--allow-unpinned)", err=True)
     if json_out:
         print_json(r.to_dict())
     else:
-        model = r.info.get("model", {})
+        model, gate = ({} if not isinstance(v, dict) else v for v in (r.info.get("model"), r.info.get("gate")))
         print_table(f"bundle {path.name}", ["check", "result"], [
             ["signature", f"{r.signature} (key {r.key_fingerprint})"], ["key from", r.key_source],
+            ["pinned", "yes" if r.pinned else "NO"],
             ["files", f"{sum(f['ok'] for f in r.files)}/{len(r.files)} match"],
             ["model", f"{model.get('uri')} sha256 {str(model.get('sha256'))[:12]}"],
-            ["target", r.info.get("target")], ["gate", (r.info.get("gate") or {}).get("id")]])
+            ["target", r.info.get("target")], ["gate", gate.get("id")]])
     if not r.ok:
         raise VerificationError(f"bundle {path} failed verification: {'; '.join(r.problems)}")
 

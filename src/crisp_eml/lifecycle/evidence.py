@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.core.gates import Evidence, classification_evidence
+from crisp_eml.lifecycle.library_check import CheckedLibrary, check_library
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.store.tables.data import DatasetVersionItemRow, SampleRow
@@ -50,14 +51,20 @@ class EvidenceBundle:
     target: str | None = None  # the target the size/latency evidence was produced for
     wanted_target: str | None = None  # the target the gate checks against (picks the saved profile)
     details: dict[str, Any] = field(default_factory=dict)
+    #: identity + figures of the compiled library whose MANIFEST.json gave evidence, once re-derived and
+    #: found byte-identical (:mod:`crisp_eml.lifecycle.library_check`); deploy compares it with what it ships
+    library: dict[str, Any] | None = None
 
     def add(self, items: Mapping[str, Evidence]) -> None:
         for k, v in items.items():
             self.items.setdefault(k, v)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target,
-                "items": {k: {"value": v.value, "source": v.source} for k, v in sorted(self.items.items())}}
+        out: dict[str, Any] = {"target": self.target, "items": {k: {"value": v.value, "source": v.source}
+                                                                for k, v in sorted(self.items.items())}}
+        if self.library is not None:
+            out["library"] = dict(self.library)
+        return out
 
 
 def resolve(session: Session, uri: str) -> ModelRef:
@@ -66,6 +73,13 @@ def resolve(session: Session, uri: str) -> ModelRef:
     if not m:
         raise InputError("expected models:/NAME@ALIAS or models:/NAME/VERSION", field="model", source=uri)
     name = m.group("name")
+    latest = session.execute(select(ModelVersionRow).where(ModelVersionRow.name == name)
+                             .order_by(ModelVersionRow.version.desc()).limit(1)).scalar_one_or_none()
+    if latest is None:  # an unknown name: say so, never "has no alias/version" as if the model existed
+        names = list(session.execute(select(ModelVersionRow.name).distinct().order_by(ModelVersionRow.name)
+                                     .limit(11)).scalars())
+        known = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") if names else "none yet"
+        raise NotFoundError(f"no model named {name!r} (registered models: {known}; 'eml models ls' lists them)")
     if m.group("alias"):
         alias = session.get(ModelAliasRow, (name, m.group("alias")))
         if alias is None:
@@ -74,10 +88,6 @@ def resolve(session: Session, uri: str) -> ModelRef:
     elif m.group("ver"):
         version = int(m.group("ver"))
     else:
-        latest = session.execute(select(ModelVersionRow).where(ModelVersionRow.name == name)
-                                 .order_by(ModelVersionRow.version.desc()).limit(1)).scalar_one_or_none()
-        if latest is None:
-            raise NotFoundError(f"no registered model named {name!r}")
         version = latest.version
     row = session.get(ModelVersionRow, (name, version))
     if row is None:
@@ -156,25 +166,33 @@ def _mentions(artifacts: Mapping[str, Any], ref: ModelRef) -> bool:
             or (str(artifacts.get("model")) == ref.name and str(artifacts.get("version")) == str(ref.version)))
 
 
-def _load_manifest(project: Project, artifacts: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
-    for key in ("manifest", "manifest_blob", "manifest_path"):
+def _manifest_blob(project: Project, artifacts: Mapping[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """A manifest stored in the blob store by the audit entry itself (content-addressed: not a loose file)."""
+    for key in ("manifest", "manifest_blob"):
         v = artifacts.get(key)
-        if not isinstance(v, str):
-            continue
-        if re.fullmatch(r"[0-9a-f]{64}", v):
+        if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v):
             try:
                 return json.loads(project.blobs.get(v)), f"blob {v[:12]}"
             except Exception:  # noqa: BLE001 - a missing blob is simply no evidence
                 continue
-        p = Path(v) if Path(v).is_absolute() else project.root / v
-        if p.is_file():
-            return json.loads(p.read_text()), str(p)
+    return None
+
+
+def _library_folder(project: Project, artifacts: Mapping[str, Any]) -> Path | None:
+    """The library folder an audit entry names, if it still holds a MANIFEST.json (files anyone can edit:
+    the caller re-derives it before trusting a figure)."""
+    for key in ("manifest", "manifest_path"):
+        v = artifacts.get(key)
+        if isinstance(v, str) and not re.fullmatch(r"[0-9a-f]{64}", v):
+            p = Path(v) if Path(v).is_absolute() else project.root / v
+            if p.is_file():
+                return p.parent
     for key in ("out", "out_dir", "output", "library", "path", "dir"):
         v = artifacts.get(key)
         if isinstance(v, str):
             p = Path(v) if Path(v).is_absolute() else project.root / v
             if (p / "MANIFEST.json").is_file():
-                return json.loads((p / "MANIFEST.json").read_text()), str(p / "MANIFEST.json")
+                return p
     return None
 
 
@@ -264,18 +282,24 @@ def _use_manifest(bundle: EvidenceBundle, manifest: Mapping[str, Any], source: s
     bundle.add(manifest_evidence(manifest, source))
 
 
+def run_artifacts(session: Session, ref: ModelRef) -> dict[str, Any]:
+    run = session.get(RunRow, ref.run_id)
+    return dict((run.artifacts if run else None) or {})
+
+
+def _use_checked(bundle: EvidenceBundle, checked: CheckedLibrary, source: str) -> None:
+    _use_manifest(bundle, checked.manifest, source,
+                  {"out": str(checked.path), "library": checked.manifest.get("name"),
+                   "sources_sha256": checked.sources_sha256})
+    bundle.library = bundle.library or checked.identity()
+
+
 def collect_library(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle,
                     library: Path) -> None:
-    """Evidence from an explicitly named library folder; it must have been compiled from this model."""
-    manifest = library_manifest(library)
-    want = model_sha256(session, ref)
-    got = manifest.get("model_sha256")
-    if want and got and got != want:
-        raise InputError(f"this library was compiled from model sha256 {str(got)[:12]}, not from {ref.uri} "
-                         f"({want[:12]})", source=str(library))
-    _use_manifest(bundle, manifest, f"{library / 'MANIFEST.json' if library.is_dir() else library}",
-                  {"out": str(library), "library": manifest.get("name"),
-                   "sources_sha256": manifest.get("sources_sha256")})
+    """Evidence from an explicitly named library folder: it must be exactly what the compiler writes for this
+    model (re-derived, byte for byte), else the gate refuses it."""
+    checked = check_library(project, run_artifacts(session, ref), ref.uri, library)
+    _use_checked(bundle, checked, f"{checked.path / 'MANIFEST.json'} (re-derived)")
 
 
 def profile_evidence(result: Mapping[str, Any]) -> dict[str, Evidence]:
@@ -327,7 +351,15 @@ def collect_compiled(project: Project, session: Session, ref: ModelRef, bundle: 
         arts = row.artifacts or {}
         if not ((sha and arts.get("model_sha256") == sha) or _mentions(arts, ref)):
             continue
-        loaded = _load_manifest(project, arts)
+        folder = _library_folder(project, arts)
+        if folder is not None:
+            try:
+                checked = check_library(project, run_artifacts(session, ref), ref.uri, folder)
+            except InputError:
+                continue  # the folder now holds another model's library: an older compile may still count
+            _use_checked(bundle, checked, f"compile (audit #{row.seq}) {folder / 'MANIFEST.json'} (re-derived)")
+            return
+        loaded = _manifest_blob(project, arts)
         if loaded is not None:
             manifest, where = loaded
             _use_manifest(bundle, manifest, f"compile (audit #{row.seq}) {where}", arts)

@@ -1,9 +1,14 @@
 """Use case ``deploy``: a signed bundle of a gated model version for one target (Deployment, Support & Upgrade).
 
 Needs DEPLOY. Refuses a version whose latest gate for that target did not pass (the rule production promotion
-uses, :func:`crisp_eml.workspace.promotion.gate_refusal`). Uses the given compiled library, else the latest
-``eml compile`` of the same model bytes that still exists, else compiles one now. The bundle is written to a
-temporary sibling and renamed; ``model.deploy`` is recorded with the bundle's sha256.
+uses, :func:`crisp_eml.workspace.promotion.gate_refusal`). Uses the given compiled library, else the library the
+gate checked, else the latest ``eml compile`` of the same model bytes that still exists, else compiles one now.
+
+The library shipped must be what the compiler writes for the model (re-derived byte for byte by
+:func:`crisp_eml.lifecycle.library_check.check_library`), must be the very library the gate checked when the
+gate recorded one (same manifest and sources digests), and its figures must be within every RAM/flash limit the
+gate passed, whatever evidence the gate used. The bundle is written to a temporary sibling and renamed;
+``model.deploy`` is recorded with the bundle's sha256.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from sqlalchemy import select
 
 from crisp_eml.core.errors import ConflictError, InputError, VerificationError
 from crisp_eml.core.personas import Permission
-from crisp_eml.lifecycle.evidence import library_manifest, resolve
+from crisp_eml.core.requirements import KPIS
+from crisp_eml.lifecycle.evidence import library_manifest, manifest_evidence, resolve, run_artifacts
+from crisp_eml.lifecycle.library_check import CheckedLibrary, check_library
 from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
@@ -59,6 +66,8 @@ def _compiled_library(project: Project, sha: str) -> Path | None:
     with project.session() as s:
         rows = list(s.execute(select(AuditRow).where(AuditRow.action == "compiler.compile")
                               .order_by(AuditRow.seq.desc())).scalars())
+    from crisp_eml.compiler.render import GENERATOR
+
     for row in rows:
         arts = row.artifacts or {}
         folder = arts.get("out_dir")
@@ -69,19 +78,45 @@ def _compiled_library(project: Project, sha: str) -> Path | None:
             manifest = library_manifest(path)
         except InputError:
             continue
+        if manifest.get("generator") != GENERATOR:
+            continue  # written by another crisp-eml version: cannot be re-derived, compile afresh instead
         if manifest.get("model_sha256") == sha and manifest.get("sources_sha256") == arts.get("sources_sha256"):
             return path
     return None
 
 
-def _library_files(lib: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for p in sorted(lib.rglob("*")):
-        if p.is_symlink():
-            raise InputError("the library folder contains a symbolic link", source=str(p))
-        if p.is_file():
-            files["library/" + p.relative_to(lib).as_posix()] = p.read_bytes()
-    return files
+def _gated_folder(gated: Any) -> Path | None:
+    """The folder of the library the gate checked, if it still holds a library."""
+    out = gated.get("out") if isinstance(gated, dict) else None
+    return Path(out) if isinstance(out, str) and (Path(out) / "MANIFEST.json").is_file() else None
+
+
+def _short(lib: Any) -> str:
+    return (f"sources {str(lib.get('sources_sha256'))[:12]}, manifest {str(lib.get('manifest_sha256'))[:12]}, "
+            f"ram_bytes {lib.get('ram_bytes')}, weights_bytes {lib.get('weights_bytes')}")
+
+
+def match_gate(checked: CheckedLibrary, gate_id: int, gated: Any, rows: list[dict[str, Any]], uri: str) -> None:
+    """Refuse a library other than the one gate ``gate_id`` checked, or one over a RAM/flash limit it passed."""
+    lib = checked.path
+    if isinstance(gated, dict) and (gated.get("manifest_sha256") != checked.manifest_sha256
+                                    or gated.get("sources_sha256") != checked.sources_sha256):
+        raise VerificationError(
+            f"refusing to deploy {lib}: it is not the library gate #{gate_id} checked ({gated.get('out')}: "
+            f"{_short(gated)}); this one has {_short(checked.identity())}. Gate it: "
+            f"'eml gate {uri} --library {lib}'")
+    figures = manifest_evidence(checked.manifest, str(lib / "MANIFEST.json"))
+    for row in rows:
+        kpi = KPIS.get(str(row.get("requirement")))
+        item = figures.get(kpi.evidence) if kpi is not None and kpi.unit == "bytes" else None
+        threshold = row.get("threshold")
+        if kpi is None or item is None or not isinstance(threshold, int | float):
+            continue
+        if (item.value > threshold) if kpi.direction == "max" else (item.value < threshold):
+            raise VerificationError(
+                f"refusing to deploy {lib}: its {kpi.evidence} is {item.value} ({item.source}), over the limit "
+                f"{kpi.name}={threshold} that gate #{gate_id} passed on other evidence ({row.get('source')}). "
+                f"Gate this library: 'eml gate {uri} --library {lib}'")
 
 
 def deploy(project: Project, model: str, target: str, out: Path, *, library: Path | None = None,
@@ -103,26 +138,28 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
             raise VerificationError(f"refusing to deploy {ref.uri} to {target_id}: {why}")
         gate_info = {"id": gate.id, "passed": gate.passed, "requirements_version": gate.requirements_version,
                      "target": gate.target}
+        gated, rows, artifacts = (gate.evidence or {}).get("library"), list(gate.rows), run_artifacts(s, ref)
     data, _stem, _labels, _impulse = _load_model(ref.uri, project)
     sha = hashlib.sha256(data).hexdigest()
     with tempfile.TemporaryDirectory(prefix="eml-deploy-") as tmp:
-        lib = library.resolve() if library is not None else _compiled_library(project, sha)
+        lib = library.resolve() if library is not None else _gated_folder(gated) or _compiled_library(project, sha)
         compiled_now = lib is None
         if lib is None:
             lib = Path(tmp) / "lib"
             compile_model(ref.uri, lib, project=project, vectors=4)
-        manifest = library_manifest(lib)
-        if manifest.get("model_sha256") != sha:
-            raise InputError(f"this library was compiled from model sha256 {str(manifest.get('model_sha256'))[:12]}, "
-                             f"not from {ref.uri} ({sha[:12]})", source=str(lib))
-        files = _library_files(lib)
+        checked = check_library(project, artifacts, ref.uri, lib)
+        match_gate(checked, gate.id, gated, rows, ref.uri)
+        manifest = checked.manifest
+        files = {"library/" + rel: content for rel, content in checked.files.items()}
         files["model.tflite"] = data
         files["MANIFEST.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
     key, created = load_or_create(key_dir(project))
     info = {"project": project.name, "target": target_id, "gate": gate_info,
             "model": {"uri": ref.uri, "name": ref.name, "version": ref.version, "run": ref.run_id, "sha256": sha},
             "library": {"name": manifest.get("name"), "sources_sha256": manifest.get("sources_sha256"),
-                        "arena_bytes": manifest.get("arena_bytes"), "ram_bytes": manifest.get("ram_bytes")}}
+                        "manifest_sha256": checked.manifest_sha256, "files_sha256": checked.files_sha256,
+                        "arena_bytes": manifest.get("arena_bytes"), "ram_bytes": manifest.get("ram_bytes"),
+                        "weights_bytes": manifest.get("weights_bytes")}}
     payload, doc = bundle.build(files, info, key)
     digest = hashlib.sha256(payload).hexdigest()
     made_dirs = make_dirs(out.parent, field="output")
@@ -140,7 +177,8 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
             row = project.record(s, "model.deploy", {
                 "model": ref.uri, "run": ref.run_id, "model_sha256": sha, "target": target_id, "gate": gate.id,
                 "bundle": str(out), "bundle_sha256": digest, "library": manifest.get("name"),
-                "sources_sha256": manifest.get("sources_sha256"), "key_fingerprint": fp}, actor=actor)
+                "sources_sha256": manifest.get("sources_sha256"), "manifest_sha256": checked.manifest_sha256,
+                "key_fingerprint": fp}, actor=actor)
             seq = row.seq
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from crisp_eml.core import gates
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.personas import Permission
-from crisp_eml.lifecycle.evidence import EvidenceBundle, ModelRef, collect, resolve
+from crisp_eml.lifecycle.evidence import EvidenceBundle, ModelRef, collect, resolve, run_artifacts
+from crisp_eml.lifecycle.library_check import check_library
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.lifecycle import GateResultRow
 from crisp_eml.workspace.requirements import canonical_target, current
@@ -72,11 +73,21 @@ def evaluate_bundle(session: Session, ref: ModelRef, bundle: EvidenceBundle,
     return row
 
 
+def _library_ref(library: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The re-derived library the gate took RAM/flash from (its digests), for the audit entry."""
+    if library is None:
+        return None
+    return {k: library.get(k) for k in ("out", "sources_sha256", "manifest_sha256", "files_sha256")}
+
+
 def run_gate(project: Project, model: str, target: str | None = None, *, library: Path | None = None,
              profile: bool = False) -> GateOutcome:
     """Evaluate ``model`` (``models:/name@alias`` or ``models:/name/3``) against every requirement.
 
     ``profile``: measure the ``library`` on the target now (cross build + QEMU) for RAM, flash and latency.
+    A library (given, or found through the latest ``eml compile``) counts only once re-derived from the model
+    byte for byte (:mod:`crisp_eml.lifecycle.library_check`): an edited ``MANIFEST.json`` or source is refused
+    with :class:`VerificationError`, and its digests and figures are stored with the result for ``eml deploy``.
     """
     actor = project.require(Permission.APPROVE_GATE)
     target = canonical_target(target) if target else None
@@ -84,22 +95,28 @@ def run_gate(project: Project, model: str, target: str | None = None, *, library
     if profile:
         if library is None:
             raise InputError("--profile needs --library DIR (the compiled library to measure)", field="profile")
-        with project.session() as s:
+        with project.read_session() as s:
             want = target or current(s).target
+            ref = resolve(s, model)
+            check_library(project, run_artifacts(s, ref), ref.uri, library)  # never measure an edited library
         if not want:
             raise InputError("--profile needs a target: --target T or 'eml requirements set target=T'",
                              field="target")
         from crisp_eml.workspace.profile import profile as run_profile
 
         prof = run_profile(str(library), want, use_project=False)
-    with project.session() as s:
+    # Evidence is gathered from a snapshot (collecting may run a data check, which writes its own entry);
+    # the verdict and its audit entry are then written in one transaction.
+    with project.read_session() as s:
         ref = resolve(s, model)
         bundle = collect(project, s, ref, library=library, profile=prof, target=target or current(s).target)
+    with project.session() as s:
         row = evaluate_bundle(s, ref, bundle, target, actor.name)
         result = outcome(row)
         project.record(s, "gate.evaluate", {"model": ref.uri, "run": ref.run_id, "gate": row.id,
                                             "passed": row.passed, "requirements_version": row.requirements_version,
-                                            "target": row.target, "failed": result.failed}, actor=actor)
+                                            "target": row.target, "failed": result.failed,
+                                            "library": _library_ref(bundle.library)}, actor=actor)
         return result
 
 
