@@ -4,12 +4,16 @@ Every command is walked from the Typer app (as ``scripts/gen_cli_docs.py`` does)
 (a) a folder with no project and (b) a fresh, empty project; then (c) a table of malformed inputs
 (random bytes as model/data files, truncated real files, bad ``KEY=VALUE`` pairs, unknown model URIs and
 sample ids, bad targets, absurd numbers, unwritable output paths) runs against a project holding two
-real samples and the imported MLPerf Tiny keyword model. The rules checked (DESIGN.md):
+real samples, the imported MLPerf Tiny keyword model, a compiled library of it and a passing gate for
+cortex-m4f-80mhz (so ``deploy`` rows reach the input they name instead of stopping at the gate). The rules
+checked (DESIGN.md):
 
-* the exit code is never 70 (the CLI's "internal error, this is a bug" code), and never 0 where an
-  error is expected;
-* stderr holds no ``Traceback`` and, for (c), names the offending file/field;
-* nothing is half-written: sample, audit and blob counts are unchanged and no output path is left.
+* the exit code is never 70 (the CLI's "internal error, this is a bug" code); in (a) it is ProjectError's;
+  in (c) it is the exit code of the error class the row expects (InputError 2, NotFoundError 3, ...);
+* stderr holds no ``Traceback`` and, for (c), says why (a fragment of the reason) and names the offending
+  input: the full path of the file, the ``field '...'`` or the quoted value refused;
+* nothing is half-written: row counts of every table, blob count and the files outside ``.eml`` are
+  unchanged and no output path is left.
 
 No command trains: the only model is imported, so every command runs in well under a second.
 """
@@ -23,9 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from crisp_eml.core.errors import EmlError, InputError, NotFoundError, ProjectError
 
 SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
 BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
@@ -76,17 +83,21 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], list[str]]]:
 LEAVES = _leaf_commands()
 
 
-def _state(root: Path) -> tuple[int, int, int, list[str]]:
-    """(samples, audit entries, blobs, files outside .eml) of a project, read without crisp-eml."""
+def _state(root: Path) -> tuple[dict[str, int], int, list[str]]:
+    """({table: rows} for every table, blobs, files outside .eml) of a project, read without crisp-eml.
+
+    Every table, not only samples and audit: a refused ``models import`` of an already stored file adds no
+    blob, only model rows."""
     con = sqlite3.connect(root / ".eml" / "metadata.db")
     try:
-        samples = con.execute("select count(*) from samples").fetchone()[0]
-        audit = con.execute("select count(*) from audit_log").fetchone()[0]
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        rows = {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
     finally:
         con.close()
+    assert "samples" in rows and "audit_log" in rows and "model_versions" in rows, tables
     blobs = sum(1 for p in (root / ".eml" / "blobs").rglob("*") if p.is_file())
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if ".eml" not in p.relative_to(root).parts)
-    return samples, audit, blobs, files
+    return rows, blobs, files
 
 
 def _clean(code: int, out: str, err: str, args: list[str]) -> None:
@@ -109,7 +120,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bad.mkdir()
     rnd = bytes(range(256)) * 3 + b"\x00\xff" * 100
     for ext in ("tflite", "csv", "wav", "json", "cbor", "png", "zip", "bundle"):
-        (bad / f"random.{ext}").write_bytes(rnd)
+        (bad / f"random.{ext}").write_bytes(rnd + ext.encode())  # distinct bytes: each could be a new blob
         (bad / f"empty.{ext}").write_bytes(b"")
     (bad / "truncated.tflite").write_bytes(KWS.read_bytes()[:3000])
     (bad / "header_only.csv").write_text("timestamp,accX,accY\n")
@@ -139,6 +150,10 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
              str(BASIC_MOTIONS / "testing" / "running.01.csv")],
             ["models", "import", str(KWS), "--name", "kws"],
             ["impulse", "create"],
+            # a passing gate for cortex-m4 (and a compiled library), so deploy rows get past the gate to their input
+            ["requirements", "set", "min_samples_per_class=1"],
+            ["compile", "--model", "models:/kws/1", "-o", str(base / "kws_lib"), "--vectors", "0"],
+            ["gate", "models:/kws/1", "--target", "cortex-m4"],
         ):
             with pytest.raises(SystemExit) as ex:
                 main(argv)
@@ -158,7 +173,7 @@ def test_no_project_and_empty_project(work: dict[str, Path], run_cli, path, args
     if path not in NO_PROJECT_OK:
         assert code != 0, f"eml {' '.join(argv)} succeeded without a project\n{out}"
         if path not in FILE_FIRST:
-            assert "project" in err.lower(), err
+            assert code == ProjectError.exit_code and "project" in err.lower(), f"{argv} -> {code}: {err}"
     assert sorted(os.listdir(work["noproj"])) == [], "left files in a folder without a project"
 
     before = _state(work["empty"])
@@ -168,158 +183,220 @@ def test_no_project_and_empty_project(work: dict[str, Path], run_cli, path, args
         assert _state(work["empty"]) == before, f"eml {' '.join(argv)} failed but changed the project"
 
 
-# (args, text the error must contain). {bad}, {nope}, {notdir}, {kws}, {base} are substituted.
-MALFORMED: list[tuple[list[str], str]] = [
+# Shorthands for the error classes the table expects (``exit_code`` is what ``eml`` returns). USAGE is a click
+# usage error (an option value Typer cannot convert), which ``main`` also exits 2 with.
+INPUT, NOT_FOUND, PROJECT, USAGE = InputError, NotFoundError, ProjectError, click.UsageError
+ErrorClass = type[EmlError] | type[click.UsageError]
+
+#: (args, error class, what names the input, why it was refused). {bad}, {nope}, {notdir}, {kws}, {base} are
+#: substituted in all three strings, so a path in ``named`` is the full path of the file refused. ``named`` is
+#: the file, the ``field '...'`` or the quoted value the message must name; ``why`` a fragment of the reason.
+MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     # ingest: nonexistent, empty, random bytes, truncated, bad metadata / options
-    (["ingest", "{nope}/a.csv"], "a.csv"),
-    *[(["ingest", f"{{bad}}/random.{e}"], f"random.{e}") for e in ("csv", "wav", "json", "cbor", "png")],
-    *[(["ingest", f"{{bad}}/empty.{e}"], f"empty.{e}") for e in ("csv", "wav", "json", "cbor", "png")],
-    (["ingest", "{bad}/header_only.csv"], "header_only.csv"),
-    (["ingest", "{bad}/text.csv"], "text.csv"),
-    (["ingest", "{bad}/list.json"], "list.json"),
-    (["ingest", "{bad}/obj.json"], "obj.json"),
-    (["ingest", "{bad}/random.zip"], "random.zip"),
-    (["ingest", str(BASIC_MOTIONS / "training" / "walking.02.csv"), "--metadata", "novalue"], "metadata"),
-    (["ingest", str(BASIC_MOTIONS / "training" / "walking.02.csv"), "--frequency", "-5"], "frequency"),
-    (["ingest", str(BASIC_MOTIONS / "training" / "walking.02.csv"), "--frequency", "1e308"], "frequency"),
-    (["ingest", str(BASIC_MOTIONS / "training" / "walking.02.csv"), "--category", "bogus"], "category"),
+    (["ingest", "{nope}/a.csv"], INPUT, "{nope}/a.csv", "no such file"),
+    (["ingest", "{bad}/random.csv"], INPUT, "{bad}/random.csv", "not UTF-8"),
+    (["ingest", "{bad}/random.wav"], INPUT, "{bad}/random.wav", "not a RIFF/WAVE"),
+    (["ingest", "{bad}/random.json"], INPUT, "{bad}/random.json", "bad JSON"),
+    (["ingest", "{bad}/random.cbor"], INPUT, "{bad}/random.cbor", "must be an object"),
+    (["ingest", "{bad}/random.png"], INPUT, "{bad}/random.png", "unreadable image"),
+    (["ingest", "{bad}/empty.csv"], INPUT, "{bad}/empty.csv", "empty file"),
+    (["ingest", "{bad}/empty.wav"], INPUT, "{bad}/empty.wav", "not a RIFF/WAVE"),
+    (["ingest", "{bad}/empty.json"], INPUT, "{bad}/empty.json", "bad JSON"),
+    (["ingest", "{bad}/empty.cbor"], INPUT, "{bad}/empty.cbor", "bad CBOR"),
+    (["ingest", "{bad}/empty.png"], INPUT, "{bad}/empty.png", "unreadable image"),
+    (["ingest", "{bad}/header_only.csv"], INPUT, "{bad}/header_only.csv", "no data rows"),
+    (["ingest", "{bad}/text.csv"], INPUT, "{bad}/text.csv", "numeric column 'a'"),
+    (["ingest", "{bad}/list.json"], INPUT, "{bad}/list.json", "must be an object"),
+    (["ingest", "{bad}/obj.json"], INPUT, "{bad}/obj.json", "unsupported alg"),
+    (["ingest", "{bad}/random.zip"], INPUT, "{bad}/random.zip", "unsupported file type '.zip'"),
+    # a good file with a bad option: the option is refused before the file is stored
+    (["ingest", "{walking2}", "--metadata", "novalue"], INPUT, "field 'metadata'", "got 'novalue'"),
+    (["ingest", "{walking2}", "--frequency", "-5"], INPUT, "field 'frequency'", "absurd frequency -5"),
+    (["ingest", "{walking2}", "--frequency", "1e308"], INPUT, "field 'frequency'", "absurd frequency 1e+308"),
+    (["ingest", "{walking2}", "--category", "bogus"], INPUT, "field 'category'", "got 'bogus'"),
     # models / registry
-    (["models", "import", "{nope}/m.tflite", "--name", "m"], "m.tflite"),
-    (["models", "import", "{bad}/random.tflite", "--name", "m"], "random.tflite"),
-    (["models", "import", "{bad}/empty.tflite", "--name", "m"], "empty.tflite"),
-    (["models", "import", "{bad}/truncated.tflite", "--name", "m"], "truncated.tflite"),
-    (["models", "import", "{kws}", "--name", "bad name!"], "name"),
-    (["models", "import", "{kws}", "--name", "m2", "--labels", "a,b"], "labels"),
-    (["models", "import", "{kws}", "--name", "m2", "--task", "bogus"], "task"),
-    (["models", "show", "models:/nope@production"], "nope"),
-    (["models", "show", "models:/kws/999"], "999"),
-    (["models", "show", "models:/x/999"], "x"),
-    (["models", "show", "not-a-uri"], "not-a-uri"),
-    (["models", "show", "models:/"], "models:/"),
-    (["models", "show", "models:/kws/-1"], "-1"),
-    (["models", "lineage", "models:/nope@production"], "nope"),
-    (["models", "lineage", "not-a-uri"], "not-a-uri"),
-    (["models", "register", "m", "--run", "nope"], "nope"),
-    (["models", "alias", "set", "kws", "production", "999"], "999"),
-    (["models", "alias", "set", "kws", "production", "abc"], "version"),
-    (["models", "alias", "set", "nope", "production", "1"], "nope"),
-    (["models", "alias", "set", "kws", "bad alias!", "1"], "alias"),
-    (["models", "alias", "history", "nope"], "nope"),
-    (["models", "ls", "nope"], "nope"),
+    (["models", "import", "{nope}/m.tflite", "--name", "m"], INPUT, "{nope}/m.tflite", "file not found"),
+    (["models", "import", "{bad}/random.tflite", "--name", "m"], INPUT, "{bad}/random.tflite", "not a TFLite"),
+    (["models", "import", "{bad}/empty.tflite", "--name", "m"], INPUT, "{bad}/empty.tflite", "not a TFLite"),
+    (["models", "import", "{bad}/truncated.tflite", "--name", "m"], INPUT, "{bad}/truncated.tflite",
+     "not a valid TFLite model"),
+    (["models", "import", "{kws}", "--name", "bad name!"], INPUT, "field 'name'", "model names use letters"),
+    (["models", "import", "{kws}", "--name", "m2", "--labels", "a,b"], INPUT, "field 'labels'",
+     "12 outputs but 2 labels"),
+    (["models", "import", "{kws}", "--name", "m2", "--task", "bogus"], INPUT, "field 'task'", "unknown task 'bogus'"),
+    (["models", "show", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named"),
+    (["models", "show", "models:/kws/999"], NOT_FOUND, "model 'kws'", "has no version 999"),
+    (["models", "show", "models:/x/999"], NOT_FOUND, "'x'", "no model named"),
+    (["models", "show", "not-a-uri"], NOT_FOUND, "'not-a-uri'", "no model named"),
+    (["models", "show", "models:/"], INPUT, "'models:/'", "not a model URI"),
+    (["models", "show", "models:/kws/-1"], INPUT, "'models:/kws/-1'", "not a model URI"),
+    (["models", "lineage", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named"),
+    (["models", "lineage", "not-a-uri"], NOT_FOUND, "'not-a-uri'", "no model named"),
+    (["models", "register", "m", "--run", "nope"], NOT_FOUND, "'nope'", "no run with id"),
+    (["models", "alias", "set", "kws", "production", "999"], NOT_FOUND, "model 'kws'", "has no version 999"),
+    (["models", "alias", "set", "kws", "production", "abc"], USAGE, "'version'", "Invalid value"),
+    (["models", "alias", "set", "nope", "production", "1"], NOT_FOUND, "'nope'", "no model named"),
+    (["models", "alias", "set", "kws", "bad alias!", "1"], INPUT, "field 'alias'", "aliases start with a letter"),
+    (["models", "alias", "history", "nope"], NOT_FOUND, "'nope'", "no model named"),
+    (["models", "ls", "nope"], NOT_FOUND, "'nope'", "no model named"),
     # compiler
-    (["inspect", "{nope}/m.tflite"], "m.tflite"),
-    (["inspect", "{bad}/random.tflite"], "random.tflite"),
-    (["inspect", "{bad}/empty.tflite"], "empty.tflite"),
-    (["inspect", "{bad}/truncated.tflite"], "truncated.tflite"),
-    (["inspect", "{bad}/random.png"], "random.png"),
-    (["compile", "{bad}/random.tflite", "-o", "{base}/out_c1"], "random.tflite"),
-    (["compile", "{bad}/truncated.tflite", "-o", "{base}/out_c2"], "truncated.tflite"),
-    (["compile", "{nope}/m.tflite", "-o", "{base}/out_c3"], "m.tflite"),
-    (["compile", "--model", "models:/nope@production", "-o", "{base}/out_c4"], "nope"),
-    (["compile", "--model", "not-a-uri", "-o", "{base}/out_c5"], "not-a-uri"),
-    (["compile", "{kws}", "-o", "{notdir}/lib"], "sub"),
-    (["compile", "{kws}", "-o", "{base}/out_c6", "--vectors", "-3"], "vectors"),
-    (["compile", "{kws}", "-o", "{base}/out_c7", "--labels", ",,"], "labels"),
-    (["verify", "{nope}/lib"], "lib"),
-    (["verify", "{bad}"], "bad"),
-    (["verify", "{bad}/random.zip"], "random.zip"),
-    *[(["verify", f"{{bad}}/{lib}"], lib) for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_badshape")],
-    *[(["profile", f"{{bad}}/{lib}"], lib) for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_badshape")],
-    (["compile", "{kws}", "-o", "{base}/out_c9", "--vectors", "100000000"], "vectors"),
-    (["profile", "{nope}/lib"], "lib"),
-    (["profile", "{bad}/random.tflite"], "random.tflite"),
-    (["profile", "{bad}/truncated.tflite"], "truncated.tflite"),
-    (["profile", "{kws}", "--target", "no-such-board"], "no-such-board"),
-    (["profile", "models:/nope@production"], "nope"),
-    # lifecycle
-    (["gate", "models:/nope@production"], "nope"),
-    (["gate", "not-a-uri"], "not-a-uri"),
-    (["gate", "models:/kws/1", "--target", "no-such-board"], "no-such-board"),
-    (["gate", "models:/kws/1", "--library", "{nope}/lib"], "lib"),
-    *[(["gate", "models:/kws/1", "--library", f"{{bad}}/{lib}"], lib)
-      for lib in ("lib_nokeys", "lib_notjson", "lib_list", "lib_neg", "lib_badflash")],
-    (["gate", "models:/kws/1", "--profile", "{bad}/random.json"], "random.json"),
-    (["deploy", "models:/x/999", "--target", "cortex-m4", "-o", "{base}/out_d1"], "x"),
-    (["deploy", "models:/kws/1", "--target", "no-such-board", "-o", "{base}/out_d2"], "no-such-board"),
-    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{notdir}/b.bundle"], "gate"),
-    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{base}/out_d3", "--library", "{nope}/l"], "l"),
-    (["bundle", "verify", "{nope}/b.bundle"], "b.bundle"),
-    (["bundle", "verify", "{bad}/random.bundle"], "random.bundle"),
-    (["bundle", "verify", "{bad}/empty.bundle"], "empty.bundle"),
-    (["bundle", "verify", "{bad}/random.zip"], "random.zip"),
-    (["requirements", "set", "novalue"], "novalue"),
-    (["requirements", "set", "accuracy=high"], "accuracy"),
-    (["requirements", "set", "nosuchkpi>=3"], "nosuchkpi"),
-    (["requirements", "set", "=3"], "="),
-    (["members", "add", "bad name!", "--persona", "data-scientist"], "name"),
-    (["members", "add", "bob", "--persona", "wizard"], "persona"),
-    (["members", "rm", "nobody"], "nobody"),
-    (["report", "-o", "{notdir}/r.html"], "sub"),
-    (["report", "-o", "{base}/out_r2.html", "--model", "models:/nope@production"], "nope"),
-    (["report", "--model", "not-a-uri", "-o", "{base}/out_r.html"], "not-a-uri"),
-    (["audit", "log", "--limit", "-1"], "limit"),
+    (["inspect", "{nope}/m.tflite"], INPUT, "{nope}/m.tflite", "cannot read model"),
+    (["inspect", "{bad}/random.tflite"], INPUT, "{bad}/random.tflite", "not a TFLite model"),
+    (["inspect", "{bad}/empty.tflite"], INPUT, "{bad}/empty.tflite", "not a TFLite model"),
+    (["inspect", "{bad}/truncated.tflite"], INPUT, "{bad}/truncated.tflite", "truncated TFLite model"),
+    (["inspect", "{bad}/random.png"], INPUT, "{bad}/random.png", "not a TFLite model"),
+    (["compile", "{bad}/random.tflite", "-o", "{base}/out_c1"], INPUT, "{bad}/random.tflite", "not a TFLite model"),
+    (["compile", "{bad}/truncated.tflite", "-o", "{base}/out_c2"], INPUT, "{bad}/truncated.tflite",
+     "truncated TFLite model"),
+    (["compile", "{nope}/m.tflite", "-o", "{base}/out_c3"], INPUT, "{nope}/m.tflite", "cannot read model"),
+    (["compile", "--model", "models:/nope@production", "-o", "{base}/out_c4"], NOT_FOUND, "'nope'", "no model named"),
+    (["compile", "--model", "not-a-uri", "-o", "{base}/out_c5"], INPUT, "field 'model'", "not a model URI"),
+    (["compile", "{kws}", "-o", "{notdir}/lib"], INPUT, "{notdir}: field 'output'", "cannot create the folder"),
+    (["compile", "{kws}", "-o", "{base}/out_c6", "--vectors", "-3"], INPUT, "field 'vectors'", "got -3"),
+    (["compile", "{kws}", "-o", "{base}/out_c7", "--labels", ",,"], INPUT, "field 'labels'",
+     "3 labels given but the model has 12 outputs"),
+    (["compile", "{kws}", "-o", "{base}/out_c9", "--vectors", "100000000"], INPUT, "field 'vectors'",
+     "got 100000000"),
+    (["verify", "{nope}/lib"], INPUT, "{nope}/lib", "not a generated library"),
+    (["verify", "{bad}"], INPUT, "{bad}:", "not a generated library"),
+    (["verify", "{bad}/random.zip"], INPUT, "{bad}/random.zip", "not a generated library"),
+    (["verify", "{bad}/lib_nokeys"], INPUT, "{bad}/lib_nokeys/MANIFEST.json", "malformed inputs/outputs"),
+    (["verify", "{bad}/lib_notjson"], INPUT, "{bad}/lib_notjson", "MANIFEST.json missing or unreadable"),
+    (["verify", "{bad}/lib_list"], INPUT, "{bad}/lib_list", "MANIFEST.json missing or unreadable"),
+    (["verify", "{bad}/lib_badshape"], INPUT, "{bad}/lib_badshape/MANIFEST.json", "malformed inputs/outputs"),
+    (["profile", "{bad}/lib_nokeys"], INPUT, "{bad}/lib_nokeys/MANIFEST.json", "malformed inputs/outputs"),
+    (["profile", "{bad}/lib_notjson"], INPUT, "{bad}/lib_notjson", "MANIFEST.json missing or unreadable"),
+    (["profile", "{bad}/lib_list"], INPUT, "{bad}/lib_list/MANIFEST.json", "not a JSON object"),
+    (["profile", "{bad}/lib_badshape"], INPUT, "{bad}/lib_badshape/MANIFEST.json", "malformed inputs/outputs"),
+    (["profile", "{nope}/lib"], INPUT, "{nope}/lib", "cannot read model"),
+    (["profile", "{bad}/random.tflite"], INPUT, "{bad}/random.tflite", "not a TFLite model"),
+    (["profile", "{bad}/truncated.tflite"], INPUT, "{bad}/truncated.tflite", "truncated TFLite model"),
+    (["profile", "{kws}", "--target", "no-such-board"], INPUT, "field 'target'",
+     "unknown target device 'no-such-board'; known: cortex-m0plus-48mhz"),
+    (["profile", "{kws}", "--target", "linux"], INPUT, "field 'target'",
+     "did you mean 'linux-x86_64' or 'linux-aarch64'? ('eml targets' lists them)"),
+    (["profile", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named"),
+    # lifecycle (the fixture's models:/kws/1 passed its gate for cortex-m4f-80mhz, so deploy gets past the gate)
+    (["gate", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named 'nope' (registered models: kws;"),
+    (["gate", "models:/kws@nosuchalias"], NOT_FOUND, "model 'kws'", "has no alias 'nosuchalias'"),
+    (["gate", "not-a-uri"], NOT_FOUND, "'not-a-uri'", "no model named"),
+    (["gate", "models:/kws/1", "--target", "no-such-board"], INPUT, "field 'target'",
+     "unknown target device 'no-such-board'; known: cortex-m0plus-48mhz"),
+    (["gate", "models:/kws/1", "--target", "cortex-m44"], INPUT, "field 'target'", "did you mean 'cortex-m4'"),
+    (["gate", "models:/kws/1", "--library", "{nope}/lib"], INPUT, "{nope}/lib:", "no MANIFEST.json"),
+    (["gate", "models:/kws/1", "--library", "{bad}/lib_nokeys"], INPUT, "{bad}/lib_nokeys/MANIFEST.json",
+     "'arena_bytes' is missing"),
+    (["gate", "models:/kws/1", "--library", "{bad}/lib_notjson"], INPUT, "{bad}/lib_notjson/MANIFEST.json",
+     "unreadable MANIFEST.json"),
+    (["gate", "models:/kws/1", "--library", "{bad}/lib_list"], INPUT, "{bad}/lib_list/MANIFEST.json",
+     "is not an object"),
+    (["gate", "models:/kws/1", "--library", "{bad}/lib_neg"], INPUT, "{bad}/lib_neg/MANIFEST.json",
+     "'arena_bytes' is -1"),
+    (["gate", "models:/kws/1", "--library", "{bad}/lib_badflash"], INPUT, "{bad}/lib_badflash/MANIFEST.json",
+     "'flash_bytes' is -3"),
+    (["gate", "models:/kws/1", "--profile"], INPUT, "field 'profile'", "needs --library"),
+    (["gate", "models:/kws/1", "--profile", "--target", "cortex-m4", "--library", "{bad}/random.json"], INPUT,
+     "{bad}/random.json", "unreadable MANIFEST.json"),
+    (["deploy", "models:/x/999", "--target", "cortex-m4", "-o", "{base}/out_d1"], NOT_FOUND, "'x'",
+     "no model named 'x' (registered models: kws;"),
+    (["deploy", "models:/kws/999", "--target", "cortex-m4", "-o", "{base}/out_d4"], NOT_FOUND, "model 'kws'",
+     "has no version 999"),
+    (["deploy", "models:/kws/1", "--target", "no-such-board", "-o", "{base}/out_d2"], INPUT, "field 'target'",
+     "unknown target device 'no-such-board'; known: cortex-m0plus-48mhz"),
+    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{notdir}/b.bundle"], INPUT, "{notdir}: field 'output'",
+     "cannot create the folder"),
+    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{base}/out_d3", "--library", "{nope}/lib"], INPUT,
+     "{nope}/lib:", "no MANIFEST.json"),
+    (["bundle", "verify", "{nope}/b.bundle"], INPUT, "{nope}/b.bundle", "cannot read bundle"),
+    (["bundle", "verify", "{bad}/random.bundle"], INPUT, "{bad}/random.bundle", "not a readable bundle zip"),
+    (["bundle", "verify", "{bad}/empty.bundle"], INPUT, "{bad}/empty.bundle", "not a readable bundle zip"),
+    (["bundle", "verify", "{bad}/random.zip"], INPUT, "{bad}/random.zip", "not a readable bundle zip"),
+    (["requirements", "set", "novalue"], INPUT, "got 'novalue'", "expected KEY=VALUE"),
+    (["requirements", "set", "accuracy=high"], INPUT, "field 'accuracy'", "expected a number, got 'high'"),
+    (["requirements", "set", "nosuchkpi>=3"], INPUT, "'nosuchkpi>=3'", "use nosuchkpi=3"),
+    (["requirements", "set", "min_accuracy>=0.9"], INPUT, "'min_accuracy>=0.9'",
+     "requirements are KEY=VALUE and the comparison comes from the KPI (min_accuracy means measured >= VALUE)"),
+    (["requirements", "set", "target=cortex-m44"], INPUT, "field 'target'", "did you mean 'cortex-m4'"),
+    (["requirements", "set", "=3"], INPUT, "got '=3'", "expected KEY=VALUE"),
+    (["members", "add", "bad name!", "--persona", "data-scientist"], INPUT, "field 'name'", "member names use"),
+    (["members", "add", "bob", "--persona", "wizard"], INPUT, "field 'persona'", "unknown persona 'wizard'"),
+    (["members", "rm", "nobody"], NOT_FOUND, "'nobody'", "is not a member"),
+    (["report", "-o", "{notdir}/r.html"], INPUT, "{notdir}/r.html", "cannot create the folder"),
+    (["report", "-o", "{base}/out_r2.html", "--model", "models:/nope@production"], NOT_FOUND, "'nope'",
+     "no model named"),
+    (["report", "--model", "not-a-uri", "-o", "{base}/out_r.html"], NOT_FOUND, "'not-a-uri'",
+     "no model named"),
+    (["audit", "log", "--limit", "-1"], INPUT, "field 'limit'", "got -1"),
     # data
-    (["data", "show", "nope"], "nope"),
-    (["data", "rm", "nope"], "nope"),
-    (["data", "label", "nope", "x"], "nope"),
-    (["data", "label", "walking.01", "--category", "bogus"], "category"),
-    (["data", "diff", "999", "998"], "999"),
-    (["data", "restore", "999"], "999"),
-    (["data", "version", "show", "999"], "999"),
-    (["data", "export", "{notdir}/exp"], "sub"),
-    (["data", "export", "{base}/out_e1", "--format", "bogus"], "format"),
-    (["data", "export", "{base}/out_e2", "--version", "999"], "999"),
-    (["data", "check", "--window-ms", "-5"], "window"),
-    (["data", "check", "--html", "{notdir}/q.html"], "sub"),
-    (["data", "check", "--layer", "bogus"], "layer"),
-    (["data", "check", "--fail-below", "-3"], "fail"),
-    (["data", "clean", "--resample", "-10"], "resample"),
-    (["data", "clean", "--window-ms", "0"], "window"),
-    (["data", "rebalance", "--test-fraction", "5"], "fraction"),
-    (["data", "rebalance", "--test-fraction", "-0.5"], "fraction"),
-    (["data", "rebalance", "--keep-together", "nosuchkey"], "nosuchkey"),
-    (["data", "gc", "--min-age", "-1"], "age"),
-    (["data", "ls", "--layer", "bogus"], "layer"),
-    (["data", "versions", "--layer", "bogus"], "layer"),
-    (["data", "snapshot", "-m", "x", "--layer", "bogus"], "layer"),
+    (["data", "show", "nope"], NOT_FOUND, "'nope'", "no sample with id or name"),
+    (["data", "rm", "nope"], NOT_FOUND, "'nope'", "no sample with id or name"),
+    (["data", "label", "nope", "x"], NOT_FOUND, "'nope'", "no sample with id or name"),
+    (["data", "label", "walking.01", "--category", "bogus"], INPUT, "field 'category'", "unknown category 'bogus'"),
+    (["data", "diff", "999", "998"], NOT_FOUND, "version 999", "no dataset version"),
+    (["data", "restore", "999"], NOT_FOUND, "version 999", "no dataset version"),
+    (["data", "version", "show", "999"], NOT_FOUND, "version 999", "no dataset version"),
+    (["data", "export", "{notdir}/exp"], INPUT, "{notdir}/exp", "cannot create the folder"),
+    (["data", "export", "{base}/out_e1", "--format", "bogus"], INPUT, "field 'format'",
+     "unknown export format 'bogus'"),
+    (["data", "export", "{base}/out_e2", "--version", "999"], NOT_FOUND, "version 999", "no dataset version"),
+    (["data", "check", "--window-ms", "-5"], INPUT, "field 'window-ms'", "got -5"),
+    (["data", "check", "--html", "{notdir}/q.html"], INPUT, "{notdir}/q.html", "does not exist"),
+    (["data", "check", "--layer", "bogus"], INPUT, "field 'layer'", "unknown layer 'bogus'"),
+    (["data", "check", "--fail-below", "-3"], INPUT, "field 'fail-below'", "got -3"),
+    (["data", "clean", "--resample", "-10"], INPUT, "field 'resample'", "got -10"),
+    (["data", "clean", "--window-ms", "0"], INPUT, "field 'window-ms'", "got 0"),
+    (["data", "rebalance", "--test-fraction", "5"], INPUT, "field 'test-fraction'", "between 0 and 1, got 5"),
+    (["data", "rebalance", "--test-fraction", "-0.5"], INPUT, "field 'test-fraction'", "between 0 and 1, got -0.5"),
+    (["data", "rebalance", "--keep-together", "nosuchkey"], INPUT, "field 'keep-together'",
+     "no sample has metadata key 'nosuchkey'"),
+    (["data", "gc", "--min-age", "-1"], INPUT, "field 'min-age'", "got -1"),
+    (["data", "ls", "--layer", "bogus"], INPUT, "field 'layer'", "unknown layer 'bogus'"),
+    (["data", "versions", "--layer", "bogus"], INPUT, "field 'layer'", "unknown layer 'bogus'"),
+    (["data", "snapshot", "-m", "x", "--layer", "bogus"], INPUT, "field 'layer'", "unknown layer 'bogus'"),
     # impulse / features / learn
-    (["impulse", "set", "novalue"], "novalue"),
-    (["impulse", "set", "input.window_size_ms=Infinity"], "window_size_ms"),
-    (["impulse", "set", "input.window_size_ms=1e12"], "window_size_ms"),
-    (["impulse", "set", "learning.params.epochs=-1"], "epochs"),
-    (["impulse", "set", "learning.type=bogus"], "learning.type"),
-    (["impulse", "set", 'learning.params.layers=[{"type": "dense", "units": -3}]'], "units"),
-    (["impulse", "set", 'learning.params.layers=[{"type": "dense", "units": 8, "activation": [1]}]'], "activation"),
-    (["impulse", "set", 'learning.params.layers=[{"type": "dropout", "rate": "abc"}]'], "rate"),
-    (["impulse", "create", "--window-size-ms", "-1"], "window"),
-    (["impulse", "create", "--window-size-ms", "1e12"], "window"),
-    (["impulse", "create", "--window-increase-ms", "0"], "window"),
-    (["impulse", "create", "--block", "nosuchblock"], "nosuchblock"),
-    (["features", "generate", "--workers", "-2"], "workers"),
-    (["features", "generate", "--category", "bogus"], "category"),
-    (["features", "explore", "--method", "bogus"], "method"),
-    (["features", "explore", "--html", "{notdir}/f.html"], "sub"),
-    (["train", "--epochs", "-1"], "epochs"),
-    (["train", "--lr", "-1"], "learning_rate"),
-    (["train", "--batch-size", "0"], "batch"),
-    (["train", "--learning", "bogus"], "bogus"),
-    (["test", "--run", "nope"], "nope"),
-    (["test", "--variant", "bogus"], "variant"),
-    (["test", "--uncertain-below", "7"], "uncertain"),
-    (["runs", "show", "nope"], "nope"),
-    (["runs", "report", "nope"], "nope"),
-    (["runs", "compare", "nope", "nope2"], "nope"),
-    (["runs", "ls", "--limit", "-1"], "limit"),
-    (["init", "{notdir}/p"], "sub"),
-    (["init", "{base}/out_i1", "--member", "bad name!"], "member"),
-    (["init", "{base}/out_i2", "--persona", "wizard"], "persona"),
-    (["init", "{base}/out_i3", "--metadata-url", "nosuchdb://x"], "metadata"),
+    (["impulse", "set", "novalue"], INPUT, "got 'novalue'", "expected KEY=VALUE"),
+    (["impulse", "set", "input.window_size_ms=Infinity"], INPUT, "field 'input.window_size_ms'", "finite"),
+    (["impulse", "set", "input.window_size_ms=1e12"], INPUT, "field 'input.window_size_ms'", "at most"),
+    (["impulse", "set", "learning.params.epochs=-1"], INPUT, "field 'learning.params.epochs'", "got -1"),
+    (["impulse", "set", "learning.type=bogus"], INPUT, "field 'learning.type'", "unknown learning block type 'bogus'"),
+    (["impulse", "set", 'learning.params.layers=[{"type": "dense", "units": -3}]'], INPUT,
+     "field 'learning.params.layers[0]'", "units must be"),
+    (["impulse", "set", 'learning.params.layers=[{"type": "dense", "units": 8, "activation": [1]}]'], INPUT,
+     "field 'learning.params.layers[0]'", "unknown activation"),
+    (["impulse", "set", 'learning.params.layers=[{"type": "dropout", "rate": "abc"}]'], INPUT,
+     "field 'learning.params.layers[0]'", "rate must be"),
+    (["impulse", "create", "--window-size-ms", "-1"], INPUT, "field 'input.window_size_ms'", "got -1"),
+    (["impulse", "create", "--window-size-ms", "1e12"], INPUT, "field 'input.window_size_ms'", "at most"),
+    (["impulse", "create", "--window-increase-ms", "0"], INPUT, "field 'input.window_increase_ms'", "got 0"),
+    (["impulse", "create", "--block", "nosuchblock"], INPUT, "field '--block'",
+     "unknown processing block 'nosuchblock'"),
+    (["features", "generate", "--workers", "-2"], INPUT, "field 'workers'", "got -2"),
+    (["features", "generate", "--category", "bogus"], INPUT, "field 'category'", "unknown category 'bogus'"),
+    (["features", "explore", "--method", "bogus"], INPUT, "field '--method'", "unknown method 'bogus'"),
+    (["features", "explore", "--html", "{notdir}/f.html"], INPUT, "{notdir}/f.html", "not a folder"),
+    (["train", "--epochs", "-1"], INPUT, "field 'learning.params.epochs'", "got -1"),
+    (["train", "--lr", "-1"], INPUT, "field 'learning.params.learning_rate'", "got -1"),
+    (["train", "--batch-size", "0"], INPUT, "field 'learning.params.batch_size'", "got 0"),
+    (["train", "--learning", "bogus"], INPUT, "field 'learning.type'", "unknown learning block type 'bogus'"),
+    (["test", "--run", "nope"], NOT_FOUND, "'nope'", "no run with id"),
+    (["test", "--variant", "bogus"], INPUT, "field 'variant'", "unknown variant 'bogus'"),
+    (["test", "--uncertain-below", "7"], INPUT, "field 'uncertain-below'", "between 0 and 1"),
+    (["runs", "show", "nope"], NOT_FOUND, "'nope'", "no run with id"),
+    (["runs", "report", "nope"], NOT_FOUND, "'nope'", "no run with id"),
+    (["runs", "compare", "nope", "nope2"], NOT_FOUND, "'nope'", "no run with id"),
+    (["runs", "ls", "--limit", "-1"], INPUT, "field 'limit'", "got -1"),
+    (["init", "{notdir}/p"], INPUT, "{notdir}/p", "cannot create the folder"),
+    (["init", "{base}/out_i1", "--member", "bad name!"], INPUT, "field 'member'", "member names use"),
+    (["init", "{base}/out_i2", "--persona", "wizard"], INPUT, "field 'persona'", "unknown persona 'wizard'"),
+    (["init", "{base}/out_i3", "--metadata-url", "nosuchdb://x"], PROJECT, "metadata_url 'nosuchdb://x'",
+     "is unusable"),
 ]
 
 
 def _fill(args: list[str], work: dict[str, Path]) -> list[str]:
     subst = {"{bad}": str(work["bad"]), "{nope}": str(work["base"] / "nonexistent"), "{kws}": str(KWS),
-             "{notdir}": str(work["bad"] / "empty.zip" / "sub"), "{base}": str(work["base"])}
+             "{notdir}": str(work["bad"] / "empty.zip" / "sub"), "{base}": str(work["base"]),
+             "{walking2}": str(BASIC_MOTIONS / "training" / "walking.02.csv")}
     out = []
     for a in args:
         for k, v in subst.items():
@@ -328,16 +405,29 @@ def _fill(args: list[str], work: dict[str, Path]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize(("args", "names"), [pytest.param(a, n, id=" ".join(a)) for a, n in MALFORMED])
-def test_malformed_input_fails_cleanly(work: dict[str, Path], run_cli, args, names) -> None:  # type: ignore[no-untyped-def]
+def test_every_row_names_a_specific_input() -> None:
+    """The table itself: no row may pass on a trivial fragment (one character, a bare '=') or repeat another."""
+    for args, _, named, why in MALFORMED:
+        assert len(named) >= 3 and len(why) >= 5, (args, named, why)
+    assert len({tuple(a) for a, *_ in MALFORMED}) == len(MALFORMED), "a row is listed twice"
+
+
+@pytest.mark.parametrize(("args", "error", "named", "why"),
+                         [pytest.param(a, e, n, w, id=f"{' '.join(a)} -> {e.__name__}") for a, e, n, w in MALFORMED])
+def test_malformed_input_fails_cleanly(work: dict[str, Path], run_cli, args, error, named, why) -> None:  # type: ignore[no-untyped-def]
+    """Each bad input exits with its error class's code, says why, and names the file/field/value refused."""
     argv = _fill(args, work)
+    named, why = _fill([named, why], work)
     root = work["full"]
     before = _state(root)
     base_before = sorted(os.listdir(work["base"]))
     code, out, err = run_cli(argv, cwd=root)
     _clean(code, out, err, argv)
-    assert code != 0, f"eml {' '.join(argv)} accepted bad input\n{out}\n{err}"
-    assert _fill([names], work)[0].lower() in err.lower(), f"message does not name {names!r}: {err}"
+    shown = f"eml {' '.join(argv)} -> {code}\nstdout: {out[-800:]}\nstderr: {err[-1500:]}"
+    assert code == error.exit_code, f"expected {error.__name__} (exit {error.exit_code})\n{shown}"
+    message = " ".join(err.split())  # one line, whatever the console width
+    assert why in message, f"the message does not say why ({why!r})\n{shown}"
+    assert named in message, f"the message does not name the input refused ({named!r})\n{shown}"
     assert _state(root) == before, f"eml {' '.join(argv)} failed but changed the project"
     assert sorted(os.listdir(work["base"])) == base_before, "a failing command left an output behind"
 

@@ -77,7 +77,7 @@ def test_profile_and_targets(run_cli, tmp_path: Path) -> None:  # type: ignore[n
     code, stdout, _ = run_cli(["profile", str(out), "--target", other, "--json"], cwd=tmp_path)
     assert code == 0 and json.loads(stdout)["latency_ms"] is None
     code, _, err = run_cli(["profile", str(out), "--target", "z80"], cwd=tmp_path)
-    assert code == 3 and "unknown target" in err
+    assert code == 2 and "field 'target': unknown target device 'z80'" in err  # user input: InputError, as gate/deploy
     code, stdout, _ = run_cli(["targets", "--json"], cwd=tmp_path)
     assert code == 0 and len(json.loads(stdout)) >= 8
 

@@ -35,6 +35,6 @@ def test_requirements_status_and_gate_cli(run_cli: Any, tmp_path: Path) -> None:
     assert code == 0 and "Business" in out and "not started" in out and "owners: business-leader" in out
 
     code, _, err = run_cli(["gate", "models:/nothing/1"], cwd=root)
-    assert code == 3 and "no version 1" in err
+    assert code == 3 and "no model named 'nothing'" in err
     code, _, err = run_cli(["gate", "not a uri"], cwd=root)
     assert code == 2 and "models:/NAME" in err

@@ -10,7 +10,7 @@ import pytest
 from conftest import SHARED
 from crisp_eml.compiler.c import kernel_source
 from crisp_eml.compiler.render import STATUS, RenderOptions, c_identifier, render_library
-from crisp_eml.core.errors import InputError, NotFoundError
+from crisp_eml.core.errors import InputError
 from crisp_eml.targets.catalog import TARGETS, get_target
 
 AD01 = SHARED / "models" / "mlperf-tiny" / "ad01_int8.tflite"
@@ -70,8 +70,14 @@ def test_target_catalog() -> None:
     assert not m0.fpu and not m0.dsp_extension and m0.clock_hz == 48_000_000
     assert {"linux-x86_64", "linux-aarch64", "esp32-s3-240mhz", "rp2040-133mhz", "cortex-m7-216mhz"} <= set(TARGETS)
     assert all(t.cpi > 0 for t in TARGETS.values() if t.kind == "mcu")
-    with pytest.raises(NotFoundError, match="unknown target"):
+    # a user typed the name (--target, target=): an input error on field 'target' with close matches
+    with pytest.raises(InputError, match="unknown target device 'pdp-11'; known: cortex-m0plus-48mhz") as exc:
         get_target("pdp-11")
+    assert exc.value.field == "target" and "'eml targets' lists them" in exc.value.reason
+    with pytest.raises(InputError, match="did you mean 'linux-x86_64' or 'linux-aarch64'"):
+        get_target("linux")
+    with pytest.raises(InputError, match="did you mean 'cortex-m4'"):
+        get_target("cortex-m44")
 
 
 def test_render_rejects_a_bias_that_does_not_match_the_output_channels() -> None:

@@ -38,6 +38,23 @@ def test_bad_values_name_the_field(key: str, value: str, needle: str) -> None:
 def test_assignments_need_key_value() -> None:
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_assignments(["min_accuracy"])
+    with pytest.raises(InputError, match="expected KEY=VALUE, got '>=3'"):
+        parse_assignments([">=3"])
+
+
+@pytest.mark.parametrize(("item", "needle"), [
+    ("min_accuracy>=0.9", r"\(min_accuracy means measured >= VALUE\): use min_accuracy=0.9, not 'min_accuracy>=0.9'"),
+    ("max_ram<=64k", r"\(max_ram_bytes means measured <= VALUE\): use max_ram=64k, not 'max_ram<=64k'"),
+    ("min_f1.walking!=0.7", "use min_f1.walking=0.7, not 'min_f1.walking!=0.7'"),
+    ("min_accuracy==0.9", "use min_accuracy=0.9, not 'min_accuracy==0.9'"),
+    ("min_accuracy > 0.9", "use min_accuracy=0.9, not 'min_accuracy > 0.9'"),
+    ("nosuchkpi>=3", "'nosuchkpi' is not a known KPI either.*use nosuchkpi=3, not 'nosuchkpi>=3'"),
+])
+def test_comparison_operators_are_refused_with_the_spelling_to_use(item: str, needle: str) -> None:
+    """Requirements are KEY=VALUE; the KPI gives the direction, so '>=' is refused, not read as key 'min_accuracy>'."""
+    with pytest.raises(InputError, match=needle) as exc:
+        parse_assignments([item])
+    assert exc.value.field == "requirements" and "requirements are KEY=VALUE" in exc.value.reason
     with pytest.raises(InputError, match="nothing to set"):
         parse_assignments([])
 

@@ -28,6 +28,9 @@ def compile_cmd(
     from crisp_eml.core.errors import InputError
     from crisp_eml.workspace.compile import compile_model
 
+    if model_uri is not None and not model_uri.strip().startswith("models:/"):
+        raise InputError("not a model URI: --model takes models:/NAME@ALIAS or models:/NAME/VERSION "
+                         "(give a .tflite file as the argument)", field="model", source=model_uri)
     src = model_uri or model
     if not src:
         raise InputError("give a .tflite file or --model models:/name@alias")

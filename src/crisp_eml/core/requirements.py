@@ -157,10 +157,45 @@ def apply_changes(current: Mapping[str, float | int], target: str | None,
     return target, dict(sorted(kpis.items()))
 
 
+_OPERATOR = re.compile(r"^(?P<key>[^=<>!]+?)\s*(?:>=|<=|!=|==|=>|=<|>|<)\s*(?P<value>.*)$", re.DOTALL)
+
+
+def _comparison_hint(item: str) -> str | None:
+    """Why ``min_accuracy>=0.9`` (or ``<=``, ``!=``, ``==``, ``>``) is refused, or None for a plain assignment.
+
+    Requirements are ``KEY=VALUE``; the comparison comes from the KPI (``min_*`` is a floor, ``max_*`` a
+    ceiling), so an operator typed by the user is refused with the spelling to use instead.
+    """
+    key, eq, value = item.partition("=")
+    if eq:
+        typed = key.rstrip().endswith((">", "<", "!")) or value.lstrip().startswith(("=", ">", "<"))
+    else:
+        typed = "<" in item or ">" in item
+    if not typed:
+        return None
+    m = _OPERATOR.match(item.strip())
+    if m is None:
+        return f"expected KEY=VALUE, got {item!r}"
+    name, threshold = m["key"].strip(), m["value"].strip() or "VALUE"
+    base = name.partition(".")[0].lower()
+    kpi = KPIS.get(ALIASES.get(base, base))
+    if kpi is not None:
+        known = f" ({kpi.name} means measured {'>=' if kpi.direction == 'min' else '<='} VALUE)"
+    elif base == "target":
+        known = ""
+    else:
+        known = f" ({name!r} is not a known KPI either; one of {sorted(KPIS)})"
+    return (f"requirements are KEY=VALUE and the comparison comes from the KPI{known}: "
+            f"use {name}={threshold}, not {item.strip()!r}")
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """``["min_accuracy=0.9", "target=cortex-m4f-80mhz"]`` -> dict; names the bad item on error."""
     out: dict[str, str] = {}
     for item in items:
+        comparison = _comparison_hint(item)
+        if comparison:
+            raise InputError(comparison, field="requirements")
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise InputError(f"expected KEY=VALUE, got {item!r}", field="requirements")

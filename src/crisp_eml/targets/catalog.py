@@ -15,10 +15,11 @@ documented estimates, not measurements of the target:
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from crisp_eml.core.errors import NotFoundError
+from crisp_eml.core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,22 @@ ALIASES: dict[str, str] = {"cortex-m4": "cortex-m4f-80mhz", "cortex-m4f": "corte
 
 
 def get_target(target_id: str) -> Target:
+    """The catalog entry for an id or alias (``cortex-m4``).
+
+    Target names come from users (``--target``, ``target=`` requirements), so an unknown one is an
+    :class:`InputError` on field ``target`` that suggests close matches and says how to list the catalog.
+    """
     key = ALIASES.get(target_id, target_id)
     if key not in TARGETS:
-        raise NotFoundError(f"unknown target {target_id!r}; known: {', '.join(TARGETS)}")
+        raise InputError(unknown_target_reason(target_id), field="target")
     return TARGETS[key]
+
+
+def unknown_target_reason(target_id: str) -> str:
+    """Why ``target_id`` is refused: close matches among ids and aliases (``linux``, ``cortex-m44``), else the ids."""
+    typed, names = str(target_id).strip().lower(), [*ALIASES, *TARGETS]
+    close = [n for n in names if len(typed) >= 2 and typed in n]
+    close += [n for n in difflib.get_close_matches(typed, names, n=3, cutoff=0.6) if n not in close]
+    close = close[:3]
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else f"known: {', '.join(TARGETS)}"
+    return f"unknown target device {target_id!r}; {hint} ('eml targets' lists them)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.requirements import RequirementSet, apply_changes, parse_assignments
 from crisp_eml.store.project import Project
@@ -50,10 +49,7 @@ def canonical_target(name: str) -> str:
         from crisp_eml.targets.catalog import get_target
     except ImportError:
         return name
-    try:
-        return get_target(name).id
-    except NotFoundError as exc:
-        raise InputError(f"unknown target device {name!r}; one of {known_targets()}", field="target") from exc
+    return get_target(name).id  # an unknown name is an InputError on field 'target'
 
 
 def set_requirements(project: Project, items: list[str], message: str = "") -> RequirementSet:
