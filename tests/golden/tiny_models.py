@@ -14,14 +14,20 @@ from typing import Any
 import numpy as np
 
 
-def convert_int8(model: Any, shapes: list[tuple[int, ...]], float_io: bool = False, seed: int = 0) -> bytes:
-    """Full-int8 conversion (int8 input and output unless ``float_io``) with a seeded random representative set;
+def convert_int8(model: Any, shapes: list[tuple[int, ...]], float_io: bool = False, seed: int = 0,
+                 representative: np.ndarray | None = None) -> bytes:
+    """Full-int8 conversion (int8 input and output unless ``float_io``) with a seeded random representative set,
+    or, for a one-input model, the rows of ``representative`` (real features: in-distribution quantisation);
     ``shapes`` are the input shapes including the batch dimension. Accepts a Keras model or a ``tf.function``."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
 
     def rep() -> Any:
+        if representative is not None:
+            for row in representative:
+                yield [np.asarray(row, np.float32).reshape(shapes[0])]
+            return
         for _ in range(16):
             yield [rng.uniform(-2, 2, size=s).astype(np.float32) for s in shapes]
 
