@@ -43,6 +43,26 @@ def test_verify_fails_on_tampered_library(run_cli, tmp_path: Path) -> None:  # t
     assert code == 8 and "differ" in err
 
 
+def test_verify_library_compiled_without_vectors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--vectors 0 stores no vectors: verify checks fresh ones against the carried model (it used to crash)."""
+    out = tmp_path / "lib"
+    assert run_cli(["compile", str(MLPERF_TINY / "ad01_int8.tflite"), "-o", str(out), "--vectors", "0"],
+                   cwd=tmp_path)[0] == 0
+    assert (out / "tests" / "vectors.bin").read_bytes() == b""
+    code, stdout, err = run_cli(["verify", str(out), "--host", "--no-sanitize", "--json"], cwd=tmp_path)
+    assert code == 0, err
+    rep = json.loads(stdout)
+    assert rep["ok"] and "no test vectors" in rep["note"] and "--vectors 0" in rep["note"]
+    checks = {c["name"]: c for c in rep["checks"]}
+    assert "tflm-now-vs-stored" not in checks and checks["host-gcc-vs-tflm"]["vectors"] > 0
+    code, _, err = run_cli(["verify", str(out), "--host", "--no-sanitize"], cwd=tmp_path)
+    assert code == 0 and "note: the library stores no test vectors" in err
+    src = out / "src" / "ad01_int8.c"  # the fresh vectors really check the C: a broken library fails
+    src.write_text(src.read_text().replace(".out_offset = ", ".out_offset = 1 + ", 1))
+    code, _, err = run_cli(["verify", str(out), "--host", "--no-sanitize"], cwd=tmp_path)
+    assert code == 8 and "host-gcc-vs-tflm" in err
+
+
 def test_bad_inputs_give_clear_errors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model at all")

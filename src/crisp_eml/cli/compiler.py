@@ -60,6 +60,8 @@ def verify_cmd(
         print_table(f"verify {report.library}", ["check", "vectors", "mismatched bytes", "identical", "detail"],
                     [[c.name, c.vectors, c.mismatched_bytes, "yes" if c.identical else "NO",
                       ", ".join(f"{k}={v}" for k, v in c.detail.items())] for c in report.checks])
+        if report.note:
+            typer.echo(f"note: {report.note}", err=True)
     if not report.ok:
         failed = [c.name for c in report.checks if not c.identical]
         what = "the Python anomaly model" if any("python" in n for n in failed) else "TFLite Micro"

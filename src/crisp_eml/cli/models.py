@@ -148,3 +148,5 @@ def models_import(
     else:
         typer.echo(f"Imported {path.name} as {res['uri']} ({res['variant']}, input {res['input']['shape']}, "
                    f"TFLM arena {res['arena_bytes']} B)")
+    if res.get("impulse_note"):
+        typer.echo(f"note: {res['impulse_note']}", err=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.core.errors import ConflictError, InputError, ProjectError, ToolMissingError
+from crisp_eml.core.errors import ConflictError, EmlError, InputError, ProjectError, ToolMissingError
 from crisp_eml.core.personas import Permission
 
 MODELS_URI = "models:/"
@@ -82,6 +82,24 @@ def _load_model(model: str, project: Any) -> tuple[bytes, str, list[str], dict[s
         raise InputError(f"cannot read model: {exc.strerror or exc}", source=model) from exc
 
 
+def _check_feature_count(model: str, impulse: dict[str, Any] | None, n_in: int) -> None:
+    """Refuse a model whose impulse computes another number of features than the model takes: its library
+    would not build (``#error`` in the C). An impulse whose count cannot be computed has no C DSP step anyway."""
+    if not impulse:
+        return
+    from crisp_eml.core.impulse import ImpulseSpec
+    from crisp_eml.dsp.pipeline import n_features
+
+    try:
+        k = n_features(ImpulseSpec.from_dict(impulse))
+    except (EmlError, ValueError):
+        return
+    if k != n_in:
+        raise InputError(f"{model}: its impulse computes {k} features but the model takes {n_in} inputs, so the "
+                         "library could not be built; re-import the model without an impulse (a features-in "
+                         "model) or train it with this impulse", field="model")
+
+
 def _open_project() -> Any:
     from crisp_eml.store.project import Project
 
@@ -119,12 +137,13 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
                                    name=name, vectors=vectors)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
     graph = strip_float_io(read_tflite(data, source=model))
+    n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
+    _check_feature_count(model, impulse, n_in)
     sha = hashlib.sha256(data).hexdigest()
     lib_name = c_identifier(name or stem)
     plan = _plan(graph)
     opts = RenderOptions(name=lib_name, labels=list(labels or known_labels), model_sha256=sha, dsp=impulse)
     files = render_library(graph, plan, opts)
-    n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
     vec = verify.random_vectors(n_in, vectors, seed)
     expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)
     publish_tree(files, {verify.VECTORS: vec.tobytes(),

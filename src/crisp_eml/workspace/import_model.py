@@ -3,10 +3,13 @@
 The file is checked (a corrupt ``.tflite`` is an ``InputError`` naming the file, found by running it in
 TFLite Micro in a child process), described (input shape, dtype, quantization, labels) and stored as an
 ``imported`` run plus a new model version, so it can be tested, compiled and deployed like a trained one.
+The project's current impulse is attached only when it computes exactly the model's input count; otherwise the
+model is imported as a features-in model and the result's ``impulse_note`` says why.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,28 @@ def _tflite_info(data: bytes, source: str) -> tuple[dict[str, Any], dict[str, An
     except InputError as exc:
         raise InputError(exc.reason, source=source) from exc
     return i_info.to_dict(), {**o_info.to_dict(), "arena_bytes": arena}
+
+
+def _matching_impulse(project: Project, n_inputs: int) -> tuple[str | None, dict[str, Any] | None, str | None]:
+    """The project's current impulse (hash, spec) when it computes exactly the model's ``n_inputs`` features,
+    else (None, None, why not): such a model is imported as a features-in model, as before any impulse exists.
+    Attaching a mismatched impulse would make every library compiled from the model unbuildable."""
+    try:
+        from crisp_eml.dsp.pipeline import n_features
+        from crisp_eml.workspace.impulse import current_impulse
+
+        spec = current_impulse(project)
+    except (EmlError, ImportError):
+        return None, None, None
+    try:
+        k = n_features(spec)
+    except (EmlError, ValueError) as exc:
+        return None, None, f"the current impulse was not attached: its feature count is unknown ({exc})"
+    if k != n_inputs:
+        return None, None, (f"the current impulse was not attached: it computes {k} features but the model takes "
+                            f"{n_inputs} inputs, so the model was imported as a features-in model (its C library "
+                            "takes features, not raw samples)")
+    return spec.hash, spec.to_dict(), None
 
 
 def import_model(
@@ -66,14 +91,7 @@ def import_model(
         labels = labels or [f"class{i}" for i in range(n_out)]
         if len(labels) != n_out:
             raise InputError(f"the model has {n_out} outputs but {len(labels)} labels were given", field="labels")
-    impulse_hash, impulse_spec = None, None
-    try:
-        from crisp_eml.workspace.impulse import current_impulse
-
-        spec = current_impulse(project)
-        impulse_hash, impulse_spec = spec.hash, spec.to_dict()
-    except (EmlError, ImportError):
-        pass
+    impulse_hash, impulse_spec, impulse_note = _matching_impulse(project, math.prod(int(d) for d in inp["shape"][1:]))
     params = {"type": "byom", "task": task, "labels": labels or [], "feature_shape": list(inp["shape"][1:]),
               "source_file": path.name, "input": inp, "output": {k: v for k, v in out.items() if k != "arena_bytes"}}
     metrics = {"task": task, "labels": labels or [], "test": {},
@@ -89,7 +107,8 @@ def import_model(
         s.flush()
         project.record(s, "model.import", {"run": run_id, "file": path.name, **digests}, actor=actor)
         info = register_in_session(project, s, run, name, description, actor)
-    return {**info.to_dict(), "variant": variant, "input": inp, "arena_bytes": out["arena_bytes"]}
+    return {**info.to_dict(), "variant": variant, "input": inp, "arena_bytes": out["arena_bytes"],
+            "impulse_note": impulse_note}
 
 
 __all__ = ["import_model"]
