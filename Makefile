@@ -41,3 +41,15 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) demo-project .pytest_cache .mypy_cache .ruff_cache
+
+# Remove each permission check in turn; the permission tests must fail every time (see the script).
+.PHONY: permission-check
+permission-check: $(STAMP)
+	$(BIN)/python scripts/check_permission_removal.py
+
+# Mutation testing of the modules that hold guarantees (mutmut, one module at a time with its own tests).
+# Slow (minutes per module): a nightly-style job, not part of `make test`. Table: mutants/scores.md.
+# MUTATION_ARGS: module names (quant planner personas ...) or `--phase 2`; see scripts/mutation.py.
+.PHONY: mutation
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)

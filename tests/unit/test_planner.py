@@ -98,3 +98,16 @@ def test_read_min_is_sound_on_mlperf(kws: Graph, ad: Graph) -> None:
 def test_elementwise_lag_is_one_byte(kws: Graph) -> None:
     assert inplace_lag(kws, kws.ops[9]) == 1  # average pool: output c reads input channel c first
     assert inplace_lag(kws, kws.ops[12]) == 12  # softmax reads its whole row before writing
+
+
+def test_plan_to_dict_is_json_ready_and_sorted(kws: Graph) -> None:
+    import json
+
+    plan = plan_memory(kws)
+    d = json.loads(json.dumps(plan.to_dict()))
+    assert d["arena_bytes"] == plan.arena_bytes and d["method"] == plan.method
+    assert d["offsets"] == {str(k): v for k, v in sorted(plan.offsets.items())}
+    assert list(d["offsets"]) == [str(k) for k in sorted(plan.offsets)]
+    assert d["inplace"] == {str(k): v for k, v in sorted(plan.inplace.items())}
+    assert d["lifetimes"] == {str(k): list(v) for k, v in sorted(plan.lifetimes.items())}
+    assert set(d) == {"arena_bytes", "offsets", "inplace", "lifetimes", "peak_live_bytes", "greedy_bytes", "method"}
