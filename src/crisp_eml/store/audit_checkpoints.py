@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,12 +63,23 @@ def load_private(project_id: str, *, create: bool) -> Ed25519PrivateKey | None:
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
+        # Written whole under a private name, then linked into place: the link fails if another process made
+        # the key first, and nobody can ever read a half-written key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)
         except FileExistsError:  # another process made it first: use theirs
+            if not path.is_file():  # a folder or a dangling link holds the name: there is no key to use
+                raise InputError("cannot make the audit signing key: the path exists and is not a file",
+                                 source=str(path)) from None
             return load_private(project_id, create=False)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        finally:
+            tmp.unlink(missing_ok=True)
         return key
     try:
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
