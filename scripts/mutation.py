@@ -52,12 +52,15 @@ MODULES: dict[str, Module] = {
     "quant": Module("src/crisp_eml/core/quant.py", (
         "tests/unit/test_quant.py", "tests/golden/test_reference_tflm.py", "tests/golden/test_c_constants.py")),
     "planner": Module("src/crisp_eml/compiler/planner.py", (
-        "tests/unit/test_planner.py", "tests/golden/test_planner_tiny.py")),
+        "tests/unit/test_planner.py", "tests/golden/test_planner_tiny.py", "tests/unit/test_planner_graphs.py",
+        "tests/unit/test_planner_search.py")),
     # mutmut only mutates code inside functions: the MATRIX table itself is mutated by matrix_flips() below
     "personas": Module("src/crisp_eml/core/personas.py", ("tests/unit/test_permission_matrix.py",)),
     # phase 2: configured, run when the modules' rewrites have landed
     "audit": Module("src/crisp_eml/store/audit.py", (
-        "tests/unit/test_audit_tamper.py", "tests/unit/test_store.py"), phase=2),
+        "tests/unit/test_audit_tamper.py", "tests/unit/test_audit_chain.py", "tests/unit/test_store.py"), phase=2),
+    "audit_checkpoints": Module("src/crisp_eml/store/audit_checkpoints.py", (
+        "tests/unit/test_audit_tamper.py", "tests/unit/test_audit_chain.py"), phase=2),
     "blobs": Module("src/crisp_eml/store/blobs.py", (
         "tests/unit/test_store.py", "tests/unit/test_gc_rm.py"), phase=2),
     "gc_blobs": Module("src/crisp_eml/workspace/gc_blobs.py", ("tests/unit/test_gc_rm.py",), phase=2),
@@ -65,7 +68,7 @@ MODULES: dict[str, Module] = {
     "ingest": Module("src/crisp_eml/workspace/ingest.py", ("tests/unit/test_ingest.py",), phase=2),
     "formats": Module("src/crisp_eml/data/formats/*", (
         "tests/unit/test_formats_csv.py", "tests/unit/test_formats_ei.py", "tests/unit/test_formats_image.py",
-        "tests/unit/test_formats_wav.py", "tests/unit/test_formats_fuzz.py", "tests/unit/test_labels.py"),
+        "tests/unit/test_formats_wav.py", "tests/unit/test_formats_parsed.py", "tests/unit/test_labels.py"),
         phase=2),
 }
 

@@ -24,7 +24,8 @@ from crisp_eml.compiler.ops import ALIAS_OPS
 from crisp_eml.core.graph import Graph
 
 EXACT_MAX_BUFFERS = 14
-EXACT_NODE_LIMIT = 200_000
+EXACT_NODE_LIMIT = 200_000  # placements the exact search may try before it settles for its best so far
+UNUSED = -2  # lifetime (UNUSED, UNUSED) of a tensor no op references: it overlaps nothing and takes no space
 
 
 @dataclass
@@ -32,7 +33,9 @@ class MemoryPlan:
     arena_bytes: int
     offsets: dict[int, int]  # tensor index -> byte offset (every non-constant tensor)
     inplace: dict[int, int]  # op index -> lag bytes, for ops whose output overlaps (or aliases) an input
-    lifetimes: dict[int, tuple[int, int]] = field(default_factory=dict)  # tensor -> (first op, last op)
+    # tensor -> (first op, last op): -1 = before op 0 (graph inputs), len(ops) = after the last op (graph
+    # outputs), (UNUSED, UNUSED) for a tensor no op references
+    lifetimes: dict[int, tuple[int, int]] = field(default_factory=dict)
     peak_live_bytes: int = 0  # max over ops of the bytes of simultaneously live buffers
     greedy_bytes: int = 0  # arena of greedy-by-size with no in-place reuse (the baseline)
     method: str = "greedy"
@@ -47,7 +50,6 @@ class MemoryPlan:
 
 @dataclass
 class _Buf:
-    tensors: list[int]
     size: int
     first: int
     last: int
@@ -63,7 +65,7 @@ def _buffers(g: Graph) -> tuple[list[_Buf], dict[int, int]]:
     def new(ti: int, first: int) -> None:
         t = g.tensor(ti)
         owner[ti] = len(bufs)
-        bufs.append(_Buf([ti], t.nbytes, first, first, max(1, t_item(t.dtype))))
+        bufs.append(_Buf(t.nbytes, first, first, max(1, t_item(t.dtype))))
 
     for ti in g.inputs:
         if not g.tensor(ti).is_constant and ti not in owner:
@@ -76,13 +78,15 @@ def _buffers(g: Graph) -> tuple[list[_Buf], dict[int, int]]:
                 bufs[owner[ti]].last = max(bufs[owner[ti]].last, op.index)
         src = op.inputs[0] if op.inputs else -1
         for ti in op.outputs:
-            if ti in owner or g.tensor(ti).is_constant:
+            if g.tensor(ti).is_constant:
+                continue
+            if ti in owner:  # written again (a state read before it is written): its bytes live until then
+                bufs[owner[ti]].last = max(bufs[owner[ti]].last, op.index)
                 continue
             if (op.type in ALIAS_OPS and src >= 0 and src in owner
                     and g.tensor(src).dtype == g.tensor(ti).dtype):
                 b = owner[src]
                 owner[ti] = b
-                bufs[b].tensors.append(ti)
                 bufs[b].size = max(bufs[b].size, g.tensor(ti).nbytes)
             else:
                 new(ti, op.index)
@@ -91,7 +95,7 @@ def _buffers(g: Graph) -> tuple[list[_Buf], dict[int, int]]:
             bufs[owner[ti]].last = n_ops
     for t in g.tensors:  # referenced by no op: an offset (0) but no lifetime, so it takes no space
         if not t.is_constant and t.index not in owner:
-            new(t.index, -2)
+            new(t.index, UNUSED)
     return bufs, owner
 
 
@@ -125,7 +129,7 @@ def _conflicts(bufs: list[_Buf]) -> list[list[int]]:
     for i, a in enumerate(bufs):
         for j in range(i + 1, len(bufs)):
             b = bufs[j]
-            if a.first <= b.last and b.first <= a.last:
+            if a.first <= b.last and b.first <= a.last and a.first != UNUSED:
                 out[i].append(j)
                 out[j].append(i)
     return out
@@ -211,12 +215,9 @@ class _Packer:
 
 def _live_peak(bufs: list[_Buf], pairs: dict[tuple[int, int], int]) -> int:
     """Lower bound: the most bytes alive at one op (an in-place pair counts its output plus the lag)."""
-    if not bufs:
-        return 0
-    lo = min(b.first for b in bufs)
-    hi = max(b.last for b in bufs)
+    hi = max((b.last for b in bufs), default=UNUSED)
     peak = 0
-    for t in range(lo, hi + 1):
+    for t in range(-1, hi + 1):  # unused buffers (UNUSED) are never live
         live = [i for i, b in enumerate(bufs) if b.first <= t <= b.last]
         total = sum(bufs[i].size for i in live)
         for (x, y), lag in pairs.items():
@@ -256,12 +257,11 @@ def plan_memory(graph: Graph, *, inplace: bool = True, exact: bool = True) -> Me
         if top < best:
             best, best_place, method = top, place, "greedy+inplace"
     if exact and len(bufs) <= EXACT_MAX_BUFFERS:
+        # a finished search always finds a plan (the greedy ones are among the packings it reaches)
         found_top, found, finished = packer.exact(best + 1)
-        if found is not None and found_top <= best:
+        if found is not None:
             best, best_place = found_top, found
             method = "exact+inplace" if finished else "search+inplace"
-        elif finished and method == "greedy+inplace":
-            method = "exact+inplace"
     if method != "greedy-by-size":
         for (bx, by), (lag, opi) in pairs.items():
             if best_place[by] < best_place[bx] + bufs[bx].size and best_place[bx] < best_place[by] + bufs[by].size:
