@@ -83,7 +83,8 @@ def verify_signature(data: bytes, message: dict[str, Any], key: str | bytes, nam
         if body is None:
             continue
         expected = hmac.new(_key_bytes(key), body, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected, signature.lower()):
+        # compare_digest refuses non-ASCII text (TypeError): such a signature simply does not match
+        if signature.isascii() and hmac.compare_digest(expected, signature.lower()):
             return
     raise InputError("HMAC signature does not match (wrong key or tampered data)", source=name, field="signature")
 
