@@ -281,7 +281,8 @@ def step_status(st: DemoState) -> None:
         console.print(f"  {p.title:<34} {p.state:<12} {p.why}", highlight=False)
     audit = verify_audit(st.proj)
     st.summary.append(("phases", ", ".join(f"{p.title.split(',')[0].split(' ')[0]} {p.state}" for p in board.phases)))
-    st.summary.append(("audit trail", f"{audit.entries} entries, {'intact' if audit.ok else 'BROKEN'}"))
+    last = f", signed up to entry {audit.last_good.seq}" if audit.last_good is not None else ""
+    st.summary.append(("audit trail", f"{audit.entries} entries, {'intact' if audit.ok else 'BROKEN'}{last}"))
 
 
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
