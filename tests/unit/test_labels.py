@@ -36,3 +36,9 @@ def test_category_from_folders_nearest_wins() -> None:
 def test_sample_name() -> None:
     assert sample_name("idle.01.csv") == "idle.01"
     assert sample_name("noext") == "noext"
+
+
+def test_parent_references_are_not_labels() -> None:
+    """A path that climbs out of the root (``../clip.wav``) has no folder label: the stem is used."""
+    assert infer_label(PurePath("../clip.wav")) == "clip"
+    assert infer_label(PurePath("../yes/clip.wav")) == "yes"
