@@ -48,6 +48,9 @@ class Module:
     phase: int = 1
 
 
+INGEST_TESTS = ("tests/unit/test_store.py", "tests/unit/test_gc_rm.py", "tests/unit/test_ingest.py",
+                "tests/unit/test_ingest_identity.py", "tests/unit/test_ingest_limits.py")
+
 MODULES: dict[str, Module] = {
     "quant": Module("src/crisp_eml/core/quant.py", (
         "tests/unit/test_quant.py", "tests/golden/test_reference_tflm.py", "tests/golden/test_c_constants.py")),
@@ -56,16 +59,16 @@ MODULES: dict[str, Module] = {
         "tests/unit/test_planner_search.py")),
     # mutmut only mutates code inside functions: the MATRIX table itself is mutated by matrix_flips() below
     "personas": Module("src/crisp_eml/core/personas.py", ("tests/unit/test_permission_matrix.py",)),
-    # phase 2: configured, run when the modules' rewrites have landed
+    # phase 2: the integrity modules of the store, audit trail, ingestion and bundles
     "audit": Module("src/crisp_eml/store/audit.py", (
         "tests/unit/test_audit_tamper.py", "tests/unit/test_audit_chain.py", "tests/unit/test_store.py"), phase=2),
     "audit_checkpoints": Module("src/crisp_eml/store/audit_checkpoints.py", (
         "tests/unit/test_audit_tamper.py", "tests/unit/test_audit_chain.py"), phase=2),
-    "blobs": Module("src/crisp_eml/store/blobs.py", (
-        "tests/unit/test_store.py", "tests/unit/test_gc_rm.py"), phase=2),
-    "gc_blobs": Module("src/crisp_eml/workspace/gc_blobs.py", ("tests/unit/test_gc_rm.py",), phase=2),
+    # blob store, gc and ingestion share one selection: gc and ingest exercise the store's age and trash paths
+    "blobs": Module("src/crisp_eml/store/blobs.py", INGEST_TESTS, phase=2),
+    "gc_blobs": Module("src/crisp_eml/workspace/gc_blobs.py", INGEST_TESTS, phase=2),
     "bundle": Module("src/crisp_eml/fleet/bundle.py", ("tests/unit/test_bundle.py",), phase=2),
-    "ingest": Module("src/crisp_eml/workspace/ingest.py", ("tests/unit/test_ingest.py",), phase=2),
+    "ingest": Module("src/crisp_eml/workspace/ingest.py", INGEST_TESTS, phase=2),
     "formats": Module("src/crisp_eml/data/formats/*", (
         "tests/unit/test_formats_csv.py", "tests/unit/test_formats_ei.py", "tests/unit/test_formats_image.py",
         "tests/unit/test_formats_wav.py", "tests/unit/test_formats_parsed.py", "tests/unit/test_labels.py"),

@@ -142,3 +142,136 @@ def test_unexpected_error_in_a_batch_keeps_the_other_files(
     names = sorted(s.name for s in list_samples(project))
     assert names == ["idle.0", "idle.1", "idle.2", "idle.4"]  # batch rolled back, retried file by file
     assert counts(project) == (4, 4, 4)  # the failed file's blob was removed too
+
+
+# -- options, reports and audit (mutation-tested: scripts/mutation.py ingest) --------------------------------
+
+def test_report_as_json_names_every_outcome(project: Project, tmp_path: Path) -> None:
+    a = csv_file(tmp_path / "idle.1.csv", 1)
+    assert ingest_paths(project, [a]).ok
+    copy = tmp_path / "copy" / "idle.2.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(a.read_bytes())
+    new = csv_file(tmp_path / "wave.3.csv", 3)
+    r = ingest_paths(project, [copy, new, tmp_path / "gone.csv"], skip_duplicates=True)
+    (s,) = r.samples
+    (skipped,) = r.skipped
+    assert not r.ok and skipped.error == "ConflictError" and "duplicate of sample" in skipped.reason
+    assert r.to_dict() == {
+        "ingested": 1, "failed": 1, "skipped_duplicates": 1,
+        "samples": [{"id": s.id, "name": "wave.3", "label": "wave", "category": s.category, "kind": "timeseries",
+                     "hash": s.hash, "source": str(new.resolve())}],
+        "failures": [{"path": str(tmp_path / "gone.csv"), "reason": f"{tmp_path / 'gone.csv'}: no such file or folder",
+                      "error": "NotFoundError"}],
+        "skipped": [{"path": str(copy), "reason": skipped.reason, "error": "ConflictError"}],
+    }
+    assert ingest_paths(project, [copy]).to_dict()["failures"][0]["error"] == "ConflictError"  # not skipping
+
+
+def test_folder_walk_skips_hidden_and_unknown_files_and_labels_below_the_root(
+        project: Project, tmp_path: Path) -> None:
+    root = tmp_path / "walked"
+    csv_file(root / ".git" / "idle.1.csv", 1)
+    csv_file(root / ".idle.2.csv", 2)
+    (root / "a-notes.txt").write_text("unknown extension, sorted before the data file")
+    csv_file(root / "rec.csv", 3)  # no label in the name: the label comes from folders *below* the root, or the stem
+    csv_file(root / "sub" / "rec.csv", 4)
+    r = ingest_paths(project, [root])
+    assert r.ok and sorted((s.label, s.source) for s in r.samples) == [
+        ("rec", str((root / "rec.csv").resolve())), ("sub", str((root / "sub" / "rec.csv").resolve()))]
+
+
+def test_category_options(project: Project, tmp_path: Path) -> None:
+    """A forced category wins over the split; the split follows ``test_fraction``; an explicitly named file
+    takes its folder's category."""
+    def ingest(name: str, seed: int, **kw: object) -> str:
+        (s,) = ingest_paths(project, [csv_file(tmp_path / name, seed)], **kw).samples  # type: ignore[arg-type]
+        return s.category
+
+    assert ingest("testing.1.csv", 1, category="testing", test_fraction=0.0) == "testing"
+    assert ingest("training.2.csv", 2, category="training", test_fraction=1.0) == "training"
+    assert ingest("split.3.csv", 3, category="split", test_fraction=1.0) == "testing"
+    assert ingest("split.4.csv", 4, test_fraction=1.0) == "testing"
+    assert ingest("split.5.csv", 5, category="split", test_fraction=0.0) == "training"
+    assert ingest("testing/named.6.csv", 6, test_fraction=0.0) == "testing"
+    assert ingest("train/named.7.csv", 7, test_fraction=1.0) == "training"
+
+
+def test_bad_options_are_refused_before_anything_is_written(project: Project, tmp_path: Path) -> None:
+    f = csv_file(tmp_path / "idle.1.csv", 1)
+    with pytest.raises(InputError, match="category must be one of training, testing, split, got 'validation'") \
+            as info:
+        ingest_paths(project, [f], category="validation")
+    assert info.value.field == "category"
+    with pytest.raises(InputError, match="^field 'label': label must not be empty$") as info:
+        ingest_paths(project, [f], label="  ")
+    assert info.value.field == "label"
+    with pytest.raises(InputError, match="absurd frequency -1.0 Hz") as info:
+        ingest_paths(project, [f], frequency_hz=-1.0)
+    assert info.value.source == "--frequency"  # the option, not a file, is named
+    assert counts(project) == (0, 0, 0)
+
+
+def test_frequency_option_for_files_without_timestamps(project: Project, tmp_path: Path) -> None:
+    f = tmp_path / "idle.1.csv"
+    f.write_text("a,b\n1,2\n3,4\n5,6\n")
+    (s,) = ingest_paths(project, [f], frequency_hz=100.0).samples
+    assert s.frequency_hz == 100.0 and s.shape == (3, 2)
+
+
+def test_device_and_metadata_come_from_the_file_and_the_options(project: Project, tmp_path: Path) -> None:
+    from crisp_eml.data.formats.ei_acquisition import build_message, encode
+
+    msg = build_message(np.ones((4, 3), np.float32), S3, 50.0, device_type="board", device_name="dev-1",
+                        metadata={"room": "lab", "subject": "file"})
+    (tmp_path / "idle.1.json").write_bytes(encode(msg))
+    (s,) = ingest_paths(project, [tmp_path / "idle.1.json"], metadata={"subject": "option"}).samples
+    assert (s.device_name, s.device_type) == ("dev-1", "board")
+    assert s.metadata == {"room": "lab", "subject": "option"}
+
+
+def test_audit_entries_name_the_member_checked_and_the_sample(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every entry names the member whose permission was checked, even if the environment changes meanwhile."""
+    with project.session() as s:
+        s.add(MemberRow(name="dana", persona="domain-expert", owner=False))
+    files = [csv_file(tmp_path / f"idle.{i}.csv", i) for i in range(3)]
+    progress: list[tuple[int, int, str]] = []
+
+    def on_progress(done: int, total: int, path: str) -> None:
+        progress.append((done, total, path))
+        monkeypatch.setenv("EML_MEMBER", "dana")  # whoever the environment names from now on
+
+    monkeypatch.setattr("crisp_eml.workspace.ingest.BATCH_FILES", 1)
+    r = ingest_paths(project, files, on_progress=on_progress)
+    assert progress == [(i + 1, 3, str(f)) for i, f in enumerate(files)]
+    entries = [e for e in project.audit_entries() if e.action == "sample.ingest"]
+    assert [(e.actor, e.persona) for e in entries] == [("tester", "ml-platform-developer")] * 3
+    assert [e.artifacts for e in entries] == [
+        {"sample": s.id, "hash": s.hash, "source_hash": s.source_hash, "label": "idle", "category": s.category}
+        for s in r.samples]
+
+
+def test_a_batch_that_fails_once_commits_every_file_on_retry(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crisp_eml.workspace.ingest as ingest_mod
+
+    with project.session() as s:
+        s.add(MemberRow(name="dana", persona="domain-expert", owner=False))
+    files = [csv_file(tmp_path / f"idle.{i}.csv", i) for i in range(4)]
+    real = ingest_mod.add_sample
+    calls = []
+
+    def once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["name"])
+        if len(calls) == 2:
+            monkeypatch.setenv("EML_MEMBER", "dana")  # the retry still records the member checked
+            raise RuntimeError("database hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_mod, "add_sample", once)
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)  # all four files in one transaction
+    r = ingest_paths(project, files)
+    assert r.ok and [s.name for s in r.samples] == ["idle.0", "idle.1", "idle.2", "idle.3"]
+    assert counts(project) == (4, 4, 4)
+    assert {e.actor for e in project.audit_entries() if e.action == "sample.ingest"} == {"tester"}

@@ -79,5 +79,32 @@ def test_a_copy_committed_after_the_look_up_is_refused_by_the_index(
     r = ingest_paths(project, [_csv(tmp_path / "again.csv"), other])
     assert [s.name for s in r.samples] == ["other"]
     assert [f.error for f in r.failures] == ["ConflictError"]
-    assert f"duplicate of sample {first.samples[0].id}" in r.failures[0].reason
+    assert r.failures[0].reason.startswith(f"{tmp_path / 'again.csv'}: duplicate of sample {first.samples[0].id} ('a')")
+    assert _rows(project) == (2, 2)
+
+
+def test_the_same_signal_as_audio_and_as_a_time_series_are_not_duplicates(project: Project, tmp_path: Path) -> None:
+    from crisp_eml.data.formats.wav import parse_wav, write_wav
+
+    wav = write_wav(np.linspace(-0.5, 0.5, 64, dtype=np.float32).reshape(-1, 1), 8000)
+    parsed = parse_wav(wav, "x.wav")
+    (tmp_path / "tone.wav").write_bytes(wav)
+    (tmp_path / "tone.csv").write_bytes(write_csv(parsed.array, parsed.sensors, 8000.0))
+    r = ingest_paths(project, [tmp_path / "tone.wav", tmp_path / "tone.csv"])
+    assert r.ok and sorted(s.kind for s in r.samples) == ["audio", "timeseries"]
+    assert len({s.hash for s in r.samples}) == 1  # one blob, two samples
+
+
+def test_a_duplicate_does_not_stop_the_files_after_it(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = ingest_paths(project, [_csv(tmp_path / "a.csv")])
+    (kept,) = first.samples
+    other = tmp_path / "other.csv"
+    other.write_bytes(write_csv(VALUES * 3, S3, 50.0))
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)  # one transaction for all
+    r = ingest_paths(project, [_csv(tmp_path / "again.csv"), _csv(tmp_path / "again2.csv"), other])
+    assert [s.name for s in r.samples] == ["other"]
+    assert [f.reason for f in r.failures] == [
+        f"{tmp_path / name}: duplicate of sample {kept.id} ('a'): same content, rate and axes "
+        "(use --allow-duplicates to keep both)" for name in ("again.csv", "again2.csv")]
     assert _rows(project) == (2, 2)

@@ -94,7 +94,7 @@ def test_unexpected_errors_fail_only_their_file(
 
     def prefetch_bug(path: Path, source: str, **kw: Any) -> Any:  # anything else failing in the prefetch stage
         if source.endswith("idle.4.csv"):
-            raise RuntimeError("disk on fire")
+            raise RuntimeError("disk on fire" + "!" * 300)
         return real_source(path, source, **kw)
 
     monkeypatch.setattr(source_mod, "parse_stream", parser_bug)
@@ -104,7 +104,8 @@ def test_unexpected_errors_fail_only_their_file(
     failed = {Path(f.path).name: f for f in report.failures}
     assert failed["idle.1.csv"].error == "InputError"
     assert "unexpected OverflowError" in failed["idle.1.csv"].reason and "idle.1.csv" in failed["idle.1.csv"].reason
-    assert "RuntimeError: disk on fire" in failed["idle.4.csv"].reason and "idle.4.csv" in failed["idle.4.csv"].reason
+    assert failed["idle.4.csv"].reason == \
+        f"{tmp_path / 'idle.4.csv'}: could not be ingested: RuntimeError: disk on fire{'!' * 188}"  # 200 characters
     assert rows(project) == 4
 
 
@@ -190,3 +191,145 @@ def test_memory_budget_bounds_parallel_parsing(
     assert report.ok and len(report.samples) == 6
     assert state["max"] >= 2  # with room, files are parsed in parallel
     assert len(list_samples(project)) == 12
+
+
+def test_an_interrupted_ingest_leaves_no_orphans_but_keeps_other_writers_blobs(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Files prefetched but not committed when the ingest is interrupted take their new blobs with them (also
+    those queued behind a file that failed); a blob that existed before (another writer may be about to commit
+    a row naming it) stays."""
+    import crisp_eml.workspace.ingest as ingest_mod
+
+    files = [good_csv(tmp_path / f"idle.{i}.csv", i) for i in range(6)]
+    files[2].write_bytes(b"timestamp,a,b\n0,1,oops\n")
+    other = Project.init(tmp_path / "other", "other", member="tester")
+    (theirs,) = ingest_paths(other, [files[3]]).samples
+    project.blobs.put(other.blobs.get(theirs.hash))  # written ahead by another writer, not committed yet
+    real = ingest_mod._prepare
+    lock = threading.Lock()
+    prepared: set[str] = set()
+    ready = threading.Event()
+
+    def prepare(p: Project, f: Any, **kw: Any) -> Any:
+        if f.path == files[1]:
+            ready.wait(10)  # interrupted once the files queued behind it are prepared
+            raise KeyboardInterrupt
+        out = real(p, f, **kw)
+        with lock:
+            prepared.add(f.path.name)
+            if {"idle.3.csv", "idle.4.csv"} <= prepared:
+                ready.set()
+        return out
+
+    monkeypatch.setattr(ingest_mod, "_prepare", prepare)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(project, files)
+    assert ready.is_set()
+    committed = {s.hash for s in list_samples(project)}
+    assert set(project.blobs) == committed | {theirs.hash}
+
+
+def test_a_failing_clean_up_never_hides_the_interrupt(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import crisp_eml.workspace.gc_blobs as gc_mod
+    import crisp_eml.workspace.ingest as ingest_mod
+    import crisp_eml.workspace.ingest_source as source_mod
+
+    files = [good_csv(tmp_path / f"idle.{i}.csv", i) for i in range(4)]
+    real_stream = source_mod.parse_stream
+    tried: list[object] = []
+
+    def interrupted(stream: Any, name: str, **kw: Any) -> Any:
+        if name.endswith("idle.2.csv"):
+            raise KeyboardInterrupt
+        return real_stream(stream, name, **kw)
+
+    def broken(project: Project, digests: Any) -> list[str]:
+        tried.append(digests)
+        raise OSError("store unreachable")
+
+    monkeypatch.setattr(source_mod, "parse_stream", interrupted)
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)  # idle.0 and idle.1 wait in the batch
+    monkeypatch.setattr(gc_mod, "discard_if_unused", broken)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(project, files)
+    assert len(tried) >= 2 and rows(project) == 0
+
+
+class _FrozenClock:
+    """Stands for the ``time`` module in the ingest use case: the batch clock never moves on its own."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return 1000.0
+
+
+def _rows_at_each_report(project: Project, files: list[Path], **kw: Any) -> list[int]:
+    """Rows committed when each file is reported: a file is reported once its transaction has committed."""
+    seen: list[int] = []
+    report = ingest_paths(project, files, on_progress=lambda done, total, path: seen.append(rows(project)), **kw)
+    assert report.ok and len(report.samples) == len(files)
+    return seen
+
+
+@pytest.mark.parametrize(("batch_files", "batch_seconds", "expected"), [
+    (3, 10.0, [3, 3, 3, 6, 6, 6, 7]),  # a commit every BATCH_FILES files, and one at the end
+    (100, 0.0, [1, 2, 3, 4, 5, 6, 7]),  # BATCH_SECONDS passed (no time at all): a commit after every file
+])
+def test_commits_by_file_count_and_by_time(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_files: int, batch_seconds: float,
+    expected: list[int],
+) -> None:
+    import crisp_eml.workspace.ingest as ingest_mod
+
+    files = [good_csv(tmp_path / f"idle.{i}.csv", i) for i in range(7)]
+    monkeypatch.setattr(ingest_mod, "time", _FrozenClock)
+    monkeypatch.setattr(ingest_mod, "BATCH_FILES", batch_files)
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", batch_seconds)
+    assert _rows_at_each_report(project, files) == expected
+
+
+def test_a_file_that_does_not_fit_beside_the_batch_commits_the_batch_first(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import crisp_eml.workspace.ingest as ingest_mod
+    from crisp_eml.data.formats.parsed import memory_estimate
+
+    files = [good_csv(tmp_path / f"idle.{i}.csv", i, rows=500) for i in range(3)]
+    cost = max(memory_estimate(f.name, f.stat().st_size) for f in files)
+    monkeypatch.setattr(ingest_mod, "time", _FrozenClock)
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 10.0)
+    # room for one and a half files: each parsed file waits in the batch until the next one needs the room
+    assert _rows_at_each_report(project, files, memory_mb=1.5 * cost / 2**20) == [1, 2, 3]
+
+
+def test_files_are_parsed_by_a_bounded_number_of_threads(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However much memory is allowed, at most PREFETCH_WORKERS files are read and parsed at once."""
+    import crisp_eml.workspace.ingest as ingest_mod
+
+    files = [good_csv(tmp_path / f"idle.{i}.csv", i) for i in range(ingest_mod.PREFETCH_WORKERS + 1)]
+    real = ingest_mod.parse_source
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+    crowd = threading.Event()
+
+    def probe(path: Path, source: str, **kw: Any) -> Any:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            if state["now"] > ingest_mod.PREFETCH_WORKERS:
+                crowd.set()
+        try:
+            crowd.wait(0.5)  # time for one more file to start, were there a thread for it
+            return real(path, source, **kw)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(ingest_mod, "parse_source", probe)
+    assert ingest_paths(project, files, memory_mb=1024).ok
+    assert state["max"] == ingest_mod.PREFETCH_WORKERS

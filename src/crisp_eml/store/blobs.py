@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -26,12 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from crisp_eml.core.errors import NotFoundError, ProjectError
 
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".gc-"
 _PUT_ATTEMPTS = 5  # a temporary file removed under a write (an old gc) is rewritten this often
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_TRASH_NAME = re.compile(r"\.gc-([0-9a-f]{62})-[0-9a-f]{32}")  # what move_aside names a blob in the trash
 
 
 def sha256(data: bytes) -> str:
@@ -68,9 +72,7 @@ class BlobStore:
             raise ProjectError(f"blob store {url}: unusable URL: {exc}") from exc
         self.fs = fs
         self.root = path
-        self._local = getattr(fs, "protocol", None) in ("file", ("file", "local"), "local") or (
-            isinstance(fs.protocol, tuple) and "file" in fs.protocol
-        )
+        self._local = isinstance(fs, LocalFileSystem)
         try:
             self.fs.makedirs(self.root, exist_ok=True)
         except OSError as exc:
@@ -82,7 +84,7 @@ class BlobStore:
         return bool(self._local)
 
     def path(self, digest: str) -> str:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        if not _DIGEST.fullmatch(digest):
             raise NotFoundError(f"not a sha256 blob name: {digest!r}")
         return f"{self.root}/{digest[:2]}/{digest[2:]}"
 
@@ -163,28 +165,24 @@ class BlobStore:
         except FileNotFoundError:
             return
         for p, info in found.items():
-            parts = str(p).rstrip("/").split("/")
-            if len(parts) < 2:
-                continue
-            name = parts[-1]
-            digest: str | None = parts[-2] + name
-            if name.startswith(".") or len(parts[-2] + name) != 64 \
-                    or any(c not in "0123456789abcdef" for c in parts[-2] + name):
-                digest = None
-            yield BlobFile(str(p), _mtime(info), digest)
+            folder, _, name = str(p).rpartition("/")
+            digest = folder.rpartition("/")[2] + name  # a blob is <root>/ab/cdef...: its name is its digest
+            yield BlobFile(str(p), _mtime(info), digest if _DIGEST.fullmatch(digest) else None)
 
-    def age(self, path: str, now: float | None = None) -> float | None:
+    def age(self, path: str) -> float | None:
         """Seconds since ``path`` was last written or touched; None when it is gone."""
         try:
-            m = os.stat(path).st_mtime if self._local else _mtime(self.fs.info(path))
+            m = _mtime(self.fs.info(path))
         except FileNotFoundError:
             return None
-        return (time.time() if now is None else now) - m
+        return time.time() - m
 
     def stamp(self, path: str) -> int | None:
         """The exact modification time of a local file (ns), to tell whether anyone touched it since."""
+        if not self._local:
+            return None
         try:
-            return os.stat(path).st_mtime_ns if self._local else None
+            return os.stat(path).st_mtime_ns
         except FileNotFoundError:
             return None
 
@@ -248,11 +246,9 @@ class BlobStore:
     def trash(self) -> Iterable[tuple[str, str]]:
         """(trash path, digest) of every blob left in the trash."""
         for f in self.files():
-            parts = f.path.rsplit("/", 2)
-            name = parts[-1]
-            if name.startswith(TRASH_PREFIX):
-                rest = name[len(TRASH_PREFIX):].split("-", 1)[0]
-                yield f.path, parts[-2] + rest
+            folder, _, name = f.path.rpartition("/")
+            if m := _TRASH_NAME.fullmatch(name):
+                yield f.path, folder.rpartition("/")[2] + m[1]
 
     def gc(self, referenced: Iterable[str]) -> list[str]:
         """Delete every blob not in ``referenced``, for a store no one else writes to at the same time.

@@ -147,7 +147,7 @@ def gc_blobs(project: Project, *, min_age_s: float = DEFAULT_GRACE_S, dry_run: b
             young = 0
             for f in store.files():
                 if f.digest is None:
-                    if f.path.rsplit("/", 1)[-1].startswith(TMP_PREFIX) \
+                    if f.path.rpartition("/")[2].startswith(TMP_PREFIX) \
                             and now - f.mtime >= max(min_age_s, TMP_MIN_AGE_S):
                         temps.append(f.path)
                 elif f.digest not in refs:

@@ -325,8 +325,7 @@ def _commit_batch(
                 outcomes.append(sample)
     except Exception:
         if len(batch) == 1:
-            _discard(project, [batch[0][1]])
-            raise
+            raise  # the caller discards the blobs of every file it did not commit
         # retry one transaction per file: every other file still commits, then the first error surfaces
         retried: list[Sample | EmlError] = []
         first: Exception | None = None
@@ -338,10 +337,7 @@ def _commit_batch(
         if first is not None:
             raise first from None
         return retried
-    for (_, prep), outcome in zip(batch, outcomes, strict=True):
-        if isinstance(outcome, _Duplicate) and not prep.blob_existed:
-            _drop_blob_if_unused(project, prep.digest)
-    return outcomes
+    return outcomes  # a duplicate's blob is its original's (the identity includes the digest): it stays
 
 
 def _duplicate(f: _File, dup_id: str, dup_name: str) -> _Duplicate:
