@@ -152,23 +152,24 @@ def test_bad_ingest_settings_are_project_errors(project: Project, tmp_path: Path
     assert rows(project) == 0
 
 
-def _concurrency_probe(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Wraps parsing to record the most files parsed at once (each waits a little for company)."""
+def _concurrency_probe(monkeypatch: pytest.MonkeyPatch, company: int = 2, wait_s: float = 0.3) -> dict[str, int]:
+    """Wraps parsing to record the most files parsed at once (each waits up to ``wait_s`` until ``company``
+    files are being parsed, so that a file the ingest would admit meanwhile really overlaps)."""
     import crisp_eml.workspace.ingest as ingest_mod
 
     real = ingest_mod.parse_source
     lock = threading.Lock()
     state = {"now": 0, "max": 0}
-    company = threading.Event()
+    enough = threading.Event()
 
     def probe(path: Path, source: str, **kw: Any) -> Any:
         with lock:
             state["now"] += 1
             state["max"] = max(state["max"], state["now"])
-            if state["now"] >= 2:
-                company.set()
+            if state["now"] >= company:
+                enough.set()
         try:
-            company.wait(0.3)  # enough for a second admitted file to start; never long enough to matter
+            enough.wait(wait_s)  # time for another admitted file to start; never long enough to matter
             return real(path, source, **kw)
         finally:
             with lock:
@@ -312,24 +313,7 @@ def test_files_are_parsed_by_a_bounded_number_of_threads(
     import crisp_eml.workspace.ingest as ingest_mod
 
     files = [good_csv(tmp_path / f"idle.{i}.csv", i) for i in range(ingest_mod.PREFETCH_WORKERS + 1)]
-    real = ingest_mod.parse_source
-    lock = threading.Lock()
-    state = {"now": 0, "max": 0}
-    crowd = threading.Event()
-
-    def probe(path: Path, source: str, **kw: Any) -> Any:
-        with lock:
-            state["now"] += 1
-            state["max"] = max(state["max"], state["now"])
-            if state["now"] > ingest_mod.PREFETCH_WORKERS:
-                crowd.set()
-        try:
-            crowd.wait(0.5)  # time for one more file to start, were there a thread for it
-            return real(path, source, **kw)
-        finally:
-            with lock:
-                state["now"] -= 1
-
-    monkeypatch.setattr(ingest_mod, "parse_source", probe)
+    # each parse waits for one more file than there are threads: time for it to start, were there a thread
+    state = _concurrency_probe(monkeypatch, company=ingest_mod.PREFETCH_WORKERS + 1, wait_s=0.5)
     assert ingest_paths(project, files, memory_mb=1024).ok
     assert state["max"] == ingest_mod.PREFETCH_WORKERS
