@@ -62,13 +62,13 @@ def list_samples(
     q = q.order_by(SampleRow.name, SampleRow.id)
     if session is not None:
         return [to_entity(r) for r in session.execute(q).scalars()]
-    with project.session() as s:
+    with project.read_session() as s:
         return [to_entity(r) for r in s.execute(q).scalars()]
 
 
 def get_sample(project: Project, ref: str) -> Sample:
     """A sample by id, or by unique name."""
-    with project.session() as s:
+    with project.read_session() as s:
         row = s.get(SampleRow, ref)
         if row is None:
             rows = list(s.execute(select(SampleRow).where(SampleRow.name == ref)).scalars())
