@@ -47,7 +47,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "evaluate_run": ("crisp_eml.workspace.evaluate", "test_run"),
     "register_model": ("crisp_eml.workspace.registry", "register_model"),
     "set_alias": ("crisp_eml.workspace.registry", "set_alias"),
-    "resolve_model": ("crisp_eml.workspace.registry", "resolve_model"),
+    "resolve_model": ("crisp_eml.workspace.model_resolution", "resolve_model"),
     # development & testing
     "compile_model": ("crisp_eml.workspace.compile", "compile_model"),
     "verify_library": ("crisp_eml.workspace.verify", "verify_library"),
@@ -102,8 +102,9 @@ if TYPE_CHECKING:  # static checkers see the real objects
     from crisp_eml.workspace.gate import run_gate
     from crisp_eml.workspace.impulse import create_impulse
     from crisp_eml.workspace.ingest import ingest_paths
+    from crisp_eml.workspace.model_resolution import resolve_model
     from crisp_eml.workspace.profile import profile
-    from crisp_eml.workspace.registry import register_model, resolve_model, set_alias
+    from crisp_eml.workspace.registry import register_model, set_alias
     from crisp_eml.workspace.report import write_report
     from crisp_eml.workspace.requirements import set_requirements
     from crisp_eml.workspace.snapshot import snapshot

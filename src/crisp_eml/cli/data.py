@@ -1,7 +1,7 @@
 """``eml ingest`` and ``eml data ...``: thin commands over the data use cases in ``workspace``.
 
 Ingestion, listing, export, synthetic data, removal and blob gc live here; dataset versions, quality
-checks, cleaning and rebalancing add their own commands to ``data_app`` in this module too.
+checks, cleaning and rebalancing join ``data_app`` through their modules' ``register``.
 """
 
 from __future__ import annotations
@@ -241,4 +241,7 @@ def synth(
         typer.echo(f"Wrote {len(files)} {kind} file(s) to {out} (labels: {', '.join(labels)})")
 
 
-from crisp_eml.cli import data_quality, data_versions  # noqa: E402,F401
+from crisp_eml.cli import data_quality, data_versions  # noqa: E402 - after this module's own commands
+
+data_quality.register(data_app)
+data_versions.register(data_app)

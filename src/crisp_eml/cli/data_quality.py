@@ -1,7 +1,7 @@
 """``eml data check`` and ``eml data clean``: quality scores, the HTML report and the cleaned layer.
 
 Thin: parse options, call ``workspace.check`` / ``workspace.clean``, render a table or JSON. The
-commands hang on the ``data`` group defined in ``cli/data.py``, which imports this module.
+commands join the ``data`` group through :func:`register`, which ``cli/data.py`` calls.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from typing import Annotated
 import typer
 
 from crisp_eml.cli.common import console, err_console, open_project, print_json, print_table, progress_tick
-from crisp_eml.cli.data import data_app
 from crisp_eml.core.errors import InputError, VerificationError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 WindowOpt = Annotated[float | None, typer.Option("--window-ms", help="Flag samples shorter than this window.")]
 
 
-@data_app.command("check")
 def check_cmd(
     json_out: JsonOpt = False,
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
@@ -64,7 +62,6 @@ def check_cmd(
         raise VerificationError(f"dataset score {report.score:.1f} is below {fail_below:g}")
 
 
-@data_app.command("clean")
 def clean_cmd(
     drop_below: Annotated[float | None, typer.Option("--drop-below", help="Drop samples scoring below this.")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="Interpolate NaNs, drop leading repeated rows.")] = False,
@@ -89,3 +86,9 @@ def clean_cmd(
                f"{len(r.dropped)} dropped; replaced {r.replaced})")
     if r.kept == 0:
         err_console.print("warning: the clean layer is empty")
+
+
+def register(data_app: typer.Typer) -> None:
+    """Add these commands to the ``data`` group (called once, by ``cli/data.py``)."""
+    data_app.command("check")(check_cmd)
+    data_app.command("clean")(clean_cmd)

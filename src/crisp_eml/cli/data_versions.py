@@ -1,7 +1,7 @@
 """``eml data snapshot|versions|version show|diff|restore|rebalance``: dataset versions and splits.
 
 Thin: parse options, call ``workspace.snapshot`` / ``workspace.rebalance``, render a table or JSON.
-The commands hang on the ``data`` group defined in ``cli/data.py``, which imports this module.
+The commands join the ``data`` group through :func:`register`, which ``cli/data.py`` calls.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from typing import Annotated
 import typer
 
 from crisp_eml.cli.common import console, open_project, print_json, print_table
-from crisp_eml.cli.data import data_app
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LayerOpt = Annotated[str, typer.Option("--layer", help="Sample layer: raw or clean.")]
 
 version_app = typer.Typer(help="Inspect one dataset version.", no_args_is_help=True)
-data_app.add_typer(version_app, name="version")
 
 
-@data_app.command("snapshot")
 def snapshot_cmd(
     message: Annotated[str, typer.Option("-m", "--message", help="What this version is.")],
     layer: LayerOpt = "raw",
@@ -36,7 +33,6 @@ def snapshot_cmd(
         typer.echo(f"Dataset version {info.id} ({info.layer}): {info.n_samples} samples, digest {info.digest[:12]}")
 
 
-@data_app.command("versions")
 def versions_cmd(
     layer: Annotated[str | None, typer.Option("--layer", help="Only versions of this layer.")] = None,
     json_out: JsonOpt = False,
@@ -71,7 +67,6 @@ def version_show_cmd(
                 [(i["sample_id"], i["name"], i["label"], i["category"], i["hash"][:12]) for i in items])
 
 
-@data_app.command("diff")
 def diff_cmd(
     a: Annotated[int, typer.Argument(help="Older version.")],
     b: Annotated[int, typer.Argument(help="Newer version.")],
@@ -92,7 +87,6 @@ def diff_cmd(
     print_table(f"Version {a} -> {b}: {len(rows)} change(s)", ["change", "name", "sample", "detail"], rows)
 
 
-@data_app.command("restore")
 def restore_cmd(
     version_id: Annotated[int, typer.Argument(help="Version to restore.")],
     json_out: JsonOpt = False,
@@ -108,7 +102,6 @@ def restore_cmd(
                    f"{r['relabeled']} relabeled, {r['recategorized']} recategorized")
 
 
-@data_app.command("rebalance")
 def rebalance_cmd(
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="Share of samples for testing.")] = 0.2,
     stratify: Annotated[bool, typer.Option("--stratify", help="Same fraction within each label.")] = False,
@@ -130,3 +123,13 @@ def rebalance_cmd(
     typer.echo(", ".join(f"{k}: {v}" for k, v in r.counts.items()))
     if r.missing_key:
         typer.echo(f"{r.missing_key} sample(s) lack '{keep_together}' and were split on their own")
+
+
+def register(data_app: typer.Typer) -> None:
+    """Add these commands to the ``data`` group (called once, by ``cli/data.py``)."""
+    data_app.add_typer(version_app, name="version")
+    data_app.command("snapshot")(snapshot_cmd)
+    data_app.command("versions")(versions_cmd)
+    data_app.command("diff")(diff_cmd)
+    data_app.command("restore")(restore_cmd)
+    data_app.command("rebalance")(rebalance_cmd)

@@ -59,7 +59,7 @@ def models_show(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Resolve a model URI: version, run, artifacts (blob sha256)."""
-    from crisp_eml.workspace.registry import resolve_model
+    from crisp_eml.workspace.model_resolution import resolve_model
 
     d = resolve_model(open_project(), uri).to_dict()
     if json_out:

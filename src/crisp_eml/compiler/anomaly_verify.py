@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from crisp_eml.compiler import build
-from crisp_eml.compiler.verify import Check, VerifyReport
+from crisp_eml.compiler.verify_report import Check, VerifyReport
 from crisp_eml.core.errors import InputError, VerificationError
 
 RAW = "tests/raw_windows.f32"

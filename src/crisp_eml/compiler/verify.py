@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from crisp_eml.compiler import build
+from crisp_eml.compiler.verify_report import Check, VerifyReport
 from crisp_eml.core.errors import InputError
 
 VECTORS = "tests/vectors.bin"
@@ -23,30 +23,6 @@ EXPECTED = "tests/expected.bin"
 MODEL = "tests/model.tflite"
 #: Random vectors ``verify_library`` checks when the library stores none (compiled with ``--vectors 0``).
 FRESH_VECTORS = 8
-
-
-@dataclass
-class Check:
-    name: str
-    vectors: int
-    mismatched_bytes: int
-    identical: bool
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class VerifyReport:
-    library: str
-    checks: list[Check]
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.identical for c in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"library": self.library, "ok": self.ok, "checks": [asdict(c) for c in self.checks],
-                "note": self.note}
 
 
 def random_vectors(n_in: int, k: int, seed: int = 0) -> np.ndarray:

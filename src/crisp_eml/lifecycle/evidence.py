@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -243,35 +242,6 @@ def model_sha256(session: Session, ref: ModelRef) -> str | None:
 
 
 # Sizes every MANIFEST.json the compiler writes holds (the issue's CLI contract), and figures it may hold.
-_MANIFEST_SIZES = ("arena_bytes", "ram_bytes", "weights_bytes")
-_MANIFEST_OPTIONAL = ("flash_bytes", "latency_ms", "estimated_latency_ms")
-
-
-def library_manifest(path: Path) -> dict[str, Any]:
-    """Read ``MANIFEST.json`` from a compiled library folder (or the file itself)."""
-    f = path / "MANIFEST.json" if path.is_dir() else path
-    try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("no MANIFEST.json: not a compiled library folder", source=str(path)) from exc
-    except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable MANIFEST.json: {exc}", source=str(f)) from exc
-    if not isinstance(data, dict):
-        raise InputError("MANIFEST.json is not an object", source=str(f))
-    for key in _MANIFEST_SIZES:
-        value = data.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            what = "is missing" if key not in data else f"is {value!r}, not a byte count"
-            raise InputError(f"MANIFEST.json field {key!r} {what}: not a library `eml compile` wrote",
-                             source=str(f))
-    for key in _MANIFEST_OPTIONAL:
-        value = data.get(key)
-        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)
-                                  or not math.isfinite(value) or value < 0):
-            raise InputError(f"MANIFEST.json field {key!r} is {value!r}, not a non-negative number", source=str(f))
-    return data
-
-
 def _use_manifest(bundle: EvidenceBundle, manifest: Mapping[str, Any], source: str, info: Mapping[str, Any]) -> None:
     bundle.details.setdefault("manifest", dict(manifest))
     bundle.details.setdefault("library", dict(info))

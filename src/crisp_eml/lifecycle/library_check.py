@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,35 @@ from pathlib import Path
 from typing import Any
 
 from crisp_eml.core.errors import InputError, NotFoundError, VerificationError
+
+_MANIFEST_SIZES = ("arena_bytes", "ram_bytes", "weights_bytes")
+_MANIFEST_OPTIONAL = ("flash_bytes", "latency_ms", "estimated_latency_ms")
+
+
+def library_manifest(path: Path) -> dict[str, Any]:
+    """Read ``MANIFEST.json`` from a compiled library folder (or the file itself)."""
+    f = path / "MANIFEST.json" if path.is_dir() else path
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError("no MANIFEST.json: not a compiled library folder", source=str(path)) from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable MANIFEST.json: {exc}", source=str(f)) from exc
+    if not isinstance(data, dict):
+        raise InputError("MANIFEST.json is not an object", source=str(f))
+    for key in _MANIFEST_SIZES:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            what = "is missing" if key not in data else f"is {value!r}, not a byte count"
+            raise InputError(f"MANIFEST.json field {key!r} {what}: not a library `eml compile` wrote",
+                             source=str(f))
+    for key in _MANIFEST_OPTIONAL:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)
+                                  or not math.isfinite(value) or value < 0):
+            raise InputError(f"MANIFEST.json field {key!r} is {value!r}, not a non-negative number", source=str(f))
+    return data
+
 
 ANOMALY_ARTIFACT = "anomaly.json"
 TESTS_DIR = "tests/"
@@ -146,8 +176,6 @@ def _manifest_diff(have: bytes, want: str) -> str:
 def check_library(project: Any, artifacts: Mapping[str, Any], model_uri: str, path: Path) -> CheckedLibrary:
     """Refuse (InputError for another model's library, VerificationError for anything edited) unless ``path``
     is byte-identical to what the compiler writes for the model whose run ``artifacts`` are given."""
-    from crisp_eml.lifecycle.evidence import library_manifest
-
     manifest = library_manifest(path)  # schema: byte counts present and sane
     lib = path if path.is_dir() else path.parent
     kind = manifest.get("kind") if manifest.get("kind") == "anomaly" else None

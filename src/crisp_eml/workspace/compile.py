@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +16,11 @@ import numpy as np
 
 from crisp_eml.core.errors import ConflictError, EmlError, InputError, ProjectError, ToolMissingError
 from crisp_eml.core.personas import Permission
+from crisp_eml.workspace.compile_result import CompileResult
 
 MODELS_URI = "models:/"
 #: Most random test vectors a library carries (each runs through TFLite Micro at compile time).
 MAX_VECTORS = 10_000
-
-
-@dataclass
-class CompileResult:
-    name: str
-    out_dir: str
-    model_sha256: str
-    arena_bytes: int
-    ram_bytes: int
-    weights_bytes: int
-    ops: list[str]
-    vectors: int
-    files: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _plan(graph: Any) -> Any:
@@ -65,7 +49,7 @@ def _load_model(model: str, project: Any) -> tuple[bytes, str, list[str], dict[s
         if project is None:
             raise ProjectError(f"{model}: model URIs need a project (run inside one or 'eml init')")
         try:
-            from crisp_eml.workspace.registry import resolve_model
+            from crisp_eml.workspace.model_resolution import resolve_model
         except ImportError as exc:  # pragma: no cover - the registry ships with crisp-eml
             raise ToolMissingError("the model registry (crisp_eml.workspace.registry) is not available") from exc
         info = resolve_model(project, model)
@@ -129,7 +113,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
         raise ConflictError(f"{out_dir} exists and is not empty (use --force to replace it)")
     if model.startswith(MODELS_URI) and project is not None:
         from crisp_eml.workspace.compile_anomaly import anomaly_only, compile_anomaly
-        from crisp_eml.workspace.registry import resolve_model
+        from crisp_eml.workspace.model_resolution import resolve_model
 
         info = resolve_model(project, model)
         if anomaly_only(info):  # anomaly.json and no .tflite: the float32 anomaly library

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.workspace.compile_result import CompileResult
 
 ANOMALY_ARTIFACT = "anomaly.json"
 
@@ -54,7 +55,6 @@ def compile_anomaly(project: Any, model: str, info: Any, impulse: dict[str, Any]
     from crisp_eml.compiler.anomaly_verify import ANOMALY_JSON, RAW, python_scores
     from crisp_eml.compiler.build import publish_tree
     from crisp_eml.compiler.render import c_identifier
-    from crisp_eml.workspace.compile import CompileResult
 
     data = bytes(project.blobs.get(info.artifacts[ANOMALY_ARTIFACT]))
     try:

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from crisp_eml.core.errors import ConflictError, InputError, VerificationError
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.requirements import KPIS
-from crisp_eml.lifecycle.evidence import library_manifest, manifest_evidence, resolve, run_artifacts
-from crisp_eml.lifecycle.library_check import CheckedLibrary, check_library
+from crisp_eml.lifecycle.evidence import manifest_evidence, resolve, run_artifacts
+from crisp_eml.lifecycle.library_check import CheckedLibrary, check_library, library_manifest
 from crisp_eml.store.outputs import make_dirs, remove_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow

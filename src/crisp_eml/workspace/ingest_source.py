@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from crisp_eml.core.errors import EmlError, InputError, ProjectError
-from crisp_eml.data.formats.parsed import ByteReader, ParsedSample, memory_estimate, parse_stream
+from crisp_eml.data.formats.dispatch import parse_stream
+from crisp_eml.data.formats.parsed import ByteReader, ParsedSample, memory_estimate
 from crisp_eml.store.config import CONFIG_NAME
 
 MIB = 1 << 20

@@ -8,7 +8,6 @@ when and from which version to which, and audited as ``model.alias`` in the same
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,58 +18,26 @@ from crisp_eml.core.personas import Permission
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.data import DatasetVersionItemRow, DatasetVersionRow
 from crisp_eml.store.tables.learn import AliasEventRow, ModelAliasRow, ModelVersionRow, RunRow
+from crisp_eml.workspace.model_resolution import (  # noqa: F401 - resolve_model, parse_uri: public here too
+    ModelVersionInfo,
+    model_info,
+    parse_uri,
+    resolve_in_session,
+    resolve_model,
+    version_row,
+)
 from crisp_eml.workspace.promotion import check_promotion
 from crisp_eml.workspace.runs_common import get_run
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-URI_RE = re.compile(r"^(?:models:/)?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})"
-                    r"(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))?$")
 
-
-@dataclass
-class ModelVersionInfo:
-    name: str
-    version: int
-    run_id: str
-    learning_type: str
-    artifacts: dict[str, str]  # {artifact name: blob sha256}
-    description: str | None
-    created_at: str | None
-    aliases: list[str] = field(default_factory=list)
-    impulse_hash: str | None = None
-    dataset_version: int | None = None
-    labels: list[str] = field(default_factory=list)
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "name": self.name, "version": self.version, "run": self.run_id,
-                "learning_type": self.learning_type, "aliases": list(self.aliases), "artifacts": dict(self.artifacts),
-                "impulse_hash": self.impulse_hash, "dataset_version": self.dataset_version,
-                "labels": list(self.labels), "description": self.description, "created_at": self.created_at}
 
 
 def _check_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise InputError("model names use letters, digits, '.', '_' or '-' (max 128)", field="name")
     return name
-
-
-def _info(s: Session, mv: ModelVersionRow) -> ModelVersionInfo:
-    run = s.get(RunRow, mv.run_id)
-    aliases = list(s.execute(select(ModelAliasRow.alias).where(ModelAliasRow.name == mv.name,
-                                                               ModelAliasRow.version == mv.version)
-                             .order_by(ModelAliasRow.alias)).scalars())
-    return ModelVersionInfo(
-        name=mv.name, version=mv.version, run_id=mv.run_id, learning_type=run.learning_type if run else "",
-        artifacts=dict(run.artifacts or {}) if run else {}, description=mv.description,
-        created_at=mv.created_at.isoformat() if mv.created_at else None, aliases=aliases,
-        impulse_hash=run.impulse_hash if run else None, dataset_version=run.dataset_version_id if run else None,
-        labels=list((run.params or {}).get("labels") or []) if run else [],
-    )
 
 
 def register_in_session(project: Project, s: Session, run: RunRow, name: str, description: str | None,
@@ -81,7 +48,7 @@ def register_in_session(project: Project, s: Session, run: RunRow, name: str, de
     s.flush()
     project.record(s, "model.register", {"model": f"models:/{name}/{mv.version}", "run": run.id,
                                          **(run.artifacts or {})}, actor=actor)
-    return _info(s, mv)
+    return model_info(s, mv)
 
 
 def register_model(project: Project, run_id: str | None, name: str, description: str | None = None) -> ModelVersionInfo:
@@ -95,15 +62,6 @@ def register_model(project: Project, run_id: str | None, name: str, description:
         return register_in_session(project, s, run, name, description, actor)
 
 
-def _version_row(s: Session, name: str, version: int) -> ModelVersionRow:
-    mv = s.get(ModelVersionRow, (name, version))
-    if mv is None:
-        if s.execute(select(ModelVersionRow).where(ModelVersionRow.name == name).limit(1)).first() is None:
-            raise NotFoundError(f"no model named '{name}' (register one with 'eml models register')")
-        raise NotFoundError(f"model '{name}' has no version {version}")
-    return mv
-
-
 def set_alias(project: Project, name: str, alias: str, version: int, note: str | None = None,
               override_reason: str | None = None) -> dict[str, Any]:
     """Point ``alias`` of model ``name`` at ``version``; the move is kept in the alias history and audited.
@@ -114,7 +72,7 @@ def set_alias(project: Project, name: str, alias: str, version: int, note: str |
     if not ALIAS_RE.match(alias):
         raise InputError("aliases start with a letter and use letters, digits, '_' or '-'", field="alias")
     with project.session() as s:
-        _version_row(s, name, int(version))
+        version_row(s, name, int(version))
         check_promotion(project, s, name, int(version), alias, override_reason)
         row = s.get(ModelAliasRow, (name, alias))
         before = row.version if row is not None else None
@@ -143,37 +101,6 @@ def alias_history(project: Project, name: str, alias: str | None = None) -> list
                  "actor": r.actor, "at": r.at.isoformat() if r.at else None, "note": r.note} for r in rows]
 
 
-def parse_uri(uri: str) -> tuple[str, str | None, int | None]:
-    """``models:/name@alias`` -> (name, alias, None); ``models:/name/3`` -> (name, None, 3); bare name -> latest."""
-    m = URI_RE.match(uri.strip())
-    if not m:
-        raise InputError(f"not a model URI: {uri!r} (expected models:/NAME@ALIAS or models:/NAME/VERSION)",
-                         field="model")
-    return m["name"], m["alias"], int(m["version"]) if m["version"] else None
-
-
-def resolve_in_session(s: Session, uri: str) -> ModelVersionInfo:
-    name, alias, version = parse_uri(uri)
-    if alias is not None:
-        row = s.get(ModelAliasRow, (name, alias))
-        if row is None:
-            if s.execute(select(ModelVersionRow).where(ModelVersionRow.name == name).limit(1)).first() is None:
-                raise NotFoundError(f"no model named '{name}'")
-            raise NotFoundError(f"model '{name}' has no alias '{alias}'")
-        version = row.version
-    if version is None:
-        version = s.execute(select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name)).scalar()
-        if version is None:
-            raise NotFoundError(f"no model named '{name}'")
-    return _info(s, _version_row(s, name, int(version)))
-
-
-def resolve_model(project: Project, uri: str) -> ModelVersionInfo:
-    """The model version a URI names, with its run's artifact blob hashes (used by compile and deploy)."""
-    with project.session() as s:
-        return resolve_in_session(s, uri)
-
-
 def list_models(project: Project, name: str | None = None) -> list[dict[str, Any]]:
     with project.session() as s:
         q = select(ModelVersionRow).order_by(ModelVersionRow.name, ModelVersionRow.version)
@@ -181,7 +108,7 @@ def list_models(project: Project, name: str | None = None) -> list[dict[str, Any
             q = q.where(ModelVersionRow.name == name)
         out = []
         for mv in s.execute(q).scalars():
-            info = _info(s, mv)
+            info = model_info(s, mv)
             run = s.get(RunRow, mv.run_id)
             test = ((run.metrics or {}).get("test") or {}) if run else {}
             d = info.to_dict()

@@ -8,6 +8,7 @@ future server endpoint and the fuzz tests all share them unchanged.
 
 from __future__ import annotations
 
-from crisp_eml.data.formats.parsed import ParsedSample, parse_bytes, parse_stream, suffix_of
+from crisp_eml.data.formats.dispatch import parse_bytes, parse_stream
+from crisp_eml.data.formats.parsed import ParsedSample, suffix_of
 
 __all__ = ["ParsedSample", "parse_bytes", "parse_stream", "suffix_of"]

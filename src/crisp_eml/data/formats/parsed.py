@@ -1,5 +1,5 @@
-"""The parser result (:class:`ParsedSample`), sanity rules shared by the parsers (frequency, axes,
-finite values) and the by-extension dispatchers, over bytes and over a binary stream."""
+"""The parser result (:class:`ParsedSample`) and the sanity rules shared by the parsers (frequency, axes,
+finite values, file types); the dispatch over formats lives in :mod:`crisp_eml.data.formats.dispatch`."""
 
 from __future__ import annotations
 
@@ -117,49 +117,6 @@ def short_repr(v: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit // 2]}...({len(text)} characters)"
 
 
-def parse_bytes(
-    data: bytes, name: str, *, frequency_hz: float | None = None, hmac_key: str | bytes | None = None,
-) -> ParsedSample:
-    """Parse one file by its extension (``.csv .wav .png .jpg .jpeg .json .cbor``)."""
-    fmt = _format_of(name)
-    if fmt == "csv":
-        from crisp_eml.data.formats.csv_series import parse_csv
-
-        return parse_csv(data, name, frequency_hz=frequency_hz)
-    if fmt == "wav":
-        from crisp_eml.data.formats.wav import parse_wav
-
-        return parse_wav(data, name)
-    if fmt == "image":
-        from crisp_eml.data.formats.image import parse_image
-
-        return parse_image(data, name)
-    from crisp_eml.data.formats.ei_acquisition import parse_ei
-
-    return parse_ei(data, name, hmac_key=hmac_key, cbor=(fmt == "ei-cbor"))
-
-
-def parse_stream(
-    stream: ByteReader, name: str, *, size: int, frequency_hz: float | None = None,
-    hmac_key: str | bytes | None = None,
-) -> ParsedSample:
-    """Parse one file read from ``stream`` (``size`` bytes expected): CSV and WAV are parsed in blocks, in
-    bounded memory beside the result; the other formats need the whole file (images, signed messages).
-
-    Reads only forward (no seek), so the caller may hash the bytes as they go by.
-    """
-    fmt = _format_of(name)
-    if fmt == "csv":
-        from crisp_eml.data.formats.csv_series import parse_csv_stream
-
-        return parse_csv_stream(stream, name, frequency_hz=frequency_hz)
-    if fmt == "wav":
-        from crisp_eml.data.formats.wav import parse_wav_stream
-
-        return parse_wav_stream(stream, name, size=size)
-    return parse_bytes(stream.read(), name, frequency_hz=frequency_hz, hmac_key=hmac_key)
-
-
 #: Peak memory of parsing (and encoding) a file, as a multiple of its size: a CSV's float32 result is
 #: smaller than its text; 8-bit WAV becomes 4 bytes a sample; JSON/CBOR go through Python objects;
 #: images decompress (the pixel cap bounds them).
@@ -171,7 +128,8 @@ def memory_estimate(name: str, size: int) -> int:
     return int(size * PEAK_FACTOR.get(SUFFIXES.get(suffix_of(name), ""), 2.0))
 
 
-def _format_of(name: str) -> str:
+def format_of(name: str) -> str:
+    """The format key of a file name (``csv``, ``wav``, ``image``, ``ei-json``, ``ei-cbor``); InputError if unknown."""
     fmt = SUFFIXES.get(suffix_of(name))
     if fmt is None:
         raise InputError(f"unsupported file type {suffix_of(name) or '(no extension)'!r}; expected one of "
