@@ -108,3 +108,17 @@ def test_a_duplicate_does_not_stop_the_files_after_it(
         f"{tmp_path / name}: duplicate of sample {kept.id} ('a'): same content, rate and axes "
         "(use --allow-duplicates to keep both)" for name in ("again.csv", "again2.csv")]
     assert _rows(project) == (2, 2)
+
+
+def test_add_sample_restores_a_prepared_blob_that_vanished(project: Project) -> None:
+    """Ingest hands ``add_sample`` the digest it stored ahead: an existing blob is only refreshed, one removed
+    meanwhile (a gc, a hand) is stored again from the array, so the committed row always has its blob."""
+    from crisp_eml.data.samples import add_sample, encode_array
+    from crisp_eml.store.blobs import sha256
+
+    digest = project.blobs.put(encode_array(VALUES))
+    project.blobs.delete(digest)
+    with project.session() as s:
+        sample = add_sample(project, s, VALUES, name="x", label="a", category="training", kind="timeseries",
+                            sensors=S3, frequency_hz=50.0, source="test", digest=digest)
+    assert sample.hash == digest and sha256(project.blobs.get(digest)) == digest

@@ -101,6 +101,7 @@ def add_sample(
     metadata: dict[str, object] | None = None, device_name: str | None = None,
     device_type: str | None = None, layer: str = "raw", parent_id: str | None = None,
     source_hash: str | None = None, sample_id: str | None = None, identity: str | None = None,
+    digest: str | None = None,
 ) -> Sample:
     """Store the signal blob, then add the row (not yet committed) inside ``session``.
 
@@ -108,10 +109,12 @@ def add_sample(
     same identity fails the flush with ``IntegrityError``, whoever wrote the first one.
 
     The blob is written first and atomically, so a committed row always has its blob; a crash before
-    the commit leaves at most an orphan blob, which ``BlobStore.gc`` removes.
+    the commit leaves at most an orphan blob, which ``eml data gc`` removes. ``digest``: the blob was stored
+    already (ingest writes it ahead): its age is refreshed inside this transaction instead of encoding and
+    hashing the array again; only if it is gone meanwhile is it stored anew.
     """
-    data = encode_array(array)
-    digest = project.blobs.put(data)
+    if digest is None or not project.blobs.touch(digest):
+        digest = project.blobs.put(encode_array(array))
     interval = (1000.0 / frequency_hz) if frequency_hz else None
     row = SampleRow(
         id=sample_id or new_sample_id(), name=name, label=label, category=category, kind=kind,

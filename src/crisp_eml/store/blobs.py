@@ -97,14 +97,20 @@ class BlobStore:
         written again. On a remote store (no in-place touch) the blob is always rewritten.
         """
         digest = sha256(data)
-        target = self.path(digest)
-        if self._local:
-            # gone (FileNotFoundError) or not ours to touch (PermissionError): write a fresh copy instead
-            with contextlib.suppress(FileNotFoundError, PermissionError):
-                os.utime(target)
-                return digest
-        self._write(digest, target, data)
+        if not self.touch(digest):
+            self._write(digest, self.path(digest), data)
         return digest
+
+    def touch(self, digest: str) -> bool:
+        """Refresh the age of an existing blob, as storing its bytes again would; False when that cannot be
+        done here (missing, moved aside by a gc, not ours, or a remote store): the caller stores the bytes."""
+        if not self._local:
+            return False
+        try:
+            os.utime(self.path(digest))
+        except (FileNotFoundError, PermissionError):
+            return False
+        return True
 
     def _write(self, digest: str, target: str, data: bytes) -> None:
         parent = f"{self.root}/{digest[:2]}"

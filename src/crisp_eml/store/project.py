@@ -77,6 +77,7 @@ class Project:
         db.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writing = _Depth()
+        self._audit_key: Any = None  # the audit signing key, once :meth:`_checkpoint` has loaded it
         self._read_sessions = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}),
                                            expire_on_commit=False)
         self.blobs = BlobStore(self.blob_url)
@@ -200,9 +201,10 @@ class Project:
         the private key (another machine) nothing is signed and ``eml audit verify`` reports the tail.
         """
         pinned = self.config.get("audit", {}).get("public_key")
-        key = audit_checkpoints.load_private(self.project_id, create=not pinned)
+        key = self._audit_key or audit_checkpoints.load_private(self.project_id, create=not pinned)
         if key is None:
             return
+        self._audit_key = key  # read (and parsed) once per open project, not on every commit
         if not pinned:
             self.config.setdefault("audit", {})["public_key"] = audit_checkpoints.public_hex(key)
             self.save_config()

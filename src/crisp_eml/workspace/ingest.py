@@ -360,7 +360,7 @@ def _add(
         project, s, parsed.array, name=sample_name(f.path.name), label=opts.label or infer_label(f.relative),
         category=cat, kind=parsed.kind, sensors=parsed.sensors, frequency_hz=parsed.frequency_hz,
         source=str(f.path.resolve()), metadata={**parsed.metadata, **opts.metadata}, device_name=parsed.device_name,
-        device_type=parsed.device_type, source_hash=prep.source_hash, identity=identity,
+        device_type=parsed.device_type, source_hash=prep.source_hash, identity=identity, digest=digest,
     )
     project.record(s, "sample.ingest", {"sample": sample.id, "hash": sample.hash, "source_hash": sample.source_hash,
                                         "label": sample.label, "category": sample.category}, actor=actor)
