@@ -52,15 +52,14 @@ def ingest_limits(
     table = config.get("ingest", {})
     if not isinstance(table, dict):
         raise ProjectError(f"{CONFIG_NAME}: 'ingest' must be a table ([ingest]), got {table!r}")
-    if max_file_mb is not None:
-        _positive(max_file_mb, "max_file_mb", InputError)
-    else:
-        max_file_mb = _positive(config.get("ingest", {}).get("max_file_mb", DEFAULT_MAX_FILE_MB), "max_file_mb")
-    if memory_mb is not None:
-        _positive(memory_mb, "memory_mb", InputError)
-    else:
-        memory_mb = _positive(config.get("ingest", {}).get("memory_mb", default_memory_mb()), "memory_mb")
-    return IngestLimits(max_file_bytes=int(max_file_mb * MIB), memory_bytes=int(memory_mb * MIB))
+    def setting(given: float | None, key: str, default: float) -> float:
+        if given is not None:  # an argument: the caller's input
+            return _positive(given, key, InputError)
+        return _positive(table.get(key, default), key)  # the project's settings file
+
+    max_file = setting(max_file_mb, "max_file_mb", DEFAULT_MAX_FILE_MB)
+    memory = setting(memory_mb, "memory_mb", default_memory_mb())
+    return IngestLimits(max_file_bytes=int(max_file * MIB), memory_bytes=int(memory * MIB))
 
 
 def _positive(value: Any, key: str, error: type[InputError] | type[ProjectError] = ProjectError) -> float:
