@@ -18,7 +18,9 @@ HEADER = """# `eml` command reference
 
 Generated from the Typer app by `scripts/gen_cli_docs.py`; do not edit by hand
 (`tests/unit/test_docs.py` fails when this file is out of date). Every command accepts `--json`
-for machine-readable output on stdout (progress bars and errors go to stderr). The `eml.toml` keys
+for machine-readable output on stdout (progress bars and errors go to stderr). Tables sent to a file
+or a pipe are printed at their full width (never cut at 80 columns); accuracies read "98.24%" and
+durations "24 min 20 s" in tables, while JSON keeps the raw numbers. The `eml.toml` keys
 and environment variables are in [settings.md](settings.md).
 
 """

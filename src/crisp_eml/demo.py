@@ -46,7 +46,8 @@ class DemoState:
 def step_create_project(st: DemoState) -> None:
     if st.root.exists():
         shutil.rmtree(st.root)
-    st.project = Project.init(st.root, "demo", member="demo", persona="data-scientist")
+    # the demo pins itself with EML_PROJECT, so it may live inside another project's folder
+    st.project = Project.init(st.root, "demo", member="demo", persona="data-scientist", nested=True)
     st.summary.append(("project", str(st.root)))
     console.print(f"created project in {st.root}")
 

@@ -7,19 +7,23 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from crisp_eml.store.project import Project
+if TYPE_CHECKING:  # imported where used, to keep `eml` start-up fast (the store pulls in SQLAlchemy and Alembic)
+    from rich.progress import Progress
+
+    from crisp_eml.store.project import Project
 
 console = Console()
 err_console = Console(stderr=True)
+PIPE_MAX_WIDTH = 10_000  # widest table printed when stdout is not a terminal
 
 
 def open_project(project_dir: Path | None = None) -> Project:
+    from crisp_eml.store.project import Project
+
     return Project.open(project_dir)
 
 
@@ -29,16 +33,34 @@ def print_json(obj: Any) -> None:
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     table = Table(title=title)
     for c in columns:
         table.add_column(c)
     for r in rows:
         table.add_row(*["" if v is None else str(v) for v in r])
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+        return
+    # Piped or redirected: no terminal width to respect, so print the table at its natural width (ids, names and
+    # numbers whole) instead of cutting it at 80 columns.
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update_width(PIPE_MAX_WIDTH), table).maximum
+    Console(file=console.file, width=max(1, min(width, PIPE_MAX_WIDTH))).print(table)
+
+
+def pct(value: Any) -> str:
+    """A fraction as a percentage with two decimals ("98.24%"), "-" when unknown: how every table shows
+    accuracies (JSON keeps the raw fraction)."""
+    return "-" if value is None else f"{100 * float(value):.2f}%"
 
 
 def progress(disable: bool = False) -> Progress:
     """A Rich progress bar on stderr (so ``--json`` stdout stays clean)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err_console, disable=disable or not err_console.is_terminal,

@@ -52,10 +52,18 @@ def ingest(
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest CSV, WAV, JPEG/PNG and Edge Impulse JSON/CBOR files; exits non-zero if any file failed."""
+    from crisp_eml.core.errors import InputError
     from crisp_eml.workspace.ingest import ingest_paths
 
     project = open_project()
     meta = _parse_metadata(metadata)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:  # a mistyped path: refuse before ingesting anything, rather than ingest the rest
+        if len(missing) == 1:
+            raise InputError("no such file or folder; nothing was ingested", source=missing[0])
+        raise InputError(f"no such files or folders: {', '.join(missing)}; nothing was ingested")
+    if label is not None:
+        _warn_label_case(project, label)
     with progress(disable=json_out) as bar:
         task = bar.add_task("ingesting", total=None)
 
@@ -72,14 +80,25 @@ def ingest(
             err_console.print(f"[red]failed:[/] {f.reason}", highlight=False, soft_wrap=True)
         skipped = f"; {len(report.skipped)} duplicate(s) skipped" if report.skipped else ""
         typer.echo(f"Ingested {len(report.samples)} sample(s); {len(report.failures)} failed{skipped}.")
-    from crisp_eml.core.errors import InputError
-
     if not (report.samples or report.failures or report.skipped):
         raise InputError("no ingestible files found (.csv .wav .png .jpg .jpeg .json .cbor)",
                          source=", ".join(map(str, paths)))
     if report.failures:
+        done = (f"the other {len(report.samples)} were ingested" if report.samples else "nothing was ingested")
         raise InputError(f"{len(report.failures)} of {len(report.failures) + len(report.samples)} file(s) failed "
-                         "to ingest (see above); the others were ingested")
+                         f"to ingest (see above); {done}")
+
+
+def _warn_label_case(project: Any, label: str) -> None:
+    """Warn when ``--label`` differs only in case from a label the project already has ("Walking" vs
+    "walking" would become a second class)."""
+    from crisp_eml.data.samples import known_labels
+
+    same = [x for x in known_labels(project) if x != label and x.casefold() == label.casefold()]
+    if same:
+        err_console.print(f"[yellow]warning:[/] label '{label}' differs only in case from the existing "
+                          f"{' and '.join(repr(x) for x in same)}: labels are case-sensitive, so this makes a new "
+                          "class", highlight=False, soft_wrap=True)
 
 
 def _summary(s: Any) -> dict[str, Any]:
@@ -96,20 +115,29 @@ def ls(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List samples."""
+    from crisp_eml.core.humanize import duration_ms, plain_number
     from crisp_eml.data.samples import list_samples
 
-    samples = list_samples(open_project(), category=category, label=label, layer=layer)
+    project = open_project()
+    samples = list_samples(project, category=category, label=label, layer=layer)
+    if label is not None and not samples:
+        from crisp_eml.data.samples import check_label_known
+
+        check_label_known(project, label, layer=layer)
     if json_out:
         print_json([_summary(s) for s in samples])
         return
-    print_table(f"{len(samples)} sample(s)", ["id", "name", "label", "category", "kind", "axes", "Hz", "length"],
-                [(s.id, s.name, s.label, s.category, s.kind, ",".join(s.axes), f"{s.frequency_hz:g}"
-                  if s.frequency_hz else "", s.length) for s in samples])
+    print_table(f"{len(samples)} sample(s)",
+                ["id", "name", "label", "category", "kind", "axes", "Hz", "length", "duration"],
+                [(s.id, s.name, s.label, s.category, s.kind, ",".join(s.axes),
+                  plain_number(s.frequency_hz) if s.frequency_hz else "", s.length,
+                  duration_ms(s.length * 1000.0 / s.frequency_hz) if s.frequency_hz and s.kind != "image" else "")
+                 for s in samples])
 
 
 @data_app.command("show")
 def show(
-    ref: Annotated[str, typer.Argument(help="Sample id or unique name.")],
+    ref: Annotated[str, typer.Argument(help="Sample id, unique name, or CATEGORY/NAME (testing/idle.01).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one sample's metadata."""
@@ -121,12 +149,17 @@ def show(
     if json_out:
         print_json(d)
         return
-    print_table(f"sample {s.id}", ["field", "value"], [(k, v) for k, v in d.items()])
+    rows = [(k, v) for k, v in d.items()]
+    if s.frequency_hz and s.kind != "image":
+        from crisp_eml.core.humanize import duration_with_ms
+
+        rows.append(("duration", duration_with_ms(s.length * 1000.0 / s.frequency_hz)))
+    print_table(f"sample {s.id}", ["field", "value"], rows)
 
 
 @data_app.command("rm")
 def rm(
-    ref: Annotated[str, typer.Argument(help="Sample id or unique name.")],
+    ref: Annotated[str, typer.Argument(help="Sample id, unique name, or CATEGORY/NAME (testing/idle.01).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Remove a sample (audited). Its blob is freed by 'eml data gc' when nothing else uses it."""
@@ -141,7 +174,8 @@ def rm(
 
 @data_app.command("label")
 def label(
-    refs: Annotated[list[str], typer.Argument(help="Sample id(s) or unique name(s), then the new LABEL.")],
+    refs: Annotated[list[str], typer.Argument(
+        help="Sample id(s), unique name(s) or CATEGORY/NAME(s), then the new LABEL.")],
     category: Annotated[str | None, typer.Option("--category", help="Also move to training or testing.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

@@ -25,6 +25,10 @@ def check_cmd(
     layer: Annotated[str, typer.Option("--layer", help="Sample layer: raw or clean.")] = "raw",
     fail_below: Annotated[float | None, typer.Option(
         "--fail-below", help="Exit non-zero when the dataset score is below this.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many penalised samples, lowest "
+                                                               "score first.")] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every penalised sample (--json has them all, with "
+                                                         "every issue's message).")] = False,
 ) -> None:
     """Score every sample and the dataset (NaN, flat, clipping, rate, length, duplicates, balance)."""
     from crisp_eml.workspace.check import check_dataset, html_target, write_html_report
@@ -44,10 +48,20 @@ def check_cmd(
         print_json(d)
     else:
         flagged = sorted((s for s in report.samples if s.score < 100), key=lambda s: (s.score, s.name))
-        print_table(f"Samples with penalties ({len(flagged)} of {len(report.samples)})",
+        shown = flagged if show_all else flagged[:limit]
+        print_table(f"{len(flagged)} of {len(report.samples)} samples scored below 100",
                     ["name", "label", "category", "score", "issues"],
                     [(s.name, s.label, s.category, f"{s.score:.0f}",
-                      ", ".join(i.code for i in s.issues if i.penalty > 0)) for s in flagged[:50]])
+                      ", ".join(i.code for i in s.issues if i.penalty > 0)) for s in shown])
+        if len(shown) < len(flagged):
+            console.print(f"Shown: the {len(shown)} lowest scores; {len(flagged) - len(shown)} more (--all lists "
+                          "every one, --limit N the N lowest, --json every sample with each issue's message)",
+                          highlight=False, soft_wrap=True)
+        counts = {code: n for code, n in report.issue_counts.items()
+                  if any(i.code == code and i.penalty > 0 for s in flagged for i in s.issues)}
+        if counts:
+            console.print("Samples per issue: " + ", ".join(f"{code} {n}" for code, n in counts.items()),
+                          highlight=False, soft_wrap=True)
         cats = list(report.label_counts)
         labels = sorted({lbl for per in report.label_counts.values() for lbl in per})
         print_table("Label counts", ["label", *cats],

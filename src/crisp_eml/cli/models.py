@@ -48,8 +48,10 @@ def models_ls(
     if json_out:
         print_json(rows)
         return
+    from crisp_eml.cli.common import pct
+
     print_table("Models", ["uri", "aliases", "run", "type", "int8 accuracy", "created"],
-                [[r["uri"], ",".join(r["aliases"]), r["run"], r["learning_type"], r["accuracy_int8"],
+                [[r["uri"], ",".join(r["aliases"]), r["run"], r["learning_type"], pct(r["accuracy_int8"]),
                   (r["created_at"] or "")[:19]] for r in rows])
 
 
@@ -86,7 +88,13 @@ def alias_set(
     if json_out:
         print_json(res)
     else:
-        typer.echo(f"models:/{name}@{alias}: {res['from_version']} -> {res['to_version']}")
+        before, after = res["from_version"], res["to_version"]
+        if before is None:
+            typer.echo(f"models:/{name}@{alias} created: now points at version {after}")
+        elif before == after:
+            typer.echo(f"models:/{name}@{alias} already pointed at version {after} (unchanged; kept in the history)")
+        else:
+            typer.echo(f"models:/{name}@{alias} moved from version {before} to version {after}")
 
 
 @alias_app.command("history")
@@ -103,7 +111,8 @@ def alias_history_cmd(
         print_json(rows)
         return
     print_table(f"Alias history of {name}", ["at", "alias", "from", "to", "actor", "note"],
-                [[(r["at"] or "")[:19], r["alias"], r["from_version"], r["to_version"], r["actor"], r["note"]]
+                [[(r["at"] or "")[:19], r["alias"], "(new)" if r["from_version"] is None else r["from_version"],
+                  r["to_version"], r["actor"], r["note"]]
                  for r in rows])
 
 

@@ -16,10 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from crisp_eml.core.humanize import distinct_durations, distinct_pair, plain_number
+
 ERROR, WARNING, INFO = "error", "warning", "info"
-NEAR_DUP_CORRELATION = 0.99  # downsampled signals this correlated are near-duplicates
+NEAR_DUP_CORRELATION = 0.99  # signals less correlated than this are never near-duplicates
+NEAR_DUP_CERTAIN = 0.9999  # ... and this correlated always are, whatever the rest of the data set looks like
+NEAR_DUP_RELATIVE = 0.25  # else: closer than this fraction of the data set's median nearest-neighbour distance
+NEAR_DUP_MIN_GROUP = 10  # signals needed to measure that spread; smaller groups use NEAR_DUP_CORRELATION alone
 NEAR_DUP_HAMMING = 3  # average-hash bit distance at or below which two images are near-duplicates
 SUMMARY_POINTS = 64
+IRREGULAR_SPREAD = 0.1  # sample intervals varying more than this around their median are irregular
 GOLD, SILVER = 90.0, 70.0
 
 
@@ -194,8 +200,8 @@ def rate_issues(
         issues.append(Issue("missing_rate", WARNING, 20.0, f"the {kind} sample has no sample rate"))
         return issues
     if dominant_hz and abs(frequency_hz - dominant_hz) > 0.01 * dominant_hz:
-        issues.append(Issue("rate_mismatch", WARNING, 15.0,
-                            f"sampled at {frequency_hz:g} Hz, the dataset mostly at {dominant_hz:g} Hz"))
+        issues.append(Issue("rate_mismatch", WARNING, 15.0, f"sampled at {plain_number(frequency_hz)} Hz, the "
+                                                            f"dataset mostly at {plain_number(dominant_hz)} Hz"))
     if timestamps_ms is not None and len(timestamps_ms) >= 3:
         ts = np.asarray(timestamps_ms, dtype=np.float64)
         d = np.diff(ts)
@@ -204,18 +210,20 @@ def rate_issues(
         else:
             med = float(np.median(d))
             spread = float(np.max(np.abs(d - med))) / med
-            if spread > 0.1:
+            if spread > IRREGULAR_SPREAD:
+                shown, limit = distinct_pair(spread, IRREGULAR_SPREAD, 0, percent=True)
                 issues.append(Issue("irregular_rate", WARNING, 15.0,
-                                    f"sample intervals vary by up to {spread:.0%} around {med:g} ms"))
+                                    f"sample intervals vary by up to {shown} around {plain_number(med)} ms "
+                                    f"(more than {limit})"))
             declared = 1000.0 / frequency_hz
             if abs(med - declared) > 0.01 * declared:
-                issues.append(Issue("wrong_rate", WARNING, 15.0,
-                                    f"timestamps say {1000.0 / med:g} Hz, the sample says {frequency_hz:g} Hz"))
+                issues.append(Issue("wrong_rate", WARNING, 15.0, f"timestamps say {plain_number(1000.0 / med)} Hz, "
+                                                                 f"the sample says {plain_number(frequency_hz)} Hz"))
     if window_ms:
         duration = length * 1000.0 / frequency_hz
         if duration < window_ms:
-            issues.append(Issue("too_short", ERROR, 40.0,
-                                f"{duration:g} ms long, shorter than the {window_ms:g} ms window"))
+            long, window = distinct_durations(duration, window_ms)
+            issues.append(Issue("too_short", ERROR, 40.0, f"{long} long, shorter than the {window} window"))
     return issues
 
 
@@ -292,9 +300,13 @@ def near_duplicate_pairs(
 ) -> dict[int, tuple[int, float]]:
     """For each index that nearly duplicates an earlier one: (that earlier index, similarity 0..1).
 
-    Signals compare by correlation of their summary vectors (same length and kind only); images by
-    average-hash distance. Pairs in ``skip`` (exact duplicates) are ignored. Work is chunked matrix
-    products, so 10,000 samples stay fast and within memory.
+    Signals compare by correlation of their summary vectors (same length and kind only). A correlation of
+    0.99 alone is not enough: the days of a z-normalised power-demand set or the beats of an ECG set all
+    correlate that well. So, in a group of at least ``NEAR_DUP_MIN_GROUP`` signals, a pair must also be much
+    closer than the data set's own spread: within ``NEAR_DUP_RELATIVE`` of the median distance from a signal
+    to its nearest neighbour (correlations of ``NEAR_DUP_CERTAIN`` and above always count). Images compare by
+    average-hash distance. Pairs in ``skip`` (exact duplicates) are ignored. Work is chunked matrix products,
+    so 10,000 samples stay fast and within memory.
     """
     skip = skip or set()
     groups: dict[tuple[str, int], list[int]] = {}
@@ -306,6 +318,9 @@ def near_duplicate_pairs(
         if len(idx) < 2:
             continue
         m = np.stack([vectors[i] for i in idx]).astype(np.float32)  # type: ignore[misc]
+        threshold = NEAR_DUP_CORRELATION
+        if kind != "image" and len(idx) >= NEAR_DUP_MIN_GROUP:
+            threshold = _relative_threshold(m, idx, skip, chunk)
         for start in range(0, len(idx), chunk):
             block = m[start:start + chunk]
             sim: np.ndarray
@@ -315,7 +330,7 @@ def near_duplicate_pairs(
                 sim = 1.0 - dist / 64.0
             else:
                 sim = block @ m.T
-                hit = sim >= NEAR_DUP_CORRELATION
+                hit = sim >= threshold
             for r in range(block.shape[0]):
                 i = idx[start + r]
                 if i in out:
@@ -328,6 +343,26 @@ def near_duplicate_pairs(
                         out[i] = (j, float(sim[r, c]))
                         break
     return out
+
+
+def _relative_threshold(m: np.ndarray, idx: Sequence[int], skip: set[tuple[int, int]], chunk: int) -> float:
+    """The correlation a pair of the unit vectors ``m`` needs to count as near-duplicates in this group: the
+    distance ``sqrt(2 (1 - corr))`` within ``NEAR_DUP_RELATIVE`` of the median nearest-neighbour distance,
+    clamped to [NEAR_DUP_CORRELATION, NEAR_DUP_CERTAIN]. Exact duplicates (``skip``) are not neighbours."""
+    pos = {g: k for k, g in enumerate(idx)}
+    nearest = np.empty(len(idx), dtype=np.float64)
+    for start in range(0, len(idx), chunk):
+        sim = m[start:start + chunk] @ m.T
+        rows = np.arange(sim.shape[0])
+        sim[rows, start + rows] = -np.inf
+        for j, i in skip:
+            for a, b in ((j, i), (i, j)):
+                if a in pos and b in pos and start <= pos[a] < start + sim.shape[0]:
+                    sim[pos[a] - start, pos[b]] = -np.inf
+        nearest[start:start + sim.shape[0]] = sim.max(axis=1)
+    dist = np.sqrt(np.maximum(0.0, 2.0 * (1.0 - nearest)))
+    close = NEAR_DUP_RELATIVE * float(np.median(dist))
+    return float(min(NEAR_DUP_CERTAIN, max(NEAR_DUP_CORRELATION, 1.0 - close * close / 2.0)))
 
 
 # -- dataset checks -------------------------------------------------------------------------------------
@@ -396,7 +431,8 @@ def dataset_issues(
     if len(signal_rates) > 1:
         issues.append(Issue("rate_mismatch", WARNING, 10.0,
                             f"{len(signal_rates)} different sample rates: "
-                            f"{', '.join(f'{r:g}' for r in sorted(signal_rates))} Hz (resample with 'eml data clean')"))
+                            f"{', '.join(plain_number(r) for r in sorted(signal_rates))} Hz "
+                            "(resample with 'eml data clean')"))
     cats_by_hash: dict[str, set[str]] = {}
     for h, c in zip(hashes, categories, strict=True):
         cats_by_hash.setdefault(h, set()).add(c)

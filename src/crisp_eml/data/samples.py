@@ -67,17 +67,54 @@ def list_samples(
 
 
 def get_sample(project: Project, ref: str) -> Sample:
-    """A sample by id, or by unique name."""
+    """A sample by id, by unique name, or by ``CATEGORY/NAME`` (``testing/idle.01``) when a name exists in both
+    training and testing. An ambiguous name is an error listing the candidates and how to pick one."""
     with project.read_session() as s:
         row = s.get(SampleRow, ref)
         if row is None:
-            rows = list(s.execute(select(SampleRow).where(SampleRow.name == ref)).scalars())
+            category, sep, name = ref.partition("/")
+            q = select(SampleRow).order_by(SampleRow.category, SampleRow.id)
+            if sep and category in CATEGORIES:
+                q = q.where(SampleRow.name == name, SampleRow.category == category)
+            else:
+                q = q.where(SampleRow.name == ref)
+            rows = list(s.execute(q).scalars())
             if len(rows) > 1:
-                raise NotFoundError(f"sample name '{ref}' is ambiguous ({len(rows)} samples); use its id")
+                raise InputError(_ambiguous(ref, rows))
             row = rows[0] if rows else None
         if row is None:
             raise NotFoundError(f"no sample with id or name '{ref}'")
         return to_entity(row)
+
+
+def _ambiguous(ref: str, rows: Sequence[SampleRow]) -> str:
+    shown = ", ".join(f"{r.id} ({r.category}/{r.name}, layer {r.layer}{'' if r.enabled else ', disabled'})"
+                      for r in rows[:10])
+    more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+    cats = {r.category for r in rows}
+    hint = (f"use an id or CATEGORY/NAME, e.g. '{rows[0].category}/{rows[0].name}'" if len(cats) == len(rows)
+            else "use an id")
+    return f"sample name '{ref}' is ambiguous: {len(rows)} samples match: {shown}{more}; {hint}"
+
+
+def known_labels(project: Project, *, layer: str = "raw") -> list[str]:
+    """The distinct labels of the enabled samples of ``layer``, sorted."""
+    q = (select(SampleRow.label).where(SampleRow.layer == layer, SampleRow.enabled.is_(True),
+                                       SampleRow.label.is_not(None)).distinct())
+    with project.read_session() as s:
+        return sorted(str(x) for x in s.execute(q).scalars())
+
+
+def check_label_known(project: Project, label: str, *, layer: str = "raw") -> None:
+    """Raise :class:`NotFoundError` naming the known labels (and a case-insensitive match) when no sample of
+    ``layer`` has ``label``: a filter on a mistyped label must not silently match nothing."""
+    labels = known_labels(project, layer=layer)
+    if label in labels:
+        return
+    same = [x for x in labels if x.casefold() == label.casefold()]
+    hint = f"; did you mean {' or '.join(repr(x) for x in same)}? (labels are case-sensitive)" if same else ""
+    shown = ", ".join(labels[:30]) + (f" and {len(labels) - 30} more" if len(labels) > 30 else "")
+    raise NotFoundError(f"no sample in layer '{layer}' has label '{label}'{hint}; known labels: {shown or 'none'}")
 
 
 def load_array(project: Project, sample: Sample) -> np.ndarray:

@@ -146,7 +146,11 @@ def overfit_warning(history: dict[str, list[float]], epoch: int | None = None) -
         return None
     i = min(len(tr), len(va)) - 1 if epoch is None else max(0, min(int(epoch), len(tr), len(va)) - 1)
     gap = tr[i] - va[i]
-    if gap > OVERFIT_GAP:
-        return (f"possible overfitting: training accuracy {tr[i]:.3f} vs validation {va[i]:.3f} at epoch {i + 1} "
-                f"(the weights kept; gap {gap:.3f} > {OVERFIT_GAP}); add data, augmentation or dropout")
+    if gap > OVERFIT_GAP + 1e-9:  # 0.8 - 0.7 is 0.10000000000000009 in floating point: not over 0.1
+        from crisp_eml.core.humanize import distinct_pair
+
+        shown, limit = distinct_pair(gap, OVERFIT_GAP)
+        d = len(shown.partition(".")[2])  # the accuracies with as many decimals as the gap, so the numbers add up
+        return (f"possible overfitting: training accuracy {tr[i]:.{d}f} vs validation {va[i]:.{d}f} at epoch {i + 1} "
+                f"(the weights kept; gap {shown} > {limit}); add data, augmentation or dropout")
     return None

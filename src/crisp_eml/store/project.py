@@ -91,11 +91,22 @@ class Project:
     def init(
         cls, root: Path, name: str | None = None, *, member: str | None = None,
         persona: str = Persona.ML_PLATFORM_DEVELOPER.value, metadata_url: str | None = None,
-        blob_url: str | None = None,
+        blob_url: str | None = None, nested: bool = False,
     ) -> Project:
+        """Create a project in ``root``. Inside another project's folder this is refused unless ``nested``: the
+        inner project would silently take over every command run below it."""
         root = root.resolve()
         if (root / CONFIG_NAME).exists():
             raise ConflictError(f"{root / CONFIG_NAME} already exists: a project is already here")
+        outer = next((p for p in root.parents if (p / CONFIG_NAME).is_file()), None)
+        if outer is not None and not nested:
+            try:
+                outer_name = f" '{read_config(outer / CONFIG_NAME)['project']['name']}'"
+            except Exception:  # noqa: BLE001 - a damaged outer eml.toml still refuses, just without its name
+                outer_name = ""
+            raise ConflictError(f"{root} is inside the project{outer_name} at {outer}: a project nested there would "
+                                "hide the outer one from every command run below it. Choose a folder outside it, or "
+                                "pass --force to create the nested project anyway")
         name = name or root.name
         member = member or _default_member()
         if not NAME_RE.match(member):
