@@ -30,7 +30,7 @@ def test_impulse_and_features_cli(project, run_cli, tmp_path: Path) -> None:  # 
     assert code == 3 and "eml impulse create" in err  # NotFoundError with a hint
 
     _add_signals(project)
-    code, out, err = run_cli(["impulse", "create", "--json"], cwd=root)
+    code, out, err = run_cli(["impulse", "create", "--quick", "--json"], cwd=root)
     assert code == 0, err
     info = json.loads(out)
     assert info["version"] == 1 and info["spec"]["input"]["window_size_ms"] == 2000.0  # min(2000, 6000 ms)

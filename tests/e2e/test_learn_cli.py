@@ -22,7 +22,7 @@ def _project(run_cli, tmp_path: Path, *sources: Path) -> Path:  # type: ignore[n
     root = tmp_path / "proj"
     cli_ok(run_cli, ["init", str(root), "--member", "tester"], tmp_path)
     cli_ok(run_cli, ["ingest", *[str(s) for s in sources], "--json"], root)
-    cli_ok(run_cli, ["impulse", "create"], root)
+    cli_ok(run_cli, ["impulse", "create", "--quick"], root)  # sliding windows (17 per recording)
     return root
 
 

@@ -11,6 +11,10 @@ from crisp_eml.cli.common import console, open_project, print_json, print_table
 impulse_app = typer.Typer(help="Impulse design: input window, processing (DSP) blocks.", no_args_is_help=True)
 
 
+_LENGTH_MODES = {"pad": ", one window per recording (zero-padded)",
+                 "resample": ", one window per recording (resampled to the window)"}
+
+
 def _render(info: dict[str, Any]) -> None:
     spec = info["spec"]
     inp = spec["input"]
@@ -18,9 +22,13 @@ def _render(info: dict[str, Any]) -> None:
     if inp["type"] == "image":
         console.print(f"  input: image {inp['width']}x{inp['height']} {inp['channels']} ({inp['resize_mode']})")
     else:
-        console.print(f"  input: time series, window {inp['window_size_ms']:g} ms, increase "
-                      f"{inp['window_increase_ms']:g} ms, {inp['frequency_hz']:g} Hz, axes {', '.join(inp['axes'])}"
-                      f"{'' if inp['pad_zeros'] else ', no zero padding'}")
+        from crisp_eml.core.humanize import duration_with_ms, plain_number
+
+        console.print(f"  input: time series, window {duration_with_ms(inp['window_size_ms'])}, increase "
+                      f"{duration_with_ms(inp['window_increase_ms'])}, {plain_number(inp['frequency_hz'])} Hz, "
+                      f"axes {', '.join(inp['axes'])}"
+                      f"{'' if inp['pad_zeros'] else ', no zero padding'}"
+                      f"{_LENGTH_MODES.get(inp.get('length_mode', 'window'), '')}")
     rows = []
     for b, shape, cost in zip(spec["blocks"], info["output_shapes"], info["cost"]["blocks"], strict=False):
         rows.append((b["name"], b["type"], ",".join(b["axes"]) if b["axes"] else "all", "x".join(map(str, shape)),
@@ -31,7 +39,21 @@ def _render(info: dict[str, Any]) -> None:
             console.print(f"  {b['name']}: " + ", ".join(f"{k}={v}" for k, v in b["params"].items()),
                           highlight=False, soft_wrap=True)
     if spec.get("learning"):
-        console.print(f"  learning: {spec['learning']}")
+        console.print(f"  learning: {spec['learning']}", highlight=False, soft_wrap=True)
+    _render_choice(info.get("choice"))
+
+
+def _render_choice(choice: dict[str, Any] | None) -> None:
+    if not choice:
+        return
+    for r in choice.get("reasons") or []:
+        console.print(f"  why: {r}", highlight=False, soft_wrap=True)
+    cands = choice.get("candidates") or []
+    if cands:
+        print_table("Candidates (cross-validated on the training recordings)",
+                    ["candidate", "score", "features", "chosen"],
+                    [(c["name"], f"{c['score']:.3f}" if c["score"] is not None else "-", c["n_features"],
+                      "*" if c["name"] == choice.get("chosen") else "") for c in cands])
 
 
 @impulse_app.command("create")
@@ -39,13 +61,17 @@ def create(
     window_size_ms: Annotated[float | None, typer.Option(help="Window size in ms (default: from the data).")] = None,
     window_increase_ms: Annotated[float | None, typer.Option(help="Window increase in ms.")] = None,
     block: Annotated[list[str] | None, typer.Option("--block", help="Processing block type (repeatable).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="One heuristic guess, no cross-validated search.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Create an impulse; options omitted are chosen from the project's samples."""
+    """Create an impulse chosen from the project's samples: candidate windows and blocks are scored by
+    cross-validation on the training recordings and the best is kept (options given fix those parts)."""
+    from crisp_eml.cli.common import progress_tick
     from crisp_eml.workspace.impulse import create_impulse
 
-    v = create_impulse(open_project(), window_size_ms=window_size_ms, window_increase_ms=window_increase_ms,
-                       blocks=block or None)
+    with progress_tick("Scoring candidate impulses") as tick:
+        v = create_impulse(open_project(), window_size_ms=window_size_ms, window_increase_ms=window_increase_ms,
+                           blocks=block or None, quick=quick, on_progress=tick)
     print_json(v.to_dict()) if json_out else _render(v.to_dict())
 
 

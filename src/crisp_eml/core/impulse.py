@@ -10,6 +10,12 @@ Window extraction (:func:`windows_for`) follows Edge Impulse semantics: windows 
 ``round(window_size_ms * f / 1000)`` samples start at 0 and advance by
 ``round(window_increase_ms * f / 1000)`` samples while they fit entirely in the signal; a signal shorter
 than one window gives one zero-padded window when ``pad_zeros`` is true, else no window.
+
+``input.length_mode`` says how a recording becomes windows: ``window`` (the default, above), ``pad``
+(exactly one window per recording: its first ``window_len`` rows, zero-padded at the end) or ``resample``
+(exactly one window: the recording linearly resampled to ``window_len`` rows by :func:`resample_rows`,
+float32 arithmetic the C library reproduces bit for bit). In ``pad``/``resample`` modes the recording is
+not resampled to ``frequency_hz`` first and ``window_increase_ms`` is ignored.
 """
 
 from __future__ import annotations
@@ -27,7 +33,11 @@ from crisp_eml.core.errors import InputError
 
 RESIZE_MODES = ("squash", "fit-short", "fit-long", "crop")
 IMAGE_CHANNELS = ("RGB", "Grayscale")
-#: Longest input window (and step) an impulse accepts: one hour.
+LENGTH_MODES = ("window", "pad", "resample")
+#: Longest input window (and step) an impulse accepts, in rows (samples) at ``frequency_hz``. How long a
+#: window may be in time follows the data (``crisp_eml.workspace.impulse`` checks the project's recordings).
+MAX_WINDOW_ROWS = 1_000_000
+#: Window length (ms) a project accepts whatever its recordings: one hour (longer when recordings are).
 MAX_WINDOW_MS = 3_600_000.0
 
 
@@ -38,6 +48,7 @@ class TimeSeriesInput:
     frequency_hz: float
     axes: tuple[str, ...]
     pad_zeros: bool = True
+    length_mode: str = "window"
     kind: str = "time-series"
 
     @property
@@ -49,9 +60,12 @@ class TimeSeriesInput:
         return max(1, int(round(self.window_increase_ms * self.frequency_hz / 1000.0)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "time-series", "window_size_ms": self.window_size_ms,
-                "window_increase_ms": self.window_increase_ms, "frequency_hz": self.frequency_hz,
-                "pad_zeros": self.pad_zeros, "axes": list(self.axes)}
+        d: dict[str, Any] = {"type": "time-series", "window_size_ms": self.window_size_ms,
+                             "window_increase_ms": self.window_increase_ms, "frequency_hz": self.frequency_hz,
+                             "pad_zeros": self.pad_zeros, "axes": list(self.axes)}
+        if self.length_mode != "window":  # omitted by default, so existing impulse hashes do not change
+            d["length_mode"] = self.length_mode
+        return d
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,8 @@ def _parse_input(d: Any, fail: Any) -> InputSpec:
         raise fail("the input block is a JSON object", "input")
     kind = d.get("type", "time-series")
     if kind == "time-series":
-        extra = set(d) - {"type", "window_size_ms", "window_increase_ms", "frequency_hz", "pad_zeros", "axes"}
+        extra = set(d) - {"type", "window_size_ms", "window_increase_ms", "frequency_hz", "pad_zeros", "axes",
+                          "length_mode"}
         if extra:
             raise fail(f"unknown key(s) {sorted(extra)}", f"input.{sorted(extra)[0]}")
         for k in ("window_size_ms", "frequency_hz", "axes"):
@@ -181,9 +196,18 @@ def _parse_input(d: Any, fail: Any) -> InputSpec:
         size = _num(d["window_size_ms"], "input.window_size_ms", fail)
         inc = _num(d.get("window_increase_ms", size), "input.window_increase_ms", fail)
         freq = _num(d["frequency_hz"], "input.frequency_hz", fail)
+        period_ms = 1000.0 / freq
+        rows = size * freq / 1000.0
+        if rows < 1.0 - 1e-9:
+            raise fail(f"a {size:g} ms window is shorter than one sample period ({period_ms:g} ms at {freq:g} Hz): "
+                       f"it would hold no sample", "input.window_size_ms")
         for ms, k in ((size, "window_size_ms"), (inc, "window_increase_ms")):
-            if ms > MAX_WINDOW_MS:
-                raise fail(f"must be at most {MAX_WINDOW_MS:g} ms (one hour), got {ms:g}", f"input.{k}")
+            if ms * freq / 1000.0 > MAX_WINDOW_ROWS:
+                raise fail(f"must be at most {MAX_WINDOW_ROWS:,} samples ({MAX_WINDOW_ROWS * period_ms:g} ms at "
+                           f"{freq:g} Hz), got {ms:g} ms", f"input.{k}")
+        mode = d.get("length_mode", "window")
+        if mode not in LENGTH_MODES:
+            raise fail(f"must be one of {list(LENGTH_MODES)}, got {mode!r}", "input.length_mode")
         axes = d["axes"]
         if not isinstance(axes, list) or not axes or not all(isinstance(a, str) and a for a in axes):
             raise fail("must be a non-empty list of axis names", "input.axes")
@@ -193,7 +217,7 @@ def _parse_input(d: Any, fail: Any) -> InputSpec:
         if not isinstance(pad, bool):
             raise fail("must be true or false", "input.pad_zeros")
         return TimeSeriesInput(window_size_ms=size, window_increase_ms=inc, frequency_hz=freq,
-                               axes=tuple(axes), pad_zeros=pad)
+                               axes=tuple(axes), pad_zeros=pad, length_mode=mode)
     if kind == "image":
         extra = set(d) - {"type", "width", "height", "resize_mode", "channels"}
         if extra:
@@ -226,6 +250,34 @@ def resample(signal: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
         np.float32)
 
 
+def resample_rows(x: np.ndarray, m: int) -> np.ndarray:
+    """``[n, axes]`` linearly resampled to ``[m, axes]`` in float32 (the ``resample`` length mode).
+
+    The arithmetic is the contract the C library reproduces bit for bit, every operation in float32, in
+    this order: ``n == 1`` repeats the row; ``m == 1`` keeps row 0; else ``step = f32(n - 1) / f32(m - 1)``
+    and for each output row ``i``: ``pos = f32(i) * step``, ``j = min(int(pos), n - 2)``,
+    ``frac = pos - f32(j)``, ``y = x[j] + (x[j + 1] - x[j]) * frac``.
+    """
+    if m < 1:
+        raise InputError(f"cannot resample to {m} rows", field="input.window_size_ms")
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    n = x.shape[0]
+    if n == 0:
+        raise InputError("cannot resample an empty recording", field="signal")
+    if n == 1:
+        return np.repeat(x[:1], m, axis=0)
+    if m == 1:
+        return x[:1].copy()
+    step = np.float32(n - 1) / np.float32(m - 1)
+    pos = np.arange(m, dtype=np.float32) * step  # float32 * float32, rounded once like the C
+    j = np.minimum(pos.astype(np.int64), n - 2)
+    frac = (pos - j.astype(np.float32))[:, None]
+    lo, hi = x[j], x[j + 1]
+    return (lo + (hi - lo) * frac).astype(np.float32)
+
+
 def window_starts(length: int, window_len: int, increase_len: int, pad_zeros: bool) -> list[int]:
     """Start indices of the windows of a signal of ``length`` samples (Edge Impulse semantics)."""
     if length < window_len:
@@ -240,9 +292,10 @@ def windows_for(
     """Cut ``signal`` into the impulse's windows.
 
     Time series: ``signal`` is ``[length, axes]`` sampled at ``frequency_hz`` (resampled linearly to the
-    spec's frequency when different); ``signal_axes`` names its columns (then the spec's axes are picked
-    in spec order; otherwise the columns must already be the spec's axes). Returns float32
-    ``[n_windows, window_len, n_axes]``.
+    spec's frequency when different, in ``window`` length mode only); ``signal_axes`` names its columns
+    (then the spec's axes are picked in spec order; otherwise the columns must already be the spec's
+    axes). Returns float32 ``[n_windows, window_len, n_axes]``; in ``pad``/``resample`` length modes
+    exactly one window per non-empty recording (see the module docstring).
 
     Image: ``signal`` is ``[h, w, c]`` (uint8 or float); returns float32 ``[1, height, width, c]`` with
     values 0..255 resized per ``resize_mode`` (see :func:`resize_image`), ``c`` = 3 (RGB) or 1.
@@ -264,9 +317,18 @@ def windows_for(
     elif sig.shape[1] != len(inp.axes):
         raise InputError(f"signal has {sig.shape[1]} axes, the impulse expects {len(inp.axes)}",
                          field="input.axes")
+    wl, inc = inp.window_len, inp.increase_len
+    if inp.length_mode != "window":
+        if sig.shape[0] == 0:
+            return np.zeros((0, wl, sig.shape[1]), dtype=np.float32)
+        if inp.length_mode == "resample":
+            return resample_rows(sig, wl)[None]
+        one = np.zeros((1, wl, sig.shape[1]), dtype=np.float32)
+        chunk = sig[:wl]
+        one[0, :chunk.shape[0]] = chunk
+        return one
     if frequency_hz is not None:
         sig = resample(sig, float(frequency_hz), inp.frequency_hz)
-    wl, inc = inp.window_len, inp.increase_len
     starts = window_starts(sig.shape[0], wl, inc, inp.pad_zeros)
     out = np.zeros((len(starts), wl, sig.shape[1]), dtype=np.float32)
     for i, s in enumerate(starts):

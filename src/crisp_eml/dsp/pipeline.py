@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from crisp_eml.core.errors import InputError
-from crisp_eml.core.impulse import BlockSpec, ImageInput, ImpulseSpec, windows_for
+from crisp_eml.core.impulse import BlockSpec, ImageInput, ImpulseSpec, TimeSeriesInput, windows_for
 from crisp_eml.dsp.base import Block
 from crisp_eml.dsp.registry import make_block
 from crisp_eml.dsp.spectral import SpectralAnalysisBlock
@@ -52,11 +52,21 @@ def _block_in(spec: ImpulseSpec, b: BlockSpec) -> tuple[int, int, float]:
     return wl, len(_axes_of(spec, b)), fs
 
 
+#: Fewest rows a window needs for each block type to compute anything but constants (1 for the rest).
+MIN_WINDOW_ROWS = {"flatten": 2, "spectral-analysis": 2}
+
+
 def validate_impulse(spec: ImpulseSpec) -> None:
     """Every block exists, fits the input type and has parameters valid for the input geometry."""
     image = isinstance(spec.input, ImageInput)
     for i, b in enumerate(spec.blocks):
         prefix = f"blocks.{i}"
+        need = MIN_WINDOW_ROWS.get(b.type, 1)
+        inp = spec.input
+        if isinstance(inp, TimeSeriesInput) and inp.window_len < need:
+            raise InputError(f"block '{b.type}' needs windows of at least {need} samples, the window holds "
+                             f"{inp.window_len} (at {inp.frequency_hz:g} Hz); lengthen the window",
+                             field="input.window_size_ms")
         try:
             blk = block_instance(spec, b)
         except InputError as exc:

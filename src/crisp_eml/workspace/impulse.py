@@ -1,5 +1,7 @@
-"""Use cases for the project's impulse spec: create (defaults from the data), show, set, history.
+"""Use cases for the project's impulse spec: create (chosen from the data), show, set, history.
 
+``create`` chooses the impulse from the data (:func:`design_impulse`, candidates scored by cross-validation
+in :mod:`crisp_eml.workspace.impulse_search`) and records why in its audit entry.
 Every change stores a new immutable version in ``impulse_versions`` (the newest flagged current) and
 appends an audit entry (``impulse.create`` / ``impulse.set`` / ``impulse.autotune``) in the same
 transaction. Specs are validated structurally and against the blocks before anything is written.
@@ -10,21 +12,25 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from crisp_eml.core.errors import InputError, NotFoundError
-from crisp_eml.core.impulse import ImpulseSpec
+from crisp_eml.core.impulse import MAX_WINDOW_MS, ImpulseSpec, TimeSeriesInput
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample
-from crisp_eml.data.samples import list_samples
+from crisp_eml.data.samples import list_samples, load_array
 from crisp_eml.dsp.pipeline import block_output_shapes, impulse_cost, n_features, validate_impulse
 from crisp_eml.dsp.registry import BLOCKS
 from crisp_eml.store.project import Project
+from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.store.tables.impulse import ImpulseVersionRow
+
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class ImpulseVersion:
     message: str | None
     current: bool
     created_at: datetime | None
+    #: Why ``eml impulse create`` chose this impulse (None for versions written by set/autotune).
+    choice: dict[str, Any] | None = None
 
     def to_dict(self, *, details: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {"version": self.version, "hash": self.hash, "author": self.author,
@@ -46,6 +54,7 @@ class ImpulseVersion:
             d["output_shapes"] = [list(s) for s in block_output_shapes(self.spec)]
             d["n_features"] = n_features(self.spec)
             d["cost"] = impulse_cost(self.spec)
+            d["choice"] = self.choice
         return d
 
 
@@ -55,12 +64,20 @@ def _entity(row: ImpulseVersionRow) -> ImpulseVersion:
 
 
 def current_version(project: Project) -> ImpulseVersion:
-    with project.session() as s:
+    """The current version, with ``choice`` (why ``eml impulse create`` chose it) from its audit entry."""
+    with project.read_session() as s:
         row = s.execute(select(ImpulseVersionRow).where(ImpulseVersionRow.current.is_(True))
                         .order_by(ImpulseVersionRow.version.desc())).scalars().first()
         if row is None:
             raise NotFoundError("this project has no impulse yet (run 'eml impulse create')")
-        return _entity(row)
+        choice = None
+        for entry in s.execute(select(AuditRow).where(AuditRow.action == "impulse.create")
+                               .order_by(AuditRow.seq.desc())).scalars():
+            art = entry.artifacts or {}
+            if art.get("impulse_version") == row.version:
+                choice = art.get("choice")
+                break
+        return replace(_entity(row), choice=choice)
 
 
 def current_impulse(project: Project) -> ImpulseSpec:
@@ -80,6 +97,7 @@ def save_impulse(project: Project, spec: ImpulseSpec, *, action: str, message: s
     actor = project.require(Permission.DESIGN_IMPULSE)
     spec = ImpulseSpec.from_dict(spec.to_dict())
     validate_impulse(spec)
+    _check_window_cap(project, spec)
     if spec.learning is not None:  # a bad learning block is refused now, not at 'eml train' time
         from crisp_eml.learn.blocks import parse_block
         from crisp_eml.learn.layers import validate_layers
@@ -97,6 +115,21 @@ def save_impulse(project: Project, spec: ImpulseSpec, *, action: str, message: s
         project.record(s, action, {"impulse_version": row.version, "impulse_hash": spec.hash, **(extra or {})},
                        note=message)
         return _entity(row)
+
+
+def _check_window_cap(project: Project, spec: ImpulseSpec) -> None:
+    """A window (or step) may be as long as the longest recording of the project, at least one hour."""
+    inp = spec.input
+    if not isinstance(inp, TimeSeriesInput):
+        return
+    longest = max((s.length / s.frequency_hz * 1000.0 for s in list_samples(project)
+                   if s.kind != "image" and s.frequency_hz), default=0.0)
+    cap = max(MAX_WINDOW_MS, longest)
+    for k in ("window_size_ms", "window_increase_ms"):
+        ms = float(getattr(inp, k))
+        if ms > cap * (1 + 1e-9):
+            raise InputError(f"must be at most {cap:.6g} ms (the longest recording, or one hour), got {ms:.6g}",
+                             field=f"input.{k}")
 
 
 def set_impulse(project: Project, spec: ImpulseSpec, message: str | None = None) -> ImpulseVersion:
@@ -171,11 +204,16 @@ def _typical(samples: list[Sample]) -> tuple[str, float | None, list[str], float
 
 
 def default_block_params(btype: str, window_len: int, frequency_hz: float) -> dict[str, Any]:
-    """Edge-Impulse-like defaults adjusted so they are valid for this input."""
+    """Edge-Impulse-like defaults scaled to the sampling rate, valid for this input.
+
+    ``spectral-analysis`` low-passes at 0.3 x the sampling rate (60 % of Nyquist), whatever the rate, and
+    takes the largest FFT (8..128) that fits the window.
+    """
     if btype == "spectral-analysis":
-        nyq = frequency_hz / 2.0
-        cutoff = 3.0 if 0.8 * nyq > 3.0 else round(0.4 * nyq, 3)
-        return {"filter-type": "low", "filter-cutoff": cutoff, "filter-order": 6, "fft-length": 16}
+        from crisp_eml.workspace.impulse_search import spectral_params
+
+        cutoff = float(f"{0.3 * frequency_hz:.3g}")
+        return {**spectral_params(window_len), "filter-type": "low", "filter-cutoff": cutoff, "filter-order": 6}
     if btype in ("mfcc", "mfe", "spectrogram"):
         frame = 0.02 if window_len / frequency_hz >= 0.04 else round(window_len / frequency_hz / 2, 4)
         frame_samples = max(2, int(round(frame * frequency_hz)))
@@ -189,32 +227,54 @@ def default_block_params(btype: str, window_len: int, frequency_hz: float) -> di
     return {}
 
 
-def build_default_spec(
-    samples: list[Sample], *, window_size_ms: float | None = None, window_increase_ms: float | None = None,
-    blocks: list[str] | None = None,
-) -> ImpulseSpec:
-    if not samples:
-        raise NotFoundError("no samples to design an impulse from (ingest data first: 'eml ingest PATH')")
-    kind, freq, axes, typical = _typical(samples)
+def _check_blocks(blocks: list[str] | None) -> None:
     for b in blocks or []:
         if b not in BLOCKS:
             raise InputError(f"unknown processing block {b!r}; one of {sorted(BLOCKS)}", field="--block")
-    if kind == "image":
-        same = [s for s in samples if s.kind == "image"]
-        h = sorted(s.shape[0] for s in same)[len(same) // 2]
-        w = sorted(s.shape[1] for s in same)[len(same) // 2]
-        chans = Counter(s.shape[2] if len(s.shape) > 2 else 1 for s in same).most_common(1)[0][0]
-        side = min(96, h, w)
-        d: dict[str, Any] = {"input": {"type": "image", "width": side, "height": side, "resize_mode": "squash",
-                                       "channels": "RGB" if chans >= 3 else "Grayscale"},
-                             "blocks": [{"name": b, "type": b} for b in (blocks or ["image"])]}
-        return ImpulseSpec.from_dict(d)
+
+
+def _image_spec(samples: list[Sample], blocks: list[str] | None) -> ImpulseSpec:
+    same = [s for s in samples if s.kind == "image"]
+    h = sorted(s.shape[0] for s in same)[len(same) // 2]
+    w = sorted(s.shape[1] for s in same)[len(same) // 2]
+    chans = Counter(s.shape[2] if len(s.shape) > 2 else 1 for s in same).most_common(1)[0][0]
+    side = min(96, h, w)
+    d: dict[str, Any] = {"input": {"type": "image", "width": side, "height": side, "resize_mode": "squash",
+                                   "channels": "RGB" if chans >= 3 else "Grayscale"},
+                         "blocks": [{"name": b, "type": b} for b in (blocks or ["image"])]}
+    return ImpulseSpec.from_dict(d)
+
+
+def _time_series_basics(samples: list[Sample]) -> tuple[str, float, list[str], float]:
+    kind, freq, axes, typical = _typical(samples)
     if not freq:
         raise InputError("the samples have no sampling frequency", field="frequency_hz")
     if not axes:
         raise InputError("the samples share no sensor axis", field="axes")
-    cap = 1000.0 if kind == "audio" else 2000.0
-    size = float(window_size_ms) if window_size_ms is not None else float(round(min(cap, typical)))
+    return kind, freq, axes, typical
+
+
+def build_default_spec(
+    samples: list[Sample], *, window_size_ms: float | None = None, window_increase_ms: float | None = None,
+    blocks: list[str] | None = None,
+) -> ImpulseSpec:
+    """The single heuristic guess (``eml impulse create --quick``): no scoring.
+
+    Time series: a window of about 2 s (at least 8 samples, at most the median recording), increase a
+    quarter window (half for audio), ``spectral-analysis`` (``mfcc`` for audio) with rate-scaled parameters.
+    """
+    if not samples:
+        raise NotFoundError("no samples to design an impulse from (ingest data first: 'eml ingest PATH')")
+    _check_blocks(blocks)
+    if _typical(samples)[0] == "image":
+        return _image_spec(samples, blocks)
+    kind, freq, axes, typical = _time_series_basics(samples)
+    if window_size_ms is not None:
+        size = float(window_size_ms)
+    else:
+        cap = 1000.0 if kind == "audio" else max(2000.0, 8 * 1000.0 / freq)
+        size = float(min(cap, typical))
+        size = float(round(size)) if size >= 1000.0 else size
     inc = (float(window_increase_ms) if window_increase_ms is not None
            else (size / 2.0 if kind == "audio" else size / 4.0))
     if not blocks:
@@ -226,12 +286,77 @@ def build_default_spec(
     return ImpulseSpec.from_dict(d)
 
 
+def design_impulse(
+    samples: list[Sample], load: Callable[[Sample], Any], *, window_size_ms: float | None = None,
+    window_increase_ms: float | None = None, blocks: list[str] | None = None, quick: bool = False,
+    previous: ImpulseSpec | None = None, on_progress: Progress | None = None,
+) -> tuple[ImpulseSpec, dict[str, Any]]:
+    """The impulse for ``samples`` and why it was chosen (``choice``: method, profile, candidates, reasons).
+
+    Time series: candidates of :mod:`crisp_eml.workspace.impulse_search` scored by cross-validation on the
+    training recordings (``quick``: the single heuristic guess). The learning block is filled (or the
+    previous one kept, see :func:`~crisp_eml.workspace.impulse_search.learning_for`).
+    """
+    from crisp_eml.workspace import impulse_search as search
+
+    if not samples:
+        raise NotFoundError("no samples to design an impulse from (ingest data first: 'eml ingest PATH')")
+    _check_blocks(blocks)
+    training = [s for s in samples if s.category == "training"] or samples
+    reasons: list[str] = []
+    choice: dict[str, Any] = {"method": "quick", "candidates": [], "reasons": reasons}
+    if _typical(samples)[0] == "image":
+        spec = _image_spec(samples, blocks)
+        reasons.append("images: the image block at the typical size (at most 96 px)")
+    else:
+        kind, freq, axes, _ = _time_series_basics(samples)
+        prof = search.profile(training, freq, axes, kind)
+        choice["profile"] = prof.to_dict()
+        cands = [] if quick else search.candidates(prof, window_size_ms=window_size_ms,
+                                                   window_increase_ms=window_increase_ms, blocks=blocks)
+        folds = search.score(cands, training, load, on_progress=on_progress) if cands else 0
+        if folds:
+            pick = search.best(cands)
+            spec = pick.spec
+            choice.update(method="cross-validation", folds=folds, chosen=pick.name,
+                          candidates=[c.to_dict() for c in sorted(cands, key=lambda c: -(c.score or 0.0))])
+            reasons.append(f"{pick.name}: best {folds}-fold cross-validated balanced accuracy "
+                           f"{pick.score:.3f} of {len(cands)} candidates on {len(training)} training recordings "
+                           f"(proxy: logistic regression on standardised features, per-recording vote)")
+            reasons.append(pick.why)
+        else:
+            spec = (cands[0].spec if cands else
+                    build_default_spec(samples, window_size_ms=window_size_ms,
+                                       window_increase_ms=window_increase_ms, blocks=blocks))
+            if quick:
+                reasons.append("--quick: one heuristic guess (about 2 s windows, rate-scaled block parameters)")
+            else:
+                reasons.append("not scored: cross-validation needs two classes with two or more training "
+                               "recordings each; the first candidate was kept")
+    learning, why = search.learning_for(spec, previous)
+    reasons.append(why)
+    spec = ImpulseSpec(input=spec.input, blocks=spec.blocks, learning=learning)
+    return spec, choice
+
+
 def create_impulse(
     project: Project, *, window_size_ms: float | None = None, window_increase_ms: float | None = None,
-    blocks: list[str] | None = None, layer: str = "raw", message: str | None = None,
+    blocks: list[str] | None = None, layer: str = "raw", message: str | None = None, quick: bool = False,
+    on_progress: Progress | None = None,
 ) -> ImpulseVersion:
-    """Design an impulse from the project's samples (options override the data-driven defaults)."""
+    """Design an impulse from the project's samples (options override the data-driven choices).
+
+    Why it was chosen (the candidates and their scores) is stored in the ``impulse.create`` audit entry
+    and returned by :func:`current_version` as ``choice``.
+    """
     project.require(Permission.DESIGN_IMPULSE)
-    spec = build_default_spec(list_samples(project, layer=layer), window_size_ms=window_size_ms,
-                              window_increase_ms=window_increase_ms, blocks=blocks)
-    return save_impulse(project, spec, action="impulse.create", message=message)
+    samples = list_samples(project, layer=layer)
+    try:
+        previous: ImpulseSpec | None = current_impulse(project)
+    except NotFoundError:
+        previous = None
+    spec, choice = design_impulse(samples, lambda s: load_array(project, s), window_size_ms=window_size_ms,
+                                  window_increase_ms=window_increase_ms, blocks=blocks, quick=quick,
+                                  previous=previous, on_progress=on_progress)
+    v = save_impulse(project, spec, action="impulse.create", message=message, extra={"choice": choice})
+    return replace(v, choice=choice)
