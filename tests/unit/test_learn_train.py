@@ -14,7 +14,8 @@ from crisp_eml.learn.trainer import fit_block
 
 pytestmark = pytest.mark.slow
 
-FAST = {"epochs": 20, "batch_size": 16, "early_stopping_patience": 0}
+# one held-out split, as before small data switched to k-fold (tested in test_learn_kfold.py)
+FAST = {"epochs": 20, "batch_size": 16, "early_stopping_patience": 0, "validation": "split"}
 
 
 def _fit(fs, params=None, seed=0, btype="nn-classifier"):  # type: ignore[no-untyped-def]

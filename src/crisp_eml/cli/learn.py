@@ -31,17 +31,28 @@ def _anomaly_line(m: dict[str, Any]) -> str:
 
 
 def train(
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the learning block's).")] = None,
-    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Epoch budget (default: the learning block's; with k-fold validation the folds choose how many "
+             "of them the final model trains).")] = None,
+    patience: Annotated[int | None, typer.Option(
+        help="Early-stopping patience in epochs, 0 = off (default: the learning block's, else from the data).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(
+        "--learning-rate", help="Learning rate (default: the learning block's).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the learning block's).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", hidden=True, help="Alias of --learning-rate.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed + data -> same metrics).")] = 0,
     learning: Annotated[str | None, typer.Option(
         help="Learning block type: nn-classifier, nn-regressor, anomaly-kmeans, anomaly-gmm, expert.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Train the impulse's learning block; stores the run (Keras, float32 and int8 .tflite, report)."""
+    from crisp_eml.core.errors import InputError
     from crisp_eml.workspace.train import train as train_uc
 
+    if lr is not None and learning_rate is not None and lr != learning_rate:
+        raise InputError(f"--lr {lr} and --learning-rate {learning_rate} disagree (--lr is an alias)",
+                         field="--learning-rate")
+    learning_rate = learning_rate if learning_rate is not None else lr
     project = open_project()
     with progress(disable=json_out) as bar:
         task = bar.add_task("preparing", total=None)
@@ -52,10 +63,11 @@ def train(
         def on_epoch(epoch: int, total: int, logs: dict[str, float]) -> None:
             shown = " ".join(f"{k}={v:.3f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_loss",
                                                                                 "val_accuracy", "mae", "val_mae"))
-            bar.update(task, completed=epoch, total=total, description=f"epoch {epoch}/{total} {shown}")
+            fold = f"fold {int(logs['fold'])}/{int(logs['folds'])} " if "fold" in logs and "folds" in logs else ""
+            bar.update(task, completed=epoch, total=total, description=f"{fold}epoch {epoch}/{total} {shown}")
 
-        run = train_uc(project, epochs=epochs, learning_rate=lr, batch_size=batch_size, seed=seed,
-                       learning=learning, on_epoch=on_epoch, on_stage=on_stage)
+        run = train_uc(project, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                       patience=patience, seed=seed, learning=learning, on_epoch=on_epoch, on_stage=on_stage)
     m = run["metrics"]
     if json_out:
         print_json(run)
@@ -71,6 +83,8 @@ def train(
         console.print(_anomaly_line(test["model"]))
     if m.get("overfit_warning"):
         err_console.print(f"[yellow]warning:[/] {m['overfit_warning']}", highlight=False, soft_wrap=True)
+    if m.get("int8_warning"):
+        err_console.print(f"[yellow]warning:[/] {m['int8_warning']}", highlight=False, soft_wrap=True)
 
 
 def test(
@@ -144,7 +158,8 @@ def runs_show(
     print_table(f"Run {run['id']}", ["field", "value"], [
         ["learning type", run["learning_type"]], ["status", run["status"]], ["author", run["author"]],
         ["created", run["created_at"]], ["seed", run["seed"]], ["dataset version", run["dataset_version"]],
-        ["impulse", run["impulse_hash"]], ["epochs run", m.get("epochs_run")],
+        ["impulse", run["impulse_hash"]], *_settings_rows(run.get("params") or {}, m),
+        ["epochs run", m.get("epochs_run")],
         ["weights kept from epoch", m.get("restored_epoch") or "-"],
         ["overfit warning", m.get("overfit_warning") or "none"],
         *[[f"test {v} accuracy", _pct((m.get("test", {}).get(v) or {}).get("accuracy"))] for v in ("float32", "int8")],
@@ -153,6 +168,25 @@ def runs_show(
           for v, s in (m.get("model") or {}).items()],
         *[[f"artifact {k}", v] for k, v in (run["artifacts"] or {}).items()],
     ])
+
+
+def _settings_rows(p: dict[str, Any], m: dict[str, Any]) -> list[list[Any]]:
+    """The training settings a run used (NN runs only) and how its epochs were chosen."""
+    if "epochs" not in p:
+        return []
+    rows: list[list[Any]] = [["epochs (budget)", p.get("epochs")], ["learning rate", p.get("learning_rate")],
+                             ["batch size", p.get("batch_size")],
+                             ["early-stopping patience", p.get("early_stopping_patience")]]
+    if p.get("validation"):
+        folds = f" ({p['folds']} folds)" if p.get("validation") == "kfold" and p.get("folds") else ""
+        rows.append(["validation", f"{p['validation']}{folds}"])
+    if "augment" in p:
+        rows.append(["augment", p["augment"]])
+    sel = m.get("model_selection") or {}
+    if sel.get("mode") == "kfold" and "cv_accuracy_mean" in sel:
+        rows.append(["epochs chosen by k-fold", f"{sel.get('chosen_epochs')} of {sel.get('epoch_budget')}, CV accuracy "
+                     f"{_pct(sel['cv_accuracy_mean'])} +- {100 * float(sel.get('cv_accuracy_std', 0.0)):.2f}"])
+    return rows
 
 
 @runs_app.command("compare")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.learn.augment import options as augment_options
 
 TYPES = ("nn-classifier", "nn-regressor", "anomaly-kmeans", "anomaly-gmm", "expert", "byom")
 NN_TYPES = ("nn-classifier", "nn-regressor", "expert")
@@ -18,9 +19,13 @@ INPUT_KINDS = ("spectral", "raw-motion", "spectrogram", "image")
 
 NN_DEFAULTS: dict[str, Any] = {
     "epochs": 60, "learning_rate": 0.005, "batch_size": 32, "validation_split": 0.2,
-    "keep_together": None, "early_stopping_patience": 15, "class_weights": "auto", "augment": False,
-    "normalize": True, "layers": None, "input_kind": None, "expert_file": None,
+    "keep_together": None, "early_stopping_patience": None, "class_weights": "auto", "augment": None,
+    "normalize": True, "layers": None, "input_kind": None, "expert_file": None, "validation": "auto",
+    "folds": None,
 }
+#: NN parameters whose ``None`` means "derived from the data at training time" (see learn/training_plan.py).
+NN_AUTO = ("early_stopping_patience", "augment", "folds")
+VALIDATION_MODES = ("auto", "split", "kfold")
 ANOMALY_DEFAULTS: dict[str, Any] = {
     "clusters": 8, "components": 3, "covariance": "diag", "threshold_percentile": 95.0, "normal_labels": None,
     "normalize": True,
@@ -64,12 +69,18 @@ def parse_block(raw: dict[str, Any] | None, *, default_type: str = "nn-classifie
     _check_number(merged, "learning_rate", float, 1e-9, 10.0)
     _check_number(merged, "validation_split", float, 0.0, 0.9)
     _check_number(merged, "early_stopping_patience", int, 0, 100_000)
+    _check_number(merged, "folds", int, 2, 50)
     _check_number(merged, "clusters", int, 1, 10_000)
     _check_number(merged, "components", int, 1, 1_000)
     _check_number(merged, "threshold_percentile", float, 0.0, 100.0)
     if btype == "anomaly-gmm" and merged.get("covariance") not in ("diag", "full"):
         raise InputError(f"must be 'diag' or 'full', got {merged.get('covariance')!r}",
                          field="learning.params.covariance")
+    if btype in NN_TYPES:
+        if merged.get("validation") not in VALIDATION_MODES:
+            raise InputError(f"must be one of {list(VALIDATION_MODES)}, got {merged.get('validation')!r}",
+                             field="learning.params.validation")
+        augment_options(merged.get("augment"))  # raises on unknown or out-of-range options
     kind = merged.get("input_kind")
     if kind is not None and kind not in INPUT_KINDS:
         raise InputError(f"unknown input kind {kind!r}; one of {list(INPUT_KINDS)}", field="learning.params.input_kind")

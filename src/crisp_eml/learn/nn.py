@@ -20,10 +20,12 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.core.features import FeatureSet
 from crisp_eml.learn import augment as aug
 from crisp_eml.learn.blocks import LearningBlock, default_layers, infer_input_kind
+from crisp_eml.learn.epoch_choice import choose_epochs
 from crisp_eml.learn.expert import load_build_fn
 from crisp_eml.learn.layers import build_model, validate_layers
-from crisp_eml.learn.split import groups_for, validation_mask
+from crisp_eml.learn.split import fold_ids, groups_for, validation_mask
 from crisp_eml.learn.tf_setup import seed_everything, tf_modules
+from crisp_eml.learn.training_plan import plan_for
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 
@@ -41,6 +43,8 @@ class NNResult:
     class_weights: dict[str, float] | None = None
     restored_epoch: int | None = None  # 1-based epoch whose weights the model kept (early stopping)
     notes: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)  # settings used: validation, folds, patience, augment
+    selection: dict[str, Any] = field(default_factory=dict)  # how the epochs were chosen (mode, folds, cv_*...)
 
 
 def check_features(fs: FeatureSet, *, what: str = "training") -> None:
@@ -119,82 +123,153 @@ def _batches(keras: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray, batch: int
     return Batches()
 
 
-def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None) -> NNResult:
-    """Train a classifier/regressor/expert network on the *training* windows of ``fs``."""
-    check_features(fs)
-    p = block.params
+def _targets(fs: FeatureSet, block: LearningBlock) -> tuple[str, np.ndarray, list[str]]:
     task = "regression" if block.type == "nn-regressor" else "classification"
     if task == "classification":
         y_all, names = classification_targets(fs)
         if len(names) < 2:
             raise InputError(f"only one class ({names[0]!r}) in the training data; a classifier needs at least two "
                              "(use an anomaly block for one-class data)", field="label")
-    else:
-        if _missing_labels(fs).any():
-            classification_targets(fs)  # raises the missing-label error
-        y_all, names = regression_targets(fs), []
-    groups = groups_for(fs, p.get("keep_together"))
-    val = validation_mask(groups, float(p["validation_split"]), seed)
-    if task == "classification" and val.any() and len(np.unique(y_all[~val])) < len(names):
-        val = np.zeros_like(val)  # a class would vanish from training: train on everything
-    X_tr, y_tr = fs.X[~val].astype(np.float32), y_all[~val]
-    kind = infer_input_kind(tuple(fs.feature_shape), p.get("input_kind"))
+        return task, y_all, names
+    if _missing_labels(fs).any():
+        classification_targets(fs)  # raises the missing-label error
+    return task, regression_targets(fs), []
+
+
+@dataclass
+class _Setup:
+    """What every model of one training shares (the k-fold models and the final one)."""
+
+    fs: FeatureSet
+    block_type: str
+    params: dict[str, Any]
+    task: str
+    names: list[str]
+    kind: str
+    keras: Any
+    on_epoch: EpochCallback | None
+
+    def build(self, X_tr: np.ndarray, seed: int) -> tuple[Any, list[dict[str, Any]] | None]:
+        p, shape = self.params, tuple(self.fs.feature_shape)
+        seed_everything(seed)
+        layers: list[dict[str, Any]] | None = None
+        mean, var = _norm_stats(X_tr) if p.get("normalize", True) else (None, None)
+        with contextlib.redirect_stdout(None):
+            if self.block_type == "expert":
+                model = load_build_fn(str(p["expert_file"]))(shape, len(self.names))
+            else:
+                layers = (validate_layers(p["layers"]) if p.get("layers") is not None
+                          else default_layers(self.kind, shape))
+                model = build_model(shape, layers, outputs=len(self.names), task=self.task, mean=mean, var=var)
+        if self.block_type != "expert" or not getattr(model, "compiled", False):
+            opt = self.keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
+            if self.task == "classification":
+                model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            else:
+                model.compile(optimizer=opt, loss="mse", metrics=["mae"])
+        return model, layers
+
+    def weights(self, y_tr: np.ndarray) -> tuple[np.ndarray, dict[str, float] | None]:
+        """Per-window loss weights: ``n / (k * count)`` per class with ``class_weights: auto``, else ones."""
+        if self.task != "classification" or self.params.get("class_weights") != "auto":
+            return np.ones(len(y_tr), dtype=np.float32), None
+        k = len(self.names)
+        counts = np.bincount(y_tr, minlength=k).astype(np.float64)
+        per = len(y_tr) / (k * np.maximum(counts, 1.0))
+        return per[y_tr].astype(np.float32), {self.names[i]: round(float(per[i]), 4) for i in range(k)}
+
+    def fit(self, model: Any, X_tr: np.ndarray, y_tr: np.ndarray, val_data: tuple[np.ndarray, np.ndarray] | None,
+            *, epochs: int, patience: int, seed: int,
+            tag: dict[str, float] | None = None) -> tuple[dict[str, list[float]], int]:
+        """Train ``model``; returns its history and the 1-based epoch whose weights it kept."""
+        keras, callbacks = self.keras, []
+        stopper: Any = None
+        if patience > 0:
+            stopper = keras.callbacks.EarlyStopping(monitor="val_loss" if val_data is not None else "loss",
+                                                    patience=patience, restore_best_weights=True)
+            callbacks.append(stopper)
+        if self.on_epoch is not None:
+            cb, extra = self.on_epoch, dict(tag or {})
+
+            class _Live(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+                def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                    cb(epoch + 1, epochs, {**{k: float(v) for k, v in (logs or {}).items()}, **extra})
+
+            callbacks.append(_Live())
+        w, _ = self.weights(y_tr)
+        data = _batches(keras, X_tr, y_tr, w, int(self.params["batch_size"]), self.kind,
+                        aug.options(self.params.get("augment")), seed)
+        try:
+            hist = model.fit(data, validation_data=val_data, epochs=epochs, verbose=0, callbacks=callbacks,
+                             shuffle=False)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"the model does not accept features of shape {list(self.fs.feature_shape)}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                             field="features") from exc
+        history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+        kept = len(history.get("loss", []))
+        if stopper is not None and getattr(stopper, "best_weights", None) is not None:
+            kept = int(stopper.best_epoch) + 1  # Keras set these weights back at the end of fit()
+        return history, kept
+
+
+def _fold_seed(seed: int, fold: int) -> int:
+    return int(np.random.default_rng([seed, 31, fold]).integers(2**31 - 1))
+
+
+def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None) -> NNResult:
+    """Train a classifier/regressor/expert network on the *training* windows of ``fs``.
+
+    Settings left on auto (validation mode, folds, patience, augmentation) are derived from the data by
+    :func:`crisp_eml.learn.training_plan.plan_training`; ``NNResult.plan`` holds the values used. With
+    ``validation: kfold`` the number of epochs is chosen by grouped, stratified k-fold cross-validation and the
+    model then trains on every window for that many epochs (``NNResult.selection`` says how).
+    """
+    check_features(fs)
+    task, y_all, names = _targets(fs, block)
+    groups = groups_for(fs, block.params.get("keep_together"))
+    kind = infer_input_kind(tuple(fs.feature_shape), block.params.get("input_kind"))
+    plan = plan_for(fs, block)
+    p = {**block.params, **plan.params()}
     tf, keras = tf_modules()
-    seed_everything(seed)
-    weights = np.ones(len(y_tr), dtype=np.float32)
-    cw: dict[str, float] | None = None
-    if task == "classification" and p.get("class_weights") == "auto":
-        counts = np.bincount(y_tr, minlength=len(names)).astype(np.float64)
-        per = len(y_tr) / (len(names) * np.maximum(counts, 1.0))
-        weights = per[y_tr].astype(np.float32)
-        cw = {names[i]: round(float(per[i]), 4) for i in range(len(names))}
-    layers: list[dict[str, Any]] | None = None
-    mean, var = _norm_stats(X_tr) if p.get("normalize", True) else (None, None)
-    with contextlib.redirect_stdout(None):
-        if block.type == "expert":
-            model = load_build_fn(str(p["expert_file"]))(tuple(fs.feature_shape), len(names))
-        else:
-            layers = (validate_layers(p["layers"]) if p.get("layers") is not None
-                      else default_layers(kind, tuple(fs.feature_shape)))
-            model = build_model(tuple(fs.feature_shape), layers, outputs=len(names), task=task, mean=mean, var=var)
-    if block.type != "expert" or not getattr(model, "compiled", False):
-        opt = keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
-        if task == "classification":
-            model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        else:
-            model.compile(optimizer=opt, loss="mse", metrics=["mae"])
+    setup = _Setup(fs, block.type, p, task, names, kind, keras, on_epoch)
+    X_all = fs.X.astype(np.float32)
     epochs = int(p["epochs"])
-    callbacks: list[Any] = []
-    monitor = "val_loss" if val.any() else "loss"
-    stopper: Any = None
-    if int(p["early_stopping_patience"]) > 0:
-        stopper = keras.callbacks.EarlyStopping(monitor=monitor, patience=int(p["early_stopping_patience"]),
-                                                restore_best_weights=True)
-        callbacks.append(stopper)
-    if on_epoch is not None:
-        cb = on_epoch
-
-        class _Live(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                cb(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
-
-        callbacks.append(_Live())
-    data = _batches(keras, X_tr, y_tr, weights, int(p["batch_size"]), kind, aug.options(p.get("augment")), seed)
-    val_data = (fs.X[val].astype(np.float32), y_all[val]) if val.any() else None
-    try:
-        hist = model.fit(data, validation_data=val_data, epochs=epochs, verbose=0, callbacks=callbacks,
-                         shuffle=False)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"the model does not accept features of shape {list(fs.feature_shape)}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", field="features") from exc
-    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    epochs_run = len(history.get("loss", []))
-    restored = epochs_run
-    if stopper is not None and getattr(stopper, "best_weights", None) is not None:
-        restored = int(stopper.best_epoch) + 1  # Keras set these weights back at the end of fit()
+    if plan.validation == "kfold":
+        folds = fold_ids(groups, y_all if task == "classification" else None, int(plan.folds or 2), seed)
+        k = int(folds.max()) + 1
+        curves = []
+        for f in range(k):
+            tr = folds != f
+            fseed = _fold_seed(seed, f)
+            model, _ = setup.build(X_all[tr], fseed)
+            hist, _ = setup.fit(model, X_all[tr], y_all[tr], (X_all[~tr], y_all[~tr]), epochs=epochs, patience=0,
+                                seed=fseed, tag={"fold": float(f + 1), "folds": float(k)})
+            curves.append(hist)
+        choice = choose_epochs(curves, task)
+        model, layers = setup.build(X_all, seed)
+        history, kept = setup.fit(model, X_all, y_all, None, epochs=choice.epochs, patience=0, seed=seed)
+        history.update(choice.mean_curves)  # validation curves = mean over the folds
+        val = np.zeros(len(X_all), dtype=bool)
+        selection: dict[str, Any] = {"mode": "kfold", "folds": k, "groups": plan.groups, "epoch_budget": epochs,
+                                     **choice.summary()}
+    else:
+        val = validation_mask(groups, float(p["validation_split"]), seed)
+        if task == "classification" and val.any() and len(np.unique(y_all[~val])) < len(names):
+            val = np.zeros_like(val)  # a class would vanish from training: train on everything
+        model, layers = setup.build(X_all[~val], seed)
+        val_data = (X_all[val], y_all[val]) if val.any() else None
+        history, kept = setup.fit(model, X_all[~val], y_all[~val], val_data, epochs=epochs,
+                                  patience=int(p["early_stopping_patience"]), seed=seed)
+        selection = {"mode": "split" if val.any() else "none", "groups": plan.groups,
+                     "validation_groups": int(len(set(groups[val].tolist()))), "epoch_budget": epochs,
+                     "early_stopping_patience": int(p["early_stopping_patience"]), "chosen_epochs": kept}
+    selection["reasons"] = list(plan.reasons)
+    _, cw = setup.weights(y_all[~val])
     del tf
     return NNResult(model=model, task=task, label_names=names, input_kind=kind, layers=layers, history=history,
-                    val_mask=val, epochs_run=epochs_run, class_weights=cw, restored_epoch=restored)
+                    val_mask=val, epochs_run=len(history.get("loss", [])), class_weights=cw, restored_epoch=kept,
+                    plan=plan.params(), selection=selection)
 
 
 def predict_keras(model: Any, X: np.ndarray) -> np.ndarray:

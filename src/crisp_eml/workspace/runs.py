@@ -13,7 +13,8 @@ from crisp_eml.store.project import Project
 from crisp_eml.store.tables.learn import RunRow
 from crisp_eml.workspace.runs_common import artifact_bytes, get_run, run_dict, run_summary
 
-COMPARE_PARAMS = ("epochs", "learning_rate", "batch_size", "layers", "augment", "clusters", "components")
+COMPARE_PARAMS = ("epochs", "learning_rate", "batch_size", "early_stopping_patience", "validation", "folds",
+                  "layers", "augment", "clusters", "components")
 
 
 def list_runs(project: Project, *, limit: int | None = None) -> list[dict[str, Any]]:
