@@ -23,11 +23,11 @@ def test_lifecycle_gate_feedback_and_promotion(run_cli: Any, tmp_path: Path) -> 
     cli_ok(run_cli, ["init", str(root), "--member", "alice"], tmp_path)
     cli_ok(run_cli, ["requirements", "set", "target=cortex-m4f-80mhz", "min_accuracy=0.7", "min_f1=0.6",
                   "max_ram=64k", "max_flash=64k", "min_quality=20", "min_samples_per_class=5",
-                  "-m", "pilot"], root)
+                  "int8_drop=0.1", "-m", "pilot"], root)
     cli_ok(run_cli, ["ingest", str(BASIC_MOTIONS)], root)
     cli_ok(run_cli, ["data", "snapshot", "-m", "basic motions"], root)
     cli_ok(run_cli, ["impulse", "create"], root)
-    cli_ok(run_cli, ["train", "--epochs", "20", "--json"], root)
+    run = json.loads(cli_ok(run_cli, ["train", "--epochs", "20", "--json"], root))
     model = json.loads(cli_ok(run_cli, ["models", "register", "motion", "--json"], root))
     assert model["uri"] == "models:/motion/1"
 
@@ -40,6 +40,9 @@ def test_lifecycle_gate_feedback_and_promotion(run_cli: Any, tmp_path: Path) -> 
     rows = {r["requirement"]: r for r in gate["rows"]}
     assert rows["max_ram_bytes"]["measured"] == ram_needed and "MANIFEST.json" in rows["max_ram_bytes"]["source"]
     assert "metrics.test.int8" in rows["min_accuracy"]["source"]
+    test = run["metrics"]["test"]
+    assert rows["max_int8_accuracy_drop"]["measured"] == pytest.approx(
+        test["float32"]["accuracy"] - test["int8"]["accuracy"])
     cli_ok(run_cli, ["models", "alias", "set", "motion", "production", "1"], root)
     board = json.loads(cli_ok(run_cli, ["status", "--json"], root))
     assert all(p["state"] == "done" for p in board["phases"]), board

@@ -42,6 +42,8 @@ KPIS: dict[str, Kpi] = {k.name: k for k in (
         "averaged over classes)", _TEST, MODEL_PHASE),
     Kpi("max_false_reject_rate", "max", "ratio", "frr", "false-reject rate (one-vs-rest miss rate, averaged "
         "over classes)", _TEST, MODEL_PHASE),
+    Kpi("max_int8_accuracy_drop", "max", "ratio", "int8_drop", "test accuracy lost by quantisation (float32 "
+        "accuracy minus int8 accuracy, same testing set)", _TEST, MODEL_PHASE),
     Kpi("max_latency_ms", "max", "ms", "latency_ms", "estimated inference latency on the target (DSP + model)",
         "estimate latency on the target ('eml profile MODEL --target T')", MODEL_PHASE),
     Kpi("max_ram_bytes", "max", "bytes", "ram_bytes", "RAM the compiled library needs (arena + buffers)",
@@ -61,6 +63,7 @@ ALIASES = {
     "max_latency": "max_latency_ms", "max_ram": "max_ram_bytes", "ram": "max_ram_bytes",
     "max_flash": "max_flash_bytes", "flash": "max_flash_bytes", "quality": "min_quality_score",
     "min_quality": "min_quality_score", "min_samples": "min_samples_per_class",
+    "int8_drop": "max_int8_accuracy_drop", "max_int8_drop": "max_int8_accuracy_drop",
 }
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$", re.IGNORECASE)
 _MULT = {None: 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 * 1024, "mb": 1024 * 1024,

@@ -186,7 +186,14 @@ def quantize(x: np.ndarray, info: TensorInfo) -> np.ndarray:
     if info.dtype not in ("int8", "uint8", "int16") or info.scale == 0.0:
         return np.asarray(x, dtype=info.dtype)
     lim = np.iinfo(info.dtype)
-    q = np.round(np.asarray(x, dtype=np.float64) / info.scale) + info.zero_point
+    # float32 division and rounding half away from zero, as TFLite Micro's QUANTIZE and the C library's
+    # <name>_quantize_input do (float64 or round-half-even would differ by one code on rare values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = np.asarray(x, dtype=np.float32) / np.float32(info.scale)
+    v = np.where(np.isnan(v), np.float32(65536.0), np.clip(v, -65536.0, 65536.0))  # NaN -> the top code, as in C
+    q = np.trunc(v)
+    frac = v - q
+    q = q + (frac >= 0.5) - (frac <= -0.5) + info.zero_point
     return np.clip(q, lim.min, lim.max).astype(info.dtype)
 
 

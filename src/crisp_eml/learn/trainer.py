@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from crisp_eml.core import normalization
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.features import FeatureSet
 from crisp_eml.learn import report as html_report
 from crisp_eml.learn.anomaly import AnomalyModel, fit_anomaly
 from crisp_eml.learn.blocks import LearningBlock
 from crisp_eml.learn.metrics import anomaly_metrics, classification_metrics, overfit_warning, regression_metrics
+from crisp_eml.learn.model_metadata import model_normalization, with_normalization
 from crisp_eml.learn.nn import (
     EpochCallback,
     check_features,
@@ -34,6 +36,8 @@ from crisp_eml.learn.quantize import representative, to_float32, to_int8
 from crisp_eml.learn.tflm import io_details, tflm_min_arena, tflm_predict_float
 
 StageCallback = Callable[[str], None]
+#: float32 -> int8 test-accuracy loss above which training warns (``[train] int8_drop_warn`` overrides it).
+INT8_DROP_WARN = 0.02
 
 
 @dataclass
@@ -64,7 +68,8 @@ def evaluate_tflite(model_bytes: bytes, fs: FeatureSet, params: dict[str, Any], 
     if int(np.prod(in_info.shape[1:])) != int(np.prod(fs.feature_shape)):
         raise InputError(f"features have shape {list(fs.feature_shape)} but the model input is "
                          f"{list(in_info.shape[1:])}", field="features")
-    out = tflm_predict_float(model_bytes, fs.X)
+    norm = model_normalization(model_bytes)
+    out = tflm_predict_float(model_bytes, norm.apply(fs.X) if norm is not None else fs.X)
     if task == "regression":
         return regression_metrics(regression_targets(fs), out, fs.sample_ids, sample_names=sample_names)
     y, names = classification_targets(fs, list(params["labels"]))
@@ -72,12 +77,21 @@ def evaluate_tflite(model_bytes: bytes, fs: FeatureSet, params: dict[str, Any], 
                                   sample_names=sample_names)
 
 
+def _feature_normalization(train_fs: FeatureSet, block: LearningBlock) -> normalization.Normalization | None:
+    """Statistics of the training windows when the block normalises (``normalize``, on by default)."""
+    if not block.params.get("normalize", True) or block.type == "expert":
+        return None
+    return normalization.fit(train_fs.X)
+
+
 def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None,
               on_stage: StageCallback | None = None, measure_arena: bool = True,
-              uncertain_below: float = 0.6, sample_names: dict[str, str] | None = None) -> TrainOutcome:
+              uncertain_below: float = 0.6, sample_names: dict[str, str] | None = None,
+              int8_drop_warn: float = INT8_DROP_WARN) -> TrainOutcome:
     """Train/fit ``block`` on the training windows of ``fs`` and test it on the testing windows.
 
     ``sample_names`` (sample id -> name) labels the per-sample results; ids are shown when it is omitted.
+    An int8 model more than ``int8_drop_warn`` less accurate than float32 gets ``metrics["int8_warning"]``.
     """
     train_fs, test_fs = fs.category("training"), fs.category("testing")
     if len(train_fs.X) == 0:
@@ -91,13 +105,23 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
         raise InputError("a 'byom' block is not trained: register the model with 'eml models import'",
                          field="learning.type")
     check_features(test_fs, what="testing")
+    check_features(train_fs)
+    norm = _feature_normalization(train_fs, block)
+    if norm is not None:  # the network learns on standardised features; the .tflite files carry the statistics
+        train_fs = replace(train_fs, X=norm.apply(train_fs.X))
+        block = LearningBlock(block.type, {**block.params, "normalize": False})
     _stage(on_stage, "training")
     res = train_nn(train_fs, block, seed=seed, on_epoch=on_epoch)
     _stage(on_stage, "quantizing")
     float_b = to_float32(res.model)
     int8_b = to_int8(res.model, representative(train_fs.X[~res.val_mask], seed=seed))
+    if norm is not None:
+        float_b, int8_b = with_normalization(float_b, norm), with_normalization(int8_b, norm)
+        block = LearningBlock(block.type, {**block.params, "normalize": True})
     params = {**block.to_dict()["params"], "type": block.type, "task": res.task, "labels": res.label_names,
-              "feature_shape": list(fs.feature_shape), "input_kind": res.input_kind, "layers": res.layers}
+              "feature_shape": list(fs.feature_shape), "input_kind": res.input_kind, "layers": res.layers,
+              "normalization": norm.to_dict() if norm is not None else None}
+    params.update({k: v for k, v in res.plan.items() if k != "normalize"})  # the data-derived settings used
     _stage(on_stage, "testing in TFLite Micro")
     test_f = evaluate_tflite(float_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)
     test_q = evaluate_tflite(int8_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)
@@ -112,12 +136,20 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
         "train": {k: v[min(kept, len(v)) - 1] for k, v in hist.items() if not k.startswith("val_") and v},
         "validation": {k[4:]: v[min(kept, len(v)) - 1] for k, v in hist.items() if k.startswith("val_") and v},
         "overfit_warning": overfit_warning(hist, kept),
+        "model_selection": res.selection,
         "test": {"float32": _strip(test_f), "int8": _strip(test_q)},
     }
     if res.task == "classification":
-        metrics["int8_accuracy_drop"] = float(test_f["accuracy"] - test_q["accuracy"])
+        drop = float(test_f["accuracy"] - test_q["accuracy"])
+        metrics["int8_accuracy_drop"] = drop
+        if drop > int8_drop_warn:
+            metrics["int8_warning"] = (
+                f"the int8 model is {100 * drop:.1f} points less accurate than float32 on the testing set "
+                f"({100 * test_q['accuracy']:.1f} % vs {100 * test_f['accuracy']:.1f} %), more than the "
+                f"{100 * int8_drop_warn:.1f} allowed by [train] int8_drop_warn; check the feature ranges "
+                "('eml features explore') or gate on max_int8_accuracy_drop")
         # Keras (desktop TF) accuracy, to show TFLM float32 agrees with the training framework.
-        probs = predict_keras(res.model, test_fs.X)
+        probs = predict_keras(res.model, norm.apply(test_fs.X) if norm is not None else test_fs.X)
         y_test, _ = classification_targets(test_fs, res.label_names)
         metrics["test"]["keras_accuracy"] = float((probs.argmax(1) == y_test).mean())
     else:

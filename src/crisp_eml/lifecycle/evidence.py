@@ -156,6 +156,10 @@ def collect_test_metrics(project: Project, session: Session, ref: ModelRef, bund
     m, where = found
     bundle.details["int8"] = m
     bundle.add(metrics_evidence(m, f"run {run.id[:8]} {where}"))
+    q_acc, f_acc = m.get("accuracy"), (flt or {}).get("accuracy")
+    if isinstance(q_acc, int | float) and isinstance(f_acc, int | float):
+        bundle.add({"int8_drop": Evidence("int8_drop", float(f_acc) - float(q_acc),
+                                          f"run {run.id[:8]} float32 - int8 test accuracy")})
 
 
 # -- compiler manifest, latency estimate ----------------------------------------------------------------

@@ -154,7 +154,11 @@ def _render(manifest: Mapping[str, Any], data: bytes, digest: str, source: str,
 
         graph = strip_float_io(read_tflite(data, source=digest))
         graph.name = _model_name(files.get(f"src/{name}.c")) or graph.name
-        opts = RenderOptions(name=name, labels=list(labels), model_sha256=digest, dsp=dsp)
+        from crisp_eml.learn.model_metadata import model_normalization
+
+        norm = model_normalization(data)
+        opts = RenderOptions(name=name, labels=list(labels), model_sha256=digest, dsp=dsp,
+                             normalization=norm.to_dict() if norm is not None else None)
         return render_library(graph, plan_memory(graph), opts)
     except (InputError, ValueError, TypeError, KeyError) as exc:
         raise VerificationError(f"{source}: cannot re-derive the library from the model with the options its "

@@ -126,7 +126,11 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     sha = hashlib.sha256(data).hexdigest()
     lib_name = c_identifier(name or stem)
     plan = _plan(graph)
-    opts = RenderOptions(name=lib_name, labels=list(labels or known_labels), model_sha256=sha, dsp=impulse)
+    from crisp_eml.learn.model_metadata import model_normalization
+
+    norm = model_normalization(data)  # trained by crisp-eml: <name>_run standardises the features first
+    opts = RenderOptions(name=lib_name, labels=list(labels or known_labels), model_sha256=sha, dsp=impulse,
+                         normalization=norm.to_dict() if norm is not None else None)
     files = render_library(graph, plan, opts)
     vec = verify.random_vectors(n_in, vectors, seed)
     expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)

@@ -20,16 +20,18 @@ from crisp_eml.dsp.spectral import SpectralAnalysisBlock
 MOMENTS = r"""
 static void dsp_moments(const float *x, int n, float *mean, float *sd, float *skew, float *kurt)
 {
+    /* moments of x - x[0] (the same central moments, less cancellation): a constant window gives exactly 0 */
     float mu = 0.0f, m2 = 0.0f, m3 = 0.0f, m4 = 0.0f;
+    const float x0 = x[0];
     int i;
-    for (i = 0; i < n; i++) { mu += x[i]; }
+    for (i = 0; i < n; i++) { mu += x[i] - x0; }
     mu /= (float)n;
     for (i = 0; i < n; i++) {
-        float d = x[i] - mu, d2 = d * d;
+        float d = (x[i] - x0) - mu, d2 = d * d;
         m2 += d2; m3 += d2 * d; m4 += d2 * d2;
     }
     m2 /= (float)n; m3 /= (float)n; m4 /= (float)n;
-    *mean = mu;
+    *mean = x0 + mu;
     *sd = sqrtf(m2);
     if (m2 <= 1e-12f) { *skew = 0.0f; *kurt = 0.0f; }
     else { *skew = m3 / (m2 * sqrtf(m2)); *kurt = m4 / (m2 * m2) - 3.0f; }
