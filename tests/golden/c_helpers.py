@@ -144,3 +144,20 @@ def tiny_c_models(request: pytest.FixtureRequest) -> dict[str, bytes]:
             path.write_bytes(convert_int8(model, [(1, *s) for s in shapes], float_io=name == "float_io"))
         out[name] = path.read_bytes()
     return out
+
+
+def build_with_harness(files: dict[str, str], harness: str, out: Path, exe_name: str = "run") -> Path:
+    """Write a rendered library under ``out/lib`` and build it with a ``main.c`` harness (gcc, warnings as
+    errors, -O2, libm); returns the executable."""
+    import subprocess
+
+    from crisp_eml.compiler.build import WARNINGS, tool, write_tree
+
+    write_tree(files, out / "lib")
+    (out / "main.c").write_text(harness)
+    exe = out / exe_name
+    srcs = [str(p) for p in sorted((out / "lib" / "src").glob("*.c"))]
+    r = subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{out / 'lib' / 'src'}", *srcs, str(out / "main.c"),
+                        "-o", str(exe), "-lm"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return exe

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from golden_checks import assert_exercised
 
-from crisp_eml.compiler.build import WARNINGS, tool, write_tree
 from crisp_eml.compiler.reader import read_tflite
 from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.verify import tflm_outputs
@@ -105,7 +104,7 @@ def imu_model(request: pytest.FixtureRequest) -> bytes:
 
 
 def test_run_with_dsp_in_c(imu_model: bytes, tmp_path: Path) -> None:
-    from c_helpers import plan_for
+    from c_helpers import build_with_harness, plan_for
 
     from crisp_eml.core.impulse import ImpulseSpec
     from crisp_eml.dsp.pipeline import apply_impulse
@@ -125,13 +124,7 @@ def test_run_with_dsp_in_c(imu_model: bytes, tmp_path: Path) -> None:
     assert dsp_static is not None
     assert manifest["ram_bytes"] >= (manifest["arena_bytes"] + int(dsp_static.group(1))
                                      + 4 * g.tensor(g.inputs[0]).shape[-1])
-    write_tree(files, tmp_path / "lib")
-    (tmp_path / "main.c").write_text(HARNESS)
-    exe = tmp_path / "run"
-    srcs = [str(p) for p in sorted((tmp_path / "lib" / "src").glob("*.c"))]
-    r = subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{tmp_path / 'lib' / 'src'}", *srcs,
-                        str(tmp_path / "main.c"), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = build_with_harness(files, HARNESS, tmp_path)
     rng = np.random.default_rng(4)
     t = np.arange(20) / 10.0
     synthetic = (np.sin(2 * np.pi * rng.uniform(0.2, 4, (12, 1, 3)) * t[None, :, None])

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from test_c_library_dsp import HARNESS, LABELS, SPEC, basic_motions
 
-from crisp_eml.compiler.build import WARNINGS, tool, write_tree
 from crisp_eml.compiler.reader import read_tflite
 from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.verify import tflm_outputs
@@ -67,7 +66,7 @@ def test_trainer_stores_statistics_in_both_models(trained: tuple[bytes, dict[str
 
 
 def test_run_standardises_like_python(trained: tuple[bytes, dict[str, object]], tmp_path: Path) -> None:
-    from c_helpers import plan_for
+    from c_helpers import build_with_harness, plan_for
 
     model, _ = trained
     norm = model_normalization(model)
@@ -77,13 +76,7 @@ def test_run_standardises_like_python(trained: tuple[bytes, dict[str, object]], 
                                                          normalization=norm.to_dict()))
     assert json.loads(files["MANIFEST.json"])["normalization"]["mean"] == [float(v) for v in norm.mean]
     assert "IMU_NORMALIZED 1" in files["src/imu.h"]
-    write_tree(files, tmp_path / "lib")
-    (tmp_path / "main.c").write_text(HARNESS)
-    exe = tmp_path / "run"
-    srcs = [str(p) for p in sorted((tmp_path / "lib" / "src").glob("*.c"))]
-    r = subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{tmp_path / 'lib' / 'src'}", *srcs,
-                        str(tmp_path / "main.c"), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = build_with_harness(files, HARNESS, tmp_path)
     windows, labels = basic_motions("testing")
     windows.tofile(tmp_path / "in.bin")
     ran = subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], capture_output=True)
@@ -128,19 +121,14 @@ int main(int argc, char **argv)
 def test_python_quantize_is_the_c_librarys(trained: tuple[bytes, dict[str, object]], tmp_path: Path) -> None:
     """``learn.tflm.quantize`` (the Python path of every accuracy figure) gives the C library's codes, ties,
     rails and NaN included."""
-    from c_helpers import plan_for
+    from c_helpers import build_with_harness, plan_for
 
     from crisp_eml.learn.tflm import io_details, quantize
 
     model, _ = trained
     g = read_tflite(model)
-    write_tree(render_library(g, plan_for(g), RenderOptions(name="imu", labels=LABELS)), tmp_path / "lib")
-    (tmp_path / "main.c").write_text(QUANT_HARNESS)
-    exe = tmp_path / "q"
-    srcs = [str(p) for p in sorted((tmp_path / "lib" / "src").glob("*.c"))]
-    r = subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{tmp_path / 'lib' / 'src'}", *srcs,
-                        str(tmp_path / "main.c"), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = build_with_harness(render_library(g, plan_for(g), RenderOptions(name="imu", labels=LABELS)),
+                             QUANT_HARNESS, tmp_path)
     info, _ = io_details(model)
     scale = np.float32(info.scale)
     ties = (np.arange(-300, 300, dtype=np.float32) + np.float32(0.5)) * scale  # x / scale lands on k + 0.5

@@ -130,11 +130,10 @@ int main(int argc, char **argv)
 def test_library_run_takes_whole_recordings(tmp_path: Path) -> None:
     """``<name>_run`` of a library with a ``resample`` impulse accepts any number of rows and gives TFLite
     Micro's outputs for the Python path (resample, raw block, quantize): bit for bit, the chain is exact."""
-    from c_helpers import plan_for
+    from c_helpers import build_with_harness, plan_for
     from tensorflow import keras
     from tiny_models import convert_int8
 
-    from crisp_eml.compiler.build import WARNINGS, write_tree
     from crisp_eml.compiler.reader import read_tflite
     from crisp_eml.compiler.render import RenderOptions, render_library
     from crisp_eml.compiler.verify import tflm_outputs
@@ -148,13 +147,7 @@ def test_library_run_takes_whole_recordings(tmp_path: Path) -> None:
         keras.layers.Dense(8, activation="relu")(x))), [(1, 32)])
     g = read_tflite(model)
     files = render_library(g, plan_for(g), RenderOptions(name="vl", labels=["a", "b", "c"], dsp=spec.to_dict()))
-    write_tree(files, tmp_path / "lib")
-    (tmp_path / "main.c").write_text(LIB_HARNESS)
-    exe = tmp_path / "vl"
-    srcs = [str(p) for p in sorted((tmp_path / "lib" / "src").glob("*.c"))]
-    r = subprocess.run([tool("gcc"), *WARNINGS, "-O2", f"-I{tmp_path / 'lib' / 'src'}", *srcs,
-                        str(tmp_path / "main.c"), "-o", str(exe), "-lm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = build_with_harness(files, LIB_HARNESS, tmp_path, "vl")
     recs = [r[:, :1] / 25.0 for r in _recordings(1)]
     with open(tmp_path / "in.bin", "wb") as fh:
         for rec in recs:
