@@ -46,6 +46,9 @@ def test_create_chooses_whole_day_explains_and_keeps_learning(run_cli, tmp_path:
         choice["candidates"][0]["score"] - 0.01 <= next(c["score"] for c in choice["candidates"]
                                                          if c["name"] == choice["chosen"])
     assert made["spec"]["learning"]["type"] == "nn-classifier" and made["spec"]["learning"]["params"]["layers"]
+    # the raw whole day wins here: a [time, axes] window, so dense and conv1d were each trained and scored
+    assert made["spec"]["blocks"][0]["type"] == "raw" and set(choice["learners"]) == {"dense", "conv1d"}
+    assert any("short trainings" in r for r in choice["reasons"])
 
     shown = json.loads(cli_ok(run_cli, ["impulse", "show", "--json"], root))
     assert shown["choice"] == choice and shown["version"] == made["version"]

@@ -333,7 +333,12 @@ def design_impulse(
             else:
                 reasons.append("not scored: cross-validation needs two classes with two or more training "
                                "recordings each; the first candidate was kept")
-    learning, why = search.learning_for(spec, previous)
+    chosen = None
+    if choice["method"] == "cross-validation" and not search.keeps_layers(spec, previous):
+        chosen = search.choose_learner(spec, training, load, on_progress=on_progress)
+        if chosen is not None:
+            choice["learners"] = {n: round(v, 4) for n, v in chosen[2].items()}
+    learning, why = search.learning_for(spec, previous, chosen)
     reasons.append(why)
     spec = ImpulseSpec(input=spec.input, blocks=spec.blocks, learning=learning)
     return spec, choice

@@ -224,8 +224,58 @@ def best(cands: list[Candidate]) -> Candidate:
     return min(near, key=lambda c: (n_features(c.spec), cands.index(c)))
 
 
-def learning_for(spec: ImpulseSpec, previous: ImpulseSpec | None) -> tuple[dict[str, Any], str]:
-    """The learning block for ``spec``: dense layers for flat features, a small conv1d for ``[time, axes]``.
+def keeps_layers(spec: ImpulseSpec, previous: ImpulseSpec | None) -> bool:
+    """True when :func:`learning_for` keeps the previous impulse's layers (so there is no learner to choose)."""
+    old = previous.learning if previous is not None else None
+    if old is None:
+        return False
+    if old.get("type", "nn-classifier") not in ("nn-classifier", "nn-regressor"):
+        return True
+    assert previous is not None
+    return (old.get("params") or {}).get("layers") is not None and feature_shape(previous) == feature_shape(spec)
+
+
+def learner_candidates(spec: ImpulseSpec) -> dict[str, list[dict[str, Any]]]:
+    """The learners worth comparing for ``spec``: dense and a small conv1d for ``[time, axes]`` windows (the
+    order is the tie-break: dense needs fewer operations per window); none for other feature shapes."""
+    from crisp_eml.learn.blocks import default_layers, infer_input_kind, kind_from_blocks
+
+    shape = feature_shape(spec)
+    kind = infer_input_kind(shape, kind_from_blocks([b.type for b in spec.blocks]))
+    if kind != "raw-motion" or len(shape) != 2:
+        return {}
+    return {"dense": default_layers("spectral", shape), "conv1d": default_layers("raw-motion", shape)}
+
+
+#: A chosen learner: (name, layer list, cross-validated score of every candidate learner).
+Learner = tuple[str, list[dict[str, Any]], dict[str, float]]
+
+
+def choose_learner(spec: ImpulseSpec, samples: list[Sample], load: Callable[[Sample], np.ndarray], *,
+                   on_progress: Progress | None = None) -> Learner | None:
+    """(name, layers, scores) of the best learner by short cross-validated training on ``samples``; None when
+    there is nothing to choose (flat features) or cross-validation is impossible. Within :data:`TIE` of the
+    best, the first of :func:`learner_candidates` wins."""
+    from crisp_eml.learn.learner_cv import learner_scores
+    from crisp_eml.learn.proxy_cv import n_folds
+
+    cands = learner_candidates(spec)
+    used = _subset(samples)
+    labels = [s.label or "" for s in used]
+    if len(cands) < 2 or n_folds(labels) < 2:
+        return None
+    windows = [apply_impulse(spec, windows_for(spec, load(s), s.frequency_hz, s.axes)).reshape(
+        -1, *feature_shape(spec)) for s in used]
+    scores = learner_scores(windows, labels, cands, on_progress=on_progress)
+    top = max(scores.values())
+    name = next(n for n in cands if scores[n] >= top - TIE)
+    return name, cands[name], scores
+
+
+def learning_for(spec: ImpulseSpec, previous: ImpulseSpec | None,
+                 chosen: Learner | None = None) -> tuple[dict[str, Any], str]:
+    """The learning block for ``spec``: the ``chosen`` learner's layers (see :func:`choose_learner`), else dense
+    layers for flat features and a small conv1d for ``[time, axes]``.
 
     The previous impulse's learning block is kept (type and parameters); its layers are replaced only when
     they were chosen for a different feature shape. Returns (block, reason).
@@ -235,10 +285,15 @@ def learning_for(spec: ImpulseSpec, previous: ImpulseSpec | None) -> tuple[dict[
     shape = feature_shape(spec)
     kind = infer_input_kind(shape, kind_from_blocks([b.type for b in spec.blocks]))
     layers = default_layers(kind, shape)
+    what = {"spectral": "dense layers", "raw-motion": "a small conv1d"}.get(kind, f"{kind} layers")
+    what = f"{what} for {list(shape)} features"
+    if chosen is not None:
+        name, layers, scores = chosen
+        listed = ", ".join(f"{n} {v:.3f}" for n, v in scores.items())
+        what = (f"{name} layers for {list(shape)} features: best cross-validated balanced accuracy of short "
+                f"trainings ({listed})")
     old = previous.learning if previous is not None else None
     if old is None:
-        what = {"spectral": "dense layers", "raw-motion": "a small conv1d"}.get(kind, f"{kind} layers")
-        what = f"{what} for {list(shape)} features"
         return {"type": "nn-classifier", "params": {"layers": layers}}, f"learning block: {what}"
     block = {"type": old.get("type", "nn-classifier"), "params": dict(old.get("params") or {})}
     if block["type"] not in ("nn-classifier", "nn-regressor"):
@@ -248,4 +303,4 @@ def learning_for(spec: ImpulseSpec, previous: ImpulseSpec | None) -> tuple[dict[
         return block, "learning block kept (same feature shape)"
     block["params"]["layers"] = layers
     block["params"].pop("input_kind", None)
-    return block, "learning block kept, layers chosen for the new feature shape"
+    return block, f"learning block kept, layers chosen for the new feature shape: {what}"
