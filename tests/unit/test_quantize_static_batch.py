@@ -18,8 +18,7 @@ def _ops(data: bytes) -> list[str]:
 
 
 def test_default_image_cnn_exports_only_supported_ops() -> None:
-    model = build_model((16, 16, 3), default_layers("image", (16, 16, 3)), outputs=3, task="classification",
-                        mean=np.zeros(3), var=np.ones(3))
+    model = build_model((16, 16, 3), default_layers("image", (16, 16, 3)), outputs=3, task="classification")
     rep = np.random.default_rng(0).uniform(0, 1, (8, 16, 16, 3)).astype(np.float32)
     int8 = to_int8(model, rep)
     for data in (int8, to_float32(model)):

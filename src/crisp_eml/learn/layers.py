@@ -1,7 +1,7 @@
 """Declarative layer lists -> Keras 3 models.
 
 A network is a list of small dicts users can read and edit (``{"type": "dense", "units": 20}``); this
-module checks each entry and builds the Keras model, adding the input normalization and output head.
+module checks each entry and builds the Keras model, adding the output head.
 """
 
 from __future__ import annotations
@@ -123,17 +123,13 @@ def _make(keras: Any, spec: dict[str, Any]) -> list[Any]:
     return makers[t]()
 
 
-def build_model(
-    input_shape: tuple[int, ...], layers: list[dict[str, Any]], *, outputs: int, task: str,
-    mean: np.ndarray | None = None, var: np.ndarray | None = None,
-) -> Any:
-    """A Keras model: [normalization] + layers + head (softmax for classification, linear for regression)."""
+def build_model(input_shape: tuple[int, ...], layers: list[dict[str, Any]], *, outputs: int, task: str) -> Any:
+    """A Keras model: layers + head (softmax for classification, linear for regression). It takes the features
+    already standardised (``crisp_eml.core.normalization``, applied outside the model so int8 quantises
+    standardised values)."""
     _, keras = tf_modules()
     validate_layers(layers)
     x = inp = keras.Input(shape=tuple(int(s) for s in input_shape), name="features")
-    if mean is not None and var is not None:
-        x = keras.layers.Normalization(axis=-1, mean=mean.astype(np.float32).tolist(),
-                                       variance=var.astype(np.float32).tolist(), name="normalize")(x)
     try:
         for spec in layers:
             for layer in _make(keras, spec):

@@ -31,6 +31,7 @@ Progress = Callable[[int, int, str], None]
 def _fold_score(keras: Any, layers: list[dict[str, Any]], shape: tuple[int, ...], x_tr: np.ndarray,
                 y_tr: np.ndarray, tests: list[np.ndarray], n_classes: int, seed: int) -> list[int]:
     from crisp_eml.learn.layers import build_model
+    from crisp_eml.learn.nn import balanced_weights
     from crisp_eml.learn.tf_setup import seed_everything
 
     norm = fit(x_tr)
@@ -38,8 +39,7 @@ def _fold_score(keras: Any, layers: list[dict[str, Any]], shape: tuple[int, ...]
     with contextlib.redirect_stdout(None):
         model = build_model(shape, layers, outputs=n_classes, task="classification")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.005), loss="sparse_categorical_crossentropy")
-    counts = np.bincount(y_tr, minlength=n_classes).astype(np.float64)
-    weights = (len(y_tr) / (n_classes * np.maximum(counts, 1.0)))[y_tr].astype(np.float32)
+    weights = balanced_weights(y_tr, n_classes)[y_tr].astype(np.float32)
     model.fit(norm.apply(x_tr), y_tr, sample_weight=weights, epochs=EPOCHS, batch_size=32, verbose=0, shuffle=True)
     preds = []
     for x in tests:

@@ -88,12 +88,10 @@ def regression_targets(fs: FeatureSet) -> np.ndarray:
     return out
 
 
-def _norm_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    flat = X.reshape(-1, X.shape[-1]) if X.ndim > 1 else X.reshape(-1, 1)
-    mean = flat.mean(axis=0).astype(np.float64)
-    var = flat.var(axis=0).astype(np.float64)
-    var[var < 1e-12] = 1.0
-    return mean, var
+def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
+    """Loss weight of each of the ``k`` classes, ``n / (k * count)``: every class weighs the same in total."""
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    return np.asarray(len(y) / (k * np.maximum(counts, 1.0)))
 
 
 def _batches(keras: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray, batch: int, kind: str,
@@ -153,14 +151,13 @@ class _Setup:
         p, shape = self.params, tuple(self.fs.feature_shape)
         seed_everything(seed)
         layers: list[dict[str, Any]] | None = None
-        mean, var = _norm_stats(X_tr) if p.get("normalize", True) else (None, None)
         with contextlib.redirect_stdout(None):
             if self.block_type == "expert":
                 model = load_build_fn(str(p["expert_file"]))(shape, len(self.names))
             else:
                 layers = (validate_layers(p["layers"]) if p.get("layers") is not None
                           else default_layers(self.kind, shape))
-                model = build_model(shape, layers, outputs=len(self.names), task=self.task, mean=mean, var=var)
+                model = build_model(shape, layers, outputs=len(self.names), task=self.task)
         if self.block_type != "expert" or not getattr(model, "compiled", False):
             opt = self.keras.optimizers.Adam(learning_rate=float(p["learning_rate"]))
             if self.task == "classification":
@@ -170,13 +167,11 @@ class _Setup:
         return model, layers
 
     def weights(self, y_tr: np.ndarray) -> tuple[np.ndarray, dict[str, float] | None]:
-        """Per-window loss weights: ``n / (k * count)`` per class with ``class_weights: auto``, else ones."""
+        """Per-window loss weights (:func:`balanced_weights`) with ``class_weights: auto``, else ones."""
         if self.task != "classification" or self.params.get("class_weights") != "auto":
             return np.ones(len(y_tr), dtype=np.float32), None
-        k = len(self.names)
-        counts = np.bincount(y_tr, minlength=k).astype(np.float64)
-        per = len(y_tr) / (k * np.maximum(counts, 1.0))
-        return per[y_tr].astype(np.float32), {self.names[i]: round(float(per[i]), 4) for i in range(k)}
+        per = balanced_weights(y_tr, len(self.names))
+        return per[y_tr].astype(np.float32), {self.names[i]: round(float(per[i]), 4) for i in range(len(self.names))}
 
     def fit(self, model: Any, X_tr: np.ndarray, y_tr: np.ndarray, val_data: tuple[np.ndarray, np.ndarray] | None,
             *, epochs: int, patience: int, seed: int,
@@ -219,6 +214,9 @@ def _fold_seed(seed: int, fold: int) -> int:
 
 def train_nn(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: EpochCallback | None = None) -> NNResult:
     """Train a classifier/regressor/expert network on the *training* windows of ``fs``.
+
+    The features are used as they are: standardising them is the trainer's step
+    (:func:`crisp_eml.learn.trainer.fit_block`), whose statistics travel in the ``.tflite`` files.
 
     Settings left on auto (validation mode, folds, patience, augmentation) are derived from the data by
     :func:`crisp_eml.learn.training_plan.plan_training`; ``NNResult.plan`` holds the values used. With

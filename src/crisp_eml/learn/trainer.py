@@ -109,7 +109,6 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
     norm = _feature_normalization(train_fs, block)
     if norm is not None:  # the network learns on standardised features; the .tflite files carry the statistics
         train_fs = replace(train_fs, X=norm.apply(train_fs.X))
-        block = LearningBlock(block.type, {**block.params, "normalize": False})
     _stage(on_stage, "training")
     res = train_nn(train_fs, block, seed=seed, on_epoch=on_epoch)
     _stage(on_stage, "quantizing")
@@ -117,11 +116,10 @@ def fit_block(fs: FeatureSet, block: LearningBlock, *, seed: int, on_epoch: Epoc
     int8_b = to_int8(res.model, representative(train_fs.X[~res.val_mask], seed=seed))
     if norm is not None:
         float_b, int8_b = with_normalization(float_b, norm), with_normalization(int8_b, norm)
-        block = LearningBlock(block.type, {**block.params, "normalize": True})
     params = {**block.to_dict()["params"], "type": block.type, "task": res.task, "labels": res.label_names,
               "feature_shape": list(fs.feature_shape), "input_kind": res.input_kind, "layers": res.layers,
               "normalization": norm.to_dict() if norm is not None else None}
-    params.update({k: v for k, v in res.plan.items() if k != "normalize"})  # the data-derived settings used
+    params.update(res.plan)  # the data-derived settings used
     _stage(on_stage, "testing in TFLite Micro")
     test_f = evaluate_tflite(float_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)
     test_q = evaluate_tflite(int8_b, test_fs, params, uncertain_below=uncertain_below, sample_names=sample_names)

@@ -10,7 +10,6 @@ transaction. Specs are validated structurally and against the blocks before anyt
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ from crisp_eml.core.impulse import MAX_WINDOW_MS, ImpulseSpec, TimeSeriesInput
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample
 from crisp_eml.data.samples import list_samples, load_array
+from crisp_eml.dsp.defaults import default_block_params
 from crisp_eml.dsp.pipeline import block_output_shapes, impulse_cost, n_features, validate_impulse
 from crisp_eml.dsp.registry import BLOCKS
 from crisp_eml.store.project import Project
@@ -63,13 +63,18 @@ def _entity(row: ImpulseVersionRow) -> ImpulseVersion:
                           author=row.author, message=row.message, current=row.current, created_at=row.created_at)
 
 
+def _current_row(s: Any) -> ImpulseVersionRow:
+    row = s.execute(select(ImpulseVersionRow).where(ImpulseVersionRow.current.is_(True))
+                    .order_by(ImpulseVersionRow.version.desc())).scalars().first()
+    if row is None:
+        raise NotFoundError("this project has no impulse yet (run 'eml impulse create')")
+    return row  # type: ignore[no-any-return]
+
+
 def current_version(project: Project) -> ImpulseVersion:
     """The current version, with ``choice`` (why ``eml impulse create`` chose it) from its audit entry."""
     with project.read_session() as s:
-        row = s.execute(select(ImpulseVersionRow).where(ImpulseVersionRow.current.is_(True))
-                        .order_by(ImpulseVersionRow.version.desc())).scalars().first()
-        if row is None:
-            raise NotFoundError("this project has no impulse yet (run 'eml impulse create')")
+        row = _current_row(s)
         choice = None
         for entry in s.execute(select(AuditRow).where(AuditRow.action == "impulse.create")
                                .order_by(AuditRow.seq.desc())).scalars():
@@ -81,8 +86,9 @@ def current_version(project: Project) -> ImpulseVersion:
 
 
 def current_impulse(project: Project) -> ImpulseSpec:
-    """The project's current impulse spec; ``NotFoundError`` with a hint when there is none."""
-    return current_version(project).spec
+    """The project's current impulse spec (no audit look-up); ``NotFoundError`` with a hint when there is none."""
+    with project.read_session() as s:
+        return ImpulseSpec.from_dict(_current_row(s).spec)
 
 
 def impulse_history(project: Project) -> list[ImpulseVersion]:
@@ -201,30 +207,6 @@ def _typical(samples: list[Sample]) -> tuple[str, float | None, list[str], float
         axes = [a for a in axes if a in s.axes]
     lengths = sorted((s.length / freq * 1000.0) if freq else float(s.length) for s in same)
     return kind, freq, axes, lengths[len(lengths) // 2]
-
-
-def default_block_params(btype: str, window_len: int, frequency_hz: float) -> dict[str, Any]:
-    """Edge-Impulse-like defaults scaled to the sampling rate, valid for this input.
-
-    ``spectral-analysis`` low-passes at 0.3 x the sampling rate (60 % of Nyquist), whatever the rate, and
-    takes the largest FFT (8..128) that fits the window.
-    """
-    if btype == "spectral-analysis":
-        from crisp_eml.workspace.impulse_search import spectral_params
-
-        cutoff = float(f"{0.3 * frequency_hz:.3g}")
-        return {**spectral_params(window_len), "filter-type": "low", "filter-cutoff": cutoff, "filter-order": 6}
-    if btype in ("mfcc", "mfe", "spectrogram"):
-        frame = 0.02 if window_len / frequency_hz >= 0.04 else round(window_len / frequency_hz / 2, 4)
-        frame_samples = max(2, int(round(frame * frequency_hz)))
-        fft = 1 << max(4, math.ceil(math.log2(frame_samples)))
-        p: dict[str, Any] = {"frame_length": frame, "fft_length": min(fft, 8192)}
-        stride = frame if btype == "mfcc" else frame / 2
-        p["frame_stride"] = round(stride, 6)
-        if btype == "mfcc":
-            p["win_size"] = 101
-        return p
-    return {}
 
 
 def _check_blocks(blocks: list[str] | None) -> None:

@@ -16,7 +16,6 @@ Nothing here depends on a particular data set: every number comes from the profi
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 
 from crisp_eml.core.impulse import ImpulseSpec, windows_for
 from crisp_eml.core.sample import Sample
+from crisp_eml.dsp.defaults import default_block_params, spectral_params
 from crisp_eml.dsp.pipeline import apply_impulse, feature_shape, n_features
 
 Progress = Callable[[int, int, str], None]
@@ -104,12 +104,6 @@ def _spec(p: DataProfile, rows: int, blocks: list[tuple[str, dict[str, Any]]], *
     return ImpulseSpec.from_dict({"input": inp, "blocks": [{"name": t, "type": t, "params": prm} for t, prm in blocks]})
 
 
-def spectral_params(rows: int) -> dict[str, Any]:
-    """FFT features scaled to the window: the largest power of two in the window (8..128), no filter."""
-    fft = 1 << max(3, min(7, int(math.floor(math.log2(max(rows, 2))))))
-    return {"filter-type": "none", "fft-length": fft, "do-log": True}
-
-
 def _ts_blocks(rows: int, n_axes: int) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     if rows * n_axes <= RAW_MAX_VALUES:
@@ -134,8 +128,6 @@ def sliding_rows(p: DataProfile) -> list[int]:
 def candidates(p: DataProfile, *, window_size_ms: float | None = None, window_increase_ms: float | None = None,
                blocks: list[str] | None = None) -> list[Candidate]:
     """Candidate impulses for the profile; ``window_size_ms`` / ``blocks`` (user choices) restrict them."""
-    from crisp_eml.workspace.impulse import default_block_params
-
     out: list[Candidate] = []
     f, na = p.frequency_hz, len(p.axes)
 
