@@ -293,6 +293,9 @@ def report(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(requirements_app, name="requirements")
+    from crisp_eml.cli.server import token_app
+
+    members_app.add_typer(token_app, name="token")
     app.add_typer(members_app, name="members")
     app.add_typer(audit_app, name="audit")
     app.command("gate")(gate)

@@ -39,6 +39,8 @@ class Actor:
     name: str
     persona: str
     owner: bool
+    token_id: str | None = None  # the API token a server request was made with (recorded in the audit trail)
+    scopes: frozenset[str] | None = None  # a token's permission scopes; None: everything the persona grants
 
 
 class _Depth(threading.local):
@@ -81,6 +83,18 @@ class Project:
         self._read_sessions = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}),
                                            expire_on_commit=False)
         self.blobs = BlobStore(self.blob_url)
+        self._acting: tuple[str, str | None, frozenset[str] | None] | None = None  # see acting_as
+
+    def acting_as(self, member: str, *, token_id: str | None = None,
+                  scopes: frozenset[str] | None = None) -> Project:
+        """This project (same engine, blob store and settings) acting as ``member``: how the server runs a
+        request's use case as the member its token belongs to, whatever $EML_MEMBER or eml.toml say. A
+        ``token_id`` is recorded with every audit entry; ``scopes`` narrow what the persona grants."""
+        import copy
+
+        clone = copy.copy(self)
+        clone._acting = (member, token_id, scopes)
+        return clone
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -236,23 +250,32 @@ class Project:
 
     @property
     def actor(self) -> Actor:
-        name = os.environ.get("EML_MEMBER") or str(self.config.get("actor", {}).get("member", ""))
+        token_id: str | None = None
+        scopes: frozenset[str] | None = None
+        if self._acting is not None:
+            name, token_id, scopes = self._acting
+        else:
+            name = os.environ.get("EML_MEMBER") or str(self.config.get("actor", {}).get("member", ""))
         if not name:
             raise ProjectError("no acting member configured (set [actor] member in eml.toml or $EML_MEMBER)")
         with self.read_session() as s:
             row = s.get(MemberRow, name)
             if row is None:
                 raise PermissionDeniedError(f"'{name}' is not a member of project '{self.name}'")
-            return Actor(row.name, row.persona, row.owner)
+            return Actor(row.name, row.persona, row.owner, token_id, scopes)
 
     def require(self, permission: Permission | str) -> Actor:
         """Return the acting member if allowed to perform ``permission``; raise otherwise."""
         actor = self.actor
+        perm = Permission(permission).value
         if not allowed(actor.persona, permission, owner=actor.owner):
             raise PermissionDeniedError(
-                f"member '{actor.name}' ({actor.persona}) may not {Permission(permission).value.replace('-', ' ')}"
+                f"member '{actor.name}' ({actor.persona}) may not {perm.replace('-', ' ')}"
                 f": that permission is not granted to the {actor.persona} persona"
             )
+        if actor.scopes is not None and perm not in actor.scopes:
+            raise PermissionDeniedError(f"token {actor.token_id} of member '{actor.name}' may not "
+                                        f"{perm.replace('-', ' ')}: its scopes are {sorted(actor.scopes)}")
         return actor
 
     def record(
@@ -260,6 +283,8 @@ class Project:
         *, note: str | None = None, actor: Actor | None = None,
     ) -> AuditRow:
         a = actor or self.actor
+        if a.token_id is not None:  # a server request: the token it came with is part of the record
+            artifacts = {**(artifacts or {}), "via_token": a.token_id}
         return audit.append(session, actor=a.name, persona=a.persona, action=action,
                             artifacts=artifacts, note=note)
 

@@ -1,0 +1,23 @@
+"""What one running app holds: its settings, the open project, the failed-login counter and the job runner.
+
+Built by :func:`crisp_eml.server.app.create_app` and kept on ``app.state.ctx``; routes reach it through the
+request, never through a module global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crisp_eml.server.auth import FailedLogins
+from crisp_eml.server.settings import ServerSettings
+from crisp_eml.store.project import Project
+
+
+@dataclass
+class ServerContext:
+    settings: ServerSettings
+    project: Project
+    failed_logins: FailedLogins
+    jobs: Any = None  # crisp_eml.jobs.runner.JobRunner, once started
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,8 @@
+"""The API's routers, one module per area, each exposing ``router`` (a FastAPI ``APIRouter``).
+
+:data:`ROUTERS` are mounted under ``/api/v1``; :data:`ROOT_ROUTERS` at the server root (the Edge Impulse
+compatible ingestion service lives where Edge Impulse's does, so existing clients only change the host).
+"""
+
+ROUTERS: tuple[str, ...] = ("system",)
+ROOT_ROUTERS: tuple[str, ...] = ()

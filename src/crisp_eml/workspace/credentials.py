@@ -1,0 +1,234 @@
+"""Use cases for server credentials: member API tokens, project ingestion keys and the ingestion HMAC key.
+
+A secret is shown once, when it is made (``eml_t_<id>_<secret>`` for a member token, ``eml_i_<id>_<secret>``
+for an ingestion key); the database keeps its id, a random salt and ``sha256(salt + secret)``. Checking one
+looks the row up by its id and compares digests in constant time, so neither a timing nor a stolen database
+reveals a usable secret. A token acts as its member with that member's persona (narrowed by ``scopes``); an
+ingestion key acts as the member who made it, with the single scope ``ingest-data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from crisp_eml.core.errors import InputError, NotFoundError
+from crisp_eml.core.personas import Permission
+from crisp_eml.store.project import Project
+from crisp_eml.store.tables.audit import MemberRow
+from crisp_eml.store.tables.base import utcnow
+from crisp_eml.store.tables.server import ApiTokenRow, IngestKeyRow
+
+TOKEN_PREFIX = "eml_t_"
+KEY_PREFIX = "eml_i_"
+HMAC_FILE = "ingest_hmac.key"
+MAX_EXPIRY_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who a presented secret authenticates: a member, the token/key id, and the scopes it may use."""
+
+    member: str
+    credential_id: str
+    scopes: frozenset[str] | None  # None: everything the member's persona grants
+    kind: str  # "token" or "ingest-key"
+
+    def project(self, project: Project) -> Project:
+        return project.acting_as(self.member, token_id=self.credential_id, scopes=self.scopes)
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hashlib.sha256((salt + secret).encode()).hexdigest()
+
+
+def _new_secret() -> tuple[str, str, str, str]:
+    """(id, secret, salt, digest) of a fresh credential."""
+    cid, secret, salt = secrets.token_hex(8), secrets.token_urlsafe(32), secrets.token_hex(16)
+    return cid, secret, salt, _digest(salt, secret)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def _scopes(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        try:
+            out.append(Permission(v.strip().lower()).value)
+        except ValueError as exc:
+            raise InputError(f"unknown scope {v!r}; one of {[p.value for p in Permission]}", field="scope") from exc
+    return sorted(set(out))
+
+
+def token_info(row: ApiTokenRow) -> dict[str, Any]:
+    now = utcnow()
+    state = ("revoked" if row.revoked_at is not None else
+             "expired" if row.expires_at is not None and row.expires_at <= now else "active")
+    return {"id": row.id, "member": row.member, "scopes": list(row.scopes or []), "note": row.note,
+            "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
+            "revoked_at": _iso(row.revoked_at), "last_used_at": _iso(row.last_used_at), "state": state}
+
+
+def create_token(project: Project, member: str, *, scopes: list[str] | None = None, expires_days: float | None = None,
+                 note: str = "") -> dict[str, Any]:
+    """A new API token for ``member``: a member makes their own, managing members is needed for anyone else's.
+    The returned ``token`` is the only time the secret is shown."""
+    actor = project.actor
+    if member != actor.name:
+        actor = project.require(Permission.MANAGE_MEMBERS)
+    if expires_days is not None and not 0 < expires_days <= MAX_EXPIRY_DAYS:
+        raise InputError(f"must be between 0 and {MAX_EXPIRY_DAYS} days, got {expires_days}", field="expires")
+    wanted = _scopes(scopes)
+    cid, secret, salt, digest = _new_secret()
+    with project.session() as s:
+        if s.get(MemberRow, member) is None:
+            raise NotFoundError(f"'{member}' is not a member of project '{project.name}'")
+        expires = utcnow() + timedelta(days=expires_days) if expires_days is not None else None
+        row = ApiTokenRow(id=cid, member=member, salt=salt, digest=digest, scopes=wanted, note=note,
+                          expires_at=expires)
+        s.add(row)
+        s.flush()
+        project.record(s, "token.create", {"token_id": cid, "member": member, "scopes": wanted,
+                                           "expires_at": _iso(expires)}, actor=actor)
+        return {**token_info(row), "token": f"{TOKEN_PREFIX}{cid}_{secret}"}
+
+
+def list_tokens(project: Project, member: str | None = None) -> list[dict[str, Any]]:
+    """Tokens (never their secrets): your own, or everyone's for a member who manages members."""
+    actor = project.actor
+    if member != actor.name:
+        from crisp_eml.core.personas import allowed
+
+        if not allowed(actor.persona, Permission.MANAGE_MEMBERS, owner=actor.owner):
+            member = actor.name
+    with project.read_session() as s:
+        q = select(ApiTokenRow).order_by(ApiTokenRow.created_at, ApiTokenRow.id)
+        if member is not None:
+            q = q.where(ApiTokenRow.member == member)
+        return [token_info(r) for r in s.execute(q).scalars()]
+
+
+def revoke_token(project: Project, token_id: str) -> dict[str, Any]:
+    """Revoke a token at once: your own, or anyone's for a member who manages members."""
+    actor = project.actor
+    with project.session() as s:
+        row = s.get(ApiTokenRow, token_id.removeprefix(TOKEN_PREFIX).split("_")[0])
+        if row is None:
+            raise NotFoundError(f"no API token {token_id!r}")
+        if row.member != actor.name:
+            actor = project.require(Permission.MANAGE_MEMBERS)
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            project.record(s, "token.revoke", {"token_id": row.id, "member": row.member}, actor=actor)
+        return token_info(row)
+
+
+def key_info(row: IngestKeyRow) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "created_by": row.created_by, "created_at": _iso(row.created_at),
+            "revoked_at": _iso(row.revoked_at), "state": "revoked" if row.revoked_at is not None else "active"}
+
+
+def create_ingest_key(project: Project, name: str = "ingestion") -> dict[str, Any]:
+    """A project ingestion key (``x-api-key``): it may only add samples, as the member who made it."""
+    actor = project.require(Permission.INGEST_DATA)
+    if not name.strip() or len(name) > 128:
+        raise InputError("must be 1 to 128 characters", field="name")
+    cid, secret, salt, digest = _new_secret()
+    with project.session() as s:
+        row = IngestKeyRow(id=cid, name=name, salt=salt, digest=digest, created_by=actor.name)
+        s.add(row)
+        s.flush()
+        project.record(s, "ingest_key.create", {"key_id": cid, "name": name}, actor=actor)
+        return {**key_info(row), "key": f"{KEY_PREFIX}{cid}_{secret}"}
+
+
+def list_ingest_keys(project: Project) -> list[dict[str, Any]]:
+    with project.read_session() as s:
+        return [key_info(r) for r in s.execute(select(IngestKeyRow).order_by(IngestKeyRow.created_at))
+                .scalars()]
+
+
+def revoke_ingest_key(project: Project, key_id: str) -> dict[str, Any]:
+    actor = project.require(Permission.INGEST_DATA)
+    with project.session() as s:
+        row = s.get(IngestKeyRow, key_id.removeprefix(KEY_PREFIX).split("_")[0])
+        if row is None:
+            raise NotFoundError(f"no ingestion key {key_id!r}")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            project.record(s, "ingest_key.revoke", {"key_id": row.id}, actor=actor)
+        return key_info(row)
+
+
+def _split(secret: str, prefix: str) -> tuple[str, str] | None:
+    if not secret.startswith(prefix) or len(secret) > 256:
+        return None
+    cid, sep, rest = secret[len(prefix):].partition("_")
+    return (cid, rest) if sep and cid and rest else None
+
+
+def authenticate(project: Project, secret: str, *, touch: bool = True) -> Credential | None:
+    """The credential a presented member token or ingestion key stands for; None when it is unknown, revoked,
+    expired, or its member has left. Digests are compared in constant time."""
+    token, key = _split(secret, TOKEN_PREFIX), _split(secret, KEY_PREFIX)
+    if token is None and key is None:
+        hmac.compare_digest(secret, secret)  # about the same work as a real check
+        return None
+    cred: Credential | None = None
+    with project.read_session() as s:
+        if token is not None:
+            t = s.get(ApiTokenRow, token[0])
+            if (t is not None and hmac.compare_digest(t.digest, _digest(t.salt, token[1])) and t.revoked_at is None
+                    and (t.expires_at is None or t.expires_at > utcnow()) and s.get(MemberRow, t.member) is not None):
+                cred = Credential(t.member, t.id, frozenset(t.scopes) if t.scopes else None, "token")
+        elif key is not None:
+            k = s.get(IngestKeyRow, key[0])
+            if (k is not None and hmac.compare_digest(k.digest, _digest(k.salt, key[1])) and k.revoked_at is None
+                    and s.get(MemberRow, k.created_by) is not None):
+                cred = Credential(k.created_by, k.id, frozenset({Permission.INGEST_DATA.value}), "ingest-key")
+    if cred is not None and touch and cred.kind == "token":
+        _touch(project, cred.credential_id)
+    return cred
+
+
+def _touch(project: Project, token_id: str) -> None:
+    """Record when a token was last used, at most once a minute (no write lock on every request)."""
+    with project.read_session() as s:
+        row = s.get(ApiTokenRow, token_id)
+        if row is None or (row.last_used_at is not None and utcnow() - row.last_used_at < timedelta(minutes=1)):
+            return
+    with project.session() as s:
+        row = s.get(ApiTokenRow, token_id)
+        if row is not None:
+            row.last_used_at = utcnow()
+
+
+def hmac_key(project: Project, *, create: bool = True, rotate: bool = False) -> str | None:
+    """The project's ingestion HMAC key (hex), made on first use: signed acquisition files are checked with it.
+    Making or rotating it needs the ingest permission and is audited."""
+    path = project.state_dir / HMAC_FILE
+    if path.is_file() and not rotate:
+        return path.read_text().strip() or None
+    if not create and not rotate:
+        return None
+    actor = project.require(Permission.INGEST_DATA)
+    key = secrets.token_hex(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    os.replace(tmp, path)
+    with project.session() as s:
+        project.record(s, "ingest_hmac.rotate" if rotate else "ingest_hmac.create",
+                       {"key_sha256": hashlib.sha256(key.encode()).hexdigest()[:16]}, actor=actor)
+    return key
+
