@@ -1,0 +1,59 @@
+"""Shared set-up for server tests: a project with one member per persona, a token each, and an in-process client.
+
+``make_api(tmp_path)`` returns an :class:`Api`: ``api.client`` is a FastAPI TestClient over ``create_app`` (the
+app's lifespan, and so its job runner, runs while the client is open), ``api.headers("dana")`` the bearer header
+of that member's token, ``api.project`` the project as its owner sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from crisp_eml.server.app import create_app
+from crisp_eml.server.settings import ServerSettings
+from crisp_eml.store.project import Project
+from crisp_eml.workspace.credentials import create_ingest_key, create_token
+from crisp_eml.workspace.members import add_member
+
+OWNER = "alice"  # owner, ml-platform-developer: may do everything
+MEMBERS = {  # name -> persona
+    "dana": "data-scientist", "erin": "embedded-developer", "bob": "business-leader", "olga": "devops-mlops",
+    "ed": "domain-expert", "uma": "end-user", "rita": "ml-researcher", "pat": "ml-platform-developer",
+}
+
+
+@dataclass
+class Api:
+    root: Path
+    project: Project  # acting as the owner
+    client: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+    ingest_key: str = ""
+
+    def headers(self, member: str = OWNER) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[member]}"}
+
+
+def make_project(root: Path) -> tuple[Project, dict[str, str], str]:
+    """A project with the owner and one member per persona; a token for each and one ingestion key."""
+    project = Project.init(root, "served", member=OWNER).acting_as(OWNER)
+    for name, persona in MEMBERS.items():
+        add_member(project, name, persona)
+    tokens = {OWNER: create_token(project, OWNER)["token"]}
+    for name in MEMBERS:
+        tokens[name] = create_token(project, name)["token"]
+    key = create_ingest_key(project, "test-device")["key"]
+    return project, tokens, key
+
+
+@contextmanager
+def api_for(root: Path, **settings: object) -> Iterator[Api]:
+    project, tokens, key = make_project(root)
+    app = create_app(ServerSettings(root=root, **settings))  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(root, project, client, tokens, key)
