@@ -57,3 +57,64 @@ def api_for(root: Path, **settings: object) -> Iterator[Api]:
     app = create_app(ServerSettings(root=root, **settings))  # type: ignore[arg-type]
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(root, project, client, tokens, key)
+
+
+import subprocess  # noqa: E402 - for the live server below
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(root: Path, *, timeout_s: float = 60.0) -> Iterator[LiveServer]:
+    """A real ``eml serve --json`` on a free loopback port in the project folder ``root``, up (``/health``
+    answers) when entered, stopped (SIGTERM, then SIGKILL) when left."""
+    import json
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    eml = Path(sys.executable).with_name("eml")
+    proc = subprocess.Popen([str(eml), "serve", "--port", str(port), "--json", "--log-level", "warning"],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = json.loads(line)["url"] if line.strip() else f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read() if proc.stderr else ""
+                raise RuntimeError(f"eml serve exited with {proc.returncode}: {err}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"eml serve did not answer on {url} within {timeout_s} s")
+            time.sleep(0.1)
+        yield LiveServer(url, proc)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

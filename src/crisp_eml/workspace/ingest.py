@@ -1,4 +1,6 @@
-"""Use case ``ingest``: turn files and folders into samples, one transaction and audit entry per file.
+"""Use case ``ingest``: turn files and folders into samples, one audit entry per file, a few files per
+transaction. :func:`ingest_files` is the pipeline itself; ``eml ingest`` (:func:`ingest_paths`) and the
+server's uploads (:mod:`crisp_eml.workspace.ingest_upload`) both feed it.
 
 Each file is read, parsed (pure parsers in ``data.formats``) and its canonical blob written ahead of
 time by a small thread pool; then, one file at a time and in order, the raw layer is checked for a
@@ -78,10 +80,18 @@ class IngestReport:
 
 
 @dataclass(frozen=True)
-class _File:
-    path: Path
-    relative: PurePath  # below the walked root: used for folder labels
+class SourceFile:
+    """One file to ingest: where its bytes are, and what it is called."""
+
+    path: Path  # where the bytes are (for an upload: the server's temporary copy)
+    relative: PurePath  # below the walked root: used for folder labels and the sample's name
     category_hint: str | None  # from a training/testing folder on the way
+    source: str | None = None  # how errors and the sample's ``source`` name it (default: the path)
+
+    @property
+    def shown(self) -> str:
+        return self.source if self.source is not None else str(self.path)
+
 
 
 def _folder_category(parts: Iterable[str]) -> str | None:
@@ -91,10 +101,10 @@ def _folder_category(parts: Iterable[str]) -> str | None:
     return found
 
 
-def collect_files(paths: Iterable[Path | str]) -> tuple[list[_File], list[IngestFailure]]:
+def collect_files(paths: Iterable[Path | str]) -> tuple[list[SourceFile], list[IngestFailure]]:
     """Expand folders recursively (sorted, deterministic; hidden files skipped, unknown extensions skipped
     inside folders) and keep explicitly named files as given."""
-    files: list[_File] = []
+    files: list[SourceFile] = []
     missing: list[IngestFailure] = []
     for raw in paths:
         p = Path(raw)
@@ -107,9 +117,9 @@ def collect_files(paths: Iterable[Path | str]) -> tuple[list[_File], list[Ingest
                     full = Path(dirpath) / fn
                     rel = PurePath(os.path.relpath(full, p))
                     cat = _folder_category((p.resolve().name, *rel.parent.parts))
-                    files.append(_File(full, rel, cat))
+                    files.append(SourceFile(full, rel, cat))
         elif p.is_file():
-            files.append(_File(p, PurePath(p.name), _folder_category((p.resolve().parent.name,))))
+            files.append(SourceFile(p, PurePath(p.name), _folder_category((p.resolve().parent.name,))))
         else:
             missing.append(IngestFailure(str(p), f"{p}: no such file or folder", "NotFoundError"))
     return files, missing
@@ -130,37 +140,63 @@ def ingest_paths(
     ``None`` takes it from a ``training``/``testing`` folder and falls back to ``split``.
     ``skip_duplicates`` reports duplicates as skipped instead of failed (re-running an interrupted batch).
     """
+    check_options(category, label, frequency_hz)
+    project.require(Permission.INGEST_DATA)
+    files, failures = collect_files(paths)
+    return ingest_files(project, files, failures=failures, label=label, category=category,
+                        frequency_hz=frequency_hz, hmac_key=hmac_key, allow_duplicates=allow_duplicates,
+                        metadata=metadata, on_progress=on_progress, test_fraction=test_fraction,
+                        skip_duplicates=skip_duplicates, max_file_mb=max_file_mb, memory_mb=memory_mb)
+
+
+def check_options(category: str | None, label: str | None, frequency_hz: float | None) -> None:
     if category is not None and category not in CATEGORY_CHOICES:
         raise InputError(f"category must be one of {', '.join(CATEGORY_CHOICES)}, got {category!r}",
                          field="category")
     if label is not None and not label.strip():
         raise InputError("label must not be empty", field="label")
     check_frequency(frequency_hz, "--frequency")
+
+
+def ingest_files(
+    project: Project, files: list[SourceFile], *, failures: Iterable[IngestFailure] = (), label: str | None = None,
+    infer_labels: bool = True, category: str | None = None, frequency_hz: float | None = None,
+    hmac_key: str | bytes | None = None, allow_duplicates: bool = False, metadata: Mapping[str, Any] | None = None,
+    on_progress: Progress | None = None, test_fraction: float = 0.2, skip_duplicates: bool = False,
+    max_file_mb: float | None = None, memory_mb: float | None = None,
+    on_file: Callable[[SourceFile, Sample | IngestFailure], None] | None = None,
+) -> IngestReport:
+    """Ingest ``files`` (named by their ``relative`` path and ``source``) as :func:`ingest_paths` does;
+    the pipeline the CLI and the server's uploads share. ``infer_labels=False``: without ``label`` the
+    samples get no label. ``on_file`` hears each file's outcome (a sample, or its failure) as it is known."""
+    check_options(category, label, frequency_hz)
     actor = project.require(Permission.INGEST_DATA)
-    files, failures = collect_files(paths)
     report = IngestReport(failures=list(failures))
     total = len(files)
     limits = ingest_limits(project.config, max_file_mb=max_file_mb, memory_mb=memory_mb)
     budget = MemoryBudget(limits.memory_bytes)
     prepare = partial(_prepare, project, frequency_hz=frequency_hz, hmac_key=hmac_key,
                       max_file_bytes=limits.max_file_bytes)
-    opts = _Options(label, category, allow_duplicates, dict(metadata or {}), test_fraction)
+    opts = _Options(label, category, allow_duplicates, dict(metadata or {}), test_fraction, infer_labels)
     done = 0
 
-    def finish(f: _File, outcome: Sample | EmlError) -> None:
+    def finish(f: SourceFile, outcome: Sample | EmlError) -> None:
         nonlocal done
+        result: Sample | IngestFailure
         if isinstance(outcome, Sample):
-            report.samples.append(outcome)
+            report.samples.append(result := outcome)
         elif isinstance(outcome, _Duplicate) and skip_duplicates:
-            report.skipped.append(IngestFailure(str(f.path), str(outcome), "ConflictError"))
+            report.skipped.append(result := IngestFailure(f.shown, str(outcome), "ConflictError"))
         else:
             kind = "ConflictError" if isinstance(outcome, _Duplicate) else type(outcome).__name__
-            report.failures.append(IngestFailure(str(f.path), str(outcome), kind))
+            report.failures.append(result := IngestFailure(f.shown, str(outcome), kind))
         done += 1
+        if on_file is not None:
+            on_file(f, result)
         if on_progress is not None:
-            on_progress(done, total, str(f.path))
+            on_progress(done, total, f.shown)
 
-    def flush(batch: list[tuple[_File, _Prepared]]) -> None:
+    def flush(batch: list[tuple[SourceFile, _Prepared]]) -> None:
         for (f, _), outcome in zip(batch, _commit_batch(project, actor, batch, opts), strict=True):
             finish(f, outcome)
         batch.clear()
@@ -169,9 +205,9 @@ def ingest_paths(
     # which runs in order, a few files per transaction. Files are read ahead while the memory they are
     # expected to need, with the parsed files held for the next commit, fits the budget.
     with ThreadPoolExecutor(max_workers=PREFETCH_WORKERS) as pool:
-        pending: deque[tuple[_File, Future[_Prepared]]] = deque()
+        pending: deque[tuple[SourceFile, Future[_Prepared]]] = deque()
         queue = deque(files)
-        batch: list[tuple[_File, _Prepared]] = []
+        batch: list[tuple[SourceFile, _Prepared]] = []
         opened = time.monotonic()
 
         def held() -> list[Path]:
@@ -195,7 +231,7 @@ def ingest_paths(
                 except EmlError as exc:
                     finish(f, exc)
                 except Exception as exc:  # noqa: BLE001 - one file's unexpected error fails that file only
-                    finish(f, EmlError(f"{f.path}: could not be ingested: {type(exc).__name__}: {str(exc)[:200]}"))
+                    finish(f, EmlError(f"{f.shown}: could not be ingested: {type(exc).__name__}: {str(exc)[:200]}"))
                 if batch and (len(batch) >= BATCH_FILES or time.monotonic() - opened >= BATCH_SECONDS
                               or budget.held(g.path for g, _ in batch) >= budget.limit):
                     flush(batch)
@@ -210,7 +246,7 @@ def ingest_paths(
     return report
 
 
-def _settled(pending: Iterable[tuple[_File, Future[_Prepared]]]) -> Iterator[_Prepared]:
+def _settled(pending: Iterable[tuple[SourceFile, Future[_Prepared]]]) -> Iterator[_Prepared]:
     """Prepared files still queued when the ingest stops early (their blobs may already be written)."""
     for _, fut in pending:
         if fut.cancel():
@@ -236,6 +272,7 @@ class _Options:
     allow_duplicates: bool
     metadata: dict[str, Any]
     test_fraction: float
+    infer_labels: bool = True
 
 
 class _Duplicate(ConflictError):
@@ -251,10 +288,10 @@ class _Prepared:
 
 
 def _prepare(
-    project: Project, f: _File, *, frequency_hz: float | None, hmac_key: str | bytes | None, max_file_bytes: int,
+    project: Project, f: SourceFile, *, frequency_hz: float | None, hmac_key: str | bytes | None, max_file_bytes: int,
 ) -> _Prepared:
     """Read, parse, encode and store the blob (pure work plus an idempotent blob write)."""
-    parsed, source_hash = parse_source(f.path, str(f.path), max_file_bytes=max_file_bytes, frequency_hz=frequency_hz,
+    parsed, source_hash = parse_source(f.path, f.shown, max_file_bytes=max_file_bytes, frequency_hz=frequency_hz,
                                        hmac_key=hmac_key)
     blob = encode_array(parsed.array)
     digest = sha256(blob)
@@ -272,10 +309,8 @@ def _drop_blob_if_unused(project: Project, digest: str) -> None:
     discard_if_unused(project, [digest])
 
 
-def _identity(prep: _Prepared, opts: _Options) -> str | None:
-    """The unique content identity of a raw sample, or None when duplicates are allowed."""
-    if opts.allow_duplicates:
-        return None
+def _identity(prep: _Prepared) -> str:
+    """The unique content identity of a raw sample."""
     p = prep.parsed
     return content_identity(prep.digest, p.kind, p.frequency_hz, p.sensors)
 
@@ -288,7 +323,7 @@ def _known(s: Session, identities: list[str]) -> dict[str, tuple[str, str]]:
 
 
 def _commit_batch(
-    project: Project, actor: Actor, batch: list[tuple[_File, _Prepared]], opts: _Options,
+    project: Project, actor: Actor, batch: list[tuple[SourceFile, _Prepared]], opts: _Options,
 ) -> list[Sample | EmlError]:
     """Add a batch of prepared files in one transaction: a sample row and its audit entry per file.
 
@@ -303,14 +338,14 @@ def _commit_batch(
     outcomes: list[Sample | EmlError] = []
     try:
         with project.session() as s:
-            known = _known(s, sorted({i for _, p in batch if (i := _identity(p, opts)) is not None}))
+            known = _known(s, sorted({_identity(p) for _, p in batch}))
             for f, prep in batch:
-                ident = _identity(prep, opts)
+                ident = _identity(prep)
+                claim = ident not in known  # the first copy holds the identity, so a later check finds it
                 try:
-                    if ident is not None and ident in known:
+                    if not claim and not opts.allow_duplicates:
                         raise _duplicate(f, *known[ident])
-                    with s.begin_nested():
-                        sample = _add(project, s, actor, f, prep, opts, ident)
+                    sample = _add_unique(project, s, actor, f, prep, opts, ident if claim else None)
                 except IntegrityError:  # another writer committed the same content after our look-up
                     row = s.execute(select(SampleRow.id, SampleRow.name).where(SampleRow.identity == ident)).first()
                     if row is None:
@@ -320,8 +355,7 @@ def _commit_batch(
                 except _Duplicate as exc:
                     outcomes.append(exc)
                     continue
-                if ident is not None:
-                    known[ident] = (sample.id, sample.name)
+                known.setdefault(ident, (sample.id, sample.name))
                 outcomes.append(sample)
     except Exception:
         if len(batch) == 1:
@@ -340,13 +374,28 @@ def _commit_batch(
     return outcomes  # a duplicate's blob is its original's (the identity includes the digest): it stays
 
 
-def _duplicate(f: _File, dup_id: str, dup_name: str) -> _Duplicate:
-    return _Duplicate(f"{f.path}: duplicate of sample {dup_id} ('{dup_name}'): same content, rate and axes "
+def _add_unique(
+    project: Project, s: Session, actor: Actor, f: SourceFile, prep: _Prepared, opts: _Options, identity: str | None,
+) -> Sample:
+    """:func:`_add` in a savepoint; a copy kept with ``allow_duplicates`` whose identity another writer took
+    meanwhile is kept without it (any other ``IntegrityError`` is the caller's)."""
+    try:
+        with s.begin_nested():
+            return _add(project, s, actor, f, prep, opts, identity)
+    except IntegrityError:
+        if identity is None or not opts.allow_duplicates:
+            raise
+    with s.begin_nested():
+        return _add(project, s, actor, f, prep, opts, None)
+
+
+def _duplicate(f: SourceFile, dup_id: str, dup_name: str) -> _Duplicate:
+    return _Duplicate(f"{f.shown}: duplicate of sample {dup_id} ('{dup_name}'): same content, rate and axes "
                       f"(use --allow-duplicates to keep both)")
 
 
 def _add(
-    project: Project, s: Session, actor: Actor, f: _File, prep: _Prepared, opts: _Options, identity: str | None,
+    project: Project, s: Session, actor: Actor, f: SourceFile, prep: _Prepared, opts: _Options, identity: str | None,
 ) -> Sample:
     """Add one sample (with its unique ``identity``, if any) and its audit entry."""
     parsed, digest = prep.parsed, prep.digest
@@ -356,10 +405,12 @@ def _add(
         cat = f.category_hint
     else:
         cat = assign_category(digest, opts.test_fraction)
+    label = opts.label or (infer_label(f.relative) if opts.infer_labels else None)
     sample = add_sample(
-        project, s, parsed.array, name=sample_name(f.path.name), label=opts.label or infer_label(f.relative),
+        project, s, parsed.array, name=sample_name(f.relative.name), label=label,
         category=cat, kind=parsed.kind, sensors=parsed.sensors, frequency_hz=parsed.frequency_hz,
-        source=str(f.path.resolve()), metadata={**parsed.metadata, **opts.metadata}, device_name=parsed.device_name,
+        source=f.source if f.source is not None else str(f.path.resolve()),
+        metadata={**parsed.metadata, **opts.metadata}, device_name=parsed.device_name,
         device_type=parsed.device_type, source_hash=prep.source_hash, identity=identity, digest=digest,
     )
     project.record(s, "sample.ingest", {"sample": sample.id, "hash": sample.hash, "source_hash": sample.source_hash,

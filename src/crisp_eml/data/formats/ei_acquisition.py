@@ -36,6 +36,11 @@ from crisp_eml.data.formats.parsed import (
 ZERO_SIGNATURE = "0" * 64
 
 
+class SignedOnly(str):
+    """An HMAC key that checks signed (``HS256``) messages and lets unsigned (``alg: none``) ones through
+    unverified, as Edge Impulse's ingestion service does; a plain key requires every message to be signed."""
+
+
 def _key_bytes(key: str | bytes) -> bytes:
     return key.encode() if isinstance(key, str) else key
 
@@ -101,10 +106,10 @@ def parse_ei(data: bytes, name: str, *, hmac_key: str | bytes | None = None, cbo
         raise InputError(f"unsupported alg {alg!r} (expected 'HS256' or 'none')", source=name, field="protected.alg")
     if "signature" not in msg:
         raise InputError("missing field", source=name, field="signature")
-    if hmac_key is not None:
-        if alg != "HS256":
-            raise InputError("message is unsigned (alg 'none') but an HMAC key was given", source=name,
-                             field="protected.alg")
+    if hmac_key is not None and alg != "HS256" and not isinstance(hmac_key, SignedOnly):
+        raise InputError("message is unsigned (alg 'none') but an HMAC key was given", source=name,
+                         field="protected.alg")
+    if hmac_key is not None and alg == "HS256":
         verify_signature(data, msg, hmac_key, name, cbor)
     payload = msg.get("payload")
     if not isinstance(payload, dict):
