@@ -108,6 +108,10 @@ def _process(
     if resample_hz and s.frequency_hz != resample_hz:
         if not s.frequency_hz:
             return None, steps, "unknown sample rate: cannot resample"
+        ratio = Fraction(resample_hz / s.frequency_hz).limit_denominator(1000)
+        if not 0 < ratio.numerator <= 10_000:  # nothing left, or a polyphase filter too big to build
+            return None, steps, (f"cannot resample {s.frequency_hz:g} Hz to {resample_hz:g} Hz (ratio "
+                                 f"{ratio.numerator}/{ratio.denominator} is out of range)")
         out = resample(out, s.frequency_hz, resample_hz)
         if out.shape[0] == 0:
             return None, steps, "too short to resample"

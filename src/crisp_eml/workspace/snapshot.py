@@ -120,7 +120,7 @@ def ensure_version(project: Project, message: str = "auto", *, layer: str = "raw
 
 
 def list_versions(project: Project, *, layer: str | None = None) -> list[VersionInfo]:
-    with project.session() as s:
+    with project.read_session() as s:
         q = select(DatasetVersionRow).order_by(DatasetVersionRow.id)
         if layer:
             q = q.where(DatasetVersionRow.layer == check_layer(layer))
@@ -137,7 +137,7 @@ def _get(s: Session, version_id: int) -> DatasetVersionRow:
 
 def show_version(project: Project, version_id: int) -> tuple[VersionInfo, list[dict[str, Any]]]:
     """The version's summary and its items."""
-    with project.session() as s:
+    with project.read_session() as s:
         row = _get(s, version_id)
         items = _items_of(s, version_id)
         return _info(row, items), [{"sample_id": i, "hash": h, "name": n, "label": lbl, "category": c}
@@ -166,7 +166,7 @@ def diff_items(a: list[Item], b: list[Item]) -> dict[str, list[dict[str, Any]]]:
 
 
 def diff_versions(project: Project, a: int, b: int) -> dict[str, Any]:
-    with project.session() as s:
+    with project.read_session() as s:
         _get(s, a)
         _get(s, b)
         d: dict[str, Any] = {"from": a, "to": b}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crisp_eml.store.tables.base import Base, utcnow
@@ -13,6 +13,8 @@ from crisp_eml.store.tables.base import Base, utcnow
 
 class SampleRow(Base):
     __tablename__ = "samples"
+    # listing order (layer, enabled, then name, id): a page of a large project is an index walk, not a sort
+    __table_args__ = (Index("ix_samples_listing", "layer", "enabled", "name", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(512))

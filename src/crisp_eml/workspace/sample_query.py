@@ -1,0 +1,94 @@
+"""Use case: one page of samples, filtered and counted in SQL (the server's ``GET /api/v1/samples``).
+
+``data.samples.list_samples`` loads every matching row as an entity, which is right for training and for
+``eml data ls`` but not for a server answering many clients: here the filter, the order (name, then id, as
+``list_samples``), ``LIMIT``/``OFFSET`` and a ``COUNT`` all run in the database, only the columns a listing
+shows are read (not the metadata, which may hold a timestamp per row), and the read is a plain snapshot that
+never waits for writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+
+from crisp_eml.core.errors import InputError
+from crisp_eml.core.sample import CATEGORIES, LAYERS
+from crisp_eml.store.project import Project
+from crisp_eml.store.tables.data import SampleRow
+
+KINDS = ("timeseries", "audio", "image")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+#: the columns a listing shows (``eml data ls --json`` fields, plus layer, enabled and created_at)
+_COLUMNS = (SampleRow.id, SampleRow.name, SampleRow.label, SampleRow.category, SampleRow.kind, SampleRow.sensors,
+            SampleRow.frequency_hz, SampleRow.length, SampleRow.shape, SampleRow.hash, SampleRow.source,
+            SampleRow.layer, SampleRow.enabled, SampleRow.created_at)
+
+
+@dataclass
+class SamplePage:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0  # samples matching the filters, on every page
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "total": self.total, "limit": self.limit, "offset": self.offset}
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in allowed:
+        raise InputError(f"unknown {what} {value!r}; one of {', '.join(allowed)}", field=what)
+
+
+def _like(text: str) -> str:
+    """``%text%`` with LIKE's wildcards in ``text`` taken literally (escape character ``\\``)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _item(row: Any) -> dict[str, Any]:
+    created: datetime | None = row.created_at
+    return {"id": row.id, "name": row.name, "label": row.label, "category": row.category, "kind": row.kind,
+            "sensors": [{"name": s["name"], "units": s.get("units")} for s in row.sensors],
+            "frequency_hz": row.frequency_hz, "length": row.length, "shape": list(row.shape), "hash": row.hash,
+            "source": row.source, "layer": row.layer, "enabled": row.enabled,
+            "created_at": created.isoformat() if created else None}
+
+
+def query_samples(
+    project: Project, *, category: str | None = None, label: str | None = None, layer: str = "raw",
+    kind: str | None = None, search: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0,
+) -> SamplePage:
+    """The enabled samples of ``layer`` matching every filter given, ordered by name then id, from ``offset``.
+
+    ``search`` matches a substring of the name (case-insensitive for ASCII on SQLite); ``label=""`` matches
+    unlabeled samples.
+    """
+    _choice(layer, LAYERS, "layer")
+    _choice(category, CATEGORIES, "category")
+    _choice(kind, KINDS, "kind")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
+    if offset < 0:
+        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    where: list[ColumnElement[bool]] = [SampleRow.layer == layer, SampleRow.enabled.is_(True)]
+    if category is not None:
+        where.append(SampleRow.category == category)
+    if label is not None:
+        where.append(SampleRow.label.is_(None) if label == "" else SampleRow.label == label)
+    if kind is not None:
+        where.append(SampleRow.kind == kind)
+    if search:
+        where.append(SampleRow.name.ilike(_like(search), escape="\\"))
+    page = select(*_COLUMNS).where(*where).order_by(SampleRow.name, SampleRow.id).limit(limit).offset(offset)
+    with project.read_session() as s:
+        rows = list(s.execute(page))
+        if offset == 0 and len(rows) < limit:
+            total = len(rows)  # the whole result is on this page: no second query
+        else:
+            total = int(s.execute(select(func.count()).select_from(SampleRow).where(*where)).scalar_one())
+    return SamplePage([_item(r) for r in rows], total, limit, offset)
