@@ -22,6 +22,9 @@ def compile_cmd(
     vectors: Annotated[int, typer.Option("--vectors", help="Random test vectors to write (with TFLM outputs).")] = 8,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated output labels.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    background: Annotated[bool, typer.Option("--background", help="Compile, then verify (--host), as a background "
+                                                                   "job: print the job id and return at once (see "
+                                                                   "'eml jobs').")] = False,
     json_out: JSON = False,
 ) -> None:
     """Compile an int8 TFLite model into a dependency-free C99 library (bit-exact with TFLite Micro)."""
@@ -34,6 +37,12 @@ def compile_cmd(
     src = model_uri or model
     if not src:
         raise InputError("give a .tflite file or --model models:/name@alias")
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("compile", {"model": src, "out": str(out), "name": name, "vectors": vectors,
+                                             "labels": [x.strip() for x in labels.split(",")] if labels else None,
+                                             "force": force, "verify": True}, json_out)
     r = compile_model(src, out, name=name, vectors=vectors, force=force,
                       labels=[s.strip() for s in labels.split(",")] if labels else None)
     if json_out:
@@ -72,11 +81,17 @@ def profile_cmd(
     source: Annotated[str, typer.Argument(help="int8 .tflite, models:/name@alias or a compiled library folder.")],
     target: Annotated[str, typer.Option("--target", help="Catalog target id, e.g. cortex-m4f-80mhz.")]
     = "cortex-m4f-80mhz",
+    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                                   "return at once (see 'eml jobs').")] = False,
     json_out: JSON = False,
 ) -> None:
     """RAM, flash and latency of the compiled model on a target, next to TFLite Micro's smallest arena."""
     from crisp_eml.workspace.profile import profile
 
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("profile", {"source": source, "target": target}, json_out)
     r = profile(source, target)
     if json_out:
         print_json(r)

@@ -17,11 +17,17 @@ def generate(
     category: Annotated[str | None, typer.Option(help="Only 'training' or 'testing' samples.")] = None,
     layer: Annotated[str, typer.Option(help="Sample layer: raw or clean.")] = "raw",
     workers: Annotated[int | None, typer.Option(help="Worker processes (default min(2, cpus)).")] = None,
+    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                                   "return at once (see 'eml jobs').")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Apply the current impulse to every window of every sample (cached per sample)."""
     from crisp_eml.workspace.features import generate_features_report
 
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("features", {"category": category, "layer": layer, "workers": workers}, json_out)
     project = open_project()
     with progress_tick("features", disable=json_out) as tick:
         fs, stats = generate_features_report(project, layer=layer, category=category, on_progress=tick,

@@ -43,6 +43,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (same seed + data -> same metrics).")] = 0,
     learning: Annotated[str | None, typer.Option(
         help="Learning block type: nn-classifier, nn-regressor, anomaly-kmeans, anomaly-gmm, expert.")] = None,
+    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                                   "return at once (see 'eml jobs').")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Train the impulse's learning block; stores the run (Keras, float32 and int8 .tflite, report)."""
@@ -53,6 +55,11 @@ def train(
         raise InputError(f"--lr {lr} and --learning-rate {learning_rate} disagree (--lr is an alias)",
                          field="--learning-rate")
     learning_rate = learning_rate if learning_rate is not None else lr
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("train", {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size,
+                                           "patience": patience, "seed": seed, "learning": learning}, json_out)
     project = open_project()
     with progress(disable=json_out) as bar:
         task = bar.add_task("preparing", total=None)
@@ -92,11 +99,18 @@ def test(
     run: Annotated[str | None, typer.Option("--run", help="Run id (default: the latest).")] = None,
     uncertain_below: Annotated[float, typer.Option(help="Confidence below which a result is 'uncertain'.")] = 0.6,
     per_sample: Annotated[bool, typer.Option(help="Print every sample's result.")] = False,
+    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                                   "return at once (see 'eml jobs').")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Test a run's model on the testing samples in TFLite Micro."""
     from crisp_eml.workspace.evaluate import test_run
 
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("test", {"variant": variant, "run": run, "uncertain_below": uncertain_below},
+                                 json_out)
     project = open_project()
     res = test_run(project, run_id=run, variant=variant, uncertain_below=uncertain_below)
     if json_out:

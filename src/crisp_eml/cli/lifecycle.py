@@ -277,11 +277,17 @@ def report(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for report.html and report.pdf.")] = Path("report"),
     model: Annotated[str | None, typer.Option(help="Model URI (default: production, else latest).")] = None,
     pdf: Annotated[bool, typer.Option(help="Also write a PDF (needs reportlab).")] = True,
+    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                                   "return at once (see 'eml jobs').")] = False,
     json_out: JSON = False,
 ) -> None:
     """Write the project report / model card as HTML (and PDF)."""
     from crisp_eml.workspace.report import write_report
 
+    if background:
+        from crisp_eml.cli.jobs import run_in_background
+
+        return run_in_background("report", {"out": str(out), "model": model, "pdf": pdf}, json_out)
     r = write_report(open_project(), out, model=model, pdf=pdf)
     if json_out:
         print_json(r)

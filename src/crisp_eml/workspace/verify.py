@@ -14,13 +14,12 @@ from crisp_eml.core.personas import Permission
 
 
 def verify_library(lib_dir: Path, *, host: bool = True, target: str | None = None, sanitize: bool = True,
-                   use_project: bool = True) -> Any:
+                   use_project: bool = True, project: Any = None) -> Any:
     from crisp_eml.compiler import verify
 
     if not host and target is None:
         raise InputError("nothing to verify: pass --host and/or --target cortex-m4")
-    project = None
-    if use_project:
+    if project is None and use_project:
         from crisp_eml.store.project import Project
 
         try:
