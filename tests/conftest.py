@@ -53,3 +53,12 @@ def run_cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         return code, out.getvalue(), err.getvalue()
 
     return _run
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[object]:
+    """An in-process server over a project with one member per persona (tests/server/server_helpers.py)."""
+    from server_helpers import api_for  # tests/server is on sys.path while its tests run
+
+    with api_for(tmp_path / "proj") as a:
+        yield a

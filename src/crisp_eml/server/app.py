@@ -82,7 +82,10 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
 
 
 def _start_jobs(ctx: ServerContext) -> Any:
-    """Start the background job runner (and mark jobs a previous server left running as interrupted)."""
+    """Start the background job runner (and mark jobs a previous server left running as interrupted).
+    ``job_workers=0`` runs none: jobs stay queued (API tests, or a server that leaves jobs to other processes)."""
+    if ctx.settings.job_workers <= 0:
+        return None
     try:
         runner_mod = import_module("crisp_eml.jobs.runner")
     except ModuleNotFoundError:

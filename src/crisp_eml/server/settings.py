@@ -20,5 +20,5 @@ class ServerSettings:
     max_files: int = 1000  # files in one multipart request (Edge Impulse's limit)
     failed_login_limit: int = 20  # failed authentications per client ...
     failed_login_window_s: float = 60.0  # ... within this many seconds, then 429 until the window passes
-    job_workers: int = 2  # background jobs running at once (each in its own process)
+    job_workers: int = 2  # background jobs running at once (each in its own process); 0: this app runs none
     sse_poll_s: float = 0.25  # how often an event stream looks for new job events

@@ -4,5 +4,6 @@
 compatible ingestion service lives where Edge Impulse's does, so existing clients only change the host).
 """
 
-ROUTERS: tuple[str, ...] = ("system",)
-ROOT_ROUTERS: tuple[str, ...] = ()
+ROUTERS: tuple[str, ...] = ("system", "samples", "datasets", "impulse", "models", "lifecycle", "artifacts", "jobs",
+                             "uploads")
+ROOT_ROUTERS: tuple[str, ...] = ("ei_ingest",)
