@@ -10,6 +10,7 @@ a cancel request. SIGTERM stops the job: recorded as ``cancelled`` when a cancel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -162,11 +163,16 @@ def run(root: Path, job_id: str) -> int:
     return 0
 
 
+WORKER_NICE = 10  # a job yields the CPU to the server: training must not slow every API request down
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m crisp_eml.jobs.worker PROJECT_ROOT JOB_ID", file=sys.stderr)
         return 2
+    with contextlib.suppress(OSError):  # best effort: a lower CPU priority than the API
+        os.nice(WORKER_NICE)
     return run(Path(args[0]), args[1])
 
 

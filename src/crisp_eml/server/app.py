@@ -66,6 +66,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
     return app
 
 
+def mounted_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, full path) of every route the app serves: its own and those of each mounted router module
+    (read from the routers, since FastAPI keeps included routers behind a private wrapper)."""
+    from fastapi.routing import APIRoute
+
+    found = [(r, "") for r in app.routes if isinstance(r, APIRoute)]
+    for names, prefix in ((ROUTERS, API_PREFIX), (ROOT_ROUTERS, "")):
+        for name in names:
+            found += [(r, prefix) for r in import_module(f"crisp_eml.server.routes.{name}").router.routes
+                      if isinstance(r, APIRoute)]
+    return sorted({(m, prefix + r.path) for r, prefix in found for m in (r.methods or set()) - {"HEAD", "OPTIONS"}})
+
+
 def openapi_schema(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document (built once), with the bearer-token security scheme declared."""
     if app.openapi_schema is None:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from crisp_eml.core.errors import InputError, NotFoundError
 from crisp_eml.core.personas import Permission
+from crisp_eml.store.db import READ_ONLY
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import MemberRow
 from crisp_eml.store.tables.base import utcnow
@@ -178,38 +179,59 @@ def _split(secret: str, prefix: str) -> tuple[str, str] | None:
 
 def authenticate(project: Project, secret: str, *, touch: bool = True) -> Credential | None:
     """The credential a presented member token or ingestion key stands for; None when it is unknown, revoked,
-    expired, or its member has left. Digests are compared in constant time."""
+    expired, or its member has left. Digests are compared in constant time.
+
+    Every request of the server comes through here, so it is one read of the credential joined to its member
+    (a revocation or a removed member takes effect on the next request), and a token's last use is written at
+    most once a minute per process."""
     token, key = _split(secret, TOKEN_PREFIX), _split(secret, KEY_PREFIX)
     if token is None and key is None:
         hmac.compare_digest(secret, secret)  # about the same work as a real check
         return None
-    cred: Credential | None = None
-    with project.read_session() as s:
+    reader = project.engine.execution_options(**{READ_ONLY: True})
+    now = utcnow()
+    with reader.connect() as conn:
         if token is not None:
-            t = s.get(ApiTokenRow, token[0])
-            if (t is not None and hmac.compare_digest(t.digest, _digest(t.salt, token[1])) and t.revoked_at is None
-                    and (t.expires_at is None or t.expires_at > utcnow()) and s.get(MemberRow, t.member) is not None):
-                cred = Credential(t.member, t.id, frozenset(t.scopes) if t.scopes else None, "token")
-        elif key is not None:
-            k = s.get(IngestKeyRow, key[0])
-            if (k is not None and hmac.compare_digest(k.digest, _digest(k.salt, key[1])) and k.revoked_at is None
-                    and s.get(MemberRow, k.created_by) is not None):
-                cred = Credential(k.created_by, k.id, frozenset({Permission.INGEST_DATA.value}), "ingest-key")
-    if cred is not None and touch and cred.kind == "token":
-        _touch(project, cred.credential_id)
+            t = ApiTokenRow.__table__
+            row = conn.execute(select(t.c.id, t.c.salt, t.c.digest, t.c.scopes, t.c.revoked_at, t.c.expires_at,
+                                      t.c.member).join_from(t, MemberRow.__table__, MemberRow.name == t.c.member)
+                               .where(t.c.id == token[0])).first()
+            if row is None or not hmac.compare_digest(row.digest, _digest(row.salt, token[1])):
+                return None
+            if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+                return None
+            cred = Credential(row.member, row.id, frozenset(row.scopes) if row.scopes else None, "token")
+        else:
+            assert key is not None
+            k = IngestKeyRow.__table__
+            krow = conn.execute(select(k.c.id, k.c.salt, k.c.digest, k.c.revoked_at, k.c.created_by)
+                                .join_from(k, MemberRow.__table__, MemberRow.name == k.c.created_by)
+                                .where(k.c.id == key[0])).first()
+            if krow is None or not hmac.compare_digest(krow.digest, _digest(krow.salt, key[1])):
+                return None
+            if krow.revoked_at is not None:
+                return None
+            cred = Credential(krow.created_by, krow.id, frozenset({Permission.INGEST_DATA.value}), "ingest-key")
+    if touch and cred.kind == "token":
+        _touch(project, cred.credential_id, now)
     return cred
 
 
-def _touch(project: Project, token_id: str) -> None:
-    """Record when a token was last used, at most once a minute (no write lock on every request)."""
-    with project.read_session() as s:
-        row = s.get(ApiTokenRow, token_id)
-        if row is None or (row.last_used_at is not None and utcnow() - row.last_used_at < timedelta(minutes=1)):
-            return
+_TOUCHED: dict[tuple[str, str], datetime] = {}  # (project id, token id) -> when this process last wrote its use
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def _touch(project: Project, token_id: str, now: datetime) -> None:
+    """Record when a token was last used, at most once a minute per process (no write lock on every request)."""
+    slot = (project.project_id, token_id)
+    last = _TOUCHED.get(slot)
+    if last is not None and now - last < TOUCH_EVERY:
+        return
+    _TOUCHED[slot] = now
     with project.session() as s:
         row = s.get(ApiTokenRow, token_id)
         if row is not None:
-            row.last_used_at = utcnow()
+            row.last_used_at = now
 
 
 def hmac_key(project: Project, *, create: bool = True, rotate: bool = False) -> str | None:

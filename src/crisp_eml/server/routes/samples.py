@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from crisp_eml.server.auth import member_project
+from crisp_eml.server.fast_json import FastJSON
 from crisp_eml.store.project import Project
 from crisp_eml.workspace.sample_query import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -48,7 +49,7 @@ class BulkLabelChange(LabelChange):
         min_length=1, max_length=10_000)
 
 
-@router.get("/samples")
+@router.get("/samples", response_model=None, response_class=FastJSON)
 def list_samples(
     project: Project = Depends(member_project),
     category: Category | None = None,
@@ -60,12 +61,13 @@ def list_samples(
                                         description="Only names containing this text.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-) -> dict[str, Any]:
-    """One page of the enabled samples of a layer, ordered by name then id, with the total that match."""
+) -> FastJSON:
+    """One page of the enabled samples of a layer, ordered by name then id, with the total that match:
+    ``{"items": [...], "total", "limit", "offset"}``."""
     from crisp_eml.workspace.sample_query import query_samples
 
-    return query_samples(project, category=category, label=label, layer=layer, kind=kind, search=search,
-                         limit=limit, offset=offset).to_dict()
+    return FastJSON(query_samples(project, category=category, label=label, layer=layer, kind=kind, search=search,
+                                  limit=limit, offset=offset).to_dict())
 
 
 @router.post("/samples/label")
