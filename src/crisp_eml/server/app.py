@@ -18,8 +18,9 @@ from fastapi.openapi.utils import get_openapi
 
 from crisp_eml import __version__
 from crisp_eml.server import errors
-from crisp_eml.server.auth import FailedLogins, member_project
+from crisp_eml.server.auth import member_project
 from crisp_eml.server.context import ServerContext
+from crisp_eml.server.failed_logins import FailedLogins
 from crisp_eml.server.limits import BodyLimit
 from crisp_eml.server.routes import ROOT_ROUTERS, ROUTERS
 from crisp_eml.server.settings import ServerSettings

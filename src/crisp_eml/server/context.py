@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from crisp_eml.server.auth import FailedLogins
+from crisp_eml.server.failed_logins import FailedLogins
 from crisp_eml.server.settings import ServerSettings
 from crisp_eml.store.project import Project
 
