@@ -11,6 +11,7 @@ class EmlError(Exception):
     """Base of every crisp-eml error. ``exit_code`` is what the CLI returns."""
 
     exit_code = 1
+    code = "error"  # the machine-readable name the server and the job records use
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -24,6 +25,7 @@ class InputError(EmlError):
     """Malformed user input: a file, a field or an option. Names *where* and *why*."""
 
     exit_code = 2
+    code = "bad_request"
 
     def __init__(self, reason: str, *, source: str | None = None, field: str | None = None) -> None:
         self.source = source
@@ -41,33 +43,39 @@ class NotFoundError(EmlError):
     """A named thing (sample, version, run, model, alias) does not exist."""
 
     exit_code = 3
+    code = "not_found"
 
 
 class ConflictError(EmlError):
     """The request contradicts the project state (duplicate sample, existing project...)."""
 
     exit_code = 4
+    code = "conflict"
 
 
 class ProjectError(EmlError):
     """No project here, or the project's configuration/store is unusable."""
 
     exit_code = 5
+    code = "project_unavailable"
 
 
 class PermissionDeniedError(EmlError):
     """The acting member's persona lacks the permission for this action."""
 
     exit_code = 6
+    code = "forbidden"
 
 
 class ToolMissingError(EmlError):
     """An external tool (compiler, emulator, espeak-ng) or optional package is not installed."""
 
     exit_code = 7
+    code = "tool_missing"
 
 
 class VerificationError(EmlError):
     """Generated code or a model did not match its reference, or a gate failed."""
 
     exit_code = 8
+    code = "verification_failed"

@@ -21,14 +21,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 
 from crisp_eml.core.errors import (
-    ConflictError,
     EmlError,
     InputError,
     NotFoundError,
-    PermissionDeniedError,
-    ProjectError,
-    ToolMissingError,
-    VerificationError,
 )
 from crisp_eml.core.personas import Permission
 from crisp_eml.jobs.kinds import kind_of, validate
@@ -46,12 +41,6 @@ STATUSES = ACTIVE + FINAL
 EVENT_KINDS = ("progress", "log", "status")
 MAX_PAGE = 500
 JOBS_DIR = "jobs"
-#: error class -> code, the same codes the API uses for the same errors
-ERROR_CODES: tuple[tuple[type[EmlError], str], ...] = (
-    (InputError, "bad_request"), (NotFoundError, "not_found"), (ConflictError, "conflict"),
-    (PermissionDeniedError, "forbidden"), (VerificationError, "verification_failed"),
-    (ToolMissingError, "tool_missing"), (ProjectError, "project_unavailable"),
-)
 
 
 def hostname() -> str:
@@ -78,8 +67,7 @@ def job_dict(row: JobRow) -> dict[str, Any]:
 def error_of(exc: BaseException) -> dict[str, Any]:
     """The ``{"code", "message", "field"}`` a job failed with."""
     if isinstance(exc, EmlError):
-        code = next((c for cls, c in ERROR_CODES if isinstance(exc, cls)), "error")
-        return {"code": code, "message": str(exc), "field": getattr(exc, "field", None)}
+        return {"code": exc.code, "message": str(exc), "field": getattr(exc, "field", None)}
     return {"code": "internal", "message": f"internal error: {type(exc).__name__}: {exc}"[:2000], "field": None}
 
 

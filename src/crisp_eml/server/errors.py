@@ -15,29 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crisp_eml.core.errors import (
-    ConflictError,
-    EmlError,
-    InputError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProjectError,
-    ToolMissingError,
-    VerificationError,
-)
+from crisp_eml.core.errors import EmlError
 
 log = logging.getLogger("crisp_eml.server")
 
-#: error class -> (status, code); the first match in order wins
-STATUS: tuple[tuple[type[EmlError], int, str], ...] = (
-    (InputError, 400, "bad_request"),
-    (NotFoundError, 404, "not_found"),
-    (ConflictError, 409, "conflict"),
-    (PermissionDeniedError, 403, "forbidden"),
-    (VerificationError, 422, "verification_failed"),
-    (ToolMissingError, 503, "tool_missing"),
-    (ProjectError, 503, "project_unavailable"),
-)
+#: an EmlError's code (core/errors.py) -> HTTP status
+STATUS: dict[str, int] = {"bad_request": 400, "not_found": 404, "conflict": 409, "forbidden": 403,
+                          "verification_failed": 422, "tool_missing": 503, "project_unavailable": 503}
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
               406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
               422: "unprocessable", 429: "too_many_requests"}
@@ -59,10 +43,7 @@ def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 
 
 def eml_status(exc: EmlError) -> tuple[int, str]:
-    for cls, status, code in STATUS:
-        if isinstance(exc, cls):
-            return status, code
-    return 400, "error"
+    return STATUS.get(exc.code, 400), exc.code
 
 
 def respond(exc: Exception) -> JSONResponse:
