@@ -38,10 +38,25 @@ class Api:
     def headers(self, member: str = OWNER) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[member]}"}
 
+    def token_id(self, member: str) -> str:
+        """The id part of a member's token (what the audit trail records as ``via_token``)."""
+        return self.tokens[member].split("_")[2]
 
-def make_project(root: Path) -> tuple[Project, dict[str, str], str]:
-    """A project with the owner and one member per persona; a token for each and one ingestion key."""
-    project = Project.init(root, "served", member=OWNER).acting_as(OWNER)
+    def ingest_motions(self) -> int:
+        """Ingest BasicMotions (80 real recordings, 4 labels, names repeated in training and testing) through
+        the ingest use case; the number of samples."""
+        from conftest import BASIC_MOTIONS
+        from crisp_eml.workspace.ingest import ingest_paths
+
+        report = ingest_paths(self.project, [BASIC_MOTIONS])
+        assert not report.failures, report.failures
+        return len(report.samples)
+
+
+def make_project(root: Path, metadata_url: str | None = None) -> tuple[Project, dict[str, str], str]:
+    """A project with the owner and one member per persona; a token for each and one ingestion key. Its metadata
+    is in SQLite, or in the database at ``metadata_url`` (PostgreSQL)."""
+    project = Project.init(root, "served", member=OWNER, metadata_url=metadata_url).acting_as(OWNER)
     for name, persona in MEMBERS.items():
         add_member(project, name, persona)
     tokens = {OWNER: create_token(project, OWNER)["token"]}
@@ -82,20 +97,24 @@ def live_server(root: Path, *, timeout_s: float = 60.0) -> Iterator[LiveServer]:
     answers) when entered, stopped (SIGTERM, then SIGKILL) when left."""
     import json
     import sys
+    import tempfile
     import time
     import urllib.request
 
     port = free_port()
     eml = Path(sys.executable).with_name("eml")
+    # stderr to a file, never an unread pipe: a server logging many errors would fill the pipe and freeze
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen([str(eml), "serve", "--port", str(port), "--json", "--log-level", "warning"],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=root, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         url = json.loads(line)["url"] if line.strip() else f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read() if proc.stderr else ""
+                log.seek(0)
+                err = log.read()[-4000:]
                 raise RuntimeError(f"eml serve exited with {proc.returncode}: {err}")
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
@@ -115,6 +134,6 @@ def live_server(root: Path, *, timeout_s: float = 60.0) -> Iterator[LiveServer]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        log.close()

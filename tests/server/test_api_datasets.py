@@ -3,28 +3,16 @@ quality reports, each with the CLI's permissions and audit entries."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from server_helpers import Api
 
 from crisp_eml.data.samples import get_sample, list_samples
 from crisp_eml.workspace.audit import log
 from crisp_eml.workspace.check import check_dataset
-from crisp_eml.workspace.ingest import ingest_paths
 
-MOTIONS = Path("/work/shared/datasets/basic-motions")
 URL = "/api/v1/datasets"
 
 
-def _motions(api: Api) -> int:
-    report = ingest_paths(api.project, [MOTIONS])
-    assert not report.failures
-    return len(report.samples)
-
-
-def _token_id(api: Api, member: str) -> str:
-    return api.tokens[member].split("_")[2]
 
 
 def test_anonymous_gets_401(api: Api) -> None:
@@ -36,13 +24,13 @@ def test_anonymous_gets_401(api: Api) -> None:
 
 
 def test_snapshot_show_diff_restore(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     assert api.client.get(f"{URL}/versions", headers=api.headers()).json() == []
     r = api.client.post(f"{URL}/versions", json={"message": "first"}, headers=api.headers("dana"))
     assert r.status_code == 201, r.text
     v1 = r.json()
     assert v1["n_samples"] == n and v1["author"] == "dana" and v1["labels"]["walking"] == 20
-    assert log(api.project, "dataset.snapshot")[-1]["artifacts"]["via_token"] == _token_id(api, "dana")
+    assert log(api.project, "dataset.snapshot")[-1]["artifacts"]["via_token"] == api.token_id("dana")
 
     s = get_sample(api.project, "training/walking.01")
     assert api.client.patch(f"/api/v1/samples/{s.id}", json={"label": "stroll"},
@@ -73,7 +61,7 @@ def test_versions_errors(api: Api) -> None:
     h = api.headers("dana")
     empty = api.client.post(f"{URL}/versions", json={"message": "nothing"}, headers=h)
     assert empty.status_code == 400 and empty.json()["error"]["field"] == "layer"
-    _motions(api)
+    api.ingest_motions()
     for member in ("bob", "uma", "pat"):
         assert api.client.post(f"{URL}/versions", json={"message": "m"}, headers=api.headers(member)).status_code == 403
     for body in ({}, {"message": ""}, {"message": "m", "layer": "cooked"}, {"message": "m", "extra": 1}):
@@ -89,7 +77,7 @@ def test_versions_errors(api: Api) -> None:
 
 
 def test_quality_report_and_latest(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     h = api.headers("uma")
     r = api.client.get(f"{URL}/quality/latest", headers=h)
     assert r.status_code == 404
@@ -101,7 +89,7 @@ def test_quality_report_and_latest(api: Api) -> None:
     latest = api.client.get(f"{URL}/quality/latest", headers=api.headers("bob")).json()
     assert latest["score"] == report["score"] and latest["tier"] == report["tier"]
     assert latest["actor"] == "uma" and latest["current"] is True and latest["samples"] == n
-    assert log(api.project, "dataset.check")[-1]["artifacts"]["via_token"] == _token_id(api, "uma")
+    assert log(api.project, "dataset.check")[-1]["artifacts"]["via_token"] == api.token_id("uma")
     assert api.client.delete("/api/v1/samples/training/walking.02", headers=api.headers("dana")).status_code == 200
     assert api.client.get(f"{URL}/quality/latest", headers=h).json()["current"] is False
     assert api.client.get(f"{URL}/quality/latest", params={"layer": "clean"}, headers=h).status_code == 404
@@ -110,7 +98,7 @@ def test_quality_report_and_latest(api: Api) -> None:
 
 
 def test_rebalance_moves_samples_with_label_data(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     body = {"test_fraction": 0.5, "stratify": True}
     assert api.client.post(f"{URL}/rebalance", json=body, headers=api.headers("bob")).status_code == 403
     r = api.client.post(f"{URL}/rebalance", json=body, headers=api.headers("ed"))
@@ -118,7 +106,7 @@ def test_rebalance_moves_samples_with_label_data(api: Api) -> None:
     out = r.json()
     assert out["counts"]["testing"] + out["counts"]["training"] == n
     assert out["counts"] == {c: len(list_samples(api.project, category=c)) for c in ("testing", "training")}
-    assert log(api.project, "dataset.rebalance")[-1]["artifacts"]["via_token"] == _token_id(api, "ed")
+    assert log(api.project, "dataset.rebalance")[-1]["artifacts"]["via_token"] == api.token_id("ed")
     for bad in ({"test_fraction": 1.5}, {"test_fraction": 0}, {"keep_together": ""}, {"layer": "x"}):
         assert api.client.post(f"{URL}/rebalance", json=bad, headers=api.headers("ed")).status_code == 422, bad
     missing = api.client.post(f"{URL}/rebalance", json={"keep_together": "subject"}, headers=api.headers("ed"))
@@ -126,13 +114,13 @@ def test_rebalance_moves_samples_with_label_data(api: Api) -> None:
 
 
 def test_clean_layer_is_listed_and_needs_ingest_data(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     assert api.client.post(f"{URL}/clean", json={}, headers=api.headers("erin")).status_code == 403
     r = api.client.post(f"{URL}/clean", json={"repair": True}, headers=api.headers("dana"))
     assert r.status_code == 200, r.text
     kept = r.json()["kept"]
     assert 0 < kept <= n
-    assert log(api.project, "dataset.clean")[-1]["artifacts"]["via_token"] == _token_id(api, "dana")
+    assert log(api.project, "dataset.clean")[-1]["artifacts"]["via_token"] == api.token_id("dana")
     listed = api.client.get("/api/v1/samples", params={"layer": "clean", "limit": 1000}, headers=api.headers()).json()
     assert listed["total"] == kept and {i["layer"] for i in listed["items"]} == {"clean"}
     for rate in (1e-9, 999_999.7):  # nothing left / a filter too big to build: dropped with the reason, no 5xx
@@ -145,7 +133,7 @@ def test_clean_layer_is_listed_and_needs_ingest_data(api: Api) -> None:
 
 @pytest.mark.parametrize("member", ["uma", "bob"])
 def test_reads_are_open_to_every_member(api: Api, member: str) -> None:
-    _motions(api)
+    api.ingest_motions()
     api.client.post(f"{URL}/versions", json={"message": "v"}, headers=api.headers("dana"))
     h = api.headers(member)
     assert api.client.get(f"{URL}/versions", headers=h).status_code == 200

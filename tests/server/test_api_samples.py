@@ -15,19 +15,9 @@ from crisp_eml.data.samples import get_sample, list_samples, load_array
 from crisp_eml.workspace.audit import log
 from crisp_eml.workspace.ingest import ingest_paths
 
-MOTIONS = Path("/work/shared/datasets/basic-motions")
 URL = "/api/v1/samples"
 
 
-def _motions(api: Api) -> int:
-    """Ingest BasicMotions (80 real recordings, 4 labels, names repeated in training and testing)."""
-    report = ingest_paths(api.project, [MOTIONS])
-    assert not report.failures
-    return len(report.samples)
-
-
-def _token_id(api: Api, member: str) -> str:
-    return api.tokens[member].split("_")[2]
 
 
 def test_anonymous_gets_401(api: Api) -> None:
@@ -39,7 +29,7 @@ def test_anonymous_gets_401(api: Api) -> None:
 
 
 def test_pages_cover_the_listing_in_the_cli_order(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     expected = [s.id for s in list_samples(api.project)]
     got: list[str] = []
     for offset in range(0, n, 30):
@@ -54,7 +44,7 @@ def test_pages_cover_the_listing_in_the_cli_order(api: Api) -> None:
 
 
 def test_filters_match_the_cli_listing(api: Api) -> None:
-    _motions(api)
+    api.ingest_motions()
     h = api.headers("bob")
     for params, cli in (({"label": "walking"}, {"label": "walking"}),
                         ({"category": "testing"}, {"category": "testing"}),
@@ -82,7 +72,7 @@ def test_bad_query_values_get_422(api: Api, params: dict[str, object]) -> None:
 
 
 def test_one_sample_by_id_name_or_category_name(api: Api) -> None:
-    _motions(api)
+    api.ingest_motions()
     h = api.headers("uma")
     s = get_sample(api.project, "testing/walking.03")
     assert api.client.get(f"{URL}/{s.id}", headers=h).json()["name"] == "walking.03"
@@ -98,7 +88,7 @@ def test_one_sample_by_id_name_or_category_name(api: Api) -> None:
 
 
 def test_values_as_json_and_as_csv(api: Api) -> None:
-    _motions(api)
+    api.ingest_motions()
     s = get_sample(api.project, "training/running.02")
     arr = load_array(api.project, s)
     body = api.client.get(f"{URL}/{s.id}/data", headers=api.headers("uma")).json()
@@ -129,7 +119,7 @@ def test_missing_values_come_back_as_null(api: Api, tmp_path: Path) -> None:
 
 
 def test_label_change_is_audited_with_the_token(api: Api) -> None:
-    _motions(api)
+    api.ingest_motions()
     s = get_sample(api.project, "testing/standing.05")
     r = api.client.patch(f"{URL}/testing/standing.05", json={"label": "idle"}, headers=api.headers("dana"))
     assert r.status_code == 200, r.text
@@ -137,14 +127,14 @@ def test_label_change_is_audited_with_the_token(api: Api) -> None:
     assert r.json()["sample"]["label"] == "idle"
     assert get_sample(api.project, s.id).label == "idle"
     entry = log(api.project, "sample.label")[-1]
-    assert entry["actor"] == "dana" and entry["artifacts"]["via_token"] == _token_id(api, "dana")
+    assert entry["actor"] == "dana" and entry["artifacts"]["via_token"] == api.token_id("dana")
     assert entry["artifacts"]["samples"][0]["sample"] == s.id
     again = api.client.patch(f"{URL}/{s.id}", json={"label": "idle"}, headers=api.headers("dana")).json()
     assert again["changed"] == 0 and again["unchanged"] == [s.id] and again["sample"]["id"] == s.id
 
 
 def test_move_category_and_bulk_label(api: Api) -> None:
-    _motions(api)
+    api.ingest_motions()
     s = get_sample(api.project, "testing/running.01")
     r = api.client.patch(f"{URL}/{s.id}", json={"category": "training"}, headers=api.headers("ed"))
     assert r.status_code == 200 and r.json()["sample"]["category"] == "training"
@@ -160,7 +150,7 @@ def test_move_category_and_bulk_label(api: Api) -> None:
 
 @pytest.mark.parametrize("body", [{}, {"label": "   "}])
 def test_nothing_to_change_is_400(api: Api, body: dict[str, str]) -> None:
-    _motions(api)
+    api.ingest_motions()
     r = api.client.patch(f"{URL}/training/running.01", json=body, headers=api.headers("dana"))
     assert r.status_code == 400 and r.json()["error"]["field"] == "label"
 
@@ -168,7 +158,7 @@ def test_nothing_to_change_is_400(api: Api, body: dict[str, str]) -> None:
 @pytest.mark.parametrize("body", [{"category": "validation"}, {"label": ""}, {"label": "x" * 300},
                                   {"label": "a\nb"}, {"label": "ok", "colour": "red"}, {"label": 3}])
 def test_bad_label_bodies_get_422(api: Api, body: dict[str, object]) -> None:
-    _motions(api)
+    api.ingest_motions()
     r = api.client.patch(f"{URL}/training/running.01", json=body, headers=api.headers("dana"))
     assert r.status_code == 422, r.text
     assert get_sample(api.project, "training/running.01").label == "running"
@@ -176,7 +166,7 @@ def test_bad_label_bodies_get_422(api: Api, body: dict[str, object]) -> None:
 
 @pytest.mark.parametrize("member", ["bob", "uma", "erin", "olga"])
 def test_members_without_label_data_get_403(api: Api, member: str) -> None:
-    _motions(api)
+    api.ingest_motions()
     for r in (api.client.patch(f"{URL}/training/running.01", json={"label": "x"}, headers=api.headers(member)),
               api.client.post(f"{URL}/label", json={"samples": ["training/running.01"], "category": "testing"},
                               headers=api.headers(member))):
@@ -187,7 +177,7 @@ def test_members_without_label_data_get_403(api: Api, member: str) -> None:
 
 
 def test_delete_needs_ingest_data_and_is_audited(api: Api) -> None:
-    n = _motions(api)
+    n = api.ingest_motions()
     s = get_sample(api.project, "testing/badminton.07")
     for member in ("bob", "uma", "pat"):
         r = api.client.delete(f"{URL}/{s.id}", headers=api.headers(member))
@@ -199,4 +189,4 @@ def test_delete_needs_ingest_data_and_is_audited(api: Api) -> None:
     assert api.client.delete(f"{URL}/{s.id}", headers=api.headers("ed")).status_code == 404
     assert api.client.get(URL, headers=api.headers()).json()["total"] == n - 1
     entry = log(api.project, "sample.remove")[-1]
-    assert entry["actor"] == "ed" and entry["artifacts"]["via_token"] == _token_id(api, "ed")
+    assert entry["actor"] == "ed" and entry["artifacts"]["via_token"] == api.token_id("ed")
