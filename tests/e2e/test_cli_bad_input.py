@@ -47,6 +47,8 @@ FILE_FIRST = {("inspect",), ("profile",), ("verify",), ("compile",), ("bundle", 
 SWEEP_EXCLUDED = {
     ("init",): "creates a project in the current folder by design (covered by its own malformed cases)",
     ("data", "synth"): "writes synthetic files without a project by design (image engineer's area)",
+    ("serve",): "serves until stopped by design (tests/server/test_graceful_shutdown.py runs it; its bad options "
+                "are in the table below)",
 }
 
 
@@ -321,6 +323,18 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["members", "add", "bad name!", "--persona", "data-scientist"], INPUT, "field 'name'", "member names use"),
     (["members", "add", "bob", "--persona", "wizard"], INPUT, "field 'persona'", "unknown persona 'wizard'"),
     (["members", "rm", "nobody"], NOT_FOUND, "'nobody'", "is not a member"),
+    # server credentials and eml serve
+    (["members", "token", "create", "nobody"], NOT_FOUND, "'nobody'", "is not a member"),
+    (["members", "token", "create", "nobody", "--scope", "fly"], INPUT, "field 'scope'", "unknown scope 'fly'"),
+    (["members", "token", "create", "nobody", "--expires", "0"], INPUT, "field 'expires'", "between 0 and"),
+    (["members", "token", "revoke", "abc"], NOT_FOUND, "'abc'", "no API token"),
+    (["ingest-key", "revoke", "abc"], NOT_FOUND, "'abc'", "no ingestion key"),
+    (["ingest-key", "create", "--name", " "], INPUT, "field 'name'", "1 to 128 characters"),
+    (["serve", "--host", "0.0.0.0"], INPUT, "field '--host'", "not a loopback address"),
+    (["serve", "--tls-cert", "{nope}/c.pem"], INPUT, "field '--tls-key'", "give both --tls-cert and --tls-key"),
+    (["serve", "--tls-cert", "{nope}/c.pem", "--tls-key", "{nope}/k.pem"], INPUT, "{nope}/c.pem", "no such file"),
+    (["serve", "--workers", "0"], INPUT, "field '--workers'", "between 1 and 64"),
+    (["serve", "--port", "70000"], INPUT, "field '--port'", "between 0 and 65535"),
     (["report", "-o", "{notdir}/r.html"], INPUT, "{notdir}/r.html", "cannot create the folder"),
     (["report", "-o", "{base}/out_r2.html", "--model", "models:/nope@production"], NOT_FOUND, "'nope'",
      "no model named"),
