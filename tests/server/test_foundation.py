@@ -40,7 +40,7 @@ def test_secrets_are_stored_hashed_and_listed_without_them(api: Api) -> None:
     db = (api.root / ".eml" / "metadata.db").read_bytes()
     for token in api.tokens.values():
         assert token.split("_", 3)[3].encode() not in db
-    listed = list_tokens(api.project)
+    listed = list_tokens(api.project, all_members=True)
     assert len(listed) == len(api.tokens) and all("token" not in t for t in listed)
 
 

@@ -107,11 +107,14 @@ class Seeded:
     lib: Path  # the compiled library of models:/ad01/1, outside the project
     run_id: str  # a finished k-means anomaly run, registered as models:/kmeans/1 (never gated)
     features: FeatureSet
+    token_id: str  # an API token of the owner
+    key_id: str  # an ingestion key
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     from crisp_eml.workspace.compile import compile_model
+    from crisp_eml.workspace.credentials import create_ingest_key, create_token
     from crisp_eml.workspace.features import generate_features
     from crisp_eml.workspace.gate import run_gate
     from crisp_eml.workspace.import_model import import_model
@@ -142,7 +145,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         register_model(p, run_id, "kmeans")
         p.blobs.put(b"an orphan blob, for gc to collect")
         fs = generate_features(p, current_impulse(p))
-    yield Seeded(top / "proj", top / "lib", run_id, fs)
+        token = create_token(p, OWNER)["id"]
+        key = create_ingest_key(p, "device")["id"]
+    yield Seeded(top / "proj", top / "lib", run_id, fs, token, key)
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,14 @@ def _train_on_features(c: Ctx) -> Any:
     return _ws("train").train_on_features(c.project, c.base.features, block)
 
 
+def _ingest_files(c: Ctx) -> Any:
+    from pathlib import PurePath
+
+    ingest = _ws("ingest")
+    item = ingest.SourceFile(CSV, PurePath(CSV.name), None, source=f"upload:{CSV.name}")
+    return ingest.ingest_files(c.project, [item], label="walking")
+
+
 def _save_impulse(c: Ctx) -> Any:
     impulse = _ws("impulse")
     return impulse.save_impulse(c.project, impulse.current_impulse(c.project), action="impulse.set")
@@ -207,6 +220,15 @@ USE_CASES: list[UseCase] = [
             lambda c: _ws("requirements").set_requirements(c.project, ["min_accuracy=0.5"]), "requirements.set"),
     UseCase("workspace.ingest.ingest_paths", need(P.INGEST_DATA),
             lambda c: _ws("ingest").ingest_paths(c.project, [CSV], label="walking"), "sample.ingest"),
+    UseCase("workspace.ingest.ingest_files", need(P.INGEST_DATA), _ingest_files, "sample.ingest"),
+    UseCase("workspace.ingest_upload.require_ingest", need(P.INGEST_DATA),
+            lambda c: _ws("ingest_upload").require_ingest(c.project), None),
+    UseCase("workspace.credentials.create_ingest_key", need(P.INGEST_DATA),
+            lambda c: _ws("credentials").create_ingest_key(c.project, "sensor"), "ingest_key.create"),
+    UseCase("workspace.credentials.revoke_ingest_key", need(P.INGEST_DATA),
+            lambda c: _ws("credentials").revoke_ingest_key(c.project, c.base.key_id), "ingest_key.revoke"),
+    UseCase("workspace.credentials.hmac_key", need(P.INGEST_DATA),  # the fixture has none: this makes it
+            lambda c: _ws("credentials").hmac_key(c.project), "ingest_hmac.create"),
     UseCase("workspace.remove_sample.remove_sample", need(P.INGEST_DATA),
             lambda c: _ws("remove_sample").remove_sample(c.project, "a.00"), "sample.remove"),
     UseCase("workspace.clean.clean", need(P.INGEST_DATA), lambda c: _ws("clean").clean(c.project), "dataset.clean"),
@@ -255,12 +277,21 @@ USE_CASES: list[UseCase] = [
     UseCase("workspace.deploy.deploy", need(P.DEPLOY),
             lambda c: _ws("deploy").deploy(c.project, "models:/ad01/1", TARGET, c.out / "b.zip",
                                            library=c.base.lib), "model.deploy"),
+    UseCase("workspace.deploy_served.deploy_in_project", need(P.DEPLOY),
+            lambda c: _ws("deploy_served").deploy_in_project(c.project, "models:/ad01/1", TARGET), "model.deploy"),
     UseCase("workspace.keys.show_key", need(P.DEPLOY),  # the fixture has no signing key: this creates it
             lambda c: _ws("keys").show_key(c.project), "keys.create"),
     UseCase("workspace.members.add_member", need(P.MANAGE_MEMBERS),
             lambda c: _ws("members").add_member(c.project, "newcomer", "end-user"), "member.add"),
     UseCase("workspace.members.remove_member", need(P.MANAGE_MEMBERS),
             lambda c: _ws("members").remove_member(c.project, "end-user"), "member.remove"),
+    # a member manages their own tokens; someone else's (here the owner's) needs manage-members
+    UseCase("workspace.credentials.create_token", need(P.MANAGE_MEMBERS),
+            lambda c: _ws("credentials").create_token(c.project, OWNER), "token.create"),
+    UseCase("workspace.credentials.list_tokens", need(P.MANAGE_MEMBERS),
+            lambda c: _ws("credentials").list_tokens(c.project, all_members=True), None),
+    UseCase("workspace.credentials.revoke_token", need(P.MANAGE_MEMBERS),
+            lambda c: _ws("credentials").revoke_token(c.project, c.base.token_id), "token.revoke"),
 ]
 
 # Functions that append to the audit log without a permission check of their own, and why that is right.

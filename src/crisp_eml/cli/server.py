@@ -78,12 +78,15 @@ def token_create(
 
 
 @token_app.command("ls")
-def token_ls(member: Annotated[str | None, typer.Option(help="Only this member's tokens.")] = None,
+def token_ls(member: Annotated[str | None, typer.Option(help="This member's tokens (needs manage-members for "
+                                                             "someone else's).")] = None,
+             all_members: Annotated[bool, typer.Option("--all", help="Every member's tokens (needs "
+                                                                     "manage-members).")] = False,
              json_out: JSON = False) -> None:
-    """List API tokens (never their secrets): yours, or everyone's with manage-members."""
+    """List API tokens (never their secrets): yours by default."""
     from crisp_eml.workspace.credentials import list_tokens
 
-    items = list_tokens(open_project(), member)
+    items = list_tokens(open_project(), member, all_members=all_members)
     if json_out:
         print_json(items)
         return

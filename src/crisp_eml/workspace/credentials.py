@@ -103,18 +103,17 @@ def create_token(project: Project, member: str, *, scopes: list[str] | None = No
         return {**token_info(row), "token": f"{TOKEN_PREFIX}{cid}_{secret}"}
 
 
-def list_tokens(project: Project, member: str | None = None) -> list[dict[str, Any]]:
-    """Tokens (never their secrets): your own, or everyone's for a member who manages members."""
+def list_tokens(project: Project, member: str | None = None, *, all_members: bool = False) -> list[dict[str, Any]]:
+    """Tokens (never their secrets): your own by default; another member's, or everyone's (``all_members``),
+    needs manage-members."""
     actor = project.actor
-    if member != actor.name:
-        from crisp_eml.core.personas import allowed
-
-        if not allowed(actor.persona, Permission.MANAGE_MEMBERS, owner=actor.owner):
-            member = actor.name
+    wanted = None if all_members else (member or actor.name)
+    if wanted != actor.name:
+        project.require(Permission.MANAGE_MEMBERS)
     with project.read_session() as s:
         q = select(ApiTokenRow).order_by(ApiTokenRow.created_at, ApiTokenRow.id)
-        if member is not None:
-            q = q.where(ApiTokenRow.member == member)
+        if wanted is not None:
+            q = q.where(ApiTokenRow.member == wanted)
         return [token_info(r) for r in s.execute(q).scalars()]
 
 
