@@ -190,3 +190,23 @@ def test_delete_needs_ingest_data_and_is_audited(api: Api) -> None:
     assert api.client.get(URL, headers=api.headers()).json()["total"] == n - 1
     entry = log(api.project, "sample.remove")[-1]
     assert entry["actor"] == "ed" and entry["artifacts"]["via_token"] == api.token_id("ed")
+
+
+def test_listing_sees_every_change_whoever_makes_it(api: Api) -> None:
+    """Pages are cached per process while the audit head is unchanged: a relabel over HTTP, and one made by
+    another process's project (as the CLI would), both show on the next listing."""
+    from crisp_eml.store.project import Project
+    from crisp_eml.workspace.label import label_samples
+
+    api.ingest_motions()
+    first = api.client.get(URL, params={"limit": 5}, headers=api.headers()).json()["items"][0]
+    again = api.client.get(URL, params={"limit": 5}, headers=api.headers()).json()["items"][0]
+    assert again == first
+    r = api.client.patch(f"{URL}/{first['id']}", json={"label": "over-http"}, headers=api.headers("dana"))
+    assert r.status_code == 200, r.text
+    assert api.client.get(URL, params={"limit": 5}, headers=api.headers()).json()["items"][0]["label"] == "over-http"
+    other = Project.open(api.root).acting_as("alice")  # its own engine, as another process would have
+    label_samples(other, [first["id"]], "from-elsewhere")
+    other.engine.dispose()
+    items = api.client.get(URL, params={"limit": 5}, headers=api.headers()).json()["items"]
+    assert items[0]["label"] == "from-elsewhere"
