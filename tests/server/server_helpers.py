@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -137,3 +138,31 @@ def live_server(root: Path, *, timeout_s: float = 60.0) -> Iterator[LiveServer]:
         if proc.stdout is not None:
             proc.stdout.close()
         log.close()
+
+
+def sse_events(api: Api, url: str, member: str, *, wait_s: float | None = None,
+               **headers: str) -> list[dict[str, Any]]:
+    """Every event of a Server-Sent Events stream read as ``member`` until the server ends it: dicts of its
+    ``id``/``event``/``data`` (JSON) fields. With ``wait_s`` a stream still open after that long fails (the
+    server sends a keep-alive comment every 15 s, so a stalled job is noticed)."""
+    import json
+    import time
+
+    events: list[dict[str, Any]] = []
+    cur: dict[str, Any] = {}
+    deadline = None if wait_s is None else time.monotonic() + wait_s
+    with api.client.stream("GET", url, headers={**api.headers(member), **headers}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream"), r.read()
+        for line in r.iter_lines():
+            if deadline is not None and time.monotonic() > deadline:
+                raise AssertionError(f"{url} still open after {wait_s} s; events so far: {events[-5:]}")
+            if not line:
+                if cur:
+                    events.append(cur)
+                cur = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                cur[key] = json.loads(value) if key == "data" else value
+    if cur:
+        events.append(cur)
+    return events

@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import Api, api_for
+from server_helpers import Api, api_for, sse_events
 
 from conftest import BASIC_MOTIONS
 
@@ -50,23 +49,7 @@ def _files(category: str, per_label: int, field: str) -> list[tuple[str, tuple[s
 def _follow(api: Api, job_id: str, member: str) -> list[dict[str, Any]]:
     """Every event of the job's SSE stream, which ends by itself after the final status event. Bounded: the
     server sends a keep-alive comment at least every 15 s, so a job that never ends fails here after WAIT_S."""
-    events: list[dict[str, Any]] = []
-    cur: dict[str, Any] = {}
-    deadline = time.monotonic() + WAIT_S
-    with api.client.stream("GET", f"{V1}/jobs/{job_id}/events", headers=api.headers(member)) as r:
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream"), r.read()
-        for line in r.iter_lines():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job {job_id} still going after {WAIT_S} s; events so far: {events[-5:]}")
-            if not line:
-                if cur:
-                    events.append(cur)
-                cur = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                cur[key] = json.loads(value) if key == "data" else value
-    if cur:
-        events.append(cur)
+    events = sse_events(api, f"{V1}/jobs/{job_id}/events", member, wait_s=WAIT_S)
     assert events and events[-1]["event"] == "status", f"stream of {job_id} ended without its final status"
     return events
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from server_helpers import Api
+from server_helpers import Api, sse_events
 
 from crisp_eml.jobs import store
 from crisp_eml.server.app import create_app
@@ -35,18 +35,7 @@ def _motion(api: Api, tmp: Path) -> None:
 
 def _sse(api: Api, job_id: str, member: str = "uma", **headers: str) -> list[dict[str, Any]]:
     """Every event of the job's stream (which ends by itself after the final status)."""
-    events, cur = [], {}
-    with api.client.stream("GET", f"{URL}/jobs/{job_id}/events", headers={**api.headers(member), **headers}) as r:
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-        for line in r.iter_lines():
-            if not line:
-                if cur:
-                    events.append(cur)
-                cur = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                cur[key] = json.loads(value) if key == "data" else value
-    return events
+    return sse_events(api, f"{URL}/jobs/{job_id}/events", member, **headers)
 
 
 def _wait(api: Api, job_id: str, until: Any) -> dict[str, Any]:
