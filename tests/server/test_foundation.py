@@ -94,3 +94,11 @@ def test_scoped_token_is_narrowed(api: Api) -> None:
         assert "scopes" in str(exc)
     else:
         raise AssertionError("a label-data token may not train")
+
+
+def test_a_request_records_the_tokens_last_use(api: Api) -> None:
+    t = create_token(api.project, "erin")
+    assert t["last_used_at"] is None
+    assert api.client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {t['token']}"}).status_code == 200
+    (listed,) = [x for x in list_tokens(api.project, all_members=True) if x["id"] == t["id"]]
+    assert listed["last_used_at"] is not None

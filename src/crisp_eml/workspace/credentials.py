@@ -176,13 +176,13 @@ def _split(secret: str, prefix: str) -> tuple[str, str] | None:
     return (cid, rest) if sep and cid and rest else None
 
 
-def authenticate(project: Project, secret: str, *, touch: bool = True) -> Credential | None:
+def authenticate(project: Project, secret: str) -> Credential | None:
     """The credential a presented member token or ingestion key stands for; None when it is unknown, revoked,
     expired, or its member has left. Digests are compared in constant time.
 
-    Every request of the server comes through here, so it is one read of the credential joined to its member
-    (a revocation or a removed member takes effect on the next request), and a token's last use is written at
-    most once a minute per process."""
+    Every request of the server comes through here, so it is one indexed read of the credential joined to its
+    member (a revocation or a removed member takes effect on the next request) and writes nothing: the
+    server runs it on its event loop. Recording the token's last use is :func:`record_use`'s job."""
     token, key = _split(secret, TOKEN_PREFIX), _split(secret, KEY_PREFIX)
     if token is None and key is None:
         hmac.compare_digest(secret, secret)  # about the same work as a real check
@@ -211,8 +211,6 @@ def authenticate(project: Project, secret: str, *, touch: bool = True) -> Creden
             if krow.revoked_at is not None:
                 return None
             cred = Credential(krow.created_by, krow.id, frozenset({Permission.INGEST_DATA.value}), "ingest-key")
-    if touch and cred.kind == "token":
-        _touch(project, cred.credential_id, now)
     return cred
 
 
@@ -220,17 +218,25 @@ _TOUCHED: dict[tuple[str, str], datetime] = {}  # (project id, token id) -> when
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-def _touch(project: Project, token_id: str, now: datetime) -> None:
-    """Record when a token was last used, at most once a minute per process (no write lock on every request)."""
-    slot = (project.project_id, token_id)
+def use_to_record(project: Project, cred: Credential) -> bool:
+    """True when this process should write the token's last use now (at most once a minute per token), so the
+    write lock is not taken on every request; claims the slot."""
+    if cred.kind != "token":
+        return False
+    slot, now = (project.project_id, cred.credential_id), utcnow()
     last = _TOUCHED.get(slot)
     if last is not None and now - last < TOUCH_EVERY:
-        return
+        return False
     _TOUCHED[slot] = now
+    return True
+
+
+def record_use(project: Project, token_id: str) -> None:
+    """Write when a token was last used (a short write transaction: the server runs it in a thread)."""
     with project.session() as s:
         row = s.get(ApiTokenRow, token_id)
         if row is not None:
-            row.last_used_at = now
+            row.last_used_at = utcnow()
 
 
 def hmac_key(project: Project, *, create: bool = True, rotate: bool = False) -> str | None:

@@ -63,6 +63,37 @@ def _item(row: Any) -> dict[str, Any]:
             "created_at": created.isoformat() if created else None}
 
 
+def _check(category: str | None, layer: str, kind: str | None, limit: int, offset: int) -> None:
+    _choice(layer, LAYERS, "layer")
+    _choice(category, CATEGORIES, "category")
+    _choice(kind, KINDS, "kind")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(f"must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
+    if offset < 0:
+        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+
+
+def _reader(project: Project) -> Any:
+    """A Core connection for a read-only snapshot (cheaper than an ORM session on a per-request path)."""
+    return project.engine.execution_options(**{READ_ONLY: True}).connect()
+
+
+def _head(conn: Any) -> int | None:
+    return conn.execute(select(func.max(AuditRow.seq))).scalar()
+
+
+def cached_page(
+    project: Project, *, category: str | None = None, label: str | None = None, layer: str = "raw",
+    kind: str | None = None, search: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0,
+) -> SamplePage | None:
+    """The page :func:`query_samples` would return, if this process read it since the project last changed;
+    None otherwise. Costs one indexed read (the audit head): the server answers from it without a thread."""
+    _check(category, layer, kind, limit, offset)
+    with _reader(project) as conn:
+        return _CACHE.get((project.project_id, project.metadata_url, category, label, layer, kind, search, limit,
+                           offset), _head(conn))
+
+
 def query_samples(
     project: Project, *, category: str | None = None, label: str | None = None, layer: str = "raw",
     kind: str | None = None, search: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0,
@@ -72,13 +103,7 @@ def query_samples(
     ``search`` matches a substring of the name (case-insensitive for ASCII on SQLite); ``label=""`` matches
     unlabeled samples.
     """
-    _choice(layer, LAYERS, "layer")
-    _choice(category, CATEGORIES, "category")
-    _choice(kind, KINDS, "kind")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
-    if offset < 0:
-        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    _check(category, layer, kind, limit, offset)
     where: list[ColumnElement[bool]] = [SampleRow.layer == layer, SampleRow.enabled.is_(True)]
     if category is not None:
         where.append(SampleRow.category == category)
@@ -90,9 +115,8 @@ def query_samples(
         where.append(SampleRow.name.ilike(_like(search), escape="\\"))
     page = select(*_COLUMNS).where(*where).order_by(SampleRow.name, SampleRow.id).limit(limit).offset(offset)
     key = (project.project_id, project.metadata_url, category, label, layer, kind, search, limit, offset)
-    # a Core connection, not an ORM session: this runs on every listing request (a third of its cost saved)
-    with project.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
-        head = conn.execute(select(func.max(AuditRow.seq))).scalar()  # same snapshot as the page below
+    with _reader(project) as conn:
+        head = _head(conn)  # the same snapshot as the page below
         cached = _CACHE.get(key, head)
         if cached is not None:
             return cached

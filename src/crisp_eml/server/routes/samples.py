@@ -10,9 +10,11 @@ through the metadata routes, since ``/samples/X/data`` is X's values.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,7 +52,7 @@ class BulkLabelChange(LabelChange):
 
 
 @router.get("/samples", response_model=None, response_class=FastJSON)
-def list_samples(
+async def list_samples(
     project: Project = Depends(member_project),
     category: Category | None = None,
     label: Annotated[str | None, Query(max_length=256, pattern=TEXT,
@@ -63,11 +65,18 @@ def list_samples(
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> FastJSON:
     """One page of the enabled samples of a layer, ordered by name then id, with the total that match:
-    ``{"items": [...], "total", "limit", "offset"}``."""
-    from crisp_eml.workspace.sample_query import query_samples
+    ``{"items": [...], "total", "limit", "offset"}``.
 
-    return FastJSON(query_samples(project, category=category, label=label, layer=layer, kind=kind, search=search,
-                                  limit=limit, offset=offset).to_dict())
+    A page this process read since the project last changed is answered on the event loop (one indexed read);
+    any other is read in the thread pool."""
+    from crisp_eml.workspace.sample_query import cached_page, query_samples
+
+    args: dict[str, Any] = {"category": category, "label": label, "layer": layer, "kind": kind, "search": search,
+                            "limit": limit, "offset": offset}
+    page = cached_page(project, **args)
+    if page is None:
+        page = await run_in_threadpool(partial(query_samples, project, **args))
+    return FastJSON(page.to_dict())
 
 
 @router.post("/samples/label")
