@@ -88,10 +88,6 @@ class JobRunner:
         self._wake.set()
         return job
 
-    def running(self) -> list[str]:
-        with self._lock:
-            return sorted(self._procs)
-
     # -- the thread --------------------------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stopping.is_set():

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -109,7 +108,3 @@ def _start_jobs(ctx: ServerContext) -> Any:
     ctx.jobs = runner
     return runner
 
-
-def app_for(root: Path) -> FastAPI:
-    """The app for the project at ``root`` with default settings."""
-    return create_app(ServerSettings(root=root))

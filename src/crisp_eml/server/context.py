@@ -6,7 +6,7 @@ request, never through a module global.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from crisp_eml.server.failed_logins import FailedLogins
@@ -20,4 +20,3 @@ class ServerContext:
     project: Project
     failed_logins: FailedLogins
     jobs: Any = None  # crisp_eml.jobs.runner.JobRunner, once started
-    extras: dict[str, Any] = field(default_factory=dict)
