@@ -7,14 +7,19 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # imported where used, to keep `eml` start-up fast (the store pulls in SQLAlchemy and Alembic)
     from rich.progress import Progress
 
     from crisp_eml.store.project import Project
+
+#: ``--background`` of the commands that can run as a job (train, test, features generate, compile, profile, report)
+BACKGROUND = Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
+                                                               "return at once (see 'eml jobs').")]
 
 console = Console()
 err_console = Console(stderr=True)

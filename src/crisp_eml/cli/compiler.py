@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crisp_eml.cli.common import print_json, print_table
+from crisp_eml.cli.common import BACKGROUND, print_json, print_table
 from crisp_eml.core.errors import VerificationError
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -81,8 +81,7 @@ def profile_cmd(
     source: Annotated[str, typer.Argument(help="int8 .tflite, models:/name@alias or a compiled library folder.")],
     target: Annotated[str, typer.Option("--target", help="Catalog target id, e.g. cortex-m4f-80mhz.")]
     = "cortex-m4f-80mhz",
-    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
-                                                                   "return at once (see 'eml jobs').")] = False,
+    background: BACKGROUND = False,
     json_out: JSON = False,
 ) -> None:
     """RAM, flash and latency of the compiled model on a target, next to TFLite Micro's smallest arena."""

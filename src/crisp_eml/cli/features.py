@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from crisp_eml.cli.common import console, open_project, print_json, print_table, progress_tick
+from crisp_eml.cli.common import BACKGROUND, console, open_project, print_json, print_table, progress_tick
 
 features_app = typer.Typer(help="Feature generation (cached) and the feature explorer.", no_args_is_help=True)
 
@@ -17,8 +17,7 @@ def generate(
     category: Annotated[str | None, typer.Option(help="Only 'training' or 'testing' samples.")] = None,
     layer: Annotated[str, typer.Option(help="Sample layer: raw or clean.")] = "raw",
     workers: Annotated[int | None, typer.Option(help="Worker processes (default min(2, cpus)).")] = None,
-    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
-                                                                   "return at once (see 'eml jobs').")] = False,
+    background: BACKGROUND = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Apply the current impulse to every window of every sample (cached per sample)."""

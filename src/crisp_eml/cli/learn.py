@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crisp_eml.cli.common import console, err_console, open_project, print_json, print_table, progress
+from crisp_eml.cli.common import BACKGROUND, console, err_console, open_project, print_json, print_table, progress
 
 runs_app = typer.Typer(help="Training runs: list, show, compare, report.", no_args_is_help=True)
 
@@ -43,8 +43,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed (same seed + data -> same metrics).")] = 0,
     learning: Annotated[str | None, typer.Option(
         help="Learning block type: nn-classifier, nn-regressor, anomaly-kmeans, anomaly-gmm, expert.")] = None,
-    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
-                                                                   "return at once (see 'eml jobs').")] = False,
+    background: BACKGROUND = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Train the impulse's learning block; stores the run (Keras, float32 and int8 .tflite, report)."""
@@ -99,8 +98,7 @@ def test(
     run: Annotated[str | None, typer.Option("--run", help="Run id (default: the latest).")] = None,
     uncertain_below: Annotated[float, typer.Option(help="Confidence below which a result is 'uncertain'.")] = 0.6,
     per_sample: Annotated[bool, typer.Option(help="Print every sample's result.")] = False,
-    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
-                                                                   "return at once (see 'eml jobs').")] = False,
+    background: BACKGROUND = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Test a run's model on the testing samples in TFLite Micro."""

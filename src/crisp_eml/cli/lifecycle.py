@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crisp_eml.cli.common import console, open_project, print_json, print_table
+from crisp_eml.cli.common import BACKGROUND, console, open_project, print_json, print_table
 from crisp_eml.core.errors import InputError, VerificationError
 from crisp_eml.core.requirements import KPIS, format_value, split_key
 
@@ -277,8 +277,7 @@ def report(
     out: Annotated[Path, typer.Option("-o", "--out", help="Folder for report.html and report.pdf.")] = Path("report"),
     model: Annotated[str | None, typer.Option(help="Model URI (default: production, else latest).")] = None,
     pdf: Annotated[bool, typer.Option(help="Also write a PDF (needs reportlab).")] = True,
-    background: Annotated[bool, typer.Option("--background", help="Run as a background job: print the job id and "
-                                                                   "return at once (see 'eml jobs').")] = False,
+    background: BACKGROUND = False,
     json_out: JSON = False,
 ) -> None:
     """Write the project report / model card as HTML (and PDF)."""

@@ -25,6 +25,7 @@ from crisp_eml.core.errors import (
     InputError,
     NotFoundError,
 )
+from crisp_eml.core.paging import check_page
 from crisp_eml.core.personas import Permission
 from crisp_eml.jobs.kinds import kind_of, validate
 from crisp_eml.store.tables.base import utcnow
@@ -118,10 +119,7 @@ def get_job(project: Project, job_id: str, *, prefix: bool = False) -> dict[str,
 def list_jobs(project: Project, *, status: str | None = None, kind: str | None = None, member: str | None = None,
               limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """Jobs newest first, filtered, one page: ``{"items", "total", "limit", "offset"}``."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"must be between 1 and {MAX_PAGE}", field="limit")
-    if offset < 0:
-        raise InputError("must be 0 or more", field="offset")
+    check_page(limit, offset, MAX_PAGE)
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}; one of {list(STATUSES)}", field="status")
     where = [c for c in (JobRow.status == status if status else None, JobRow.kind == kind if kind else None,

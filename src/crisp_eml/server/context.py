@@ -7,11 +7,14 @@ request, never through a module global.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from crisp_eml.server.failed_logins import FailedLogins
 from crisp_eml.server.settings import ServerSettings
 from crisp_eml.store.project import Project
+
+if TYPE_CHECKING:
+    from crisp_eml.jobs.runner import JobRunner
 
 
 @dataclass
@@ -19,4 +22,4 @@ class ServerContext:
     settings: ServerSettings
     project: Project
     failed_logins: FailedLogins
-    jobs: Any = None  # crisp_eml.jobs.runner.JobRunner, once started
+    jobs: JobRunner | None = None  # once started (none with job_workers=0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from crisp_eml.core.errors import InputError
+from crisp_eml.core.paging import LIKE_ESCAPE, check_page, like_literal
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.workspace.audit import entry_dict
@@ -21,14 +21,11 @@ MAX_PAGE = 1000
 def audit_page(project: Project, *, action: str | None = None, actor: str | None = None, offset: int = 0,
                limit: int = 100, newest_first: bool = False) -> dict[str, Any]:
     """Entries matching ``action`` (exactly or as a prefix: ``gate`` matches ``gate.evaluate``) and ``actor``."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"must be between 1 and {MAX_PAGE}, got {limit}", field="limit")
-    if offset < 0:
-        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    check_page(limit, offset, MAX_PAGE)
     where: list[ColumnElement[bool]] = []
     if action:
-        literal = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append((AuditRow.action == action) | AuditRow.action.like(f"{literal}.%", escape="\\"))
+        where.append((AuditRow.action == action)
+                     | AuditRow.action.like(f"{like_literal(action)}.%", escape=LIKE_ESCAPE))
     if actor:
         where.append(AuditRow.actor == actor)
     order = AuditRow.seq.desc() if newest_first else AuditRow.seq

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import ImageInput, TimeSeriesInput, resample, window_starts, windows_for
+from crisp_eml.core.paging import check_page
 from crisp_eml.data.samples import get_sample, load_array
 from crisp_eml.dsp.pipeline import apply_impulse, block_output_shapes, feature_names, feature_shape, n_features
 from crisp_eml.store.project import Project
@@ -55,10 +55,7 @@ def _finite(values: np.ndarray) -> list[list[float | None]]:
 
 def preview_sample(project: Project, ref: str, *, offset: int = 0, limit: int = 8) -> dict[str, Any]:
     """Features of windows ``offset``.. of sample ``ref`` (id, name or CATEGORY/NAME) through the current impulse."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"must be between 1 and {MAX_LIMIT} windows, got {limit}", field="limit")
-    if offset < 0:
-        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    check_page(limit, offset, MAX_LIMIT, unit="windows")
     spec = current_impulse(project)
     sample = get_sample(project, ref)
     _check_kind(spec, sample)

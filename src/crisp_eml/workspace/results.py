@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crisp_eml.core.errors import ConflictError, InputError, NotFoundError
+from crisp_eml.core.paging import check_page
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.store.tables.lifecycle import GateResultRow
@@ -37,10 +38,7 @@ def list_results(project: Project, kind: str, *, model: str | None = None, offse
     action = KINDS.get(kind)
     if action is None:
         raise InputError(f"unknown result kind {kind!r}; one of {sorted(KINDS)}", field="kind")
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"must be between 1 and {MAX_PAGE}, got {limit}", field="limit")
-    if offset < 0:
-        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    check_page(limit, offset, MAX_PAGE)
     with project.read_session() as s:
         rows = [r for r in s.execute(select(AuditRow).where(AuditRow.action == action)
                                      .order_by(AuditRow.seq.desc())).scalars()

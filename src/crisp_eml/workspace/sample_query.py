@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.core.paging import LIKE_ESCAPE, check_page, like_literal
 from crisp_eml.core.sample import CATEGORIES, LAYERS
 from crisp_eml.store.db import READ_ONLY
 from crisp_eml.store.project import Project
@@ -49,11 +50,6 @@ def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
         raise InputError(f"unknown {what} {value!r}; one of {', '.join(allowed)}", field=what)
 
 
-def _like(text: str) -> str:
-    """``%text%`` with LIKE's wildcards in ``text`` taken literally (escape character ``\\``)."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _item(row: Any) -> dict[str, Any]:
     created: datetime | None = row.created_at
     return {"id": row.id, "name": row.name, "label": row.label, "category": row.category, "kind": row.kind,
@@ -67,10 +63,7 @@ def _check(category: str | None, layer: str, kind: str | None, limit: int, offse
     _choice(layer, LAYERS, "layer")
     _choice(category, CATEGORIES, "category")
     _choice(kind, KINDS, "kind")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InputError(f"must be between 1 and {MAX_LIMIT}, got {limit}", field="limit")
-    if offset < 0:
-        raise InputError(f"must be 0 or more, got {offset}", field="offset")
+    check_page(limit, offset, MAX_LIMIT)
 
 
 def _reader(project: Project) -> Any:
@@ -112,7 +105,7 @@ def query_samples(
     if kind is not None:
         where.append(SampleRow.kind == kind)
     if search:
-        where.append(SampleRow.name.ilike(_like(search), escape="\\"))
+        where.append(SampleRow.name.ilike(f"%{like_literal(search)}%", escape=LIKE_ESCAPE))
     page = select(*_COLUMNS).where(*where).order_by(SampleRow.name, SampleRow.id).limit(limit).offset(offset)
     key = (project.project_id, project.metadata_url, category, label, layer, kind, search, limit, offset)
     with _reader(project) as conn:
