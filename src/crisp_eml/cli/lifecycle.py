@@ -298,9 +298,10 @@ def report(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(requirements_app, name="requirements")
-    from crisp_eml.cli.server import token_app
+    from crisp_eml.cli.server import login_url, token_app
 
     members_app.add_typer(token_app, name="token")
+    members_app.command("login-url")(login_url)
     app.add_typer(members_app, name="members")
     app.add_typer(audit_app, name="audit")
     app.command("gate")(gate)

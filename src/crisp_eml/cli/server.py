@@ -1,4 +1,4 @@
-"""CLI for the team server: ``eml serve``, ``eml members token ...`` and ``eml ingest-key ...``.
+"""CLI for the team server: ``eml serve``, ``eml members token ...``, ``eml members login-url`` and ``eml ingest-key``.
 
 Thin: parse options, call :mod:`crisp_eml.server.serve` or the credential use cases, print a table or JSON.
 A token or key secret is printed once, when it is made; listings never show it.
@@ -32,24 +32,50 @@ def serve(
     json_out: Annotated[bool, typer.Option("--json", help="Print where it listens as one JSON line on stdout, "
                                                           "before serving (for scripts).")] = False,
 ) -> None:
-    """Serve this project's REST API, job runner and Edge Impulse compatible ingestion (docs/server.md)."""
+    """Serve this project's Studio, REST API, job runner and Edge Impulse compatible ingestion (docs/server.md).
+    Prints a one-time Studio sign-in URL for the member running it."""
     import os
+    import sys
 
     from crisp_eml.server.serve import serve as run
     from crisp_eml.store.project import find_root
+    from crisp_eml.workspace.studio_sessions import create_login_link
 
     root = find_root()
 
     def announce(url: str) -> None:
+        project = open_project()
+        link = create_login_link(project, project.actor.name)
+        login = f"{url}/login?token={link['token']}"
         if json_out:
             import json
-            import sys
 
-            sys.stdout.write(json.dumps({"url": url, "pid": os.getpid(), "project": str(root)}) + "\n")
-            sys.stdout.flush()
+            sys.stdout.write(json.dumps({"url": url, "pid": os.getpid(), "project": str(root), "login_url": login,
+                                         "member": link["member"], "login_expires_at": link["expires_at"]}) + "\n")
+        else:
+            sys.stdout.write(f"crisp-eml Studio for {link['member']} (single use, until {link['expires_at']} UTC):"
+                             f"\n    {login}\n")
+        sys.stdout.flush()
 
     run(root, host=host, port=port, workers=workers, tls_cert=tls_cert, tls_key=tls_key, insecure=insecure,
         log_level=log_level, on_ready=announce)
+
+
+def login_url(
+    name: Annotated[str, typer.Argument(help="The member who will sign in.")],
+    url: Annotated[str, typer.Option(help="Where the Studio is served.")] = "http://127.0.0.1:4800",
+    ttl: Annotated[float, typer.Option(help="Seconds the link stays valid (it works once).")] = 600,
+    json_out: JSON = False,
+) -> None:
+    """A one-time Studio sign-in URL for a member (your own, or anyone's with manage-members)."""
+    from crisp_eml.workspace.studio_sessions import create_login_link
+
+    link = create_login_link(open_project(), name, ttl_s=ttl)
+    out = {**link, "login_url": f"{url.rstrip('/')}/login?token={link['token']}"}
+    if json_out:
+        print_json(out)
+    else:
+        typer.echo(f"Studio sign-in for {name} (single use, until {link['expires_at']} UTC):\n{out['login_url']}")
 
 
 def _token_rows(items: list[dict[str, Any]]) -> list[list[Any]]:

@@ -14,10 +14,13 @@ router = APIRouter(tags=["project"])
 
 @router.get("/whoami")
 def whoami(project: Project = Depends(member_project)) -> dict[str, Any]:
-    """The member the request's token belongs to, with their persona and permissions."""
+    """The member the request's token (or Studio session) belongs to, with their persona and the permissions it
+    may use: the persona's, narrowed by the token's scopes."""
     from crisp_eml.workspace.members import whoami as uc
 
-    return {**uc(project).to_dict(), "token_id": project.actor.token_id}
+    me, scopes = uc(project), project.actor.scopes
+    perms = [p for p in me.permissions if scopes is None or p in scopes]
+    return {**me.to_dict(), "permissions": perms, "token_id": project.actor.token_id}
 
 
 @router.get("/project")

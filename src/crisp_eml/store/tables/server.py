@@ -73,3 +73,21 @@ class JobEventRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(16))  # progress, log, status
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class StudioSessionRow(Base):
+    """A Studio sign-in: a single-use, short-lived login link (``kind="login"``) or the browser session it
+    was exchanged for (``kind="session"``). Like tokens, only a salt and a digest of the secret are kept."""
+
+    __tablename__ = "studio_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # login or session
+    member: Mapped[str] = mapped_column(String(128), ForeignKey("members.name", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JSON)  # [] = everything the member's persona grants
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # used (login) or signed out

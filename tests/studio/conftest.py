@@ -1,0 +1,146 @@
+"""Browser tests of the Studio: Playwright for Python driving Debian's chromium against a real ``eml serve``.
+
+- ``demo_project``: the ``make demo`` project (data, impulse, trained and compiled model, gate, report), built
+  once per test session (a lock lets one xdist worker build it while the other waits) and copied for each test,
+  so tests may change it.
+- ``studio``: a :class:`Studio` on a fresh copy: a live server, a browser page, ``sign_in(member)`` through a
+  one-time login link, ``shot(name)`` screenshots into ``test-output/studio/`` (not committed). Any JavaScript
+  error, console error, failed request or HTTP error status the page meets fails the test, unless the test
+  declared that status with ``studio.allow(status)``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+from server_helpers import LiveServer, live_server  # noqa: E402
+
+CHROMIUM = os.environ.get("EML_CHROMIUM", "/usr/bin/chromium")
+OUTPUT = Path(os.environ.get("EML_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")) / "studio"
+DEMO_MEMBERS = {"demo": "data-scientist", "bea": "business-leader", "eli": "embedded-developer",
+                "dev": "devops-mlops"}  # the demo's team (demo owns the project)
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project, built once per test session (shared by xdist workers through a lock). A developer may
+    point ``EML_STUDIO_DEMO`` at a demo project built before (``make demo``'s) to skip the build."""
+    if os.environ.get("EML_STUDIO_DEMO"):
+        return Path(os.environ["EML_STUDIO_DEMO"])
+    base = tmp_path_factory.getbasetemp().parent  # shared by every xdist worker of this session
+    root, lock = base / "studio-demo" / "demo-project", base / "studio-demo.lock"
+    root.parent.mkdir(exist_ok=True)
+    with lock.open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        if not (root.parent / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            env = {k: v for k, v in os.environ.items() if k not in ("EML_PROJECT", "EML_MEMBER")}
+            done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                                   "from crisp_eml.demo import run; run(Path(sys.argv[1]))", str(root)],
+                                  cwd=root.parent, env=env, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            (root.parent / "built").touch()
+    return root
+
+
+@pytest.fixture
+def demo_project(demo_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the demo project (tests may change it)."""
+    root = tmp_path / "demo-project"
+    shutil.copytree(demo_build, root, ignore=shutil.ignore_patterns("*.lock"))
+    monkeypatch.delenv("EML_PROJECT", raising=False)
+    monkeypatch.delenv("EML_MEMBER", raising=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make setup does, as root)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@dataclass
+class Studio:
+    """A signed-out browser page next to a live server of ``root``; see the module docstring."""
+
+    root: Path
+    server: LiveServer
+    page: Any
+    name: str
+    problems: list[str] = field(default_factory=list)
+    allowed: set[int] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def allow(self, *statuses: int) -> None:
+        """Declare HTTP error statuses this test expects the page to meet (e.g. a validation error shown)."""
+        self.allowed.update(statuses)
+
+    def login_url(self, member: str) -> str:
+        from crisp_eml.store.project import Project
+        from crisp_eml.workspace.studio_sessions import create_login_link
+
+        owner = Project.open(self.root).acting_as("demo")
+        return f"{self.url}/login?token={create_login_link(owner, member)['token']}"
+
+    def sign_in(self, member: str = "demo", page: str = "/") -> None:
+        """Sign in as ``member`` through a one-time login link, then open ``page``."""
+        self.page.goto(self.login_url(member))
+        self.page.wait_for_selector("#me:not(:empty)")
+        if page != "/":
+            self.goto(page)
+
+    def goto(self, path: str) -> None:
+        """Open a Studio page through the navigation's client-side routing and wait for it to render."""
+        self.page.goto(self.url + path)
+        self.page.wait_for_selector("#page .page:not(:has(> .loading))")
+
+    def shot(self, label: str) -> Path:
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        path = OUTPUT / f"{self.name}-{label}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def check(self) -> None:
+        assert not self.problems, "the page met errors:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture
+def studio(demo_project: Path, browser: Any, request: pytest.FixtureRequest) -> Iterator[Studio]:
+    with live_server(demo_project) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        st = Studio(demo_project, server, page, request.node.name)
+        page.on("pageerror", lambda e: st.problems.append(f"JavaScript error: {e}"))
+        page.on("console", lambda m: st.problems.append(f"console {m.type}: {m.text}")
+                if m.type == "error" and "status of" not in m.text else None)
+        page.on("requestfailed", lambda r: st.problems.append(f"request failed: {r.method} {r.url} {r.failure}")
+                if "net::ERR_ABORTED" not in (r.failure or "") else None)
+        page.on("response", lambda r: st.problems.append(f"HTTP {r.status}: {r.request.method} {r.url}")
+                if r.status >= 400 and r.status not in st.allowed else None)
+        try:
+            yield st
+            st.check()
+        finally:
+            context.close()
