@@ -3,7 +3,8 @@
 In ``./demo-project``: a team with personas, requirements for a Cortex-M4F target, synthetic motion data
 ingested, quality-checked and snapshotted, an impulse designed, a model trained (float32 + int8), tested,
 registered, compiled to C, verified bit-exact on the host and on an emulated Cortex-M4, gated, promoted to
-``production`` and described in an HTML/PDF report; then a summary table with the paths. Steps that need
+``production`` and described in an HTML/PDF report; then how to open it in the Studio (``eml serve``, a sign-in
+link and token) and a summary table with the paths. Steps that need
 a missing toolchain are skipped with a note. Each step takes the shared :class:`DemoState`.
 """
 
@@ -286,6 +287,22 @@ def step_status(st: DemoState) -> None:
     st.summary.append(("audit trail", f"{audit.entries} entries, {'intact' if audit.ok else 'BROKEN'}{last}"))
 
 
+def step_studio(st: DemoState) -> None:
+    """How to open this project in the Studio: ``eml serve`` and a sign-in link or token for the demo member."""
+    from crisp_eml.workspace.credentials import create_token
+    from crisp_eml.workspace.studio_sessions import create_login_link
+
+    url = "http://127.0.0.1:4800"
+    link = create_login_link(st.proj, st.proj.actor.name, ttl_s=24 * 3600)
+    token = create_token(st.proj, st.proj.actor.name, expires_days=7, note="make demo: Studio sign-in")
+    st.summary.append(("studio", f"cd {st.root.name} && eml serve, then open {url}"))
+    st.summary.append(("sign-in link (once, 24 h)", f"{url}/login?token={link['token']}"))
+    st.summary.append(("sign-in token (7 days)", token["token"]))
+    console.print(f"serve the Studio:  cd {st.root.name} && ../.venv/bin/eml serve", highlight=False)
+    console.print(f"sign in once at:   {url}/login?token={link['token']}", highlight=False, soft_wrap=True)
+    console.print(f"or with the token: {token['token']}  (at {url}/login)", highlight=False, soft_wrap=True)
+
+
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("create project", step_create_project),
     ("team and personas", step_team),
@@ -304,6 +321,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("promote to production", step_promote),
     ("project report / model card", step_report),
     ("phases board and audit trail", step_status),
+    ("the Studio (eml serve)", step_studio),
 ]
 
 

@@ -327,6 +327,8 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["members", "token", "create", "nobody"], NOT_FOUND, "'nobody'", "is not a member"),
     (["members", "token", "create", "nobody", "--scope", "fly"], INPUT, "field 'scope'", "unknown scope 'fly'"),
     (["members", "token", "create", "nobody", "--expires", "0"], INPUT, "field 'expires'", "between 0 and"),
+    (["members", "login-url", "nobody"], NOT_FOUND, "'nobody'", "is not a member"),
+    (["members", "login-url", "nobody", "--ttl", "0"], INPUT, "field 'ttl'", "between 0 and"),
     (["members", "token", "revoke", "abc"], NOT_FOUND, "'abc'", "no API token"),
     (["ingest-key", "revoke", "abc"], NOT_FOUND, "'abc'", "no ingestion key"),
     (["ingest-key", "create", "--name", " "], INPUT, "field 'name'", "1 to 128 characters"),

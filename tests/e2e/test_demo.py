@@ -28,3 +28,13 @@ def test_demo_walks_the_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert manifest["name"] == "motion" and (lib / "src" / "motion.h").is_file()
     html = Path(st.extra["report"]["html"]).read_text()
     assert "meets all" in html and Path(st.extra["report"]["pdf"]).is_file()
+    # the Studio: the printed sign-in link and token open a session for the demo member
+    from crisp_eml.workspace.credentials import authenticate
+    from crisp_eml.workspace.studio_sessions import exchange_login
+
+    link = summary["sign-in link (once, 24 h)"].split("token=")[1]
+    session = exchange_login(st.proj, link)
+    assert session is not None and session.member == "demo"
+    assert exchange_login(st.proj, link) is None  # single use
+    cred = authenticate(st.proj, summary["sign-in token (7 days)"])
+    assert cred is not None and cred.member == "demo"

@@ -14,6 +14,8 @@ from server_helpers import Api, api_for
 from crisp_eml.server.app import mounted_routes
 
 ANONYMOUS = {"/health"}
+#: the Studio's sign-in, sign-out and static files; its pages send a browser without a session to /login
+STUDIO_PUBLIC = {"/login", "/logout", "/static/{path:path}"}
 #: routes that accept an ingestion key (x-api-key) as well as a member token: they may only add samples
 INGEST_ROUTES = re.compile(r"^/api/(training|testing|anomaly|split|\{[^}]+\})/(files|data)$")
 
@@ -34,12 +36,19 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 
 def test_every_route_but_health_needs_credentials(api: Api) -> None:
+    from crisp_eml.studio import PAGES
+
     routes = _routes(api)
     assert len(routes) >= 70  # every area's routes are mounted (74 when written)
     for method, path in routes:
-        r = api.client.request(method, _concrete(path))
+        r = api.client.request(method, _concrete(path), follow_redirects=False)
         if path in ANONYMOUS:
             assert r.status_code == 200, (method, path)
+        elif path in PAGES:
+            assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}", (path, r.status_code)
+        elif path in STUDIO_PUBLIC:  # a sign-in form, a sign-out that ends nothing, or a 404: never project data
+            assert r.status_code in (200, 204, 401, 404), (method, path, r.status_code)
+            assert "served" not in r.text  # the project's name
         else:
             assert r.status_code == 401, (method, path, r.status_code, r.text[:200])
             error = r.json()["error"]
@@ -50,9 +59,15 @@ def test_every_route_but_health_needs_credentials(api: Api) -> None:
 
 
 def test_an_ingestion_key_opens_only_the_ingestion_routes(api: Api) -> None:
+    from crisp_eml.studio import PAGES
+
     key = {"x-api-key": api.ingest_key}
     for method, path in _routes(api):
-        if path in ANONYMOUS or INGEST_ROUTES.match(path):
+        if path in ANONYMOUS or path in STUDIO_PUBLIC or INGEST_ROUTES.match(path):
+            continue
+        if path in PAGES:  # the Studio needs a session: a key is not one
+            r = api.client.request(method, path, headers=key, follow_redirects=False)
+            assert r.status_code == 303, path
             continue
         r = api.client.request(method, _concrete(path), headers=key)
         assert r.status_code in (401, 403), (method, path, r.status_code)

@@ -292,6 +292,9 @@ USE_CASES: list[UseCase] = [
             lambda c: _ws("credentials").list_tokens(c.project, all_members=True), None),
     UseCase("workspace.credentials.revoke_token", need(P.MANAGE_MEMBERS),
             lambda c: _ws("credentials").revoke_token(c.project, c.base.token_id), "token.revoke"),
+    # a member signs themselves in; a login link for someone else (here the owner) needs manage-members
+    UseCase("workspace.studio_sessions.create_login_link", need(P.MANAGE_MEMBERS),
+            lambda c: _ws("studio_sessions").create_login_link(c.project, OWNER), "login_link.create"),
 ]
 
 # Functions that append to the audit log without a permission check of their own, and why that is right.
@@ -306,6 +309,8 @@ UNCHECKED: dict[str, str] = {
                                   "blobs (no actor there: not audited)",
     "workspace.gc_blobs._collect_remote": "private helper of collect",
     "workspace.snapshot._create": "private helper of snapshot and ensure_version (after their checks)",
+    "workspace.studio_sessions._start": "a member signing in (a valid login link or API token is the check)",
+    "workspace.studio_sessions.end_session": "a member signing their own session out (the session is the check)",
 }
 
 
