@@ -4,7 +4,13 @@ data with no error (screenshots of each at 1280x800 and 390 px), keyboard naviga
 from __future__ import annotations
 
 import pytest
-from conftest import Studio
+from studio_helpers import Studio, browser, demo_build, demo_project, studio  # noqa: F401 - fixtures
+
+UNLABELLED = """[...document.querySelectorAll('#page input, #page select, #page textarea, #page button')]
+  .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 120))"""
 
 PAGES = {"/": "Home", "/business": "Business & evaluation", "/data": "Data acquisition", "/impulse": "Impulse design",
          "/training": "Training", "/testing": "Model testing", "/development": "Development & testing",
@@ -40,11 +46,12 @@ def test_every_page_renders_the_demo_without_errors(studio: Studio, width: int) 
             studio.page.get_by_role("button", name="Menu").click()
         studio.page.locator("#nav").get_by_role("link", name=title, exact=True).click()
         studio.page.wait_for_url(studio.url + path)
-        studio.page.wait_for_selector(f"#page .page[data-page]:not(:has(> .loading))")
+        studio.page.wait_for_selector("#page .page[data-page]:not(:has(> .loading))")
         studio.page.wait_for_load_state("networkidle")
         assert studio.page.locator("#nav a[aria-current=page]").inner_text() == title
         assert studio.page.locator("#page h1").count() >= 1, path
         assert studio.page.locator("#page .error").count() == 0, studio.page.inner_text("#page")
+        assert studio.page.evaluate(UNLABELLED) == [], path  # every control has a label
         # nothing wider than the screen (no sideways scrolling of the page itself)
         assert studio.page.evaluate("document.documentElement.scrollWidth") <= width + 1, path
         studio.shot(f"{width}-{path.strip('/') or 'home'}")

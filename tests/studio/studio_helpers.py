@@ -1,12 +1,16 @@
 """Browser tests of the Studio: Playwright for Python driving Debian's chromium against a real ``eml serve``.
 
+A test module imports the fixtures it uses from here (``from studio_helpers import Studio, studio, ...``): this
+folder has no conftest.py, since a second ``conftest`` module would shadow the root one that other tests import
+names from.
+
 - ``demo_project``: the ``make demo`` project (data, impulse, trained and compiled model, gate, report), built
   once per test session (a lock lets one xdist worker build it while the other waits) and copied for each test,
   so tests may change it.
 - ``studio``: a :class:`Studio` on a fresh copy: a live server, a browser page, ``sign_in(member)`` through a
   one-time login link, ``shot(name)`` screenshots into ``test-output/studio/`` (not committed). Any JavaScript
-  error, console error, failed request or HTTP error status the page meets fails the test, unless the test
-  declared that status with ``studio.allow(status)``.
+  error, console error, failed request, request to another host (no CDN: the Studio works offline) or HTTP
+  error status the page meets fails the test, unless the test declared that status with ``studio.allow()``.
 """
 
 from __future__ import annotations
@@ -137,6 +141,8 @@ def studio(demo_project: Path, browser: Any, request: pytest.FixtureRequest) -> 
                 if m.type == "error" and "status of" not in m.text else None)
         page.on("requestfailed", lambda r: st.problems.append(f"request failed: {r.method} {r.url} {r.failure}")
                 if "net::ERR_ABORTED" not in (r.failure or "") else None)
+        page.on("request", lambda r: st.problems.append(f"request off the server (no CDN, works offline): {r.url}")
+                if not r.url.startswith((server.url, "data:", "blob:", "about:")) else None)
         page.on("response", lambda r: st.problems.append(f"HTTP {r.status}: {r.request.method} {r.url}")
                 if r.status >= 400 and r.status not in st.allowed else None)
         try:
