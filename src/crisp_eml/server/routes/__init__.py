@@ -6,5 +6,6 @@ Studio's pages, static files and sign-in live at the root too).
 """
 
 ROUTERS: tuple[str, ...] = ("system", "samples", "datasets", "impulse", "models", "lifecycle", "artifacts", "jobs",
-                             "uploads")
+                             "uploads", "targets", "tokens", "data_views",
+                             "insights", "downloads")
 ROOT_ROUTERS: tuple[str, ...] = ("ei_ingest", "studio")
