@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,11 @@ if "EML_KEY_HOME" not in os.environ:
     os.environ["EML_KEY_HOME"] = tempfile.mkdtemp(prefix="eml-test-keys-")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The Studio's browser fixtures (one Playwright and one chromium per test process) live in tests/studio/
+# studio_helpers.py, loaded here as a plugin: a conftest.py of their own would shadow this module's name.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "studio"))
+pytest_plugins = ["studio_helpers"]
 SHARED = Path(os.environ.get("EML_SHARED", REPO.parent / "shared"))
 BASIC_MOTIONS = SHARED / "datasets" / "basic-motions"
 MLPERF_TINY = SHARED / "models" / "mlperf-tiny"

@@ -1,8 +1,8 @@
 """Browser tests of the Studio: Playwright for Python driving Debian's chromium against a real ``eml serve``.
 
-A test module imports the fixtures it uses from here (``from studio_helpers import Studio, studio, ...``): this
-folder has no conftest.py, since a second ``conftest`` module would shadow the root one that other tests import
-names from.
+tests/conftest.py loads this module as a plugin (``pytest_plugins``), so its session fixtures are shared by every
+test module; this folder has no conftest.py, since a second ``conftest`` module would shadow the root one that
+other tests import names from.
 
 - ``demo_project``: the ``make demo`` project (data, impulse, trained and compiled model, gate, report), built
   once per test session (a lock lets one xdist worker build it while the other waits) and copied for each test,
@@ -37,35 +37,50 @@ DEMO_MEMBERS = {"demo": "data-scientist", "bea": "business-leader", "eli": "embe
                 "dev": "devops-mlops"}  # the demo's team (demo owns the project)
 
 
+def _default_key_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "crisp-eml" / "keys"
+
+
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo project, built once per test session (shared by xdist workers through a lock). A developer may
-    point ``EML_STUDIO_DEMO`` at a demo project built before (``make demo``'s) to skip the build."""
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo project, built once per test session (shared by xdist workers through a lock), and the folder
+    of its private audit key. A developer may point ``EML_STUDIO_DEMO`` at a demo
+    project built before (``make demo``'s, keys in the default key home) to skip the build."""
     if os.environ.get("EML_STUDIO_DEMO"):
-        return Path(os.environ["EML_STUDIO_DEMO"])
+        return Path(os.environ["EML_STUDIO_DEMO"]), _default_key_home()
     base = tmp_path_factory.getbasetemp().parent  # shared by every xdist worker of this session
-    root, lock = base / "studio-demo" / "demo-project", base / "studio-demo.lock"
+    root, keys, lock = base / "studio-demo" / "demo-project", base / "studio-demo" / "keys", base / "studio-demo.lock"
     root.parent.mkdir(exist_ok=True)
     with lock.open("w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         if not (root.parent / "built").exists():
             shutil.rmtree(root, ignore_errors=True)
             env = {k: v for k, v in os.environ.items() if k not in ("EML_PROJECT", "EML_MEMBER")}
+            env["EML_KEY_HOME"] = str(keys)
             done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
                                    "from crisp_eml.demo import run; run(Path(sys.argv[1]))", str(root)],
                                   cwd=root.parent, env=env, capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
             (root.parent / "built").touch()
-    return root
+    return root, keys
 
 
 @pytest.fixture
-def demo_project(demo_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the demo project (tests may change it)."""
+def demo_project(demo_build: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the demo project (tests may change it), its private audit key in this process's key home
+    as on the machine that made it (so the server signs the audit checkpoints of what a test adds)."""
+    from crisp_eml.store.audit_checkpoints import private_key_path
+    from crisp_eml.store.project import Project
+
+    built, keys = demo_build
     root = tmp_path / "demo-project"
-    shutil.copytree(demo_build, root, ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(built, root, ignore=shutil.ignore_patterns("*.lock"))
     monkeypatch.delenv("EML_PROJECT", raising=False)
     monkeypatch.delenv("EML_MEMBER", raising=False)
+    here = private_key_path(Project.open(root).project_id)
+    if not here.exists() and (keys / here.name).is_file():
+        here.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(keys / here.name, here)
     return root
 
 

@@ -4,7 +4,8 @@ data with no error (screenshots of each at 1280x800 and 390 px), keyboard naviga
 from __future__ import annotations
 
 import pytest
-from studio_helpers import Studio, browser, demo_build, demo_project, studio  # noqa: F401 - fixtures
+from playwright.sync_api import expect
+from studio_helpers import Studio
 
 UNLABELLED = """[...document.querySelectorAll('#page input, #page select, #page textarea, #page button')]
   .filter((el) => el.type !== 'hidden' && el.offsetParent !== null)
@@ -48,6 +49,7 @@ def test_every_page_renders_the_demo_without_errors(studio: Studio, width: int) 
         studio.page.wait_for_url(studio.url + path)
         studio.page.wait_for_selector("#page .page[data-page]:not(:has(> .loading))")
         studio.page.wait_for_load_state("networkidle")
+        expect(studio.page.locator("#page .loading")).to_have_count(0)  # every card filled in
         assert studio.page.locator("#nav a[aria-current=page]").inner_text() == title
         assert studio.page.locator("#page h1").count() >= 1, path
         assert studio.page.locator("#page .error").count() == 0, studio.page.inner_text("#page")
@@ -74,6 +76,7 @@ def test_keyboard_reaches_the_navigation_and_sign_out(studio: Studio) -> None:
     assert outline != "none"  # visible focus
     page.keyboard.press("Enter")
     page.wait_for_url(studio.url + "/data")
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{studio.url}/login")
     studio.allow(401)

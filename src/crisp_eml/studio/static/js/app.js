@@ -44,6 +44,8 @@ async function render() {
   const path = window.location.pathname;
   const page = PAGES.find(([p]) => p === path) || PAGES[0];
   const root = document.getElementById("page");
+  document.getElementById("nav").classList.remove("open");  // a narrow screen's menu closes as the page changes
+  document.getElementById("menu-toggle").setAttribute("aria-expanded", "false");
   markCurrent();
   document.title = `${page[1]} · crisp-eml Studio`;
   const box = h("div", { class: "page", "data-page": page[2] });
@@ -61,7 +63,6 @@ async function render() {
     console.warn(err);  // eslint-disable-line no-console
     box.append(errorBox(err));
   }
-  document.getElementById("nav").classList.remove("open");
 }
 
 async function start() {
