@@ -75,6 +75,23 @@ def api_for(root: Path, **settings: object) -> Iterator[Api]:
         yield Api(root, project, client, tokens, key)
 
 
+@contextmanager
+def ml_api_for(root: Path) -> Iterator[Api]:
+    """:func:`api_for` over a project with ten 3-axis samples (two labels) and a quick impulse, chosen by the
+    workspace use case."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from data_helpers import small_dataset
+
+    from crisp_eml.workspace.impulse import create_impulse
+
+    with api_for(root) as api:
+        small_dataset(api.project)
+        create_impulse(api.project, quick=True)
+        yield api
+
+
 import subprocess  # noqa: E402 - for the live server below
 
 

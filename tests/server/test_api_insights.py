@@ -4,28 +4,19 @@ training's, per-sample rows misclassified first)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from server_helpers import Api, api_for
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from data_helpers import small_dataset  # noqa: E402
-
-from crisp_eml.workspace.impulse import create_impulse  # noqa: E402
+from server_helpers import Api, ml_api_for
 
 V1 = "/api/v1"
 
 
 @pytest.fixture
 def ml(tmp_path: Path) -> Iterator[Api]:
-    """Ten 3-axis samples (two labels) and a quick impulse."""
-    with api_for(tmp_path / "proj") as api:
-        small_dataset(api.project)
-        create_impulse(api.project, quick=True)
+    with ml_api_for(tmp_path / "proj") as api:
         yield api
 
 

@@ -10,23 +10,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from server_helpers import Api, api_for
+from server_helpers import Api, ml_api_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from data_helpers import add, small_dataset, wave  # noqa: E402
+from data_helpers import add, wave  # noqa: E402
 
 from crisp_eml.dsp.pipeline import features_from_signal  # noqa: E402
-from crisp_eml.workspace.impulse import create_impulse, current_impulse  # noqa: E402
+from crisp_eml.workspace.impulse import current_impulse  # noqa: E402
 
 V1 = "/api/v1"
 
 
 @pytest.fixture
 def ml(tmp_path: Path) -> Iterator[Api]:
-    """Ten 3-axis samples (two labels) and a quick impulse, chosen by the workspace use case."""
-    with api_for(tmp_path / "proj") as api:
-        small_dataset(api.project)
-        create_impulse(api.project, quick=True)
+    with ml_api_for(tmp_path / "proj") as api:
         yield api
 
 

@@ -249,3 +249,26 @@ export async function download(respOrBlob, name) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 5000);
 }
+
+// Run a background job from a button: disable the button, show a progress bar (then `extra` elements) in `box`,
+// follow the job's events (onProgress(data) for each progress event), and return the finished job as
+// GET /jobs/{id} has it ({status, result, error}); null when it could not be started (the error is shown).
+export async function runJob({ button, box, label, start, onProgress, extra = [] }) {
+  if (button) button.disabled = true;
+  const prog = jobProgress(label);
+  clear(box, prog.el, extra);
+  try {
+    const job = await start();
+    const final = await watchJob(job.id, {
+      progress: (d) => { prog.update(d); if (onProgress) onProgress(d); },
+      log: (d) => { if (d.line) prog.update({ message: d.line }); },
+    });
+    prog.done(final);
+    return await api(`/jobs/${encodeURIComponent(job.id)}`);
+  } catch (err) {
+    box.append(errorBox(err));
+    return null;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}

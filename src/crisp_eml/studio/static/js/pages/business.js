@@ -1,8 +1,7 @@
 // Business & evaluation: the requirements (KPIs) with their versions, editing them (a new audited version per
 // change), picking and comparing target devices for the current model, and running the acceptance gate.
 import {
-  api, badge, card, clear, empty, errorBox, field, fmtBytes, fmtNum, fmtTime, h, jobProgress, loading,
-  plot, table, watchJob,
+  api, badge, card, clear, empty, errorBox, field, fmtBytes, fmtNum, fmtTime, h, loading, plot, runJob, table
 } from "../lib.js";
 
 // The KPIs the server knows (crisp_eml/core/requirements.py): direction, unit and what they measure.
@@ -195,19 +194,9 @@ export async function render(root, ctx) {
     const rows = cmp.targets.map((t) => ({ ...t.target, profile: t.profile }));
     const fitBadge = (ok) => (ok === null || ok === undefined ? "" : badge(ok ? "fits" : "too big", ok ? "ok" : "bad"));
     async function profileOn(t, button) {
-      button.disabled = true;
-      const prog = jobProgress(`Profile on ${t.id}`);
-      clear(status, prog.el);
-      try {
-        const job = await api("/profile", { method: "POST", body: { source: model, target: t.id } });
-        const done = await watchJob(job.id, { progress: prog.update, status: prog.update });
-        prog.done(done);
-        if (done.status === "succeeded" && !ctx.stale()) await renderTargets(reqs, await api("/targets/compare"));
-      } catch (err) {
-        clear(status, errorBox(err));
-      } finally {
-        button.disabled = false;
-      }
+      const done = await runJob({ button, box: status, label: `Profile on ${t.id}`,
+        start: () => api("/profile", { method: "POST", body: { source: model, target: t.id } }) });
+      if (done && done.status === "succeeded" && !ctx.stale()) await renderTargets(reqs, await api("/targets/compare"));
     }
     async function useTarget(t) {
       try {

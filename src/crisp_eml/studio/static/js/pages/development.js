@@ -3,8 +3,8 @@
 // flash and latency per target next to TFLite Micro's arena, the acceptance gate row by row with its evidence,
 // and the downloads: the C library as a .zip and the signed bundle.
 import {
-  api, badge, card, clear, download, empty, errorBox, field, fmtBytes, fmtNum, fmtTime, h, jobProgress, loading,
-  plot, table, watchJob,
+  api, badge, card, clear, download, empty, errorBox, field, fmtBytes, fmtNum, fmtTime, h, loading, plot, runJob,
+  table
 } from "../lib.js";
 
 // One choice per registered model version: its URI (models:/NAME/VERSION, never a moving alias) and the sha256
@@ -114,17 +114,12 @@ function compileCard(current, refresh) {
   const go = h("button", { type: "button" }, "Compile");
   go.addEventListener("click", async () => {
     const v = current();
-    go.disabled = true;
-    const prog = jobProgress(verify.checked ? "Compile and verify" : "Compile");
-    clear(out, prog.el);
+    const body = { model: v.uri, vectors: Number(vectors.value || 0), verify: verify.checked };
+    if (verify.checked && m4.checked) body.target = "cortex-m4";
+    const done = await runJob({ button: go, box: out, label: verify.checked ? "Compile and verify" : "Compile",
+      start: () => api("/compile", { method: "POST", body }) });
     try {
-      const body = { model: v.uri, vectors: Number(vectors.value || 0), verify: verify.checked };
-      if (verify.checked && m4.checked) body.target = "cortex-m4";
-      const job = await api("/compile", { method: "POST", body });
-      const final = await watchJob(job.id, { progress: (d) => prog.update(d), status: (d) => prog.update(d) });
-      prog.done(final);
-      const done = await api(`/jobs/${encodeURIComponent(job.id)}`);
-      if (done.status === "succeeded" && done.result) {
+      if (done && done.status === "succeeded" && done.result) {
         const c = done.result.compile;
         const ver = done.result.verify;
         const compiles = await api("/compiles", { query: { model: v.uri, limit: 1 } });
@@ -141,14 +136,10 @@ function compileCard(current, refresh) {
               checksList(ver.checks)]
             : h("span", { class: "muted" }, "not verified"))),
         rid ? h("p", { class: "row" }, zipButton(rid, note)) : null, note);
-      } else if (done.error) {
-        out.append(errorBox(done.error.message || done.error));
       }
-      await refresh();
+      if (done) await refresh();
     } catch (err) {
       out.append(errorBox(err));
-    } finally {
-      go.disabled = false;
     }
   });
   return card("Compile and verify",
@@ -167,29 +158,20 @@ function profileCard(current, targets, reqs, refresh) {
   const out = h("div", { "aria-live": "polite" });
   const go = h("button", { type: "button" }, "Profile");
   go.addEventListener("click", async () => {
-    go.disabled = true;
-    const prog = jobProgress(`Profile on ${sel.value}`);
-    clear(out, prog.el);
+    const done = await runJob({ button: go, box: out, label: `Profile on ${sel.value}`,
+      start: () => api("/profile", { method: "POST", body: { source: current().uri, target: sel.value } }) });
     try {
-      const job = await api("/profile", { method: "POST", body: { source: current().uri, target: sel.value } });
-      const final = await watchJob(job.id, { progress: (d) => prog.update(d), log: (d) => prog.update(d) });
-      prog.done(final);
-      const done = await api(`/jobs/${encodeURIComponent(job.id)}`);
-      const r = done.result;
-      if (done.status === "succeeded" && r) {
+      const r = done && done.result;
+      if (done && done.status === "succeeded" && r) {
         out.append(h("dl", { class: "facts" },
           h("dt", {}, "RAM (static + stack)"), h("dd", {}, fmtBytes(r.ram_bytes)),
           h("dt", {}, "Flash"), h("dd", {}, r.flash_bytes ? fmtBytes(r.flash_bytes) : "n/a"),
           h("dt", {}, "Latency"), h("dd", {}, r.latency_ms === null || r.latency_ms === undefined ? "n/a" : `${fmtNum(r.latency_ms)} ms`),
           h("dt", {}, "TFLite Micro arena"), h("dd", {}, r.tflm_arena_bytes ? fmtBytes(r.tflm_arena_bytes) : "n/a")));
-      } else if (done.error) {
-        out.append(errorBox(done.error.message || done.error));
       }
-      await refresh();
+      if (done) await refresh();
     } catch (err) {
       out.append(errorBox(err));
-    } finally {
-      go.disabled = false;
     }
   });
   return card("Profile on a target",

@@ -1,8 +1,9 @@
 // Impulse design: the input (window) settings, the processing blocks and their parameters (validated by the
 // server, errors shown next to the form), the learning block, a DSP preview of one sample (raw signal ->
 // features, per block), the feature explorer scatter (click a point to open its sample) and the impulse history.
-import { ApiError, api, badge, card, clear, empty, errorBox, field, fmtNum, fmtTime, h, jobProgress, loading, plot,
-  table, watchJob } from "../lib.js";
+import {
+  api, ApiError, badge, card, clear, empty, errorBox, field, fmtNum, fmtTime, h, loading, plot, runJob, table
+} from "../lib.js";
 
 const LABELS = {
   window_size_ms: "Window size (ms)", window_increase_ms: "Window increase (ms)", frequency_hz: "Frequency (Hz)",
@@ -239,19 +240,9 @@ function explorerCard(ctx) {
     out.dataset.ready = "true";
   };
   const generate = async (btn) => {
-    btn.disabled = true;
-    const prog = jobProgress("Feature generation");
-    clear(jobBox, prog.el);
-    try {
-      const job = await api("/features/generate", { method: "POST", body: {} });
-      const final = await watchJob(job.id, { progress: (d) => prog.update(d) });
-      prog.done(final);
-      if (!ctx.stale() && final.status === "succeeded") await load();
-    } catch (err) {
-      jobBox.append(errorBox(err));
-    } finally {
-      btn.disabled = false;
-    }
+    const done = await runJob({ button: btn, box: jobBox, label: "Feature generation",
+      start: () => api("/features/generate", { method: "POST", body: {} }) });
+    if (done && done.status === "succeeded" && !ctx.stale()) await load().catch((err) => jobBox.append(errorBox(err)));
   };
   box.reload = () => load().catch((err) => clear(out, errorBox(err)));
   box.reload();

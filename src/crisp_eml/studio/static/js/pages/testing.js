@@ -1,7 +1,8 @@
 // Model testing: run a test job on the testing samples, float32 vs int8 metrics side by side, the confusion matrix
 // (a heatmap) and the per-sample results, misclassified first, each linking to its sample on Data acquisition.
-import { api, badge, card, clear, empty, errorBox, field, fmtNum, fmtTime, h, jobProgress, loading, plot,
-  table, watchJob } from "../lib.js";
+import {
+  api, badge, card, clear, empty, errorBox, field, fmtNum, fmtTime, h, loading, plot, runJob, table
+} from "../lib.js";
 
 const METRICS = [["accuracy", "Accuracy (windows)"], ["balanced_accuracy", "Balanced accuracy"], ["f1", "F1 (macro)"],
   ["sample_accuracy", "Accuracy (samples)"], ["roc_auc", "ROC AUC"], ["mae", "MAE"], ["rmse", "RMSE"], ["windows", "Windows tested"]];
@@ -97,19 +98,9 @@ export async function render(root, ctx) {
     const variant = h("select", {}, ["int8", "float32"].map((v) => h("option", { value: v }, v)));
     const btn = h("button", { type: "button" }, "Run test");
     btn.addEventListener("click", async () => {
-      btn.disabled = true;
-      const prog = jobProgress("Test");
-      clear(jobBox, prog.el);
-      try {
-        const job = await api("/test", { method: "POST", body: { run: runSel.value, variant: variant.value } });
-        const final = await watchJob(job.id, { progress: (d) => prog.update(d), log: (d) => prog.update({ message: d.line }) });
-        prog.done(final);
-        if (!ctx.stale() && final.status === "succeeded") await load();
-      } catch (err) {
-        jobBox.append(errorBox(err));
-      } finally {
-        btn.disabled = false;
-      }
+      const done = await runJob({ button: btn, box: jobBox, label: "Test",
+        start: () => api("/test", { method: "POST", body: { run: runSel.value, variant: variant.value } }) });
+      if (done && done.status === "succeeded" && !ctx.stale()) await load().catch((err) => jobBox.append(errorBox(err)));
     });
     controls.push(field("Model variant to test", variant), btn);
   }

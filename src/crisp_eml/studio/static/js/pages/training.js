@@ -1,7 +1,6 @@
 // Training: start a run as a background job (live progress bar and loss/accuracy curves streamed over SSE), the
 // runs table, a run's detail (parameters, metrics, training curves, its HTML report) and runs side by side.
-import { api, badge, card, clear, errorBox, field, fmtNum, fmtTime, h, jobProgress, loading, plot, table,
-  watchJob } from "../lib.js";
+import { api, badge, card, clear, errorBox, field, fmtNum, fmtTime, h, loading, plot, runJob, table } from "../lib.js";
 
 const CURVES = ["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae"];
 
@@ -58,30 +57,14 @@ function startCard(ctx, onDone) {
     const num = (el) => (el.value === "" ? undefined : Number(el.value));
     const body = { epochs: num(epochs), learning_rate: num(lr), batch_size: num(batch), patience: num(patience), seed: num(seed) ?? 0 };
     for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
-    btn.disabled = true;
-    const prog = jobProgress("Training");
     const c = curves();
-    clear(out, prog.el, c.el);
-    try {
-      const job = await api("/train", { method: "POST", body });
-      const final = await watchJob(job.id, {
-        progress: (d) => {
-          prog.update(d);
-          if (d.metrics) c.add(d.metrics, d.message);
-        },
-        log: (d) => { if (d.line) prog.update({ message: d.line }); },
-      });
-      prog.done(final);
-      if (final.status === "succeeded") {  // the status event carries no result: read it from the job
-        const done = await api(`/jobs/${encodeURIComponent(job.id)}`);
-        const id = done.result && done.result.id;
-        out.append(h("p", { class: "okmsg" }, `Run ${id} finished.`));
-        if (!ctx.stale()) await onDone(id);
-      }
-    } catch (err) {
-      out.append(errorBox(err));
-    } finally {
-      btn.disabled = false;
+    const done = await runJob({ button: btn, box: out, label: "Training", extra: [c.el],
+      start: () => api("/train", { method: "POST", body }),
+      onProgress: (d) => { if (d.metrics) c.add(d.metrics, d.message); } });
+    if (done && done.status === "succeeded") {
+      const id = done.result && done.result.id;
+      out.append(h("p", { class: "okmsg" }, `Run ${id} finished.`));
+      if (!ctx.stale()) await onDone(id).catch((err) => out.append(errorBox(err)));
     }
   });
   return card("Start training",
