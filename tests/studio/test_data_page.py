@@ -223,3 +223,47 @@ def test_business_leader_sees_no_upload_or_label_controls(studio: Studio) -> Non
     balance = page.get_by_role("img", name="training and testing samples per label")
     expect(balance.locator("svg.main-svg").first).to_be_visible()
     studio.shot("business-leader")
+
+
+def test_viewer_plays_audio_with_its_spectrogram_and_shows_images(studio: Studio, tmp_path: Path) -> None:
+    import wave as wavfile
+
+    import numpy as np
+    from PIL import Image
+
+    rate = 8000
+    t = np.arange(rate) / rate
+    tone = (0.5 * np.sin(2 * np.pi * (300 + 1500 * t) * t) * 32767).astype("<i2")  # a rising chirp, one second
+    with wavfile.open(str(tmp_path / "chirp.01.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(tone.tobytes())
+    Image.fromarray(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1))).save(tmp_path / "gradient.01.png")
+    studio.sign_in("demo", "/data")
+    page = studio.page
+    page.get_by_label("Files to upload").set_input_files([str(tmp_path / "chirp.01.wav"),
+                                                          str(tmp_path / "gradient.01.png")])
+    expect(page.get_by_role("status").filter(has_text="2 of 2 file(s) uploaded")).to_be_visible()
+    owner = _owner(studio)
+    chirp, gradient = get_sample(owner, "chirp.01"), get_sample(owner, "gradient.01")
+    assert (chirp.kind, gradient.kind) == ("audio", "image")
+
+    studio.goto(f"/data?sample={chirp.id}")
+    viewer = page.get_by_role("region", name="sample viewer")
+    player = viewer.get_by_label("play the sample")
+    expect(player).to_be_visible()
+    assert player.evaluate("a => a.src").endswith("format=wav")
+    spectrogram = viewer.get_by_role("img", name="spectrogram")
+    expect(spectrogram.locator(".heatmaplayer, .hm, image").first).to_be_attached()  # Plotly drew the heatmap
+    duration = player.evaluate("a => new Promise((ok) => { a.preload = 'metadata'; a.onloadedmetadata = () => "
+                               "ok(a.duration); a.load(); })")
+    assert abs(duration - 1.0) < 0.05  # the browser decodes the served WAV: one second
+    studio.shot("viewer-audio")
+
+    studio.goto(f"/data?sample={gradient.id}")
+    picture = page.get_by_role("img", name="sample gradient.01")
+    expect(picture).to_be_visible()
+    assert picture.evaluate("i => new Promise((ok) => i.complete ? ok(i.naturalWidth) : "
+                            "(i.onload = () => ok(i.naturalWidth)))") == 32
+    studio.shot("viewer-image")

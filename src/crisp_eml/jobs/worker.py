@@ -52,8 +52,8 @@ class Events:
 
     def progress(self, done: int, total: int, message: str = "", **extra: Any) -> None:
         now = time.monotonic()
-        if 0 < done < total and now - self._last_progress < PROGRESS_EVERY_S:
-            return
+        if not extra and 0 < done < total and now - self._last_progress < PROGRESS_EVERY_S:
+            return  # a bare progress tick may be skipped; one carrying data (an epoch's metrics) never is
         self._last_progress = now
         self._q.put(("progress", {"done": int(done), "total": int(total), "message": str(message)[:500],
                                   **_jsonable(extra)}))

@@ -4,38 +4,46 @@ import { api, badge, card, clear, errorBox, field, fmtNum, fmtTime, h, loading, 
 
 const CURVES = ["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae"];
 
-// Loss and accuracy plots fed point by point (x: the epoch count over every fold).
+// Loss and accuracy plots fed point by point: x is the epoch; each cross-validation fold is its own faint trace
+// ("loss · fold 2/5") and the final fit on all the training data the bold one.
 function curves() {
   const loss = h("div", { class: "plot", "data-plot": "loss", role: "img", "aria-label": "loss per epoch" });
   const acc = h("div", { class: "plot", "data-plot": "accuracy", role: "img", "aria-label": "accuracy per epoch" });
-  const series = {};
-  let step = 0;
+  const series = new Map();  // "metric|fold" -> {metric, fold, x, y}
+  let points = 0;
   let pending = null;
+  const traces = (wanted) => [...series.values()].filter((s) => wanted(s.metric)).map((s) => ({
+    type: "scatter", mode: "lines+markers", x: s.x, y: s.y, name: s.fold ? `${s.metric} · fold ${s.fold}` : s.metric,
+    legendgroup: s.metric, opacity: s.fold ? 0.35 : 1, showlegend: !s.fold || series.size <= 8 }));
   const draw = () => {
     pending = null;
-    const tr = (keys) => keys.filter((k) => series[k]).map((k) => ({ type: "scatter", mode: "lines+markers", name: k, ...series[k] }));
-    const lossKeys = CURVES.filter((k) => !k.includes("accuracy"));
     return Promise.all([
-      plot(loss, tr(lossKeys), { height: 280, title: { text: "Loss" }, xaxis: { title: "epoch" } }),
-      plot(acc, tr(["accuracy", "val_accuracy"]), { height: 280, title: { text: "Accuracy" }, xaxis: { title: "epoch" }, yaxis: { range: [0, 1.02] } }),
-    ]).then(() => { loss.dataset.points = String(step); });
+      plot(loss, traces((m) => !m.includes("accuracy")), { height: 280, title: { text: "Loss" }, xaxis: { title: "epoch" } }),
+      plot(acc, traces((m) => m.includes("accuracy")), { height: 280, title: { text: "Accuracy" }, xaxis: { title: "epoch" },
+        yaxis: { range: [0, 1.02] } }),
+    ]).then(() => { loss.dataset.points = String(points); });
+  };
+  const push = (metric, fold, epoch, value) => {
+    const key = `${metric}|${fold}`;
+    if (!series.has(key)) series.set(key, { metric, fold, x: [], y: [] });
+    const s = series.get(key);
+    s.x.push(epoch);
+    s.y.push(value);
   };
   return {
     el: h("div", { class: "grid" }, loss, acc),
-    add(metrics, fold) {
-      step += 1;
-      for (const k of CURVES) {
-        if (metrics[k] === undefined) continue;
-        const s = series[k] || (series[k] = { x: [], y: [], text: [] });
-        s.x.push(step);
-        s.y.push(metrics[k]);
-        s.text.push(fold || "");
-      }
+    // one progress event of the training job: {done: epoch, metrics: {loss, ..., fold?, folds?}}
+    add(d) {
+      const m = d.metrics;
+      const fold = m.fold !== undefined && m.folds !== undefined ? `${m.fold}/${m.folds}` : "";
+      if (!fold) points += 1;
+      for (const k of CURVES) if (m[k] !== undefined) push(k, fold, d.done, m[k]);
       if (!pending) pending = new Promise((r) => requestAnimationFrame(r)).then(draw);
     },
     setHistory(history) {
-      for (const k of CURVES) if (history[k]) series[k] = { x: history[k].map((_, i) => i + 1), y: history[k], text: [] };
-      step = Math.max(0, ...Object.values(series).map((s) => s.x.length));
+      series.clear();
+      for (const k of CURVES) if (history[k]) history[k].forEach((v, i) => push(k, "", i + 1, v));
+      points = Math.max(0, ...CURVES.map((k) => (history[k] ? history[k].length : 0)));
       return draw();
     },
   };
@@ -60,7 +68,7 @@ function startCard(ctx, onDone) {
     const c = curves();
     const done = await runJob({ button: btn, box: out, label: "Training", extra: [c.el],
       start: () => api("/train", { method: "POST", body }),
-      onProgress: (d) => { if (d.metrics) c.add(d.metrics, d.message); } });
+      onProgress: (d) => { if (d.metrics) c.add(d); } });
     if (done && done.status === "succeeded") {
       const id = done.result && done.result.id;
       out.append(h("p", { class: "okmsg" }, `Run ${id} finished.`));
