@@ -128,6 +128,8 @@ class Studio:
         self.page.wait_for_selector("#me:not(:empty)")
         if page != "/":
             self.goto(page)
+        else:
+            self.page.wait_for_selector("#page .page:not(:has(> .loading))")
 
     def goto(self, path: str) -> None:
         """Open a Studio page through the navigation's client-side routing and wait for it to render."""

@@ -104,3 +104,30 @@ def test_devops_promotes_a_version_and_the_alias_history_shows_it(studio: Studio
     audit = page.request.get(f"{studio.url}/api/v1/audit", params={"action": "model.alias", "newest_first": "true"})
     entry = audit.json()["entries"][0]
     assert entry["actor"] == "dev" and entry["artifacts"]["model"] == "models:/motion@staging"
+
+
+def test_production_without_a_passing_gate_needs_an_audited_override(studio: Studio) -> None:
+    from crisp_eml.store.project import Project
+    from crisp_eml.workspace.registry import register_model
+
+    register_model(Project.open(studio.root).acting_as("demo"), None, "motion")  # v2: never gated
+    studio.sign_in("dev", "/deployment")
+    page = studio.page
+    page.get_by_label("Version").select_option("2")
+    page.get_by_label("Alias", exact=True).fill("production")
+    expect(page.get_by_text("production needs a passing gate or an override")).to_be_visible()
+    reason = page.get_by_label("Override reason (audited)")
+    expect(reason).to_be_visible()
+    studio.allow(409, 403, 422)  # the refused move below is shown on the page
+    page.get_by_role("button", name="Promote").click()  # no reason: refused by the server
+    expect(page.locator("#page .error")).to_contain_text("gate")
+    reason.fill("field recall: ship the retrained model before the gate's profile is redone")
+    page.get_by_role("button", name="Promote").click()
+    expect(page.get_by_text("production of motion now points at v2 (was v1).")).to_be_visible()
+    history = page.locator("section.card", has=page.get_by_role("heading", name="Aliases and their history"))
+    expect(history.get_by_role("row", name=re.compile(r"production\s+v1 → v2\s+dev"))).to_be_visible()
+    audit = page.request.get(f"{studio.url}/api/v1/audit", params={"action": "gate.override"})
+    (entry,) = audit.json()["entries"]
+    assert entry["actor"] == "dev" and entry["note"].startswith("field recall")
+    assert entry["artifacts"]["model"] == "models:/motion/2" and entry["artifacts"]["alias"] == "production"
+    studio.shot("deployment-override")

@@ -22,7 +22,7 @@ def test_sign_in_by_link_shows_the_phases_board(studio: Studio) -> None:
     studio.sign_in("demo")
     page = studio.page
     assert page.inner_text("#me").startswith("demo · data-scientist")
-    assert page.locator(".phase").count() == 6
+    expect(page.locator(".phase")).to_have_count(6)
     assert [a.inner_text() for a in page.locator("#nav a").all()] == list(PAGES.values())
     assert "pass" in page.locator("section", has_text="latest gate results").inner_text()
 
