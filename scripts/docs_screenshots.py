@@ -19,8 +19,8 @@ WIDTH, MAX_HEIGHT = 960, 900  # px after scaling
 SHOTS = {  # docs file -> (screenshot saved by a test, how many source pixels from the top to keep)
     "home.png": ("test_every_page_renders_the_demo_without_errors[1280]-1280-home.png", 1150),
     "data-viewer.png": ("test_viewer_plays_audio_with_its_spectrogram_and_shows_images-viewer-audio.png", 2250),
-    "training.png": ("test_train_watch_progress_then_test_misclassified_first-training-run.png", 1200),
-    "testing.png": ("test_train_watch_progress_then_test_misclassified_first-testing.png", 1200),
+    "training.png": ("test_data_scientist_goes_from_an_empty_project_to_a_tested_model-trained.png", 1200),
+    "testing.png": ("test_data_scientist_goes_from_an_empty_project_to_a_tested_model-tested.png", 1400),
     "development.png": ("test_embedded_developer_compiles_verifies_profiles_and_downloads_the_library-development.png",
                         1200),
     "gate-failed.png": ("test_business_leader_sets_requirements_and_sees_the_gate_fail_then_pass-business-gate-failed"

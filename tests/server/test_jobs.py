@@ -77,6 +77,27 @@ def test_features_job_streams_progress_until_its_final_status(api: Api, tmp_path
     assert submit[-1].artifacts["via_token"] == api.tokens["dana"].split("_")[2]
 
 
+def test_impulse_job_designs_the_impulse_from_the_data(api: Api, tmp_path: Path) -> None:
+    from crisp_eml.workspace.impulse import current_version
+
+    synthesize(tmp_path / "motion", kind="motion", size=1)
+    assert not ingest_paths(api.project, [tmp_path / "motion"]).failures
+    assert api.client.get(f"{URL}/impulse", headers=api.headers("dana")).status_code == 404
+    refused = api.client.post(f"{URL}/impulse/create", headers=api.headers("bob"), json={})
+    assert refused.status_code == 403  # a business leader does not design impulses
+    bad = api.client.post(f"{URL}/impulse/create", headers=api.headers("dana"), json={"window_size_ms": -5})
+    assert bad.status_code in (400, 422) and "window_size_ms" in bad.text
+    r = api.client.post(f"{URL}/impulse/create", headers=api.headers("dana"), json={"message": "from the data"})
+    assert r.status_code == 202 and r.json()["kind"] == "impulse", r.text
+    events = _sse(api, r.json()["id"])
+    assert events[-1]["data"]["status"] == "succeeded", events[-3:]
+    done = store.get_job(api.project, r.json()["id"])
+    v = current_version(api.project)
+    assert done["result"] == {"version": 1, "hash": v.hash, "blocks": [b.type for b in v.spec.blocks]}
+    created = [e for e in api.project.audit_entries() if e.action == "impulse.create"]
+    assert len(created) == 1 and created[0].actor == "dana"
+
+
 def test_permission_and_parameters_are_checked_at_submit_time(api: Api) -> None:
     h = api.headers
     assert api.client.post(f"{URL}/train", json={}).status_code == 401

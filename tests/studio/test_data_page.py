@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import expect
-from studio_helpers import Studio, live_server
+from studio_helpers import Studio
 
 from crisp_eml.data.samples import get_sample, list_samples
 from crisp_eml.store.project import Project
@@ -166,28 +164,6 @@ def test_versions_snapshot_diff_and_quality_report(studio: Studio) -> None:
     expect(quality.locator("dd").filter(has_text="yes")).to_be_visible()  # the latest check is current again
     expect(_samples_card(studio).get_by_label("Quality issue")).to_be_enabled()
     studio.shot("quality")
-
-
-@pytest.fixture
-def empty_studio(tmp_path: Path, browser: Any, request: pytest.FixtureRequest,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Studio]:
-    """A Studio over a fresh project with no samples (its owner ``demo`` may do everything)."""
-    monkeypatch.delenv("EML_PROJECT", raising=False)
-    monkeypatch.delenv("EML_MEMBER", raising=False)
-    root = tmp_path / "empty"
-    Project.init(root, "empty", member="demo")
-    with live_server(root) as server:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        st = Studio(root, server, page, request.node.name)
-        page.on("pageerror", lambda e: st.problems.append(f"JavaScript error: {e}"))
-        page.on("response", lambda r: st.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-        try:
-            yield st
-            st.check()
-        finally:
-            context.close()
 
 
 def test_empty_project_shows_the_empty_state(empty_studio: Studio) -> None:

@@ -60,6 +60,22 @@ def test_every_page_renders_the_demo_without_errors(studio: Studio, width: int) 
         studio.check()
 
 
+def test_every_page_of_an_empty_project_says_what_to_do_next(empty_studio: Studio) -> None:
+    """A new project: every page renders without an error and shows at least one empty state."""
+    empty_studio.allow_not_yet()
+    empty_studio.sign_in("demo")
+    for path in PAGES:
+        empty_studio.goto(path)
+        page = empty_studio.page
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#page .loading")).to_have_count(0)
+        assert page.locator("#page .error").count() == 0, (path, page.inner_text("#page"))
+        if path != "/audit":  # the audit trail is never empty: creating the project is its first entry
+            assert page.locator("#page .empty").count() >= 1, (path, page.inner_text("#page")[:500])
+        empty_studio.shot(f"empty-{path.strip('/') or 'home'}")
+        empty_studio.check()
+
+
 def test_keyboard_reaches_the_navigation_and_sign_out(studio: Studio) -> None:
     studio.sign_in("eli")
     page = studio.page

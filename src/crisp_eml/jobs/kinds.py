@@ -54,6 +54,17 @@ class FeaturesParams(_Params):
     workers: int | None = Field(None, ge=1, le=256)
 
 
+class ImpulseParams(_Params):
+    """``eml impulse create``: design the impulse from the data (each option overrides the data's choice)."""
+
+    window_size_ms: float | None = Field(None, gt=0, le=3_600_000)
+    window_increase_ms: float | None = Field(None, gt=0, le=3_600_000)
+    blocks: list[str] | None = Field(None, min_length=1, max_length=16)
+    layer: Literal["raw", "clean"] = "raw"
+    quick: bool = False
+    message: str | None = Field(None, max_length=2000)
+
+
 class TrainParams(_Params):
     """``eml train``: overrides of the learning block's settings for this run."""
 
@@ -140,6 +151,15 @@ def _features(project: Project, p: dict[str, Any], report: Report) -> dict[str, 
             "labels": fs.label_names, "impulse_hash": fs.impulse_hash}
 
 
+def _impulse(project: Project, p: dict[str, Any], report: Report) -> dict[str, Any]:
+    from crisp_eml.workspace.impulse import create_impulse
+
+    v = create_impulse(project, window_size_ms=p["window_size_ms"], window_increase_ms=p["window_increase_ms"],
+                       blocks=p["blocks"], layer=p["layer"], message=p["message"], quick=p["quick"],
+                       on_progress=lambda d, t, what: report.progress(d, t, what))
+    return {"version": v.version, "hash": v.hash, "blocks": [b.type for b in v.spec.blocks]}
+
+
 def _train(project: Project, p: dict[str, Any], report: Report) -> dict[str, Any]:
     from crisp_eml.workspace.train import train
 
@@ -202,6 +222,8 @@ P = Permission
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("features", "generate features for every window (eml features generate)",
          (P.DESIGN_IMPULSE, P.TRAIN), FeaturesParams, _features),
+    Kind("impulse", "design the impulse from the data (eml impulse create)", (P.DESIGN_IMPULSE,), ImpulseParams,
+         _impulse),
     Kind("train", "train the impulse's learning block (eml train)", (P.TRAIN,), TrainParams, _train),
     Kind("test", "test a run's model on the testing samples (eml test)", (P.TRAIN,), TestParams, _test),
     Kind("compile", "compile a model to a C library and verify it against TFLite Micro (eml compile + verify)",

@@ -22,6 +22,7 @@ from crisp_eml.jobs import launch, store
 from crisp_eml.jobs.kinds import (
     CompileParams,
     FeaturesParams,
+    ImpulseParams,
     ProfileParams,
     ReportParams,
     TestParams,
@@ -38,7 +39,8 @@ HEARTBEAT_S = 15.0  # an SSE comment this often keeps proxies from closing an id
 
 class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: str = Field(min_length=1, max_length=64, description="features, train, test, compile, profile, report")
+    kind: str = Field(min_length=1, max_length=64,
+                      description="impulse, features, train, test, compile, profile, report")
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters (see its route)")
 
 
@@ -65,6 +67,14 @@ def features_job(request: Request, body: FeaturesParams | None = None,
                  project: Project = Depends(member_project)) -> dict[str, Any]:
     """Generate features for every window (a ``features`` job, as ``eml features generate``)."""
     return _submit(request, project, "features", _params(body))
+
+
+@router.post("/impulse/create", status_code=202)
+def impulse_job(request: Request, body: ImpulseParams | None = None,
+                project: Project = Depends(member_project)) -> dict[str, Any]:
+    """Design the impulse from the data (an ``impulse`` job, as ``eml impulse create``): the new version is its
+    result."""
+    return _submit(request, project, "impulse", _params(body))
 
 
 @router.post("/train", status_code=202)

@@ -249,7 +249,7 @@ export async function render(root, ctx) {
         traces.push({ type: "scatter", mode: "lines", name: `${label} ${fmtBytes(cmp.limits[key])}`, x, hoverinfo: "name",
           y: x.map(() => cmp.limits[key]), line: { color, dash: "dash" } });
       }
-      await plot(chart, traces, { barmode: "group", yaxis: { title: "bytes", rangemode: "tozero" }, height: 340 });
+      await plot(chart, traces, { barmode: "group", yaxis: { title: { text: "bytes" }, rangemode: "tozero" }, height: 340 });
     }
   }
 

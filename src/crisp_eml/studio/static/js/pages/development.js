@@ -211,7 +211,7 @@ function renderFigures(box, profiles, targets) {
   const bar = (name, key) => ({ type: "bar", name, x, y: rows.map((r) => r[key] || null) });
   plot(chart, [bar("Arena, crisp-eml", "arena_bytes"), bar("Arena, TFLite Micro", "tflm_arena_bytes"),
     bar("RAM total, crisp-eml", "ram_bytes"), bar("Flash, crisp-eml", "flash_bytes")],
-  { barmode: "group", yaxis: { title: "bytes (log scale)", type: "log" }, legend: { orientation: "h" } })
+  { barmode: "group", yaxis: { title: { text: "bytes (log scale)" }, type: "log" }, legend: { orientation: "h" } })
     .catch((err) => box.append(errorBox(err)));
 }
 

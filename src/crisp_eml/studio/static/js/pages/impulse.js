@@ -176,7 +176,7 @@ async function previewInto(out, ref, offset, input) {
   const feats = pv.features[0] || [];
   await Promise.all(pv.blocks.map((b, i) => plot(plots[i], [{
     type: "bar", x: pv.feature_names.slice(b.start, b.start + b.length), y: feats.slice(b.start, b.start + b.length), name: b.name,
-  }], { height: 300, xaxis: { automargin: true, tickangle: -45 }, yaxis: { title: "value" } })));
+  }], { height: 300, xaxis: { automargin: true, tickangle: -45 }, yaxis: { title: { text: "value" } } })));
   out.dataset.ready = "true";
 }
 
@@ -232,7 +232,7 @@ function explorerCard(ctx) {
         customdata: pts.map((p) => p.sample_id), text: pts.map((p) => `${p.name} #${p.window} (${p.category})`),
         hovertemplate: "%{text}<extra>%{fullData.name}</extra>", marker: { size: 8, opacity: 0.8 } };
     });
-    await plot(el, traces, { hovermode: "closest", height: 420, xaxis: { title: "component 1" }, yaxis: { title: "component 2" } });
+    await plot(el, traces, { hovermode: "closest", height: 420, xaxis: { title: { text: "component 1" } }, yaxis: { title: { text: "component 2" } } });
     el.on("plotly_click", (ev) => {
       const p = ev && ev.points && ev.points[0];
       if (p && p.customdata) ctx.navigate(`/data?sample=${encodeURIComponent(p.customdata)}`);
@@ -259,6 +259,24 @@ function historyCard(history) {
   }));
 }
 
+// -- no impulse yet: design one from the data (a job: the window, DSP blocks and learning block are chosen by
+// scoring candidates on the samples) ------------------------------------------------------------------------------
+function createCard(ctx) {
+  const box = card("Impulse", empty("No impulse yet: design one from your samples (window, DSP blocks and "
+    + "learning block are chosen from the data; you can edit them afterwards)."));
+  if (!ctx.can("design-impulse")) return box;
+  const quick = h("input", { type: "checkbox", name: "quick" });
+  const jobBox = h("div", { "aria-live": "polite" });
+  const go = h("button", { type: "button" }, "Design the impulse from the data");
+  go.addEventListener("click", async () => {
+    const done = await runJob({ button: go, box: jobBox, label: "Impulse design",
+      start: () => api("/impulse/create", { method: "POST", body: { quick: quick.checked, message: "designed in the Studio" } }) });
+    if (done && done.status === "succeeded" && !ctx.stale()) ctx.navigate("/impulse");
+  });
+  box.append(h("div", { class: "row" }, go, h("label", { class: "check" }, quick, " quick (fewer candidates)")), jobBox);
+  return box;
+}
+
 export async function render(root, ctx) {
   root.append(h("h1", {}, "Impulse design"));
   let version;
@@ -266,7 +284,7 @@ export async function render(root, ctx) {
     version = await api("/impulse");
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
-      root.append(card("Impulse", empty("No impulse yet: create one with 'eml impulse create' (it picks the blocks from your data).")));
+      root.append(createCard(ctx));
       return;
     }
     throw err;

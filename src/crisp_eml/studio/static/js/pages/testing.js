@@ -28,7 +28,8 @@ async function confusion(el, v) {
   const text = cm.map((row) => row.map(String));
   await plot(el, [{ type: "heatmap", z: cm, x: labels, y: labels, colorscale: [[0, "#f6f7f9"], [1, "#0f5c8c"]], text, texttemplate: "%{text}",
     hovertemplate: "actual %{y}, predicted %{x}: %{z}<extra></extra>", showscale: false }],
-  { height: 360, xaxis: { title: "predicted", side: "bottom" }, yaxis: { title: "actual", autorange: "reversed" } });
+  { height: 360, xaxis: { title: { text: "predicted" }, side: "bottom", automargin: true },
+    yaxis: { title: { text: "actual" }, autorange: "reversed", automargin: true } });
   el.dataset.ready = "true";
 }
 

@@ -18,8 +18,8 @@ function curves() {
   const draw = () => {
     pending = null;
     return Promise.all([
-      plot(loss, traces((m) => !m.includes("accuracy")), { height: 280, title: { text: "Loss" }, xaxis: { title: "epoch" } }),
-      plot(acc, traces((m) => m.includes("accuracy")), { height: 280, title: { text: "Accuracy" }, xaxis: { title: "epoch" },
+      plot(loss, traces((m) => !m.includes("accuracy")), { height: 280, title: { text: "Loss" }, xaxis: { title: { text: "epoch" } } }),
+      plot(acc, traces((m) => m.includes("accuracy")), { height: 280, title: { text: "Accuracy" }, xaxis: { title: { text: "epoch" } },
         yaxis: { range: [0, 1.02] } }),
     ]).then(() => { loss.dataset.points = String(points); });
   };
