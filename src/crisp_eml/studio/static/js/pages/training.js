@@ -138,7 +138,7 @@ function runsCard(ctx) {
         { label: "Status", render: (r) => badge(r.status, r.status === "finished" ? "ok" : "warn") },
         { label: "float32 accuracy", render: (r) => fmtNum(r.accuracy_float32) },
         { label: "int8 accuracy", render: (r) => fmtNum(r.accuracy_int8) }],
-      rows: runs, selectable: runs.length > 1, onRow: (r) => show(r.id), caption: `${runs.length} runs, newest first`,
+      rows: runs, selectable: runs.length > 1, onRow: (r) => show(r.id), caption: `${runs.length} run${runs.length === 1 ? "" : "s"}, newest first`,
       empty: "No training runs yet: start one above.",
     });
     const cmpBtn = runs.length > 1 ? h("button", { type: "button", class: "secondary", onclick: async () => {
@@ -161,11 +161,13 @@ function runsCard(ctx) {
 export async function render(root, ctx) {
   root.append(h("h1", {}, "Training"));
   const runs = runsCard(ctx);
-  root.append(startCard(ctx, (id) => runs.reload(id)), runs);
+  const note = h("p", { class: "muted", hidden: true });
+  root.append(note, startCard(ctx, (id) => { note.hidden = true; return runs.reload(id); }), runs);
   if (!ctx.can("train")) return;
-  const status = await api("/features").catch(() => null);
+  const status = await api("/features").catch(() => null);  // 404 before there is an impulse
   if (status && status.missing) {
-    root.firstElementChild.after(h("p", { class: "muted" },
-      `${status.missing} samples have no features for the current impulse yet: training generates them first.`));
+    note.textContent = `${status.missing} samples have no features for the current impulse yet: training `
+      + "generates them first.";
+    note.hidden = false;
   }
 }
