@@ -46,14 +46,15 @@ class Credential:
         return project.acting_as(self.member, token_id=self.credential_id, scopes=self.scopes)
 
 
-def _digest(salt: str, secret: str) -> str:
+def secret_digest(salt: str, secret: str) -> str:
+    """What is stored of a secret: ``sha256(salt + secret)`` (tokens, ingestion keys, Studio sessions)."""
     return hashlib.sha256((salt + secret).encode()).hexdigest()
 
 
 def _new_secret() -> tuple[str, str, str, str]:
     """(id, secret, salt, digest) of a fresh credential."""
     cid, secret, salt = secrets.token_hex(8), secrets.token_urlsafe(32), secrets.token_hex(16)
-    return cid, secret, salt, _digest(salt, secret)
+    return cid, secret, salt, secret_digest(salt, secret)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -169,7 +170,8 @@ def revoke_ingest_key(project: Project, key_id: str) -> dict[str, Any]:
         return key_info(row)
 
 
-def _split(secret: str, prefix: str) -> tuple[str, str] | None:
+def split_secret(secret: str, prefix: str) -> tuple[str, str] | None:
+    """``(id, secret part)`` of ``<prefix><id>_<secret>``; None when it is not one."""
     if not secret.startswith(prefix) or len(secret) > 256:
         return None
     cid, sep, rest = secret[len(prefix):].partition("_")
@@ -183,7 +185,7 @@ def authenticate(project: Project, secret: str) -> Credential | None:
     Every request of the server comes through here, so it is one indexed read of the credential joined to its
     member (a revocation or a removed member takes effect on the next request) and writes nothing: the
     server runs it on its event loop. Recording the token's last use is :func:`record_use`'s job."""
-    token, key = _split(secret, TOKEN_PREFIX), _split(secret, KEY_PREFIX)
+    token, key = split_secret(secret, TOKEN_PREFIX), split_secret(secret, KEY_PREFIX)
     if token is None and key is None:
         hmac.compare_digest(secret, secret)  # about the same work as a real check
         return None
@@ -195,7 +197,7 @@ def authenticate(project: Project, secret: str) -> Credential | None:
             row = conn.execute(select(t.c.id, t.c.salt, t.c.digest, t.c.scopes, t.c.revoked_at, t.c.expires_at,
                                       t.c.member).join_from(t, MemberRow.__table__, MemberRow.name == t.c.member)
                                .where(t.c.id == token[0])).first()
-            if row is None or not hmac.compare_digest(row.digest, _digest(row.salt, token[1])):
+            if row is None or not hmac.compare_digest(row.digest, secret_digest(row.salt, token[1])):
                 return None
             if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
                 return None
@@ -206,7 +208,7 @@ def authenticate(project: Project, secret: str) -> Credential | None:
             krow = conn.execute(select(k.c.id, k.c.salt, k.c.digest, k.c.revoked_at, k.c.created_by)
                                 .join_from(k, MemberRow.__table__, MemberRow.name == k.c.created_by)
                                 .where(k.c.id == key[0])).first()
-            if krow is None or not hmac.compare_digest(krow.digest, _digest(krow.salt, key[1])):
+            if krow is None or not hmac.compare_digest(krow.digest, secret_digest(krow.salt, key[1])):
                 return None
             if krow.revoked_at is not None:
                 return None

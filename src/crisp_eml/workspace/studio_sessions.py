@@ -30,7 +30,7 @@ from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import MemberRow
 from crisp_eml.store.tables.base import utcnow
 from crisp_eml.store.tables.server import StudioSessionRow
-from crisp_eml.workspace.credentials import Credential
+from crisp_eml.workspace.credentials import Credential, secret_digest, split_secret
 
 LOGIN_PREFIX = "eml_l_"
 SESSION_PREFIX = "eml_s_"
@@ -49,17 +49,6 @@ class StudioSession:
     expires_at: datetime
 
 
-def _digest(salt: str, secret: str) -> str:
-    return hashlib.sha256((salt + secret).encode()).hexdigest()
-
-
-def _split(secret: str, prefix: str) -> tuple[str, str] | None:
-    if not secret.startswith(prefix) or len(secret) > 256:
-        return None
-    cid, sep, rest = secret[len(prefix):].partition("_")
-    return (cid, rest) if sep and cid and rest else None
-
-
 def csrf_token(session_secret: str) -> str:
     """The CSRF token of a session: derived from its secret, so it needs no storage and no other site knows it."""
     return hmac.new(session_secret.encode(), b"crisp-eml studio csrf", hashlib.sha256).hexdigest()
@@ -68,7 +57,7 @@ def csrf_token(session_secret: str) -> str:
 def _new_row(kind: str, member: str, scopes: list[str], created_by: str, ttl: timedelta,
              prefix: str) -> tuple[StudioSessionRow, str]:
     cid, secret, salt = secrets.token_hex(8), secrets.token_urlsafe(32), secrets.token_hex(16)
-    row = StudioSessionRow(id=cid, kind=kind, member=member, salt=salt, digest=_digest(salt, secret),
+    row = StudioSessionRow(id=cid, kind=kind, member=member, salt=salt, digest=secret_digest(salt, secret),
                            scopes=scopes, created_by=created_by, expires_at=utcnow() + ttl)
     return row, f"{prefix}{cid}_{secret}"
 
@@ -106,13 +95,13 @@ def _start(project: Project, s: Any, member: str, scopes: list[str], via: dict[s
 def exchange_login(project: Project, secret: str) -> StudioSession | None:
     """Start a session for a login secret, which is used up; None when it is unknown, used, expired, or its
     member has left (one write transaction, so two exchanges of one link cannot both succeed)."""
-    parts = _split(secret, LOGIN_PREFIX)
+    parts = split_secret(secret, LOGIN_PREFIX)
     if parts is None:
         return None
     with project.session() as s:
         row = s.execute(select(StudioSessionRow).where(StudioSessionRow.id == parts[0])
                         .with_for_update()).scalar_one_or_none()
-        if (row is None or row.kind != "login" or not hmac.compare_digest(row.digest, _digest(row.salt, parts[1]))
+        if (row is None or row.kind != "login" or not hmac.compare_digest(row.digest, secret_digest(row.salt, parts[1]))
                 or row.ended_at is not None or row.expires_at <= utcnow() or s.get(MemberRow, row.member) is None):
             return None
         row.ended_at = utcnow()
@@ -131,7 +120,7 @@ def start_with_token(project: Project, cred: Credential) -> StudioSession:
 def authenticate_session(project: Project, secret: str) -> Credential | None:
     """The credential of a live session secret (one indexed read, writes nothing); None when unknown, signed
     out, expired, or its member has left."""
-    parts = _split(secret, SESSION_PREFIX)
+    parts = split_secret(secret, SESSION_PREFIX)
     if parts is None:
         return None
     t = StudioSessionRow.__table__
@@ -140,7 +129,7 @@ def authenticate_session(project: Project, secret: str) -> Credential | None:
         row = conn.execute(select(t.c.id, t.c.kind, t.c.salt, t.c.digest, t.c.scopes, t.c.expires_at, t.c.ended_at,
                                   t.c.member).join_from(t, MemberRow.__table__, MemberRow.name == t.c.member)
                            .where(t.c.id == parts[0])).first()
-    if row is None or row.kind != "session" or not hmac.compare_digest(row.digest, _digest(row.salt, parts[1])):
+    if row is None or row.kind != "session" or not hmac.compare_digest(row.digest, secret_digest(row.salt, parts[1])):
         return None
     if row.ended_at is not None or row.expires_at <= utcnow():
         return None
