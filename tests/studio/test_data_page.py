@@ -243,3 +243,21 @@ def test_viewer_plays_audio_with_its_spectrogram_and_shows_images(studio: Studio
     assert picture.evaluate("i => new Promise((ok) => i.complete ? ok(i.naturalWidth) : "
                             "(i.onload = () => ok(i.naturalWidth)))") == 32
     studio.shot("viewer-image")
+
+
+def test_names_and_labels_are_shown_as_text_never_as_markup(studio: Studio, tmp_path: Path) -> None:
+    from crisp_eml.workspace.ingest import ingest_paths
+
+    label = '<img src=x onerror="window.pwned=1">'
+    csv = tmp_path / "tags.csv"
+    csv.write_text("timestamp,x\n0,1\n10,2\n20,3\n")
+    report = ingest_paths(_owner(studio), [csv], label=label)
+    assert not report.failures, report.failures
+    studio.sign_in("demo", "/data")
+    page = studio.page
+    samples = _samples_card(studio)
+    samples.get_by_label("Name contains").fill("tags")
+    row = samples.get_by_role("row").filter(has_text="tags")
+    expect(row.get_by_role("cell", name=label, exact=True)).to_be_visible()  # the literal text
+    assert page.locator("#page img[src='x']").count() == 0
+    assert page.evaluate("() => window.pwned") is None
