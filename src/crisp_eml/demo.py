@@ -288,19 +288,28 @@ def step_status(st: DemoState) -> None:
 
 
 def step_studio(st: DemoState) -> None:
-    """How to open this project in the Studio: ``eml serve`` and a sign-in link or token for the demo member."""
+    """How to open this project in the Studio: ``eml serve`` and a sign-in link or token for the demo member
+    (printed after the summary table, whole: the table would cut them)."""
     from crisp_eml.workspace.credentials import create_token
     from crisp_eml.workspace.studio_sessions import create_login_link
 
     url = "http://127.0.0.1:4800"
     link = create_login_link(st.proj, st.proj.actor.name, ttl_s=24 * 3600)
     token = create_token(st.proj, st.proj.actor.name, expires_days=7, note="make demo: Studio sign-in")
-    st.summary.append(("studio", f"cd {st.root.name} && eml serve, then open {url}"))
-    st.summary.append(("sign-in link (once, 24 h)", f"{url}/login?token={link['token']}"))
-    st.summary.append(("sign-in token (7 days)", token["token"]))
-    console.print(f"serve the Studio:  cd {st.root.name} && ../.venv/bin/eml serve", highlight=False)
-    console.print(f"sign in once at:   {url}/login?token={link['token']}", highlight=False, soft_wrap=True)
-    console.print(f"or with the token: {token['token']}  (at {url}/login)", highlight=False, soft_wrap=True)
+    st.extra["studio"] = {"url": url, "login_url": f"{url}/login?token={link['token']}", "token": token["token"]}
+    st.summary.append(("studio", f"cd {st.root.name} && eml serve (sign-in link and token below)"))
+    console.print(f"sign-in link (once, 24 h) and member token (7 days) for {st.proj.actor.name}: below the summary")
+
+
+def print_studio(st: DemoState) -> None:
+    studio = st.extra.get("studio")
+    if not studio:
+        return
+    console.rule("[bold]the Studio")
+    console.print(f"serve it:          cd {st.root.name} && ../.venv/bin/eml serve", highlight=False)
+    console.print(f"sign in once at:   {studio['login_url']}", highlight=False, soft_wrap=True)
+    console.print(f"or with the token: {studio['token']}  (at {studio['url']}/login)", highlight=False,
+                  soft_wrap=True)
 
 
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
@@ -336,6 +345,7 @@ def run(root: Path = Path("demo-project")) -> DemoState:
     for what, value in st.summary:
         table.add_row(what, value)
     console.print(table)
+    print_studio(st)
     return st
 
 

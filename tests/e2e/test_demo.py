@@ -32,9 +32,9 @@ def test_demo_walks_the_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from crisp_eml.workspace.credentials import authenticate
     from crisp_eml.workspace.studio_sessions import exchange_login
 
-    link = summary["sign-in link (once, 24 h)"].split("token=")[1]
+    link = st.extra["studio"]["login_url"].split("token=")[1]
     session = exchange_login(st.proj, link)
     assert session is not None and session.member == "demo"
     assert exchange_login(st.proj, link) is None  # single use
-    cred = authenticate(st.proj, summary["sign-in token (7 days)"])
+    cred = authenticate(st.proj, st.extra["studio"]["token"])
     assert cred is not None and cred.member == "demo"
