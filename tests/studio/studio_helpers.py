@@ -35,8 +35,6 @@ from server_helpers import LiveServer, live_server  # noqa: E402
 CHROMIUM = os.environ.get("EML_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(os.environ.get("EML_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")) / "studio"
 NOT_YET = ("/api/v1/impulse", "/api/v1/features", "/api/v1/datasets/quality/latest")  # 404 in a new project
-DEMO_MEMBERS = {"demo": "data-scientist", "bea": "business-leader", "eli": "embedded-developer",
-                "dev": "devops-mlops"}  # the demo's team (demo owns the project)
 
 
 def _default_key_home() -> Path:

@@ -10,7 +10,7 @@ export class ApiError extends Error {
   }
 }
 
-export function cookie(name) {
+function cookie(name) {
   for (const part of document.cookie.split(";")) {
     const [k, ...v] = part.trim().split("=");
     if (k === name) return decodeURIComponent(v.join("="));
@@ -153,7 +153,7 @@ export function table({ columns, rows, empty: emptyText = "Nothing yet.", onRow,
 
 // Plotly, loaded once from /static/vendor/plotly.min.js (served from the installed plotly package).
 let plotlyLoading = null;
-export function plotly() {
+function plotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyLoading) {
     plotlyLoading = new Promise((resolve, reject) => {
@@ -178,7 +178,7 @@ export async function plot(el, traces, layout = {}, config = {}) {
 
 // Start watching a background job: calls on.progress(data), on.log(data), on.status(data) for its
 // Server-Sent Events and resolves with the final status data ({status, error?, result?}).
-export function watchJob(jobId, on = {}) {
+function watchJob(jobId, on = {}) {
   return new Promise((resolve) => {
     const es = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
     const final = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
@@ -204,7 +204,7 @@ export function watchJob(jobId, on = {}) {
 }
 
 // A progress bar + message for a job; returns {el, update(data), done(status)}.
-export function jobProgress(label = "Job") {
+function jobProgress(label = "Job") {
   const bar = h("progress", { max: 1, value: 0, "aria-label": `${label} progress` });
   const msg = h("span", { class: "muted" }, "queued");
   const el = h("div", { class: "job-progress", role: "status" }, h("strong", {}, label, " "), msg, bar);
