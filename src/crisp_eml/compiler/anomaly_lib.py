@@ -10,7 +10,6 @@ RAM/flash figures. Pure: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -29,6 +28,7 @@ from crisp_eml.compiler.render import (
     static_ram_of,
 )
 from crisp_eml.core.errors import InputError
+from crisp_eml.core.library_digest import sources_sha256
 
 
 def anomaly_feature_count(model: dict[str, Any]) -> int:
@@ -106,7 +106,7 @@ def render_anomaly_library(model: dict[str, Any], *, name: str, dsp: dict[str, A
         "dsp_in_c": has_dsp,
         "dsp_note": dsp_note,
         "files": sorted([*files, "MANIFEST.json"]),
-        "sources_sha256": hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest(),
+        "sources_sha256": sources_sha256(files),
     }
     files["MANIFEST.json"] = json.dumps(manifest, indent=2) + "\n"
     return files

@@ -7,7 +7,6 @@ Pure (no I/O). Layout (also an Arduino library): ``src/<name>.h``, ``src/<name>.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from crisp_eml.compiler.c import kernel_source
 from crisp_eml.compiler.c.lower import Layer, lower_op
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
+from crisp_eml.core.library_digest import sources_sha256
 
 GENERATOR = f"crisp-eml {__version__}"
 ARENA_ALIGN = 16
@@ -179,7 +179,7 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         "dsp_note": dsp_note,
         "normalization": opts.normalization,
         "files": sorted([*files, "MANIFEST.json"]),
-        "sources_sha256": hashlib.sha256("".join(files[k] for k in sorted(files)).encode()).hexdigest(),
+        "sources_sha256": sources_sha256(files),
     }
     files["MANIFEST.json"] = json.dumps(manifest, indent=2) + "\n"
     return files

@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,21 +292,34 @@ def profile_evidence(result: Mapping[str, Any]) -> dict[str, Evidence]:
     return out
 
 
+def saved_profiles(session: Session, ref: ModelRef, *, by_digest_only: bool = False) -> Iterator[AuditRow]:
+    """The saved ``eml profile`` results of a model version, newest first: those that measured its int8 model
+    (same sha256, so a profile made through an alias counts for the version the alias pointed at), and, unless
+    ``by_digest_only``, those naming its URI when the digest is unknown."""
+    sha = model_sha256(session, ref)
+    if sha is None and by_digest_only:
+        return
+    rows = session.execute(select(AuditRow).where(AuditRow.action == "compiler.profile")
+                           .order_by(AuditRow.seq.desc())).scalars()
+    for row in rows:
+        arts = row.artifacts or {}
+        if (sha is not None and arts.get("model_sha256") == sha) or (
+                not by_digest_only and arts.get("source") == ref.uri):
+            yield row
+
+
 def collect_saved_profile(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
     """The latest ``eml profile`` saved for this model (same int8 sha256) on the gate's target.
 
     Its measured RAM, flash and latency win over the compiler manifest's estimates. Without a gate target
     the latest saved profile of the model on any target is used (the gate then checks the target row).
     """
-    sha = model_sha256(session, ref)
-    if not sha or bundle.details.get("profile") is not None:
+    if bundle.details.get("profile") is not None:
         return
     want = bundle.wanted_target
-    rows = session.execute(select(AuditRow).where(AuditRow.action == "compiler.profile")
-                           .order_by(AuditRow.seq.desc())).scalars()
-    for row in rows:
+    for row in saved_profiles(session, ref, by_digest_only=True):
         arts = row.artifacts or {}
-        if arts.get("model_sha256") != sha or (want and arts.get("target") != want):
+        if want and arts.get("target") != want:
             continue
         bundle.details["profile"] = dict(arts)
         bundle.target = bundle.target or str(arts.get("target"))

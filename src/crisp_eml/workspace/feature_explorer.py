@@ -11,32 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from crisp_eml.core.errors import InputError
 from crisp_eml.data.samples import decode_array, list_samples
 from crisp_eml.store.project import Project
-from crisp_eml.store.tables.impulse import FeatureCacheRow
 from crisp_eml.workspace.explore import embed, standardize
 from crisp_eml.workspace.features import cache_key
+from crisp_eml.workspace.features_status import cached_features
 from crisp_eml.workspace.impulse import current_impulse
 
 METHODS = ("pca", "tsne")
 MAX_POINTS = 20_000  # windows one answer embeds and returns (evenly thinned above this)
 MAX_TSNE_POINTS = 3_000  # t-SNE is quadratic: above this many windows only PCA is offered
 SILHOUETTE_SAMPLE = 2_000
-_CHUNK = 500  # keys per IN (...) query
-
-
-def _cached(project: Project, keys: list[str]) -> dict[str, str]:
-    """Cache key -> blob hash of the keys that have cached features."""
-    found: dict[str, str] = {}
-    with project.read_session() as s:
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i:i + _CHUNK]
-            q = select(FeatureCacheRow.key, FeatureCacheRow.blob_hash).where(FeatureCacheRow.key.in_(chunk))
-            found.update({k: str(b) for k, b in s.execute(q)})
-    return found
 
 
 def _silhouette(e: np.ndarray, labels: list[str]) -> float | None:
@@ -60,7 +47,7 @@ def explorer_points(project: Project, *, method: str = "pca", layer: str = "raw"
     spec = current_impulse(project)
     samples = list_samples(project, layer=layer, category=category)
     keys = [cache_key(spec, s) for s in samples]
-    cached = _cached(project, keys)
+    cached = {k: blob for k, (blob, _) in cached_features(project, keys).items()}
     xs: list[np.ndarray] = []
     meta: list[tuple[int, int]] = []  # (sample index, window index) per row
     non_finite: list[str] = []

@@ -21,17 +21,23 @@ from crisp_eml.workspace.impulse import current_impulse
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's bound-parameter limit
 
 
+def cached_features(project: Project, keys: list[str]) -> dict[str, tuple[str, int]]:
+    """Cache key -> (blob hash, windows) of the keys whose features are cached (a read snapshot, in chunks)."""
+    found: dict[str, tuple[str, int]] = {}
+    with project.read_session() as s:
+        for i in range(0, len(keys), _CHUNK):
+            q = select(FeatureCacheRow.key, FeatureCacheRow.blob_hash, FeatureCacheRow.n_windows).where(
+                FeatureCacheRow.key.in_(keys[i:i + _CHUNK]))
+            found.update({k: (str(b), int(n)) for k, b, n in s.execute(q)})
+    return found
+
+
 def feature_status(project: Project, *, layer: str = "raw") -> dict[str, Any]:
     """Samples of ``layer`` with and without cached features for the current impulse, per category."""
     spec = current_impulse(project)
     samples = list_samples(project, layer=layer)
     keys = [cache_key(spec, s) for s in samples]
-    found: dict[str, int] = {}
-    with project.read_session() as s:
-        for i in range(0, len(keys), _CHUNK):
-            q = select(FeatureCacheRow.key, FeatureCacheRow.n_windows).where(
-                FeatureCacheRow.key.in_(keys[i:i + _CHUNK]))
-            found.update({k: int(n) for k, n in s.execute(q)})
+    found = {k: windows for k, (_, windows) in cached_features(project, keys).items()}
     categories: dict[str, dict[str, int]] = {}
     for sample, key in zip(samples, keys, strict=True):
         c = categories.setdefault(sample.category, {"samples": 0, "generated": 0, "windows": 0})

@@ -10,7 +10,6 @@ compile again. Test vectors (``tests/``) are not sources and stay out of the zip
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from crisp_eml.core.errors import ConflictError, NotFoundError
+from crisp_eml.core.library_digest import sources_sha256
 from crisp_eml.store.project import Project
 from crisp_eml.workspace.results import get_result
 
@@ -88,7 +88,7 @@ def library_zip(project: Project, result_id: int) -> LibraryZip:
     if not isinstance(manifest, dict) or manifest.get("sources_sha256") != want:
         raise _changed(result_id, lib, folder, "has another MANIFEST.json (another sources digest)")
     files = _sources(folder, manifest, result_id, lib)
-    if hashlib.sha256(b"".join(files[k] for k in sorted(files))).hexdigest() != want:
+    if sources_sha256(files) != want:
         raise _changed(result_id, lib, folder, "was edited since (its sources no longer hash to the sha256 the "
                                                "audit trail recorded)")
     buf = io.BytesIO()

@@ -14,9 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisp_eml.lifecycle.evidence import ModelRef, model_sha256, resolve
+from crisp_eml.lifecycle.evidence import ModelRef, resolve, saved_profiles
 from crisp_eml.store.project import Project
-from crisp_eml.store.tables.audit import AuditRow
 from crisp_eml.store.tables.learn import ModelAliasRow, ModelVersionRow
 from crisp_eml.targets.catalog import TARGETS
 from crisp_eml.workspace.requirements import current as current_requirements
@@ -42,18 +41,12 @@ def current_model(session: Session) -> ModelRef | None:
 
 def _latest_profiles(session: Session, ref: ModelRef) -> dict[str, dict[str, Any]]:
     """target id -> the newest saved profile of this model version on it."""
-    sha = model_sha256(session, ref)
     out: dict[str, dict[str, Any]] = {}
-    rows = session.execute(select(AuditRow).where(AuditRow.action == "compiler.profile")
-                           .order_by(AuditRow.seq.desc())).scalars()
-    for row in rows:
+    for row in saved_profiles(session, ref):
         arts = row.artifacts or {}
         target = arts.get("target")
-        same = (sha is not None and arts.get("model_sha256") == sha) or arts.get("source") == ref.uri
-        if not same or not isinstance(target, str) or target in out:
-            continue
-        out[target] = {"id": row.seq, "at": row.at,
-                       "actor": row.actor, **{k: arts.get(k) for k in PROFILE_FIELDS}}
+        if isinstance(target, str) and target not in out:
+            out[target] = {"id": row.seq, "at": row.at, "actor": row.actor, **{k: arts.get(k) for k in PROFILE_FIELDS}}
     return out
 
 

@@ -14,7 +14,7 @@ function phaseCard(p) {
 
 export async function render(root, ctx) {
   const [board, reqs, gates, audit] = await Promise.all([
-    ctx.project ? Promise.resolve(ctx.project) : api("/project"),
+    api("/project"),  // fresh: the phases change as the team works (ctx.project is from sign-in)
     api("/requirements").catch(() => null),
     api("/gates"),
     api("/audit", { query: { limit: 10, newest_first: true } }),
