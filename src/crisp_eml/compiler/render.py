@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from crisp_eml import __version__
-from crisp_eml.compiler.c import kernel_source
+from crisp_eml.compiler.c import POSTPROCESS_FILES, kernel_source, whole_source
 from crisp_eml.compiler.c.lower import Layer, lower_op
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
@@ -148,6 +148,7 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         f"src/{name}.h": _header(name, up, g, arena, in_size, out_size, opts, dsp_files is not None),
         f"src/{name}.c": _source(name, up, g, layers, ptr, in_size, out_size, opts, dsp_files is not None, scratch),
     }
+    files.update({f"src/{f}": whole_source(f) for f in POSTPROCESS_FILES})  # continuous-stream post-processing
     for rel, text in (dsp_files or {}).items():
         files[rel if rel.startswith("src/") else f"src/{rel}"] = text
     weights = sum(layer.weights_bytes for layer in layers)

@@ -28,3 +28,12 @@ def kernel_source(filename: str, sections: list[str]) -> str:
     if unknown:
         raise KeyError(f"no section(s) {sorted(unknown)} in {filename}")
     return banner + "".join(body for name, body in parts.items() if name in wanted)
+
+
+#: Whole files every classifier library carries next to its kernels (continuous-stream post-processing).
+POSTPROCESS_FILES = ("eml_postprocess.h", "eml_postprocess.c")
+
+
+def whole_source(filename: str) -> str:
+    """A package C file as it is (no sections)."""
+    return resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
