@@ -23,6 +23,18 @@
 #define EML_USE_SSE2 0
 #endif
 
+/* Arm64 SIMD path: NEON (Advanced SIMD) is baseline on every armv8-a (Raspberry Pi 3/4/5, Linux boards), so a
+ * plain aarch64 gcc -O2 build takes it; -DEML_NO_SIMD selects the portable C loops. Baseline armv8-a intrinsics
+ * only (vmull_s8 / vmlal_s16 / vpadalq_s16 / vaddw_s16, no SDOT: +dotprod is not required); int8 x int8 products
+ * are widened to int16 one at a time (never two summed in int16) and accumulated in int32, so the integers are
+ * the same as the other paths'. */
+#if defined(__ARM_NEON) && defined(__aarch64__) && !defined(EML_NO_SIMD) && !EML_USE_DSP && !EML_USE_SSE2
+#include <arm_neon.h>
+#define EML_USE_NEON 1
+#else
+#define EML_USE_NEON 0
+#endif
+
 /* unaligned-safe 32-bit load (one LDR on Cortex-M4) */
 static inline int32_t eml_load32(const void *p)
 {
@@ -72,6 +84,14 @@ static inline int32_t eml_sse_hsum(__m128i a)
 {
     const __m128i s = _mm_add_epi32(a, _mm_shuffle_epi32(a, 0x4E));
     return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1)));
+}
+#endif
+
+#if EML_USE_NEON
+/* 8 int8 at p (any alignment) sign-extended to 8 int16 lanes */
+static inline int16x8_t eml_neon_load8_16(const int8_t *p)
+{
+    return vmovl_s8(vld1_s8(p));
 }
 #endif
 
@@ -212,6 +232,17 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
                     _mm_storel_epi64((__m128i *)(void *)dst, v);
                     _mm_storel_epi64((__m128i *)(void *)(dst + 8), _mm_srli_si128(v, 8));
                 }
+#elif EML_USE_NEON
+                /* two groups at a time: 8 int8 put in (0, 2, 1, 3) order per group (one TBL), widened, offset added */
+                static const int8_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+                const int8x8_t idx = vld1_s8(order);
+                const int16x8_t off8 = vdupq_n_s16((int16_t)p->in_offset);
+                for (; ic + 8 <= p->in_c && k + 8 <= K4; ic += 8, k += 8) {
+                    int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
+                    const int16x8_t v = vaddq_s16(vmovl_s8(vtbl1_s8(vld1_s8(ip + ic), idx)), off8);
+                    vst1_s16(dst, vget_low_s16(v));
+                    vst1_s16(dst + 8, vget_high_s16(v));
+                }
 #endif
                 for (; ic < p->in_c && k + 4 <= K4; ic += 4, k += 4) {
                     int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
@@ -274,6 +305,20 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
         vd = _mm_add_epi32(vd, _mm_madd_epi16(c_, v_));                                                             \
         vo = _mm_add_epi32(vo, _mm_madd_epi16(c_, _mm_shuffle_epi32(v_, 0x4E)));                                   \
     } while (0)
+#elif EML_USE_NEON
+/* NEON: c = (p: 4, p + 1: 4), v = (2j: 4, 2j + 1: 4) int16; vmlal_s16 / vmlal_high_s16 (4 int16 x int16 products
+ * added to 4 int32 lanes) on the low / high halves, the cross pairs through v with its halves swapped (one EXT);
+ * the lanes are summed after the loop */
+#define EML_CONV_GROUP(c, v)                                                                                        \
+    do {                                                                                                            \
+        const int16x8_t c_ = vld1q_s16(c);                                                                          \
+        const int16x8_t v_ = vld1q_s16(v);                                                                          \
+        const int16x8_t s_ = vextq_s16(v_, v_, 4);                                                                  \
+        q00 = vmlal_s16(q00, vget_low_s16(c_), vget_low_s16(v_));                                                   \
+        q11 = vmlal_high_s16(q11, c_, v_);                                                                          \
+        q01 = vmlal_s16(q01, vget_low_s16(c_), vget_low_s16(s_));                                                   \
+        q10 = vmlal_high_s16(q10, c_, s_);                                                                          \
+    } while (0)
 #else
 #define EML_CONV_GROUP(c, v)                                                                                        \
     do {                                                                                                            \
@@ -316,6 +361,11 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
 #if EML_USE_SSE2
             __m128i vd = _mm_setzero_si128();
             __m128i vo = _mm_setzero_si128();
+#elif EML_USE_NEON
+            int32x4_t q00 = vdupq_n_s32(0);
+            int32x4_t q01 = vdupq_n_s32(0);
+            int32x4_t q10 = vdupq_n_s32(0);
+            int32x4_t q11 = vdupq_n_s32(0);
 #endif
             if ((K4 >> 2) & 1) { /* odd number of groups: one alone, then two per iteration */
                 EML_CONV_GROUP(pc, pw);
@@ -335,6 +385,15 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
             a11 += _mm_cvtsi128_si32(_mm_srli_si128(vd, 8));
             a01 += _mm_cvtsi128_si32(vo);
             a10 += _mm_cvtsi128_si32(_mm_srli_si128(vo, 8));
+#elif EML_USE_NEON
+            {
+                /* (sum q00, sum q01, sum q10, sum q11) */
+                const int32x4_t s_ = vpaddq_s32(vpaddq_s32(q00, q01), vpaddq_s32(q10, q11));
+                a00 += vgetq_lane_s32(s_, 0);
+                a01 += vgetq_lane_s32(s_, 1);
+                a10 += vgetq_lane_s32(s_, 2);
+                a11 += vgetq_lane_s32(s_, 3);
+            }
 #endif
             for (k = 0; k < KT; ++k) {
                 a00 += (int32_t)pc[k] * pw[k];
@@ -364,6 +423,19 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *
             v2 = _mm_add_epi32(v2, _mm_shuffle_epi32(v2, 0xB1));
             a0 += _mm_cvtsi128_si32(v2);
             a1 += _mm_cvtsi128_si32(_mm_srli_si128(v2, 8));
+#elif EML_USE_NEON
+            int32x4_t q0 = vdupq_n_s32(0); /* pixel p */
+            int32x4_t q1 = vdupq_n_s32(0); /* pixel p + 1 */
+            for (k = 0; k < K4; k += 4) {
+                const int16x4_t w4 = vld1_s16(pw);
+                const int16x8_t c8 = vld1q_s16(pc);
+                q0 = vmlal_s16(q0, vget_low_s16(c8), w4);
+                q1 = vmlal_s16(q1, vget_high_s16(c8), w4);
+                pc += 8;
+                pw += 4;
+            }
+            a0 += vaddvq_s32(q0);
+            a1 += vaddvq_s32(q1);
 #else
             int32_t j;
             for (k = 0; k < K4; k += 4) {
@@ -496,6 +568,40 @@ static void eml_dwconv2d_dm1_s8(const eml_dwconv_params_t *p, const int8_t *in, 
                     }
                     _mm_storeu_si128((__m128i *)(void *)a, vlo);
                     _mm_storeu_si128((__m128i *)(void *)(a + 4), vhi);
+                    for (j = 0; j < 8; ++j) {
+                        out[j] = eml_clamp_s8(eml_mbqm(a[j], mult[c + j], shift[c + j]) + out_off, lo, hi);
+                    }
+                    out += 8;
+                }
+            }
+#elif EML_USE_NEON
+            {
+                /* 8 channels a tap, as the SSE2 path: x widened to int16 (+ in_offset in a clipped window), one
+                 * vmlal_s16 per 4 channels */
+                const int16x8_t xadd = vdupq_n_s16((int16_t)(clipped ? in_off : 0));
+                for (; c + 8 <= C; c += 8) {
+                    int32x4_t vlo = vld1q_s32(bb + c);
+                    int32x4_t vhi = vld1q_s32(bb + c + 4);
+                    const int8_t *ir = ib + c;
+                    const int8_t *wr = wb + c;
+                    int32_t a[8];
+                    int32_t j;
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *xi = ir;
+                        const int8_t *wi = wr;
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const int16x8_t xv = vaddq_s16(eml_neon_load8_16(xi), xadd);
+                            const int16x8_t wv = eml_neon_load8_16(wi);
+                            vlo = vmlal_s16(vlo, vget_low_s16(xv), vget_low_s16(wv));
+                            vhi = vmlal_high_s16(vhi, xv, wv);
+                            xi += cs;
+                            wi += C;
+                        }
+                        ir += rs;
+                        wr += wrs;
+                    }
+                    vst1q_s32(a, vlo);
+                    vst1q_s32(a + 4, vhi);
                     for (j = 0; j < 8; ++j) {
                         out[j] = eml_clamp_s8(eml_mbqm(a[j], mult[c + j], shift[c + j]) + out_off, lo, hi);
                     }
@@ -649,6 +755,34 @@ static inline void eml_dw3x3_sse2_8(const int8_t *const *x, const int8_t *const 
     _mm_storeu_si128((__m128i *)(void *)ap, lo);
     _mm_storeu_si128((__m128i *)(void *)(ap + 16), hi);
 }
+#elif EML_USE_NEON
+/* NEON: 8 channels of one output pixel; per tap one vmull_s8 (8 exact int8 x int8 products in int16 lanes) added
+ * to the two int32x4 accumulators with vaddw. Tap pointers are strided from the 3 ring rows (xr: row ky at this
+ * pixel) so they stay in registers. */
+#define EML_DW_NEON_TAP(xp, wp)                                                                                     \
+    do {                                                                                                            \
+        const int16x8_t pr_ = vmull_s8(vld1_s8(xp), vld1_s8(wp));                                                   \
+        lo = vaddw_s16(lo, vget_low_s16(pr_));                                                                      \
+        hi = vaddw_high_s16(hi, pr_);                                                                               \
+    } while (0)
+
+static inline void eml_dw3x3_neon_8(const int8_t *const *ring, int32_t xoff, const int8_t *w, int32_t C, int32_t c,
+                                    const int32_t *bias, int8_t *ap)
+{
+    int32x4_t lo = vld1q_s32(bias + c);
+    int32x4_t hi = vld1q_s32(bias + c + 4);
+    const int8_t *wr = w + c;
+    int32_t ky;
+    for (ky = 0; ky < 3; ++ky) {
+        const int8_t *xr = ring[ky] + xoff + c;
+        EML_DW_NEON_TAP(xr, wr);
+        EML_DW_NEON_TAP(xr + C, wr + C);
+        EML_DW_NEON_TAP(xr + C + C, wr + C + C);
+        wr += 3 * C;
+    }
+    vst1q_s8(ap, vreinterpretq_s8_s32(lo));
+    vst1q_s8(ap + 16, vreinterpretq_s8_s32(hi));
+}
 #endif
 
 static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
@@ -686,6 +820,12 @@ static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const i
                     w0 += 8;
                     ap += 32;
                 }
+            }
+#elif EML_USE_NEON
+            for (; c + 8 <= C; c += 8) {
+                eml_dw3x3_neon_8(ring, xoff, w, C, c, bias_full, ap);
+                w0 += 8;
+                ap += 32;
             }
 #endif
             for (; c < C; c += 4) {
@@ -886,6 +1026,58 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
                 out[o + j] = eml_clamp_s8(eml_mbqm_pos(a[j], mult[q], shift[q]) + out_off, lo, hi);
             }
         }
+#elif EML_USE_NEON
+        /* 4 output rows share every input load: 16 int8 at a time, vmull_s8 (exact int16 products) then
+         * vpadalq_s16 (pairs added into int32 lanes); lane sums + bias, then the same requantization */
+        for (; o + 4 <= out_depth; o += 4) {
+            const int8_t *w1 = wp + depth;
+            const int8_t *w2 = w1 + depth;
+            const int8_t *w3 = w2 + depth;
+            int32x4_t s0 = vdupq_n_s32(0);
+            int32x4_t s1 = vdupq_n_s32(0);
+            int32x4_t s2 = vdupq_n_s32(0);
+            int32x4_t s3 = vdupq_n_s32(0);
+            int32_t a[4];
+            int32_t j;
+            for (d = 0; d + 16 <= depth; d += 16) {
+                const int8x16_t x = vld1q_s8(ip + d);
+                const int8x8_t xl = vget_low_s8(x);
+                int8x16_t v = vld1q_s8(wp + d);
+                s0 = vpadalq_s16(s0, vmull_s8(xl, vget_low_s8(v)));
+                s0 = vpadalq_s16(s0, vmull_high_s8(x, v));
+                v = vld1q_s8(w1 + d);
+                s1 = vpadalq_s16(s1, vmull_s8(xl, vget_low_s8(v)));
+                s1 = vpadalq_s16(s1, vmull_high_s8(x, v));
+                v = vld1q_s8(w2 + d);
+                s2 = vpadalq_s16(s2, vmull_s8(xl, vget_low_s8(v)));
+                s2 = vpadalq_s16(s2, vmull_high_s8(x, v));
+                v = vld1q_s8(w3 + d);
+                s3 = vpadalq_s16(s3, vmull_s8(xl, vget_low_s8(v)));
+                s3 = vpadalq_s16(s3, vmull_high_s8(x, v));
+            }
+            if (d + 8 <= depth) {
+                const int8x8_t xl = vld1_s8(ip + d);
+                s0 = vpadalq_s16(s0, vmull_s8(xl, vld1_s8(wp + d)));
+                s1 = vpadalq_s16(s1, vmull_s8(xl, vld1_s8(w1 + d)));
+                s2 = vpadalq_s16(s2, vmull_s8(xl, vld1_s8(w2 + d)));
+                s3 = vpadalq_s16(s3, vmull_s8(xl, vld1_s8(w3 + d)));
+                d += 8;
+            }
+            /* (sum s0, sum s1, sum s2, sum s3) + bias */
+            vst1q_s32(a, vaddq_s32(vpaddq_s32(vpaddq_s32(s0, s1), vpaddq_s32(s2, s3)), vld1q_s32(bias_folded + o)));
+            for (; d < depth; ++d) {
+                const int32_t x = ip[d];
+                a[0] += x * wp[d];
+                a[1] += x * w1[d];
+                a[2] += x * w2[d];
+                a[3] += x * w3[d];
+            }
+            wp = w3 + depth;
+            for (j = 0; j < 4; ++j) {
+                const int32_t q = per_channel ? o + j : 0;
+                out[o + j] = eml_clamp_s8(eml_mbqm_pos(a[j], mult[q], shift[q]) + out_off, lo, hi);
+            }
+        }
 #elif !EML_USE_DSP
         /* portable path: 4 output rows share every input load */
         for (; o + 4 <= out_depth; o += 4) {
@@ -926,6 +1118,17 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
                                                          _mm_madd_epi16(eml_sse_hi16(x), eml_sse_hi16(v))));
                 }
                 acc += eml_sse_hsum(s0);
+            }
+#elif EML_USE_NEON
+            if (depth >= 16) {
+                int32x4_t s0 = vdupq_n_s32(0);
+                for (; d + 16 <= depth; d += 16) {
+                    const int8x16_t x = vld1q_s8(ip + d);
+                    const int8x16_t v = vld1q_s8(wp + d);
+                    s0 = vpadalq_s16(s0, vmull_s8(vget_low_s8(x), vget_low_s8(v)));
+                    s0 = vpadalq_s16(s0, vmull_high_s8(x, v));
+                }
+                acc += vaddvq_s32(s0);
             }
 #endif
 #if EML_USE_DSP
