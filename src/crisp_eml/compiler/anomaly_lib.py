@@ -19,12 +19,12 @@ from crisp_eml.compiler.anomaly_c import render_anomaly_c
 from crisp_eml.compiler.render import (
     GENERATOR,
     STATUS,
-    _c_string,
     _cmake,
     _dsp_sources,
     _library_properties,
     _makefile,
     c_identifier,
+    c_string,
     static_ram_of,
 )
 from crisp_eml.core.errors import InputError
@@ -162,7 +162,7 @@ const char *{name}_status_str({name}_status_t status);
 
 
 def _source(name: str, up: str, has_dsp: bool) -> str:
-    status_strs = "\n".join(f"    {_c_string(text.replace('<name>', name))}," for _, text in STATUS)
+    status_strs = "\n".join(f"    {c_string(text.replace('<name>', name))}," for _, text in STATUS)
     if has_dsp:
         check = (f"#if {up}_DSP_N_FEATURES != {up}_ANOMALY_N_FEATURES\n"
                  f'#error "the DSP step and the anomaly model disagree on the feature count"\n#endif\n')

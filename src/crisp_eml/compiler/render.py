@@ -68,8 +68,19 @@ _C_KEYWORDS = frozenset([
 ])
 
 
-def _c_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').encode("ascii", "replace").decode() + '"'
+def c_string(text: str) -> str:
+    """A C string literal holding ``text`` as UTF-8: every byte outside printable ASCII (and ``?``, which could
+    start a trigraph) is an octal escape, so labels in any language survive byte for byte."""
+    out = []
+    for b in text.encode("utf-8"):
+        ch = chr(b)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 32 <= b < 127 and ch != "?":
+            out.append(ch)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def _qparams(g: Graph, ti: int) -> dict[str, Any]:
@@ -283,8 +294,8 @@ def _source(name: str, up: str, g: Graph, layers: list[Layer], ptr: Any, in_size
         if scratch else ""
     decls = "\n".join(d for layer in layers for d in layer.decls)
     calls = "\n".join(f"    /* {layer.op_index}: {layer.op_type} */\n    {layer.call}" for layer in layers)
-    status_strs = "\n".join(f"    {_c_string(text.replace('<name>', name))}," for _, text in STATUS)
-    labels = ", ".join(_c_string(lb) for lb in opts.labels) or "NULL"
+    status_strs = "\n".join(f"    {c_string(text.replace('<name>', name))}," for _, text in STATUS)
+    labels = ", ".join(c_string(lb) for lb in opts.labels) or "NULL"
     x, y = ptr(g.inputs[0]), ptr(g.outputs[0])
     dsp_include = (f"#if {up}_DSP_N_FEATURES != {up}_INPUT_SIZE\n"
                    f'#error "the DSP step and the model disagree on the feature count"\n#endif\n') if has_dsp else ""

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from crisp_eml.compiler.c import POSTPROCESS_FILES, whole_source
 from crisp_eml.core.errors import InputError, ToolMissingError, VerificationError
 from crisp_eml.core.postprocess import PostprocessConfig
 from crisp_eml.runtime.glue import render_glue
@@ -55,6 +56,9 @@ def stage_sources(lib_dir: Path, work_dir: Path, *, project: dict[str, Any] | No
     for f in sorted(src.iterdir()):
         if f.suffix in (".c", ".h"):
             shutil.copyfile(f, work_dir / f.name)
+    for name in POSTPROCESS_FILES:  # the stream driver needs them; anomaly libraries do not carry them
+        if not (work_dir / name).exists():
+            (work_dir / name).write_text(whole_source(name), encoding="utf-8")
     for rel, text in render_glue(lib_dir, project=project, postprocess=postprocess,
                                  slices_per_window=slices_per_window).items():
         (work_dir / rel).write_text(text, encoding="utf-8")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crisp_eml.compiler.render import _float_lit, c_string
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import ImpulseSpec
 from crisp_eml.core.postprocess import PostprocessConfig
@@ -120,23 +121,7 @@ def default_postprocess(shape: ModelShape) -> PostprocessConfig:
     return PostprocessConfig.default(shape.labels or ("anomaly",), shape.slices_per_window)
 
 
-def c_string(text: str) -> str:
-    """A C string literal holding ``text`` as UTF-8 (every byte outside printable ASCII as an octal escape)."""
-    out = []
-    for b in text.encode("utf-8"):
-        ch = chr(b)
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif 32 <= b < 127 and ch != "?":  # '?' avoids trigraphs
-            out.append(ch)
-        else:
-            out.append(f"\\{b:03o}")
-    return '"' + "".join(out) + '"'
-
-
 def _float(v: float) -> str:
-    from crisp_eml.compiler.render import _float_lit
-
     return _float_lit(v)
 
 
