@@ -29,6 +29,8 @@ DEFAULT_AVERAGE_WINDOWS = 3
 DEFAULT_THRESHOLD = 0.6
 #: A threshold above 1.0 never fires (scores are probabilities).
 NEVER = 2.0
+#: the smallest magnitude that rounds to float32 infinity
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 
 
 def is_background(label: str) -> bool:
@@ -55,8 +57,9 @@ class PostprocessConfig:
         if self.suppression_steps < 0:
             raise InputError(f"must be >= 0, got {self.suppression_steps}", field="suppression_steps")
         for i, t in enumerate(self.thresholds):
-            if not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
-                raise InputError(f"must be a finite number >= 0, got {t!r}", field=f"thresholds[{i}]")
+            # finite as float32 (the C takes float thresholds: 1e39 would be inf there)
+            if not (isinstance(t, int | float) and math.isfinite(t) and 0 <= t < FLOAT32_OVERFLOW):
+                raise InputError(f"must be a finite float32 >= 0, got {t!r}", field=f"thresholds[{i}]")
         if self.labels and len(self.labels) != len(self.thresholds):
             raise InputError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels", field="thresholds")
 
