@@ -112,3 +112,11 @@ def test_stream_windows_of_a_dsp_anomaly_scorer(tmp_path: Path) -> None:
     assert np.array_equal(np.concatenate([p.anomaly for p in parts]), whole.anomaly)
     assert np.array_equal(whole.anomaly, np.array(alone, np.float32))
     assert (whole.detections == -1).all()
+
+
+@pytest.mark.parametrize("broken", [{"name": "x"}, {"name": "x", "inputs": [], "outputs": [{}]},
+                                    {"name": "x", "inputs": [{"shape": "abc"}], "outputs": []}])
+def test_a_manifest_without_shapes_is_named(tmp_path: Path, broken: dict[str, object]) -> None:
+    (tmp_path / "MANIFEST.json").write_text(json.dumps(broken))
+    with pytest.raises(InputError, match="MANIFEST.json"):
+        model_shape(tmp_path)

@@ -83,6 +83,14 @@ def _sensor(spec: dict[str, Any] | None) -> str:
 def model_shape(lib_dir: Path, slices_per_window: int | None = None) -> ModelShape:
     """The library's input/output shape for runtimes (raises InputError for what they cannot serve)."""
     m = read_manifest(lib_dir)
+    try:
+        return _shape(m, slices_per_window)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"MANIFEST.json lacks what a runtime needs ({type(exc).__name__}: {exc})",
+                         source=str(lib_dir / "MANIFEST.json")) from exc
+
+
+def _shape(m: dict[str, Any], slices_per_window: int | None) -> ModelShape:
     name = str(m["name"])
     is_classifier = m.get("kind") != "anomaly"
     labels = tuple(str(x) for x in m.get("labels") or ()) if is_classifier else ()
