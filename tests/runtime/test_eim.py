@@ -55,7 +55,8 @@ def test_hello_reports_the_model(motion: Motion, runner: Runner) -> None:  # noq
     assert mp["labels"] == motion.labels == ["badminton", "running", "standing", "walking"]
     assert (mp["axis_count"], mp["input_features_count"], mp["label_count"]) == (6, 120, 4)
     assert mp["frequency"] == 10 and mp["interval_ms"] == 100 and mp["slice_size"] == SLICE_ROWS
-    assert mp["model_type"] == "classification" and mp["has_anomaly"] == 0 and "sensor" in mp
+    assert mp["model_type"] == "classification" and mp["has_anomaly"] == 0
+    assert mp["sensor"] == 2 and mp["sensor_type"] == "accelerometer"  # Edge Impulse's integer code, and our name
     for key in ("use_continuous_mode", "image_input_width", "image_input_height", "image_channel_count",
                 "image_input_frames"):
         assert key in mp, key

@@ -22,6 +22,11 @@ from crisp_eml.core.postprocess import PostprocessConfig
 
 #: Results per window length in continuous mode (Edge Impulse's default slices per model window).
 DEFAULT_SLICES_PER_WINDOW = 4
+#: Edge Impulse's sensor codes (EI_CLASSIFIER_SENSOR_*), as its runner reports them in the hello.
+SENSOR_CODES = {"microphone": 1, "accelerometer": 2, "camera": 3, "positional": 4, "environmental": 5,
+                "fusion": 6}
+#: Edge Impulse's inferencing-engine code for "none of ours" (EI_CLASSIFIER_NONE); ``engine`` names ours.
+INFERENCING_ENGINE_NONE = 255
 AUDIO_BLOCKS = frozenset({"mfcc", "mfe", "spectrogram", "audio-mfcc", "audio-mfe"})
 
 
@@ -141,11 +146,12 @@ def parameters_json(shape: ModelShape) -> str:
         "input_features_count": shape.raw_len, "interval_ms": interval, "label_count": len(shape.labels),
         "labels": list(shape.labels),
         "model_type": "classification" if shape.is_classifier else "anomaly_detection",
-        "sensor": shape.sensor, "slice_size": shape.slice_rows,
+        # Edge Impulse's clients read the sensor as its integer code; the name is ours (the Node SDK's sensorType)
+        "sensor": SENSOR_CODES.get(shape.sensor, -1), "sensor_type": shape.sensor, "slice_size": shape.slice_rows,
         "use_continuous_mode": shape.sensor == "microphone",
         "image_input_width": shape.image[0], "image_input_height": shape.image[1],
         "image_channel_count": shape.image[2], "image_input_frames": 1 if shape.image[0] else 0,
-        "image_resize_mode": "none", "inferencing_engine": "crisp-eml",
+        "image_resize_mode": "none", "inferencing_engine": INFERENCING_ENGINE_NONE, "engine": "crisp-eml",
         "slices_per_model_window": shape.slices_per_window, "window_rows": shape.window_rows,
         "variable_length": shape.variable_length,
     }

@@ -79,7 +79,7 @@ class Model {
       dspInC: e.eml_wasm_dsp_in_c() !== 0,
       isClassifier: e.eml_wasm_is_classifier() !== 0,
       hasAnomaly: e.eml_wasm_has_anomaly() !== 0,
-      sensor: parameters.sensor,
+      sensor: parameters.sensor_type,
       outputScale: e.eml_wasm_output_scale(),
       outputZeroPoint: e.eml_wasm_output_zero_point(),
       averageWindows: e.eml_wasm_average_windows(),
