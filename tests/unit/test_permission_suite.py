@@ -105,7 +105,8 @@ def scan() -> tuple[dict[str, frozenset[Permission]], set[str]]:
 class Seeded:
     root: Path
     lib: Path  # the compiled library of models:/ad01/1, outside the project
-    run_id: str  # a finished k-means anomaly run, registered as models:/kmeans/1 (never gated)
+    run_id: str  # a finished k-means anomaly run, registered as models:/kmeans/1 (never gated); a small
+    # nn classifier is registered as models:/clf/1 (for calibration)
     features: FeatureSet
     token_id: str  # an API token of the owner
     key_id: str  # an ingestion key
@@ -143,6 +144,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         set_impulse_values(p, ['learning={"type": "anomaly-kmeans", "params": {"clusters": 2}}'])
         run_id = str(train(p)["id"])
         register_model(p, run_id, "kmeans")
+        # a small classifier for calibration (then back to k-means, so the train use case stays fast)
+        set_impulse_values(p, ['learning={"type": "nn-classifier", "params": {"epochs": 2}}'])
+        register_model(p, str(train(p)["id"]), "clf")
+        set_impulse_values(p, ['learning={"type": "anomaly-kmeans", "params": {"clusters": 2}}'])
         p.blobs.put(b"an orphan blob, for gc to collect")
         fs = generate_features(p, current_impulse(p))
         token = create_token(p, OWNER)["id"]
@@ -257,6 +262,9 @@ USE_CASES: list[UseCase] = [
     UseCase("workspace.train.train_on_features", need(P.TRAIN), _train_on_features, "learn.train"),
     UseCase("workspace.evaluate.test_run", need(P.TRAIN),
             lambda c: _ws("evaluate").test_run(c.project, run_id=c.base.run_id), "learn.test"),
+    UseCase("workspace.calibrate.calibrate", need(P.TRAIN),
+            lambda c: _ws("calibrate").calibrate(c.project, "models:/clf/1", background=["a"], hours=0.05,
+                                                 report=c.out / "calibration.html"), "model.calibrate"),
     UseCase("workspace.registry.register_model", need(P.TRAIN),
             lambda c: _ws("registry").register_model(c.project, c.base.run_id, "kmeans"), "model.register"),
     UseCase("workspace.import_model.import_model", need(P.TRAIN),

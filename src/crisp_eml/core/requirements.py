@@ -24,7 +24,7 @@ class Kpi:
 
     name: str
     direction: str
-    unit: str  # ratio | bytes | ms | score | count
+    unit: str  # ratio | bytes | ms | score | count | per_hour
     evidence: str  # key of the evidence item it is compared with
     description: str
     remedy: str  # what to run to produce the evidence
@@ -34,6 +34,7 @@ class Kpi:
 
 _TEST = "train a model and test its int8 variant ('eml train', 'eml test')"
 _COMPILE = "compile the model for the target ('eml compile MODEL --target T')"
+_CALIBRATE = "calibrate the post-processing on a long stream ('eml calibrate MODEL')"
 KPIS: dict[str, Kpi] = {k.name: k for k in (
     Kpi("min_accuracy", "min", "ratio", "accuracy", "test accuracy of the int8 model", _TEST, MODEL_PHASE),
     Kpi("min_f1", "min", "ratio", "f1", "macro F1 of the int8 model on the test set; "
@@ -44,6 +45,10 @@ KPIS: dict[str, Kpi] = {k.name: k for k in (
         "over classes)", _TEST, MODEL_PHASE),
     Kpi("max_int8_accuracy_drop", "max", "ratio", "int8_drop", "test accuracy lost by quantisation (float32 "
         "accuracy minus int8 accuracy, same testing set)", _TEST, MODEL_PHASE),
+    Kpi("max_false_accepts_per_hour", "max", "per_hour", "far_per_hour", "false accepts per hour on a long "
+        "stream with the calibrated post-processing", _CALIBRATE, MODEL_PHASE),
+    Kpi("max_stream_false_reject_rate", "max", "ratio", "stream_frr", "events missed on a long stream with the "
+        "calibrated post-processing", _CALIBRATE, MODEL_PHASE),
     Kpi("max_latency_ms", "max", "ms", "latency_ms", "estimated inference latency on the target (DSP + model)",
         "estimate latency on the target ('eml profile MODEL --target T')", MODEL_PHASE),
     Kpi("max_ram_bytes", "max", "bytes", "ram_bytes", "RAM the compiled library needs (arena + buffers)",
@@ -64,6 +69,8 @@ ALIASES = {
     "max_flash": "max_flash_bytes", "flash": "max_flash_bytes", "quality": "min_quality_score",
     "min_quality": "min_quality_score", "min_samples": "min_samples_per_class",
     "int8_drop": "max_int8_accuracy_drop", "max_int8_drop": "max_int8_accuracy_drop",
+    "far_per_hour": "max_false_accepts_per_hour", "max_far_per_hour": "max_false_accepts_per_hour",
+    "stream_frr": "max_stream_false_reject_rate", "max_stream_frr": "max_stream_false_reject_rate",
 }
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|k|kb|kib|m|mb|mib)?\s*$", re.IGNORECASE)
 _MULT = {None: 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 * 1024, "mb": 1024 * 1024,
@@ -221,4 +228,6 @@ def format_value(unit: str, value: float | int | None) -> str:
         return f"{float(value):.2f} ms"
     if unit == "count":
         return str(int(value))
+    if unit == "per_hour":
+        return f"{float(value):.2f}/h"
     return f"{float(value):.1f}"

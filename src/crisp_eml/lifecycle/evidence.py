@@ -386,6 +386,29 @@ def collect_latency(project: Project, session: Session, ref: ModelRef, bundle: E
             return
 
 
+def collect_calibration(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
+    """False accepts per hour and stream false reject rate of the latest ``eml calibrate`` of this model version
+    (its int8 bytes, when known): the figures of the post-processing setting it chose and deployments ship."""
+    from crisp_eml.store.tables.calibration import CalibrationRow
+
+    q = select(CalibrationRow).where(CalibrationRow.model_name == ref.name,
+                                     CalibrationRow.model_version == ref.version)
+    sha = model_sha256(session, ref)
+    if sha is not None:
+        q = q.where(CalibrationRow.model_sha256 == sha)
+    row = session.execute(q.order_by(CalibrationRow.id.desc()).limit(1)).scalar_one_or_none()
+    if row is None:
+        return
+    stream = row.stream or {}
+    src = (f"calibration #{row.id} ({float(stream.get('hours') or 0):.2f} h stream, seed {stream.get('seed')}, "
+           f"{str(row.created_at)[:16]})")
+    bundle.details.setdefault("calibration", {"id": row.id, "postprocess": dict(row.postprocess),
+                                              "far_per_hour": row.far_per_hour, "frr": row.frr})
+    bundle.add({"far_per_hour": Evidence("far_per_hour", float(row.far_per_hour), src)})
+    if row.frr is not None:
+        bundle.add({"stream_frr": Evidence("stream_frr", float(row.frr), src)})
+
+
 # -- data: quality score and samples per class -------------------------------------------------------
 def collect_quality(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
     rows = session.execute(select(AuditRow).where(AuditRow.action.in_(("dataset.check", "data.check")))
@@ -435,7 +458,7 @@ def collect_sample_counts(project: Project, session: Session, ref: ModelRef, bun
 Collector = Callable[[Project, Session, ModelRef, EvidenceBundle], None]
 COLLECTORS: tuple[Collector, ...] = (collect_test_metrics, collect_saved_profile,
                                      collect_compiled, collect_training_sizes, collect_latency,
-                                     collect_quality, collect_sample_counts)
+                                     collect_calibration, collect_quality, collect_sample_counts)
 
 
 def collect(project: Project, session: Session, ref: ModelRef, *, library: Path | None = None,

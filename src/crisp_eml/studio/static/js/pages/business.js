@@ -11,6 +11,8 @@ const KPIS = {
   max_false_accept_rate: ["max", "ratio", "false-accept rate (0 to 1)"],
   max_false_reject_rate: ["max", "ratio", "false-reject rate (0 to 1)"],
   max_int8_accuracy_drop: ["max", "ratio", "accuracy lost by quantisation (0 to 1)"],
+  max_false_accepts_per_hour: ["max", "per_hour", "false accepts per hour on a long stream ('eml calibrate')"],
+  max_stream_false_reject_rate: ["max", "ratio", "events missed on a long stream ('eml calibrate', 0 to 1)"],
   max_latency_ms: ["max", "ms", "inference latency on the target, in ms"],
   max_ram_bytes: ["max", "bytes", "RAM of the compiled library: bytes, or 64k / 1.5m"],
   max_flash_bytes: ["max", "bytes", "flash of the compiled library: bytes, or 64k / 1.5m"],
