@@ -40,9 +40,10 @@ KWS = SHARED / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
 INTERNAL_ERROR = 70
 
 #: Commands that succeed without a project (everything else must fail with a "project" message).
-NO_PROJECT_OK = {("init",), ("version",), ("targets",)}
+NO_PROJECT_OK = {("init",), ("version",), ("targets",), ("formats",)}
 #: Commands that read a file argument and need no project: they fail on the placeholder file instead.
-FILE_FIRST = {("inspect",), ("profile",), ("verify",), ("compile",), ("bundle", "verify"), ("data", "label")}
+FILE_FIRST = {("inspect",), ("profile",), ("verify",), ("compile",), ("bundle", "verify"), ("data", "label"),
+              ("run",)}
 #: Commands left out of the no-project / empty-project sweeps, and why.
 SWEEP_EXCLUDED = {
     ("init",): "creates a project in the current folder by design (covered by its own malformed cases)",
@@ -259,6 +260,14 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
      "3 labels given but the model has 12 outputs"),
     (["compile", "{kws}", "-o", "{base}/out_c9", "--vectors", "100000000"], INPUT, "field 'vectors'",
      "got 100000000"),
+    (["compile", "{kws}", "-o", "{base}/out_c10", "--format", "vhdl"], INPUT, "field 'format'",
+     "unknown format 'vhdl'; one of c, arduino"),
+    (["compile", "{kws}", "-o", "{base}/out_c11", "--format", "eim", "--arch", "sparc"], INPUT, "field 'arch'",
+     "unknown architecture 'sparc'; one of x86_64, aarch64"),
+    (["compile", "{kws}", "-o", "{notdir}/m.eim", "--format", "eim"], INPUT, "{notdir}: field 'output'",
+     "cannot create the folder"),
+    (["compile", "{bad}/random.tflite", "-o", "{base}/out_c12", "--format", "linux"], INPUT,
+     "{bad}/random.tflite", "not a TFLite model"),
     (["verify", "{nope}/lib"], INPUT, "{nope}/lib", "not a generated library"),
     (["verify", "{bad}"], INPUT, "{bad}:", "not a generated library"),
     (["verify", "{bad}/random.zip"], INPUT, "{bad}/random.zip", "not a generated library"),
@@ -278,6 +287,14 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["profile", "{kws}", "--target", "linux"], INPUT, "field 'target'",
      "did you mean 'linux-x86_64' or 'linux-aarch64'? ('eml targets' lists them)"),
     (["profile", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named"),
+    # calibrate (the imported kws model has no impulse: options are refused before the model is looked at)
+    (["calibrate", "models:/nope/1"], NOT_FOUND, "'nope'", "no model named"),
+    (["calibrate", "models:/kws/1"], INPUT, "field 'model'", "has no impulse (DSP)"),
+    (["calibrate", "models:/kws/1", "--hours", "0"], INPUT, "field 'hours'", "got 0"),
+    (["calibrate", "models:/kws/1", "--hours", "100"], INPUT, "field 'hours'", "at most 4.0"),
+    (["calibrate", "models:/kws/1", "--max-frr", "2"], INPUT, "field 'max-frr'", "between 0 and 1, got 2"),
+    (["calibrate", "models:/kws/1", "--max-far-per-hour", "-1"], INPUT, "field 'max-far-per-hour'", "got -1"),
+    (["calibrate", "models:/kws/1", "--report", "{notdir}/c.html"], INPUT, "{notdir}/c.html", "is not a folder"),
     # lifecycle (the fixture's models:/kws/1 passed its gate for cortex-m4f-80mhz, so deploy gets past the gate)
     (["gate", "models:/nope@production"], NOT_FOUND, "'nope'", "no model named 'nope' (registered models: kws;"),
     (["gate", "models:/kws@nosuchalias"], NOT_FOUND, "model 'kws'", "has no alias 'nosuchalias'"),
@@ -305,6 +322,10 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
      "has no version 999"),
     (["deploy", "models:/kws/1", "--target", "no-such-board", "-o", "{base}/out_d2"], INPUT, "field 'target'",
      "unknown target device 'no-such-board'; known: cortex-m0plus-48mhz"),
+    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{base}/out_d5", "--format", "vhdl"], INPUT,
+     "field 'format'", "unknown format 'vhdl'"),
+    (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{base}/out_d6", "--format", "wasm", "--arch",
+      "aarch64"], INPUT, "field 'arch'", "does not depend on the CPU architecture"),
     (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{notdir}/b.bundle"], INPUT, "{notdir}: field 'output'",
      "cannot create the folder"),
     (["deploy", "models:/kws/1", "--target", "cortex-m4", "-o", "{base}/out_d3", "--library", "{nope}/lib"], INPUT,
@@ -406,6 +427,17 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["init", "{base}/out_i2", "--persona", "wizard"], INPUT, "field 'persona'", "unknown persona 'wizard'"),
     (["init", "{base}/out_i3", "--metadata-url", "nosuchdb://x"], PROJECT, "metadata_url 'nosuchdb://x'",
      "is unusable"),
+    # run: a model over a recording (the input file and options are refused before anything is built)
+    (["run", "{base}/kws_lib", "--input", "{nope}/a.csv"], INPUT, "{nope}/a.csv", "no such file"),
+    (["run", "{base}/kws_lib", "--input", "{bad}/text.csv"], INPUT, "{bad}/text.csv", "line 1: the header names 2"),
+    (["run", "{base}/kws_lib", "--input", "{bad}/random.wav"], INPUT, "{bad}/random.wav", "not a RIFF/WAVE"),
+    (["run", "{bad}/lib_nokeys", "--input", "{walking2}"], INPUT, "{bad}/lib_nokeys", "not a library compiled"),
+    (["run", "{bad}/random.zip", "--input", "{walking2}"], INPUT, "{bad}/random.zip", "not a compiled library"),
+    (["run", "{base}/kws_lib", "--input", "{walking2}", "--average", "3"], INPUT, "field 'continuous'",
+     "need --continuous"),
+    (["run", "{base}/kws_lib", "--input", "-", "--format", "wav"], INPUT, "field 'format'", "unknown format 'wav'"),
+    (["run", "{base}/kws_lib", "--input", "{walking2}", "--continuous", "--threshold", "bogus=0.5"], INPUT,
+     "'bogus'", "unknown label"),
 ]
 
 

@@ -15,13 +15,20 @@ JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 def compile_cmd(
     model: Annotated[str | None, typer.Argument(help="int8 .tflite file (or use --model models:/name@alias).")] = None,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder for the C library.")] = Path("eml_model"),
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output: the C library folder, or what --format writes "
+                                      "(an executable for eim/linux, a folder, a .zip for arduino).")]
+    = Path("eml_model"),
     model_uri: Annotated[str | None, typer.Option("--model", help="Registered model, e.g. models:/kws@production.")]
     = None,
     name: Annotated[str | None, typer.Option("--name", help="C prefix of the library (default: model name).")] = None,
     vectors: Annotated[int, typer.Option("--vectors", help="Random test vectors to write (with TFLM outputs).")] = 8,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated output labels.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Deployment format (see 'eml formats'): c (the library "
+                                     "folder), arduino, cmake, eim, linux, wasm. An ungated development build; "
+                                     "'eml deploy --format' is the gated, signed path.")] = "c",
+    arch: Annotated[str | None, typer.Option("--arch", help="CPU architecture for eim/linux: x86_64 (default) or "
+                                             "aarch64.")] = None,
     background: Annotated[bool, typer.Option("--background", help="Compile, then verify (--host), as a background "
                                                                    "job: print the job id and return at once (see "
                                                                    "'eml jobs').")] = False,
@@ -37,6 +44,10 @@ def compile_cmd(
     src = model_uri or model
     if not src:
         raise InputError("give a .tflite file or --model models:/name@alias")
+    label_list = [x.strip() for x in labels.split(",")] if labels else None
+    if fmt != "c" or arch is not None:
+        return _compile_format(src, fmt, out, arch=arch, name=name, labels=label_list, force=force,
+                               background=background, json_out=json_out)
     if background:
         from crisp_eml.cli.jobs import run_in_background
 
@@ -50,6 +61,23 @@ def compile_cmd(
         return
     typer.echo(f"Wrote C library '{r.name}' to {r.out_dir}: arena {r.arena_bytes} B, RAM {r.ram_bytes} B, "
                f"weights {r.weights_bytes} B, {len(r.ops)} layers, {r.vectors} test vectors")
+
+
+def _compile_format(src: str, fmt: str, out: Path, *, arch: str | None, name: str | None,
+                    labels: list[str] | None, force: bool, background: bool, json_out: bool) -> None:
+    from crisp_eml.core.errors import InputError
+    from crisp_eml.workspace.formats import compile_format
+
+    if background:
+        raise InputError("--background builds the C library only; run 'eml compile --format' in the foreground",
+                         field="background")
+    r = compile_format(src, fmt, out, arch=arch, name=name, labels=labels, force=force)
+    if json_out:
+        print_json(r)
+        return
+    arch_note = f" for {r['arch']}" if r["arch"] else ""
+    typer.echo(f"Wrote {r['format']}{arch_note} ({r['kind']}) of '{r['library']}' to {r['out']}: "
+               f"{len(r['files'])} files, post-processing: {r['postprocess']['source']}")
 
 
 def verify_cmd(

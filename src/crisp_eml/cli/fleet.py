@@ -1,4 +1,5 @@
-"""CLI for deployment: ``eml deploy``, ``eml bundle verify`` and ``eml keys show`` (thin: parse, call, render)."""
+"""CLI for deployment: ``eml deploy``, ``eml formats``, ``eml bundle verify`` and ``eml keys show`` (thin: parse,
+call, render)."""
 
 from __future__ import annotations
 
@@ -23,18 +24,46 @@ def deploy(
                                                  "(default: the latest 'eml compile' of the model, or compile now).")]
     = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle file.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Deployment format shipped in the bundle besides the C "
+                                     "library (see 'eml formats'): c, arduino, cmake, eim, linux, wasm.")] = "c",
+    arch: Annotated[str | None, typer.Option("--arch", help="CPU architecture for eim/linux: x86_64 (default) or "
+                                             "aarch64.")] = None,
     json_out: JSON = False,
 ) -> None:
-    """Build a signed bundle (C library, int8 model, manifest) of a model whose gate passed for the target."""
+    """Build a signed bundle (C library, int8 model, manifest, and the --format build) of a model whose gate
+    passed for the target."""
     from crisp_eml.workspace.deploy import deploy as run_deploy
 
-    r = run_deploy(open_project(), model, target, out, library=library, force=force)
+    r = run_deploy(open_project(), model, target, out, library=library, force=force, fmt=fmt, arch=arch)
     if json_out:
         print_json(r.to_dict())
         return
     how = "compiled now" if r.compiled_now else "existing library"
+    shipped = "" if r.format == "c" else f", format {r.format}" + (f" ({r.arch})" if r.arch else "")
     typer.echo(f"Wrote bundle {r.bundle} ({r.size_bytes} B, sha256 {r.bundle_sha256[:16]}): {r.model} for "
-               f"{r.target}, gate #{r.gate}, library '{r.library}' ({how}), signed by key {r.key_fingerprint}")
+               f"{r.target}, gate #{r.gate}, library '{r.library}' ({how}){shipped}, signed by key "
+               f"{r.key_fingerprint}")
+
+
+def formats(json_out: JSON = False) -> None:
+    """List the deployment formats, what each needs here (Debian packages) and whether it is installed."""
+    from crisp_eml.runtime.formats import FORMATS
+
+    rows = [f.to_dict() for f in FORMATS.values()]
+    if json_out:
+        print_json(rows)
+        return
+
+    def needs(r: dict[str, object]) -> str:
+        table = r["needs"]
+        assert isinstance(table, dict)
+        return "; ".join(f"{arch}: " + ", ".join(f"{t['tool']} ({t['debian_package']}"
+                                                  f"{'' if t['present'] else ', MISSING'})" for t in tools)
+                         for arch, tools in table.items()) or "-"
+
+    print_table("deployment formats", ["format", "output", "archs", "needs here", "on the device", "description"],
+                [[r["id"], r["output"], ", ".join(r["archs"]) or "any", needs(r),  # type: ignore[arg-type]
+                  r["on_device"], r["description"]] for r in rows])
 
 
 @bundle_app.command("verify")
@@ -64,7 +93,9 @@ def bundle_verify(
             ["pinned", "yes" if r.pinned else "NO"],
             ["files", f"{sum(f['ok'] for f in r.files)}/{len(r.files)} match"],
             ["model", f"{model.get('uri')} sha256 {str(model.get('sha256'))[:12]}"],
-            ["target", r.info.get("target")], ["gate", gate.get("id")]])
+            ["target", r.info.get("target")], ["gate", gate.get("id")],
+            *([["format", f"{dep.get('format')} ({dep.get('arch') or 'any arch'}), post-processing "
+                          f"{dep.get('postprocess')}"]] if isinstance(dep := r.info.get("deployment"), dict) else [])])
     if not r.ok:
         raise VerificationError(f"bundle {path} failed verification: {'; '.join(r.problems)}")
 
@@ -87,6 +118,8 @@ def keys_show(json_out: JSON = False) -> None:
 def register(app: typer.Typer) -> None:
     if not any(c.callback is deploy for c in app.registered_commands):
         app.command("deploy")(deploy)
+    if not any(c.callback is formats for c in app.registered_commands):
+        app.command("formats")(formats)
     if not any(g.typer_instance is bundle_app for g in app.registered_groups):
         app.add_typer(bundle_app, name="bundle")
     if not any(g.typer_instance is keys_app for g in app.registered_groups):

@@ -57,7 +57,7 @@ def version(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")
 
 # The modules under crisp_eml.cli that attach sub-commands (each exposes ``register(app)``), in `eml --help` order.
 _MODULES = ("data", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect", "fleet", "server",
-            "jobs")
+            "jobs", "calibrate", "run")
 # Top-level command or group name -> the module that registers it, so a command imports only its own module and
 # Typer builds only its options (start-up time). A name missing here still works: main() then registers every
 # module, only slower. tests/unit/test_cli_startup.py checks that this matches what the modules register.
@@ -69,9 +69,9 @@ _COMMAND_MODULES: dict[str, str] = {
     "impulse": "impulse", "features": "features",
     "train": "learn", "test": "learn", "runs": "learn",
     "models": "models", "inspect": "inspect",
-    "deploy": "fleet", "bundle": "fleet", "keys": "fleet",
+    "deploy": "fleet", "formats": "fleet", "bundle": "fleet", "keys": "fleet",
     "serve": "server", "ingest-key": "server",
-    "jobs": "jobs",
+    "jobs": "jobs", "calibrate": "calibrate", "run": "run",
 }
 # module -> (commands, groups) it added to ``app``; a module registers at most once per process
 _added: dict[str, tuple[list[CommandInfo], list[TyperInfo]]] = {}

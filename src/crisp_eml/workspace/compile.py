@@ -95,7 +95,9 @@ def _open_project() -> Any:
 
 def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors: int = 8,
                   labels: list[str] | None = None, force: bool = False, seed: int = 0,
-                  project: Any = None, use_project: bool = True) -> CompileResult:
+                  project: Any = None, use_project: bool = True, record: bool = True) -> CompileResult:
+    """Compile ``model`` into the library folder ``out_dir``. ``record=False``: no ``compiler.compile`` audit
+    entry (a build into a temporary folder, e.g. ``compile --format``, must not become gate evidence)."""
     from crisp_eml.compiler import verify
     from crisp_eml.compiler.build import publish_tree
     from crisp_eml.compiler.c.float_io import strip_float_io
@@ -118,7 +120,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
         info = resolve_model(project, model)
         if anomaly_only(info):  # anomaly.json and no .tflite: the float32 anomaly library
             return compile_anomaly(project, model, info, _impulse_spec(project, info.impulse_hash), out_dir,
-                                   name=name, vectors=vectors)  # type: ignore[no-any-return]
+                                   name=name, vectors=vectors, record=record)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
     graph = strip_float_io(read_tflite(data, source=model))
     n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
@@ -140,7 +142,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     manifest = json.loads(files["MANIFEST.json"])
     result = CompileResult(lib_name, str(out_dir), sha, manifest["arena_bytes"], manifest["ram_bytes"],
                            manifest["weights_bytes"], manifest["ops"], vectors, sorted(files))
-    if project is not None:
+    if project is not None and record:
         with project.session() as s:
             project.record(s, "compiler.compile", {"model": model, "model_sha256": sha, "library": lib_name,
                                                    "out_dir": str(out_dir.resolve()),

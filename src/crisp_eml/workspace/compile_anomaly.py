@@ -50,7 +50,7 @@ def _test_windows(project: Any, spec_dict: dict[str, Any], count: int) -> np.nda
 
 
 def compile_anomaly(project: Any, model: str, info: Any, impulse: dict[str, Any] | None, out_dir: Path, *,
-                    name: str | None, vectors: int) -> Any:
+                    name: str | None, vectors: int, record: bool = True) -> Any:
     from crisp_eml.compiler.anomaly_lib import render_anomaly_library
     from crisp_eml.compiler.anomaly_verify import ANOMALY_JSON, RAW, python_scores
     from crisp_eml.compiler.build import publish_tree
@@ -82,6 +82,8 @@ def compile_anomaly(project: Any, model: str, info: Any, impulse: dict[str, Any]
                          "tests/python_scores.f64": np.ascontiguousarray(expected, np.float64).tobytes()}, out_dir)
     result = CompileResult(lib_name, str(out_dir), sha, 0, manifest["ram_bytes"], manifest["weights_bytes"],
                            manifest["ops"], len(vec), sorted(files))
+    if not record:
+        return result
     with project.session() as s:
         project.record(s, "compiler.compile", {"model": model, "model_sha256": sha, "library": lib_name,
                                                "kind": "anomaly", "out_dir": str(out_dir.resolve()),

@@ -7,8 +7,11 @@ gate checked, else the latest ``eml compile`` of the same model bytes that still
 The library shipped must be what the compiler writes for the model (re-derived byte for byte by
 :func:`crisp_eml.lifecycle.library_check.check_library`), must be the very library the gate checked when the
 gate recorded one (same manifest and sources digests), and its figures must be within every RAM/flash limit the
-gate passed, whatever evidence the gate used. The bundle is written to a temporary sibling and renamed;
-``model.deploy`` is recorded with the bundle's sha256.
+gate passed, whatever evidence the gate used. ``--format`` other than ``c`` builds that checked library in the
+format (:mod:`crisp_eml.runtime.formats`: ``.eim``, Linux runner, WebAssembly, Arduino, CMake) and ships it under
+``<format>/`` with its ``postprocess.json``; BUNDLE.json then records ``deployment`` (format, arch,
+post-processing source). The bundle is written to a temporary sibling and renamed; ``model.deploy`` is recorded
+with the bundle's sha256.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class DeployResult:
     key_fingerprint: str
     key_created: bool
     audit_seq: int
+    format: str = "c"
+    arch: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,14 +124,40 @@ def match_gate(checked: CheckedLibrary, gate_id: int, gated: Any, rows: list[dic
                 f"Gate this library: 'eml gate {uri} --library {lib}'")
 
 
+def _format_files(project: Project, uri: str, lib: Path, fmt: str, arch: str | None, work: Path
+                  ) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The bundle entries ``<fmt>/...`` of the library built as ``fmt``, and what BUNDLE.json records of it."""
+    from crisp_eml.runtime.formats import POSTPROCESS_JSON, build_format
+    from crisp_eml.workspace.formats import project_info, shipped_postprocess
+
+    pp, source = shipped_postprocess(project, uri)
+    name = str(library_manifest(lib).get("name"))
+    out = work / "format" / (f"{name}.eim" if fmt == "eim" else name)
+    built = build_format(fmt, lib, out, arch=arch, project_info=project_info(project, uri), postprocess=pp,
+                         postprocess_source=source)
+    if out.is_dir():
+        files = {f"{fmt}/{p.relative_to(out).as_posix()}": p.read_bytes() for p in sorted(out.rglob("*"))
+                 if p.is_file()}
+    else:
+        files = {f"{fmt}/{out.name}": out.read_bytes(),
+                 f"{fmt}/{POSTPROCESS_JSON}": json.dumps(built["postprocess"], indent=2, sort_keys=True).encode()
+                 + b"\n"}
+    return files, {"format": fmt, "arch": arch, "postprocess": built["postprocess"]["source"],
+                   "files": sorted(files)}
+
+
 def deploy(project: Project, model: str, target: str, out: Path, *, library: Path | None = None,
-           force: bool = False) -> DeployResult:
-    """Build, sign and write the bundle of ``model`` for ``target`` to ``out``."""
+           force: bool = False, fmt: str = "c", arch: str | None = None) -> DeployResult:
+    """Build, sign and write the bundle of ``model`` for ``target`` to ``out``; a ``fmt`` other than ``c`` adds
+    the library built in that format under ``<fmt>/`` (format ``c``: the bundle is exactly the library's)."""
     from crisp_eml.fleet import bundle
     from crisp_eml.fleet.keys import fingerprint, load_or_create
+    from crisp_eml.runtime.formats import check_format, require_tools
     from crisp_eml.workspace.compile import _load_model, compile_model
 
     actor = project.require(Permission.DEPLOY)
+    fmt_info, arch = check_format(fmt, arch)
+    require_tools(fmt_info, arch)
     target_id = canonical_target(target)
     out = out.resolve()
     if out.exists() and not force:
@@ -153,6 +184,10 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
         files = {"library/" + rel: content for rel, content in checked.files.items()}
         files["model.tflite"] = data
         files["MANIFEST.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
+        deployment: dict[str, Any] | None = None
+        if fmt_info.id != "c":
+            extra, deployment = _format_files(project, ref.uri, lib, fmt_info.id, arch, Path(tmp))
+            files.update(extra)
     key, created = load_or_create(key_dir(project))
     info = {"project": project.name, "target": target_id, "gate": gate_info,
             "model": {"uri": ref.uri, "name": ref.name, "version": ref.version, "run": ref.run_id, "sha256": sha},
@@ -160,6 +195,8 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
                         "manifest_sha256": checked.manifest_sha256, "files_sha256": checked.files_sha256,
                         "arena_bytes": manifest.get("arena_bytes"), "ram_bytes": manifest.get("ram_bytes"),
                         "weights_bytes": manifest.get("weights_bytes")}}
+    if deployment is not None:
+        info["deployment"] = deployment
     payload, doc = bundle.build(files, info, key)
     digest = hashlib.sha256(payload).hexdigest()
     made_dirs = make_dirs(out.parent, field="output")
@@ -178,11 +215,12 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
                 "model": ref.uri, "run": ref.run_id, "model_sha256": sha, "target": target_id, "gate": gate.id,
                 "bundle": str(out), "bundle_sha256": digest, "library": manifest.get("name"),
                 "sources_sha256": manifest.get("sources_sha256"), "manifest_sha256": checked.manifest_sha256,
-                "key_fingerprint": fp}, actor=actor)
+                "key_fingerprint": fp, **({"format": fmt_info.id, "arch": arch} if deployment else {})},
+                actor=actor)
             seq = row.seq
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         out.unlink(missing_ok=True)
         raise
     return DeployResult(str(out), digest, len(payload), ref.uri, sha, target_id, gate.id,
-                        str(manifest.get("name")), compiled_now, len(files), fp, created, seq)
+                        str(manifest.get("name")), compiled_now, len(files), fp, created, seq, fmt_info.id, arch)
