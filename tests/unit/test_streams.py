@@ -41,13 +41,17 @@ def test_events_are_where_the_stream_says_spaced_and_complete() -> None:
 def test_same_seed_same_stream_other_seed_other_times() -> None:
     t, b = _clips("yes", 5.0, 3, 16), _clips("noise", 0.1, 3, 16, axes=1)
     t = [Clip(c.label, c.values[:, :1]) for c in t]
-    a1 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True)
-    a2 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True)
-    a3 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=2, gap_rows=40, audio=True)
+    a1 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True, gain_db=6.0)
+    a2 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True, gain_db=6.0)
+    a3 = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=2, gap_rows=40, audio=True, gain_db=6.0)
     assert np.array_equal(a1.rows, a2.rows) and a1.events == a2.events
     assert a1.events != a3.events
     gains = {round(float(a1.rows[e.start_row + 8, 0]), 3) for e in a1.events}
-    assert len(gains) > 5  # audio: a random gain per clip
+    assert len(gains) > 5  # audio: a random gain per clip when asked
+    plain = build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True)
+    assert {round(float(plain.rows[e.start_row + 8, 0]), 3) for e in plain.events} <= {5.0, 6.0, 7.0}  # as recorded
+    with pytest.raises(InputError, match="gain_db|dB"):
+        build_stream(t, b, frequency_hz=16.0, hours=0.1, seed=1, gap_rows=40, audio=True, gain_db=-1.0)
 
 
 def test_bad_inputs_are_refused_clearly() -> None:

@@ -27,6 +27,9 @@ def calibrate(
     background: Annotated[str | None, typer.Option(help="Background labels, comma-separated (default: noise, "
                                                         "unknown, idle, ... by name).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the stream (event times, clip order, gains).")] = 0,
+    gain_db: Annotated[float, typer.Option("--gain-db", help="Audio: a random gain per clip of up to this many dB "
+                                                             "either way (robustness to loudness; 0 = as recorded)."
+                                           )] = 0.0,
     max_far_per_hour: Annotated[float | None, typer.Option(
         "--max-far-per-hour", help="Most false accepts per hour (default: the requirements' "
                                    "max_false_accepts_per_hour, else 1).")] = None,
@@ -54,7 +57,7 @@ def calibrate(
                 tasks[stage] = bar.add_task(stages.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        out = run(project, model, hours=hours, background=_labels(background), seed=seed,
+        out = run(project, model, hours=hours, background=_labels(background), seed=seed, gain_db=gain_db,
                   max_far_per_hour=max_far_per_hour, max_frr=max_frr, report=report, on_progress=tick)
     if json_out:
         print_json(out)
@@ -66,7 +69,9 @@ def calibrate(
                 [[lb, v["events"], v["rejected"], pct(v["frr"]), v["false_accepts"], f"{v['far_per_hour']:.2f}"]
                  for lb, v in ch["per_label"].items()])
     frr = pct(ch["frr"])
-    typer.echo(f"Chosen: average {ch['average_windows']} windows, threshold {ch['threshold']:.2f}, suppression "
+    shown = ", ".join(f"{k} {v:.2f}" for k, v in ch["thresholds"].items()) if ch.get("thresholds") else \
+        f"{ch['threshold']:.2f}"
+    typer.echo(f"Chosen: average {ch['average_windows']} windows, threshold {shown}, suppression "
                f"{ch['suppression_steps']} steps ({ch['suppression_ms']:.0f} ms): FAR {ch['far_per_hour']:.2f}/h, "
                f"FRR {frr}")
     limit = f"FAR <= {crit['max_far_per_hour']:g}/h ({crit['max_far_source']})"

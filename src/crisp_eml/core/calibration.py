@@ -11,7 +11,12 @@ setting's detections are scored like this (keyword-spotting practice):
   pooled over all events).
 
 A grid of settings (moving-average windows x threshold x suppression steps; one threshold shared by every
-target label, background labels never fire) is scored, and one is chosen: the lowest FRR among those within a
+target label, background labels never fire) is scored. Labels differ (one keyword is confused with background
+speech more than another), so for every (windows, suppression) pair :func:`per_label_settings` also tunes one
+threshold per label: each label alone over a fine threshold grid, the lowest threshold whose false accepts fit
+the label's share of the false accepts the FAR ceiling allows on this stream (every way of sharing them is
+tried). Every such combination is then scored exactly like the shared ones (all labels together, with
+suppression across labels). One setting is chosen: the lowest FRR among those within a
 FAR ceiling (and an FRR ceiling when given). Pure numpy.
 """
 
@@ -29,6 +34,10 @@ from crisp_eml.core.postprocess_grid import candidates, code_sums, suppress
 AVERAGE_WINDOWS = (1, 2, 3, 4, 6, 8)
 THRESHOLDS = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95
 SUPPRESSION_WINDOWS = (0.5, 1.0, 1.5)
+#: the finer grid a single label's threshold is tuned on
+LABEL_THRESHOLDS = tuple(round(0.30 + 0.01 * i, 2) for i in range(70))  # 0.30 .. 0.99
+#: most ways of sharing the false-accept budget among labels that are tried per (windows, suppression) pair
+MAX_ALLOCATIONS = 64
 #: the requirement used when neither the command line nor the requirements give one
 DEFAULT_MAX_FAR_PER_HOUR = 1.0
 
@@ -46,12 +55,17 @@ class Truth:
 
 @dataclass(frozen=True)
 class Setting:
+    """A post-processing setting: ``threshold`` for every target label, unless ``per_label`` names its own
+    (then ``threshold`` is their highest, for display)."""
+
     average_windows: int
     threshold: float
     suppression_steps: int
+    per_label: tuple[tuple[str, float], ...] = ()
 
     def config(self, labels: Sequence[str], background: Sequence[str]) -> PostprocessConfig:
-        thr = tuple(NEVER if lb in background else float(self.threshold) for lb in labels)
+        own = dict(self.per_label)
+        thr = tuple(NEVER if lb in background else float(own.get(lb, self.threshold)) for lb in labels)
         return PostprocessConfig(self.average_windows, thr, self.suppression_steps, tuple(labels))
 
 
@@ -64,6 +78,7 @@ class Scored:
 
     def to_dict(self) -> dict[str, Any]:
         return {"average_windows": self.setting.average_windows, "threshold": self.setting.threshold,
+                "thresholds": dict(self.setting.per_label) or None,
                 "suppression_steps": self.setting.suppression_steps, "far_per_hour": self.far_per_hour,
                 "frr": self.frr, "per_label": self.per_label}
 
@@ -105,17 +120,74 @@ def evaluate_grid(codes: np.ndarray, end_rows: np.ndarray, truth: Truth, labels:
     targets = [lb for lb in labels if lb not in background]
     out: list[Scored] = []
     sums_by_n: dict[int, np.ndarray] = {}
-    cand_by: dict[tuple[int, float], np.ndarray] = {}
+    cand_by: dict[tuple[int, float, tuple[tuple[str, float], ...]], np.ndarray] = {}
     for st in grid:
         if st.average_windows not in sums_by_n:
             sums_by_n = {st.average_windows: code_sums(codes, st.average_windows, zero_point)}
-        key = (st.average_windows, st.threshold)
+        key = (st.average_windows, st.threshold, st.per_label)
         if key not in cand_by:
             need = need_sums(st.config(labels, background), scale, zero_point)
             cand_by = {key: candidates(sums_by_n[st.average_windows], np.asarray(need, dtype=np.int64))}
         det = suppress(cand_by[key], st.suppression_steps)
         far, frr, per = score(det, end_rows, truth, labels, targets)
         out.append(Scored(st, far, frr, per))
+    return out
+
+
+def _allocations(budget: int, parts: int, cap: int = MAX_ALLOCATIONS) -> list[tuple[int, ...]]:
+    """Ways to share at most ``budget`` false accepts among ``parts`` labels (all of them while there are at most
+    ``cap``; else only the even share, rounded down)."""
+    out: list[tuple[int, ...]] = []
+
+    def walk(prefix: tuple[int, ...], left: int) -> None:
+        if len(out) > cap:
+            return
+        if len(prefix) == parts:
+            out.append(prefix)
+            return
+        for k in range(left + 1):
+            walk((*prefix, k), left - k)
+
+    walk((), budget)
+    return out if len(out) <= cap else [(budget // parts,) * parts]
+
+
+def per_label_settings(codes: np.ndarray, end_rows: np.ndarray, truth: Truth, labels: Sequence[str],
+                       background: Sequence[str], scale: float, zero_point: int, max_far_per_hour: float,
+                       pairs: Sequence[tuple[int, int]], thresholds: Sequence[float] = LABEL_THRESHOLDS
+                       ) -> list[Setting]:
+    """Settings with one threshold per target label, for each (average windows, suppression steps) pair.
+
+    The ceiling allows ``floor(max_far_per_hour * hours)`` false accepts on this stream. For every way of sharing
+    them among the target labels, each label gets the lowest threshold on ``thresholds`` whose false accepts,
+    with that label alone firing, stay within its share (the highest threshold when none does)."""
+    targets = [lb for lb in labels if lb not in background]
+    if not targets:
+        return []
+    budget = int(np.floor(max_far_per_hour * truth.hours + 1e-9))
+    shares = _allocations(budget, len(targets))
+    out: list[Setting] = []
+    seen: set[Setting] = set()
+    for n, supp in pairs:
+        sums = code_sums(codes, n, zero_point)
+        # lowest threshold per label for each number of false accepts it may make (0..budget)
+        lowest: list[list[float]] = []
+        for name in targets:
+            k = labels.index(name)
+            fa_at: list[int] = []
+            for t in thresholds:
+                cfg = PostprocessConfig(n, tuple(float(t) if j == k else NEVER for j in range(len(labels))), supp)
+                need = np.asarray(need_sums(cfg, scale, zero_point), dtype=np.int64)
+                det = suppress(candidates(sums, need), supp)
+                fa_at.append(score(det, end_rows, truth, labels, [name])[2][name]["false_accepts"])
+            lowest.append([next((float(t) for t, fa in zip(thresholds, fa_at, strict=True) if fa <= allowed),
+                                float(thresholds[-1])) for allowed in range(budget + 1)])
+        for share in shares:
+            chosen = tuple((name, lowest[i][share[i]]) for i, name in enumerate(targets))
+            st = Setting(n, max(t for _, t in chosen), supp, chosen)
+            if st not in seen:
+                seen.add(st)
+                out.append(st)
     return out
 
 

@@ -88,8 +88,14 @@ def _timeline(tl: Mapping[str, Any], labels: Sequence[str], targets: Sequence[st
     return _figure("timeline", traces, layout)
 
 
+def _thresholds(r: Mapping[str, Any]) -> str:
+    """One shared threshold, or each label's own."""
+    own = r.get("thresholds")
+    return " ".join(f"{k}:{v:.2f}" for k, v in own.items()) if own else f"{r['threshold']:.2f}"
+
+
 def _setting_label(r: Mapping[str, Any]) -> str:
-    return f"N={r['average_windows']} thr={r['threshold']:.2f} S={r['suppression_steps']}"
+    return f"N={r['average_windows']} thr={_thresholds(r)} S={r['suppression_steps']}"
 
 
 def render_html(doc: Mapping[str, Any]) -> bytes:
@@ -121,7 +127,7 @@ def render_html(doc: Mapping[str, Any]) -> bytes:
                                                    grid[i]["frr"] if grid[i]["frr"] is not None else 1.0,
                                                    grid[i]["far_per_hour"]))[:15]
     top_rows = "".join(
-        f"<tr><td>{grid[i]['average_windows']}</td><td>{grid[i]['threshold']:.2f}</td>"
+        f"<tr><td>{grid[i]['average_windows']}</td><td>{html.escape(_thresholds(grid[i]))}</td>"
         f"<td>{grid[i]['suppression_steps']}</td><td>{grid[i]['far_per_hour']:.2f}</td><td>{_pct(grid[i]['frr'])}"
         f"</td><td>{'&#9733;' if i == idx else ''}</td></tr>" for i in best)
     pp = chosen["postprocess"]
@@ -129,7 +135,8 @@ def render_html(doc: Mapping[str, Any]) -> bytes:
     body = f"""<h1>Post-processing calibration: {html.escape(str(doc['model']))}</h1>
 {verdict}
 <h2>Chosen setting</h2>
-<p>moving average over <b>{pp['average_windows']}</b> windows, threshold <b>{chosen['threshold']:.2f}</b> for
+<p>moving average over <b>{pp["average_windows"]}</b> windows,
+threshold <b>{html.escape(_thresholds(chosen))}</b> for
 {html.escape(', '.join(targets))} (background labels {html.escape(', '.join(stream['background_labels']))} never
 fire), suppression <b>{pp['suppression_steps']}</b> steps ({chosen['suppression_ms']:.0f} ms).
 False accepts per hour: <b>{chosen['far_per_hour']:.2f}</b>; false reject rate: <b>{_pct(chosen['frr'])}</b>.</p>

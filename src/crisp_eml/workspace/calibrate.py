@@ -23,7 +23,15 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crisp_eml.core.calibration import DEFAULT_MAX_FAR_PER_HOUR, Scored, Truth, choose, evaluate_grid, settings_grid
+from crisp_eml.core.calibration import (
+    DEFAULT_MAX_FAR_PER_HOUR,
+    Scored,
+    Truth,
+    choose,
+    evaluate_grid,
+    per_label_settings,
+    settings_grid,
+)
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import ImpulseSpec, TimeSeriesInput
 from crisp_eml.core.personas import Permission
@@ -214,9 +222,10 @@ def _timeline(stream: Stream, end_rows: np.ndarray, codes: np.ndarray, det: np.n
                            for i in np.flatnonzero(det >= 0) if lo <= end_rows[i] <= hi]}
 
 
-def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS, background: Sequence[str] | None = None,
-              seed: int = 0, max_far_per_hour: float | None = None, max_frr: float | None = None,
-              report: Path | None = None, on_progress: Progress | None = None) -> dict[str, Any]:
+def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS,
+              background: Sequence[str] | None = None, seed: int = 0, gain_db: float = 0.0,
+              max_far_per_hour: float | None = None, max_frr: float | None = None, report: Path | None = None,
+              on_progress: Progress | None = None) -> dict[str, Any]:
     """Calibrate ``model``'s post-processing; returns the stored calibration (chosen setting, figures, grid)."""
     from crisp_eml.core.postprocess_grid import detections_fast
     from crisp_eml.lifecycle.calibration_html import render_html
@@ -241,11 +250,11 @@ def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS, bac
     targets, backs, skipped = _clips(project, spec, labels, back)
     window_rows = spec.input.window_len  # type: ignore[union-attr]
     freq = float(spec.input.frequency_hz)  # type: ignore[union-attr]
-    audio = any(b.type in AUDIO_BLOCKS for b in spec.blocks)  # gain jitter and cross-fades for sound
+    audio = any(b.type in AUDIO_BLOCKS for b in spec.blocks)  # cross-fades (and gains when asked) for sound
     if on_progress is not None:
         on_progress("stream", 0, 1)
     stream = build_stream(targets, backs, frequency_hz=freq, hours=hours, seed=seed,
-                          gap_rows=default_gap_rows(window_rows, targets, freq), audio=audio)
+                          gap_rows=default_gap_rows(window_rows, targets, freq), audio=audio, gain_db=gain_db)
     if on_progress is not None:
         on_progress("stream", 1, 1)
     tmp = Path(tempfile.mkdtemp(prefix="eml-calibrate-"))
@@ -257,6 +266,9 @@ def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS, bac
     scale, zp = float(shape.output_scale), int(shape.output_zero_point)
     truth = _truth(stream, labels, window_rows)
     grid = settings_grid(shape.slices_per_window)
+    pairs = sorted({(st.average_windows, st.suppression_steps) for st in grid})
+    grid += per_label_settings(codes, end_rows, truth, labels, sorted(back), scale, zp,
+                               criteria["max_far_per_hour"], pairs)
     results: list[Scored] = evaluate_grid(codes, end_rows, truth, labels, sorted(back), scale, zp, grid)
     if on_progress is not None:
         on_progress("grid", len(grid), len(grid))
@@ -264,7 +276,7 @@ def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS, bac
     best = results[idx]
     cfg = best.setting.config(labels, sorted(back))
     det = detections_fast(codes, cfg, scale, zp)
-    desc = {**stream.describe(), "background_labels": sorted(back),
+    desc = {**stream.describe(), "gain_db": gain_db if audio else 0.0, "background_labels": sorted(back),
             "target_labels": [lb for lb in labels if lb not in back], "background_clips": len(backs),
             "target_clips": len(targets), "skipped": skipped, "window_rows": window_rows,
             "slices_per_window": shape.slices_per_window, "step_ms": shape.step_ms, "steps": int(len(codes)),
