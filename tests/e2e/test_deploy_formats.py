@@ -349,3 +349,18 @@ def test_bad_format_arch_and_missing_tool(project: Path, run_cli: Any, monkeypat
                             "eim", "--arch", "aarch64"], cwd=project)
     assert code == 7 and "gcc-aarch64-linux-gnu" in err
     assert not (project / "nope").exists()
+
+
+def test_run_on_a_registered_model_equals_its_library_and_leaves_no_compile_record(project: Path,
+                                                                                    tmp_path: Path) -> None:
+    """``eml run models:/...`` builds a scratch library: same results as the compiled one, and no
+    ``compiler.compile`` entry pointing at a folder that is deleted afterwards."""
+    rows = np.vstack([_rows("walking.01"), _rows("standing.01"), _rows("running.01")])
+    (tmp_path / "in.csv").write_text(_csv(rows))
+    before = [e["action"] for e in json.loads(_eml(["audit", "log", "--json"], project))]
+    args = ["--input", str(tmp_path / "in.csv"), "--continuous", "--json"]
+    by_uri = _eml(["run", "models:/motion/1", *args], project).splitlines()
+    by_lib = _eml(["run", str(project / "lib"), *args], project).splitlines()
+    assert len(by_uri) > 10 and by_uri == by_lib
+    after = [e["action"] for e in json.loads(_eml(["audit", "log", "--json"], project))]
+    assert after.count("compiler.compile") == before.count("compiler.compile")

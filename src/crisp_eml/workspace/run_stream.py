@@ -97,7 +97,7 @@ def _library_of(model: str, scratch: Path, project_dir: Path | None) -> tuple[Pa
         from crisp_eml.store.project import Project
 
         project = Project.open(project_dir)
-        compile_model(model, scratch / "lib", vectors=0, project=project)
+        compile_model(model, scratch / "lib", vectors=0, project=project, record=False)  # a scratch build
         return scratch / "lib", _calibrated(project, model)
     if path.is_dir():
         if not (path / "MANIFEST.json").is_file():
