@@ -222,7 +222,8 @@ def test_aarch64_eim_under_qemu_is_byte_identical(motion: Motion, tmp_path: Path
 
 
 def test_anomaly_scorer_eim(motion: Motion, tmp_path: Path) -> None:  # noqa: F811
-    """An anomaly-only library: hello says so (no labels, no thresholds), classify returns the library's score
+    """An anomaly-only library: hello says so (no labels; its threshold as an anomaly block's), classify returns
+    the library's score
     (identical float), continuous mode and thresholds are refused with an error reply."""
     from crisp_eml.runtime.build import build_program
     from crisp_eml.runtime.engine import Engine
@@ -233,7 +234,10 @@ def test_anomaly_scorer_eim(motion: Motion, tmp_path: Path) -> None:  # noqa: F8
     with serving(eim, tmp_path / "s.sock"), Engine(motion.adlib) as eng:
         c = RawClient(tmp_path / "s.sock")
         mp = c.call({"hello": 1, "id": 1})["model_parameters"]
-        assert mp["has_anomaly"] == 1 and mp["label_count"] == 0 and mp["labels"] == [] and mp["thresholds"] == []
+        assert mp["has_anomaly"] == 1 and mp["label_count"] == 0 and mp["labels"] == []
+        threshold = json.loads((motion.adlib / "MANIFEST.json").read_text())["threshold"]
+        assert mp["thresholds"] == [{"id": 0, "type": "anomaly_kmeans",
+                                     "min_anomaly_score": float(np.float32(threshold))}]
         scores = []
         for i, w in enumerate(picked):
             rep = c.call({"id": i, "classify": w.ravel().tolist()})

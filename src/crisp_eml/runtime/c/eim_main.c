@@ -17,7 +17,8 @@
  *
  * Requests (exactly one of these keys per object, plus "id", a number or string echoed as sent):
  * - {"hello":1}: model_parameters (eml_model_parameters_json + "thresholds") and project.
- *   "thresholds" has one entry per label: {"id":k,"type":"classification","label":"...","min_score":thr}, the
+ *   "thresholds" has one entry per label: {"id":k,"type":"classification","label":"...","min_score":thr} (an
+ *   anomaly scorer: {"id":0,"type":"anomaly_kmeans"|"anomaly_gmm","min_anomaly_score":thr}), the
  *   current post-processing detection threshold of label k (> 1 never fires), EI style (id + type + min_score).
  * - {"classify":[...]}: EML_MODEL_RAW_LEN numbers (or, for a variable-length model, any positive multiple of
  *   EML_MODEL_N_AXES), axes interleaved. result.classification {label: score} (+ "anomaly" when the model has
@@ -153,6 +154,14 @@ static void write_info(eml_jw_t *w)
         eml_jw_float(w, g_thresholds[k]);
         eml_jw_raw(w, "}");
     }
+#if EML_MODEL_HAS_ANOMALY
+    /* the scorer's own threshold, as Edge Impulse reports an anomaly block's (read only here) */
+    eml_jw_raw(w, "{\"id\":0,\"type\":");
+    eml_jw_str(w, EML_MODEL_ANOMALY_TYPE);
+    eml_jw_raw(w, ",\"min_anomaly_score\":");
+    eml_jw_float(w, eml_model_anomaly_threshold);
+    eml_jw_raw(w, "}");
+#endif
     eml_jw_raw(w, "]},\"project\":");
     eml_jw_raw(w, eml_model_project_json);
 }
