@@ -260,6 +260,22 @@ def step_promote(st: DemoState) -> None:
     console.print(f"models:/{MODEL}@production -> {st.extra['uri']}")
 
 
+def step_eim(st: DemoState) -> None:
+    """The production model as an Edge Impulse ``.eim`` runner (ungated development build of the same library)."""
+    from crisp_eml.workspace.formats import compile_format
+
+    if not shutil.which("gcc"):
+        st.summary.append(("Linux runner", "not built: gcc is not installed"))
+        console.print("[yellow]gcc not installed: no .eim (make system-deps installs it)[/]")
+        return
+    out = st.root / "build" / f"{MODEL}.eim"
+    uri = f"models:/{MODEL}@production" if st.extra.get("gate_passed") else st.extra["uri"]
+    compile_format(uri, "eim", out, project=st.proj, force=True)
+    size = out.stat().st_size
+    st.summary.append(("Linux runner", f"{out} ({size // 1024} KiB, static; Edge Impulse's ImpulseRunner runs it)"))
+    console.print(f"{out}: {size} bytes; try 'eml run {uri} --input <recording.csv> --continuous' for a stream")
+
+
 def step_report(st: DemoState) -> None:
     from crisp_eml.core.errors import ToolMissingError
     from crisp_eml.workspace.report import write_report
@@ -328,6 +344,7 @@ STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("verify bit-exactness (host, Cortex-M4 on QEMU)", step_verify),
     ("acceptance gate", step_gate),
     ("promote to production", step_promote),
+    ("build the .eim runner (Edge Impulse Linux protocol)", step_eim),
     ("project report / model card", step_report),
     ("phases board and audit trail", step_status),
     ("the Studio (eml serve)", step_studio),

@@ -38,3 +38,10 @@ def test_demo_walks_the_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert exchange_login(st.proj, link) is None  # single use
     cred = authenticate(st.proj, st.extra["studio"]["token"])
     assert cred is not None and cred.member == "demo"
+    # the production model as a static .eim runner: it describes itself as the Edge Impulse runner's hello does
+    import subprocess
+
+    eim = tmp_path / "demo-project" / "build" / "motion.eim"
+    assert "motion.eim" in summary["Linux runner"] and eim.stat().st_mode & 0o111
+    hello = json.loads(subprocess.run([str(eim), "--print-info"], capture_output=True, text=True, check=True).stdout)
+    assert hello["model_parameters"]["labels"] == manifest["labels"]

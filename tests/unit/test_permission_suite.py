@@ -272,6 +272,9 @@ USE_CASES: list[UseCase] = [
     UseCase("workspace.compile.compile_model", need(P.COMPILE),
             lambda c: _ws("compile").compile_model(str(AD01), c.out / "lib", project=c.project, vectors=0),
             "compiler.compile"),
+    UseCase("workspace.formats.compile_format", need(P.COMPILE),
+            lambda c: _ws("formats").compile_format(str(AD01), "linux", c.out / "ad-run", project=c.project),
+            "runtime.build"),
     UseCase("workspace.verify.verify_library", need(P.COMPILE),  # opens the project from $EML_PROJECT
             lambda c: _ws("verify").verify_library(c.base.lib, sanitize=False), "compiler.verify"),
     UseCase("workspace.profile.profile", need(P.COMPILE),

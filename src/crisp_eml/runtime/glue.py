@@ -91,7 +91,8 @@ def model_shape(lib_dir: Path, slices_per_window: int | None = None) -> ModelSha
     try:
         return _shape(m, slices_per_window)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise InputError(f"MANIFEST.json lacks what a runtime needs ({type(exc).__name__}: {exc})",
+        raise InputError(f"not a library compiled by crisp-eml: MANIFEST.json lacks what a runtime needs "
+                         f"({type(exc).__name__}: {exc})",
                          source=str(lib_dir / "MANIFEST.json")) from exc
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crisp_eml.core.errors import ConflictError, InputError
+from crisp_eml.core.personas import Permission
 from crisp_eml.core.postprocess import PostprocessConfig
 from crisp_eml.runtime.formats import build_format, check_format, require_tools
 from crisp_eml.store.outputs import make_dirs, remove_dirs
@@ -77,6 +78,7 @@ def compile_format(model: str, fmt: str, out: Path, *, arch: str | None = None, 
     _check_out(out, force)
     if project is None and use_project:
         project = _open_project()
+    actor = project.require(Permission.COMPILE) if project is not None else None  # compile_model checks it too
     made = make_dirs(out.parent, field="output")
     try:
         with tempfile.TemporaryDirectory(prefix="eml-compile-") as tmp:
@@ -95,5 +97,5 @@ def compile_format(model: str, fmt: str, out: Path, *, arch: str | None = None, 
         with project.session() as s:
             project.record(s, "runtime.build", {"model": model, "model_sha256": r.model_sha256, "library": r.name,
                                                 "format": f.id, "arch": arch, "out": built["out"],
-                                                "postprocess": built["postprocess"]["source"]})
+                                                "postprocess": built["postprocess"]["source"]}, actor=actor)
     return result
