@@ -34,29 +34,36 @@ def project(tmp_path: Path) -> Iterator[object]:
     yield Project.init(tmp_path / "proj", "test-project", member="tester")
 
 
+def invoke_cli(args: list[str], cwd: Path | None = None) -> tuple[int, str, str]:
+    """Run ``eml ARGS`` in-process (in ``cwd`` when given); returns (exit_code, stdout, stderr). Module- and
+    session-scoped fixtures call it directly; tests use the ``run_cli`` fixture."""
+    import contextlib
+    import io
+
+    from crisp_eml.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(args)
+            except SystemExit as exc:
+                code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        os.chdir(old)
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture()
 def run_cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Run ``eml ARGS`` in-process; returns (exit_code, stdout, stderr)."""
-    from crisp_eml.cli.main import main
 
     def _run(args: list[str], cwd: Path | None = None, capsys=None):  # type: ignore[no-untyped-def]
-        import contextlib
-        import io
-
-        out, err = io.StringIO(), io.StringIO()
-        old = Path.cwd()
-        if cwd is not None:
-            os.chdir(cwd)
-        code = 0
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    main(args)
-                except SystemExit as exc:
-                    code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-        finally:
-            os.chdir(old)
-        return code, out.getvalue(), err.getvalue()
+        return invoke_cli(args, cwd)
 
     return _run
 

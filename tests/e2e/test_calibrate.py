@@ -17,17 +17,14 @@ espeak-ng is a test dependency (``make test`` installs it): missing means FAIL. 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BASIC_MOTIONS
+from conftest import BASIC_MOTIONS, invoke_cli
 from crisp_eml.core.calibration import AVERAGE_WINDOWS, SUPPRESSION_WINDOWS, THRESHOLDS
 from crisp_eml.core.postprocess import NEVER, PostprocessConfig
 
@@ -40,21 +37,7 @@ GRID_SIZE = len(AVERAGE_WINDOWS) * len(THRESHOLDS) * len(SUPPRESSION_WINDOWS)
 
 def eml(args: list[str], cwd: Path) -> tuple[int, str, str]:
     """``eml ARGS`` in-process in ``cwd`` (the module-scoped fixtures cannot use the run_cli fixture)."""
-    from crisp_eml.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    old = Path.cwd()
-    os.chdir(cwd)
-    code = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(args)
-            except SystemExit as exc:
-                code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    finally:
-        os.chdir(old)
-    return code, out.getvalue(), err.getvalue()
+    return invoke_cli(args, cwd)
 
 
 def ok(args: list[str], cwd: Path) -> str:

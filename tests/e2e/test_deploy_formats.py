@@ -11,10 +11,7 @@ detections with the Python post-processing twin. The gated path ships the format
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -27,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import BASIC_MOTIONS
+from conftest import BASIC_MOTIONS, invoke_cli
 from crisp_eml.core.postprocess import PostprocessConfig, detections
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))  # the runtime tests' shared model
@@ -39,17 +36,9 @@ AXES = 6
 
 def _eml(args: list[str], cwd: Path) -> str:
     """Run ``eml ARGS`` in-process in ``cwd`` (module fixtures cannot use the function-scoped run_cli)."""
-    from crisp_eml.cli.main import main
-
-    out, err, old = io.StringIO(), io.StringIO(), Path.cwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
-            main(args)
-    finally:
-        os.chdir(old)
-    assert not ex.value.code, f"eml {' '.join(args)} -> {ex.value.code}\n{err.getvalue()[-3000:]}"
-    return out.getvalue()
+    code, out, err = invoke_cli(args, cwd)
+    assert not code, f"eml {' '.join(args)} -> {code}\n{err[-3000:]}"
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from typing import BinaryIO
 import numpy as np
 
 from crisp_eml.core.errors import InputError
+from crisp_eml.data.formats.csv_series import is_number
 from crisp_eml.runtime.glue import ModelShape
 
 FORMATS = ("csv", "pcm16", "f32")
@@ -104,7 +105,7 @@ class CsvRows:
         cells = [c.strip().strip('"').strip() for c in line.split(",")]
         if not self.started:
             self.started = True
-            if not all(_is_number(c) for c in cells):  # a header
+            if not all(is_number(c) for c in cells):  # a header
                 self.skip_first = cells[0].lower() in _TIME_COLUMNS
                 width = len(cells) - self.skip_first
                 if width not in self.widths:
@@ -136,14 +137,6 @@ class CsvRows:
 
     def _expected(self) -> str:
         return " or ".join(str(w) for w in sorted(self.widths)) + " value(s)"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 class RawRows:

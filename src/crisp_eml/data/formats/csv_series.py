@@ -59,7 +59,8 @@ def _cells(line: str) -> list[str]:
     return [c.strip().strip('"').strip() for c in line.split(",")]
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether a CSV cell reads as a number (a header cell does not)."""
     try:
         float(text)
     except ValueError:
@@ -154,7 +155,7 @@ class _Table:
 
     def __init__(self, header_line: str, lineno: int, name: str) -> None:
         header = _cells(header_line)
-        if all(_is_number(h) for h in header if h):
+        if all(is_number(h) for h in header if h):
             raise InputError("the first row must be a header naming the columns (found numbers)", source=name)
         if any(not h for h in header):
             raise InputError("empty column name in the header row", source=name)

@@ -166,6 +166,22 @@ static void write_info(eml_jw_t *w)
     eml_jw_raw(w, eml_model_project_json);
 }
 
+/* ,"result":{"classification":{label: value, ...}  (the result object is left open) */
+static void write_classification(eml_jw_t *w, const float *values)
+{
+    int k;
+    eml_jw_raw(w, ",\"result\":{\"classification\":{");
+    for (k = 0; k < EML_MODEL_LABEL_COUNT; ++k) {
+        if (k) {
+            eml_jw_raw(w, ",");
+        }
+        eml_jw_str(w, eml_model_labels[k]);
+        eml_jw_raw(w, ":");
+        eml_jw_float(w, values[k]);
+    }
+    eml_jw_raw(w, "}");
+}
+
 static void write_head(eml_jw_t *w, const char *id)
 {
     eml_jw_init(w, g_reply, sizeof g_reply);
@@ -188,7 +204,7 @@ static int do_classify(int fd, const char *id, size_t n, long long json_us)
     eml_model_output_t out;
     eml_jw_t w;
     long long t0, t1;
-    int k, status;
+    int status;
     if (EML_MODEL_VARIABLE_LENGTH ? (n == 0 || n % EML_MODEL_N_AXES != 0) : n != EML_MODEL_RAW_LEN) {
         char msg[160];
         if (EML_MODEL_VARIABLE_LENGTH) {
@@ -207,16 +223,7 @@ static int do_classify(int fd, const char *id, size_t n, long long json_us)
         return send_error(fd, id, eml_model_status_str(status));
     }
     write_head(&w, id);
-    eml_jw_raw(&w, ",\"result\":{\"classification\":{");
-    for (k = 0; k < EML_MODEL_LABEL_COUNT; ++k) {
-        if (k) {
-            eml_jw_raw(&w, ",");
-        }
-        eml_jw_str(&w, eml_model_labels[k]);
-        eml_jw_raw(&w, ":");
-        eml_jw_float(&w, out.scores[k]);
-    }
-    eml_jw_raw(&w, "}");
+    write_classification(&w, out.scores);
     if (EML_MODEL_HAS_ANOMALY) {
         eml_jw_raw(&w, ",\"anomaly\":");
         eml_jw_float(&w, out.anomaly);
@@ -230,6 +237,7 @@ static int do_classify(int fd, const char *id, size_t n, long long json_us)
 static int do_continuous(int fd, const char *id, size_t n, long long json_us)
 {
     eml_stream_result_t res[2];
+    float averages[EML_MODEL_SCORES];
     eml_jw_t w;
     size_t used = 0, got;
     long long t0, t1;
@@ -256,17 +264,12 @@ static int do_continuous(int fd, const char *id, size_t n, long long json_us)
     if (got > 0) {
         detection = res[got - 1].detection;
     }
-    write_head(&w, id);
-    eml_jw_raw(&w, ",\"result\":{\"classification\":{");
-    for (k = 0; k < EML_MODEL_LABEL_COUNT; ++k) {
-        if (k) {
-            eml_jw_raw(&w, ",");
-        }
-        eml_jw_str(&w, eml_model_labels[k]);
-        eml_jw_raw(&w, ":");
-        eml_jw_float(&w, got > 0 ? res[got - 1].averages[k] : eml_pp_average(&g_stream.pp, k));
+    for (k = 0; k < EML_MODEL_SCORES; ++k) {
+        averages[k] = got > 0 ? res[got - 1].averages[k] : eml_pp_average(&g_stream.pp, k);
     }
-    eml_jw_raw(&w, "},\"detection\":");
+    write_head(&w, id);
+    write_classification(&w, averages);
+    eml_jw_raw(&w, ",\"detection\":");
     if (detection >= 0 && detection < EML_MODEL_LABEL_COUNT) {
         eml_jw_str(&w, eml_model_labels[detection]);
     } else {
