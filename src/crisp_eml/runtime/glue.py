@@ -144,7 +144,10 @@ def parameters_json(shape: ModelShape) -> str:
     interval = 1000.0 / shape.frequency_hz if shape.frequency_hz > 0 else 0.0
     fields = {
         "axis_count": shape.n_axes, "frequency": shape.frequency_hz, "has_anomaly": 0 if shape.is_classifier else 1,
-        "input_features_count": shape.raw_len, "interval_ms": interval, "label_count": len(shape.labels),
+        # an image model takes one packed pixel ((R << 16) | (G << 8) | B) per feature, as Edge Impulse's image
+        # clients send them; image_channel_count is the frame's channels (1: the client sends gray pixels)
+        "input_features_count": shape.image[0] * shape.image[1] if shape.image[0] else shape.raw_len,
+        "interval_ms": interval, "label_count": len(shape.labels),
         "labels": list(shape.labels),
         "model_type": "classification" if shape.is_classifier else "anomaly_detection",
         # Edge Impulse's clients read the sensor as its integer code; the name is ours (the Node SDK's sensorType)
@@ -199,6 +202,11 @@ def render_glue(lib_dir: Path, *, project: dict[str, Any] | None = None,
 #define EML_MODEL_SLICE_ROWS {shape.slice_rows}
 #define EML_MODEL_OUTPUT_SCALE {_float(shape.output_scale)}
 #define EML_MODEL_OUTPUT_ZERO_POINT ({shape.output_zero_point})
+/* image models: the frame's size in pixels and values per pixel in the raw input (RAW_LEN = W x H x C,
+ * interleaved, 0..255; RGB 3, grayscale 1); all 0 for a time-series or features-in model */
+#define EML_MODEL_IMAGE_WIDTH {shape.image[0]}
+#define EML_MODEL_IMAGE_HEIGHT {shape.image[1]}
+#define EML_MODEL_IMAGE_INPUT_CHANNELS {shape.image[2]}
 
 typedef struct {{
     float scores[EML_MODEL_SCORES];  /* dequantized outputs */
@@ -261,6 +269,10 @@ extern const float eml_pp_thresholds[EML_MODEL_SCORES];
 #endif
 #if {up}_RAW_INPUT_LEN != EML_MODEL_RAW_LEN
 #error "eml_model.h and {name}.h disagree on the input length"
+#endif
+#if EML_MODEL_IMAGE_WIDTH > 0 && \
+    EML_MODEL_IMAGE_WIDTH * EML_MODEL_IMAGE_HEIGHT * EML_MODEL_IMAGE_INPUT_CHANNELS != EML_MODEL_RAW_LEN
+#error "eml_model.h's image size disagrees with the input length"
 #endif
 
 const char *const eml_model_labels[EML_MODEL_SCORES] = {{{labels}}};

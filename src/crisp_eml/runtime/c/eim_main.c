@@ -24,6 +24,12 @@
  *   EML_MODEL_N_AXES), axes interleaved. result.classification {label: score} (+ "anomaly" when the model has
  *   one) and timing in microseconds: "classification" is the whole eml_model_classify call (DSP + network:
  *   the uniform API runs them together, so "dsp" is 0), "json" the request parsing, "anomaly" and "stdin" 0.
+ *   An image model (EML_MODEL_IMAGE_WIDTH > 0) takes either the library's own frame (W x H x C values 0..255,
+ *   channels interleaved, rows top to bottom) or, as Edge Impulse's image clients send it, W x H packed pixels
+ *   (R << 16) | (G << 8) | B, integers 0..16777215, unpacked here to R, G, B (a 1-channel library takes the
+ *   gray value: R when R = G = B, else 0.299 R + 0.587 G + 0.114 B). For a 1-channel library the two counts
+ *   are equal: the values are packed pixels when any of them exceeds 255 (a gray pixel g > 0 packs to 65793 g),
+ *   else gray levels (a packed 0 is gray 0 either way). The hello's input_features_count is W x H (packed).
  * - {"classify_continuous":[...]}: exactly EML_MODEL_SLICE_ROWS * EML_MODEL_N_AXES numbers, pushed into the
  *   stream (sliding window, slices, post-processing). The reply's result.classification holds the moving
  *   averages of every label (eml_pp_average), "detection" the label detected on this step or null, and
@@ -56,6 +62,13 @@
 #define EIM_MAX_FEATURES (EML_MODEL_RAW_LEN > EIM_SLICE_LEN ? EML_MODEL_RAW_LEN : EIM_SLICE_LEN)
 #endif
 
+#if EML_MODEL_IMAGE_WIDTH > 0
+#define EIM_IMAGE_PIXELS (EML_MODEL_IMAGE_WIDTH * EML_MODEL_IMAGE_HEIGHT)
+#if EML_MODEL_IMAGE_INPUT_CHANNELS != 1 && EML_MODEL_IMAGE_INPUT_CHANNELS != 3
+#error "the .eim unpacks pixels for 1- or 3-channel frames only"
+#endif
+#endif
+
 enum { REQ_NONE, REQ_HELLO, REQ_CLASSIFY, REQ_CONTINUOUS, REQ_SET_THRESHOLD };
 enum { MODE_IDLE, MODE_MESSAGE, MODE_SKIP, MODE_GARBAGE };
 
@@ -63,6 +76,9 @@ static char g_message[EIM_MAX_MESSAGE + 1];
 static float g_features[EIM_MAX_FEATURES];
 static char g_reply[EIM_REPLY_BYTES];
 static float g_thresholds[EML_MODEL_SCORES];
+#if EML_MODEL_IMAGE_WIDTH > 0
+static float g_frame[EML_MODEL_RAW_LEN]; /* packed pixels unpacked into the library's frame */
+#endif
 static eml_stream_t g_stream;
 static volatile sig_atomic_t g_stop;
 
@@ -199,12 +215,75 @@ static void write_timing(eml_jw_t *w, long long classify_us, long long json_us)
     eml_jw_raw(w, ",\"stdin\":0}");
 }
 
+#if EML_MODEL_IMAGE_WIDTH > 0
+/* g_features holds EIM_IMAGE_PIXELS packed pixels: unpacks them into g_frame; 0, or -1 with msg set */
+static int unpack_pixels(char *msg, size_t cap)
+{
+    size_t i;
+    for (i = 0; i < (size_t)EIM_IMAGE_PIXELS; ++i) {
+        float v = g_features[i], r, g, b;
+        long p;
+        if (!(v >= 0.0f && v <= 16777215.0f) || v != (float)(long)v) {
+            (void)snprintf(msg, cap, "classify: pixel %lu is not a packed RGB value (an integer 0..16777215): %g",
+                           (unsigned long)i, (double)v);
+            return -1;
+        }
+        p = (long)v;
+        r = (float)((p >> 16) & 255L);
+        g = (float)((p >> 8) & 255L);
+        b = (float)(p & 255L);
+#if EML_MODEL_IMAGE_INPUT_CHANNELS == 1
+        g_frame[i] = (r == g && g == b) ? g : 0.299f * r + 0.587f * g + 0.114f * b;
+#else
+        g_frame[3 * i] = r;
+        g_frame[3 * i + 1] = g;
+        g_frame[3 * i + 2] = b;
+#endif
+    }
+    return 0;
+}
+
+/* the frame to classify: g_features as sent, or the packed pixels in it unpacked (NULL: msg says why) */
+static const float *image_frame(size_t n, char *msg, size_t cap)
+{
+    size_t i;
+    int packed = n == (size_t)EIM_IMAGE_PIXELS;
+    if (n != (size_t)EIM_IMAGE_PIXELS && n != (size_t)EML_MODEL_RAW_LEN) {
+        (void)snprintf(msg, cap, "classify takes %d packed pixels ((R << 16) | (G << 8) | B, %dx%d) or %d values "
+                       "(%d per pixel), got %lu", EIM_IMAGE_PIXELS, EML_MODEL_IMAGE_WIDTH, EML_MODEL_IMAGE_HEIGHT,
+                       EML_MODEL_RAW_LEN, EML_MODEL_IMAGE_INPUT_CHANNELS, (unsigned long)n);
+        return NULL;
+    }
+    if (EML_MODEL_IMAGE_INPUT_CHANNELS == 1) { /* same count: packed when a value is above a gray level */
+        packed = 0;
+        for (i = 0; i < n && !packed; ++i) {
+            packed = g_features[i] > 255.0f;
+        }
+    }
+    if (!packed) {
+        return g_features;
+    }
+    return unpack_pixels(msg, cap) == 0 ? g_frame : NULL;
+}
+#endif
+
 static int do_classify(int fd, const char *id, size_t n, long long json_us)
 {
     eml_model_output_t out;
     eml_jw_t w;
     long long t0, t1;
     int status;
+    const float *frame = g_features;
+#if EML_MODEL_IMAGE_WIDTH > 0
+    char msg[200];
+    long long u0 = micros();
+    frame = image_frame(n, msg, sizeof msg);
+    if (frame == NULL) {
+        return send_error(fd, id, msg);
+    }
+    n = (size_t)EML_MODEL_RAW_LEN;
+    json_us += micros() - u0;
+#else
     if (EML_MODEL_VARIABLE_LENGTH ? (n == 0 || n % EML_MODEL_N_AXES != 0) : n != EML_MODEL_RAW_LEN) {
         char msg[160];
         if (EML_MODEL_VARIABLE_LENGTH) {
@@ -216,8 +295,9 @@ static int do_classify(int fd, const char *id, size_t n, long long json_us)
         }
         return send_error(fd, id, msg);
     }
+#endif
     t0 = micros();
-    status = eml_model_classify(g_features, n, &out);
+    status = eml_model_classify(frame, n, &out);
     t1 = micros();
     if (status != 0) {
         return send_error(fd, id, eml_model_status_str(status));
