@@ -31,7 +31,7 @@ demo: setup
 	$(BIN)/python -m crisp_eml.demo
 
 test: setup lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

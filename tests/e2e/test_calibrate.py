@@ -28,7 +28,8 @@ from conftest import BASIC_MOTIONS, invoke_cli
 from crisp_eml.core.calibration import AVERAGE_WINDOWS, SUPPRESSION_WINDOWS, THRESHOLDS
 from crisp_eml.core.postprocess import NEVER, PostprocessConfig
 
-pytestmark = pytest.mark.slow
+# one worker builds the keyword project for the whole module (a module fixture is built once per xdist worker)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("calibrate")]
 
 CLIPS_PER_CLASS = 300
 SEED = 0
