@@ -55,6 +55,7 @@ def publish_tree(files: dict[str, str], blobs: dict[str, bytes], out_dir: Path) 
     created = make_dirs(out_dir.parent, field="output")
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the published folder from other users (a web server)
     except OSError as exc:
         remove_dirs(created)
         raise InputError(f"cannot write the library: {exc.strerror or exc}", source=str(out_dir)) from exc

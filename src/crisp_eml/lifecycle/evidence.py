@@ -386,17 +386,20 @@ def collect_latency(project: Project, session: Session, ref: ModelRef, bundle: E
             return
 
 
+def latest_calibration(session: Session, name: str, version: int, sha256: str | None = None) -> Any:
+    """The latest ``eml calibrate`` row of ``name/version`` (of those int8 bytes, when ``sha256`` is given)."""
+    from crisp_eml.store.tables.calibration import CalibrationRow
+
+    q = select(CalibrationRow).where(CalibrationRow.model_name == name, CalibrationRow.model_version == version)
+    if sha256 is not None:
+        q = q.where(CalibrationRow.model_sha256 == sha256)
+    return session.execute(q.order_by(CalibrationRow.id.desc()).limit(1)).scalar_one_or_none()
+
+
 def collect_calibration(project: Project, session: Session, ref: ModelRef, bundle: EvidenceBundle) -> None:
     """False accepts per hour and stream false reject rate of the latest ``eml calibrate`` of this model version
     (its int8 bytes, when known): the figures of the post-processing setting it chose and deployments ship."""
-    from crisp_eml.store.tables.calibration import CalibrationRow
-
-    q = select(CalibrationRow).where(CalibrationRow.model_name == ref.name,
-                                     CalibrationRow.model_version == ref.version)
-    sha = model_sha256(session, ref)
-    if sha is not None:
-        q = q.where(CalibrationRow.model_sha256 == sha)
-    row = session.execute(q.order_by(CalibrationRow.id.desc()).limit(1)).scalar_one_or_none()
+    row = latest_calibration(session, ref.name, ref.version, model_sha256(session, ref))
     if row is None:
         return
     stream = row.stream or {}

@@ -147,19 +147,10 @@ def _render(manifest: Mapping[str, Any], data: bytes, digest: str, source: str,
             if not isinstance(model, dict):
                 raise InputError("anomaly.json is not an object")
             return render_anomaly_library(model, name=name, dsp=dsp, model_sha256=digest)
-        from crisp_eml.compiler.c.float_io import strip_float_io
-        from crisp_eml.compiler.planner import plan_memory
-        from crisp_eml.compiler.reader import read_tflite
-        from crisp_eml.compiler.render import RenderOptions, render_library
+        from crisp_eml.compiler.model_render import render_model
 
-        graph = strip_float_io(read_tflite(data, source=digest))
-        graph.name = _model_name(files.get(f"src/{name}.c")) or graph.name
-        from crisp_eml.learn.model_metadata import model_normalization
-
-        norm = model_normalization(data)
-        opts = RenderOptions(name=name, labels=list(labels), model_sha256=digest, dsp=dsp,
-                             normalization=norm.to_dict() if norm is not None else None)
-        return render_library(graph, plan_memory(graph), opts)
+        return render_model(data, name=name, labels=list(labels), model_sha256=digest, dsp=dsp, source=digest,
+                            graph_name=_model_name(files.get(f"src/{name}.c")))[1]
     except (InputError, ValueError, TypeError, KeyError) as exc:
         raise VerificationError(f"{source}: cannot re-derive the library from the model with the options its "
                                 f"MANIFEST.json states ({exc})") from exc

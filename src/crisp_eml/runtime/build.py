@@ -76,18 +76,27 @@ def _compile(cmd: list[str], what: str) -> None:
         raise VerificationError(f"building {what} failed: {(proc.stderr or proc.stdout)[-2000:]}")
 
 
-def _publish(built: Path, out: Path) -> Path:
+def publish(built: Path, out: Path) -> Path:
+    """Move ``built`` (a file or a folder) to ``out`` through a hidden sibling, replacing what was there; a
+    failure leaves the previous ``out`` in place."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
-    os.close(fd)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        shutil.copyfile(built, tmp)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        target = staging / "x"
+        shutil.move(str(built), target)
+        old = staging / "old"
+        had_old = out.exists() or out.is_symlink()
+        if had_old:
+            os.replace(out, old)
+        try:
+            os.replace(target, out)
+        except OSError:
+            if had_old:
+                os.replace(old, out)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
@@ -105,7 +114,8 @@ def build_program(lib_dir: Path, program: str, out: Path, *, arch: str = "x86_64
         exe = work / "prog"
         _compile([cc, *CFLAGS, *extra_cflags, "-static", "-I", str(work / "src"), *map(str, sources),
                   "-o", str(exe), "-lm"], f"the {program} runner for {arch}")
-        return _publish(exe, out)
+        exe.chmod(0o755)
+        return publish(exe, out)
 
 
 def build_shared(lib_dir: Path, out_dir: Path, *, project: dict[str, Any] | None = None,
@@ -119,4 +129,5 @@ def build_shared(lib_dir: Path, out_dir: Path, *, project: dict[str, Any] | None
         so = work / "libeml_model.so"
         _compile([cc, *CFLAGS, "-shared", "-fPIC", "-I", str(work / "src"), *map(str, sources), "-o", str(so),
                   "-lm"], "the shared model library")
-        return _publish(so, out_dir / "libeml_model.so")
+        so.chmod(0o755)
+        return publish(so, out_dir / "libeml_model.so")

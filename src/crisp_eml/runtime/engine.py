@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,17 +155,18 @@ class Engine:
     def open_stream(self, cfg: PostprocessConfig | None = None) -> Stream:
         return Stream(self, cfg or default_postprocess(self.shape))
 
-    def stream(self, rows: np.ndarray, cfg: PostprocessConfig | None = None, *, chunk_rows: int = 1 << 20
-               ) -> StreamResult:
+    def stream(self, rows: np.ndarray, cfg: PostprocessConfig | None = None, *, chunk_rows: int = 1 << 20,
+               on_chunk: Callable[[int, int], None] | None = None) -> StreamResult:
+        """Every window of ``rows`` (pushed ``chunk_rows`` at a time; ``on_chunk(rows done, rows)`` after each)."""
         s = self.open_stream(cfg)
         data = np.asarray(rows, dtype=np.float32).reshape(-1, self.shape.n_axes)
-        parts = [s.push(data[i:i + chunk_rows]) for i in range(0, data.shape[0], chunk_rows)]
+        n = data.shape[0]
+        parts = []
+        for i in range(0, n, chunk_rows):
+            parts.append(s.push(data[i:i + chunk_rows]))
+            if on_chunk is not None:
+                on_chunk(min(n, i + chunk_rows), n)
         return StreamResult.concat(parts, self.shape.scores)
-
-    def stream_codes(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(window end rows, int8 outputs) of every window of a stream."""
-        r = self.stream(rows)
-        return r.end_rows, r.codes
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)

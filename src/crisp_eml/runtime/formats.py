@@ -206,27 +206,6 @@ def _zip_folder(folder: Path, zip_path: Path, top: str) -> None:
                 zf.writestr(zi, p.read_bytes(), compress_type=zipfile.ZIP_DEFLATED)
 
 
-def _publish(built: Path, out: Path) -> None:
-    """Move ``built`` (file or folder) to ``out`` through a temporary sibling, replacing what was there."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        target = staging / "x"
-        shutil.move(str(built), target)
-        old = staging / "old"
-        had_old = out.exists() or out.is_symlink()
-        if had_old:
-            os.replace(out, old)
-        try:
-            os.replace(target, out)
-        except OSError:
-            if had_old:
-                os.replace(old, out)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def build_format(fmt: str, lib_dir: Path, out: Path, *, arch: str | None = None,
                  project_info: dict[str, Any] | None = None, postprocess: PostprocessConfig | None = None,
                  postprocess_source: str = "defaults") -> dict[str, Any]:
@@ -234,6 +213,8 @@ def build_format(fmt: str, lib_dir: Path, out: Path, *, arch: str | None = None,
     behind on error). Returns what was written: format, arch, out, kind, files (relative paths) and the
     post-processing record (written as ``postprocess.json`` into a folder, next to an executable as
     ``OUT.postprocess.json``)."""
+    from crisp_eml.runtime.build import publish
+
     f, arch = check_format(fmt, arch)
     check_library_kind(f, lib_dir)
     require_tools(f, arch)
@@ -252,14 +233,14 @@ def build_format(fmt: str, lib_dir: Path, out: Path, *, arch: str | None = None,
                 _zip_folder(built, work / "out.zip", out.stem)
                 built = work / "out.zip"
                 files = [f"{out.stem}/{rel}" for rel in files]
-            _publish(built, out)
+            publish(built, out)
         else:
             files = [out.name, out.name + "." + POSTPROCESS_JSON]
             _write_json(work / "pp.json", pp)
             sidecar = out.with_name(files[1])
-            _publish(work / "pp.json", sidecar)
+            publish(work / "pp.json", sidecar)
             try:
-                _publish(built, out)
+                publish(built, out)
             except BaseException:
                 sidecar.unlink(missing_ok=True)
                 raise

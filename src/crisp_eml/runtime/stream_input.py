@@ -22,7 +22,7 @@ from typing import BinaryIO
 import numpy as np
 
 from crisp_eml.core.errors import InputError
-from crisp_eml.data.formats.csv_series import is_number
+from crisp_eml.data.formats.csv_series import is_number, split_cells
 from crisp_eml.runtime.glue import ModelShape
 
 FORMATS = ("csv", "pcm16", "f32")
@@ -102,7 +102,7 @@ class CsvRows:
         return flat
 
     def _line(self, line: str) -> list[list[float]]:
-        cells = [c.strip().strip('"').strip() for c in line.split(",")]
+        cells = split_cells(line)
         if not self.started:
             self.started = True
             if not all(is_number(c) for c in cells):  # a header

@@ -187,6 +187,5 @@ def build_wasm(lib_dir: Path, out_dir: Path, *, project: dict[str, Any] | None =
                "project": project or {}}
     texts["MANIFEST.json"] = json.dumps(summary, indent=2) + "\n"
     publish_tree(texts, {f"{name}.wasm": wasm_bytes}, out_dir)
-    os.chmod(out_dir, 0o755)  # a web server may run as another user (publish_tree's folder is 0700)
     return {"out_dir": str(out_dir), "files": files, "wasm": str(out_dir / f"{name}.wasm"),
             "wasm_bytes": len(wasm_bytes), "simd": simd, "model": info}

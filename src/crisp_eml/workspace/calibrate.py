@@ -37,6 +37,7 @@ from crisp_eml.core.impulse import ImpulseSpec, TimeSeriesInput
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.postprocess import PostprocessConfig, is_background
 from crisp_eml.data.streams import Clip, Stream, build_stream, default_gap_rows
+from crisp_eml.lifecycle.evidence import latest_calibration
 from crisp_eml.store.outputs import check_creatable, make_dirs
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.calibration import CalibrationRow
@@ -79,17 +80,12 @@ def _model_bytes(project: Project, info: ModelVersionInfo) -> bytes:
 def model_library(data: bytes, name: str, labels: Sequence[str], spec: ImpulseSpec, out_dir: Path) -> Path:
     """The model's C library (DSP in C) in ``out_dir``: what ``eml compile`` writes, without test vectors."""
     from crisp_eml.compiler.build import write_tree
-    from crisp_eml.compiler.c.float_io import strip_float_io
-    from crisp_eml.compiler.planner import plan_memory
-    from crisp_eml.compiler.reader import read_tflite
-    from crisp_eml.compiler.render import RenderOptions, c_identifier, render_library
-    from crisp_eml.learn.model_metadata import model_normalization
+    from crisp_eml.compiler.model_render import render_model
+    from crisp_eml.compiler.render import c_identifier
 
-    graph = strip_float_io(read_tflite(data, source=name))
-    norm = model_normalization(data)
-    opts = RenderOptions(name=c_identifier(name), labels=list(labels), model_sha256=hashlib.sha256(data).hexdigest(),
-                         dsp=spec.to_dict(), normalization=norm.to_dict() if norm is not None else None)
-    write_tree(render_library(graph, plan_memory(graph), opts), out_dir)
+    _, files = render_model(data, name=c_identifier(name), labels=list(labels),
+                            model_sha256=hashlib.sha256(data).hexdigest(), dsp=spec.to_dict(), source=name)
+    write_tree(files, out_dir)
     return out_dir
 
 
@@ -177,20 +173,14 @@ def _check_args(hours: float, max_far: float | None, max_frr: float | None) -> N
 
 def _run_model(lib: Path, stream: Stream, on_progress: Progress | None) -> tuple[np.ndarray, np.ndarray, Any]:
     """(window end rows, int8 codes, the library's shape) of the whole stream through the C library."""
-    from crisp_eml.runtime.engine import Engine, StreamResult
+    from crisp_eml.runtime.engine import Engine
 
     with Engine(lib) as engine:
         if not engine.shape.dsp_in_c:
             raise InputError("the model's DSP has no C implementation, so it cannot run on a raw stream",
                              field="model")
-        st = engine.open_stream()
-        parts = []
-        n = len(stream.rows)
-        for i in range(0, n, CHUNK_ROWS):
-            parts.append(st.push(stream.rows[i:i + CHUNK_ROWS]))
-            if on_progress is not None:
-                on_progress("model", min(n, i + CHUNK_ROWS), n)
-        res = StreamResult.concat(parts, engine.shape.scores)
+        tick = (lambda done, total: on_progress("model", done, total)) if on_progress is not None else None
+        res = engine.stream(stream.rows, chunk_rows=CHUNK_ROWS, on_chunk=tick)
         return res.end_rows.astype(np.int64), res.codes, engine.shape
 
 
@@ -315,17 +305,16 @@ def calibrate(project: Project, model: str, *, hours: float = DEFAULT_HOURS,
             "grid": doc["grid"]}
 
 
-def latest_calibration(s: Session, name: str, version: int, sha256: str | None = None) -> CalibrationRow | None:
-    """The latest calibration of ``name/version`` (of those bytes, when ``sha256`` is given)."""
-    q = select(CalibrationRow).where(CalibrationRow.model_name == name, CalibrationRow.model_version == version)
-    if sha256 is not None:
-        q = q.where(CalibrationRow.model_sha256 == sha256)
-    return s.execute(q.order_by(CalibrationRow.id.desc()).limit(1)).scalar_one_or_none()
+def chosen_calibration(project: Project, model_uri: str) -> tuple[PostprocessConfig, int] | None:
+    """The post-processing the latest calibration of the model version chose and that calibration's id (None
+    when never calibrated)."""
+    with project.read_session() as s:
+        info = resolve_in_session(s, model_uri)
+        row = latest_calibration(s, info.name, info.version)
+        return (PostprocessConfig.from_dict(row.postprocess), row.id) if row is not None else None
 
 
 def chosen_postprocess(project: Project, model_uri: str) -> PostprocessConfig | None:
     """The post-processing the latest calibration of the model version chose (None when never calibrated)."""
-    with project.read_session() as s:
-        info = resolve_in_session(s, model_uri)
-        row = latest_calibration(s, info.name, info.version)
-        return PostprocessConfig.from_dict(row.postprocess) if row is not None else None
+    chosen = chosen_calibration(project, model_uri)
+    return chosen[0] if chosen is not None else None

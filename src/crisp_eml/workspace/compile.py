@@ -23,14 +23,6 @@ MODELS_URI = "models:/"
 MAX_VECTORS = 10_000
 
 
-def _plan(graph: Any) -> Any:
-    try:
-        from crisp_eml.compiler.planner import plan_memory  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise ToolMissingError("the memory planner (crisp_eml.compiler.planner) is not available") from exc
-    return plan_memory(graph)
-
-
 def _impulse_spec(project: Any, impulse_hash: str | None) -> dict[str, Any] | None:
     if not impulse_hash:
         return None
@@ -100,9 +92,8 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     entry (a build into a temporary folder, e.g. ``compile --format``, must not become gate evidence)."""
     from crisp_eml.compiler import verify
     from crisp_eml.compiler.build import publish_tree
-    from crisp_eml.compiler.c.float_io import strip_float_io
-    from crisp_eml.compiler.reader import read_tflite
-    from crisp_eml.compiler.render import RenderOptions, c_identifier, render_library
+    from crisp_eml.compiler.model_render import render_model
+    from crisp_eml.compiler.render import c_identifier
 
     if project is None and use_project:
         project = _open_project()
@@ -122,18 +113,12 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
             return compile_anomaly(project, model, info, _impulse_spec(project, info.impulse_hash), out_dir,
                                    name=name, vectors=vectors, record=record)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
-    graph = strip_float_io(read_tflite(data, source=model))
-    n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
-    _check_feature_count(model, impulse, n_in)
     sha = hashlib.sha256(data).hexdigest()
     lib_name = c_identifier(name or stem)
-    plan = _plan(graph)
-    from crisp_eml.learn.model_metadata import model_normalization
-
-    norm = model_normalization(data)  # trained by crisp-eml: <name>_run standardises the features first
-    opts = RenderOptions(name=lib_name, labels=list(labels or known_labels), model_sha256=sha, dsp=impulse,
-                         normalization=norm.to_dict() if norm is not None else None)
-    files = render_library(graph, plan, opts)
+    graph, files = render_model(data, name=lib_name, labels=list(labels or known_labels), model_sha256=sha,
+                                dsp=impulse, source=model)
+    n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
+    _check_feature_count(model, impulse, n_in)  # before anything is written
     vec = verify.random_vectors(n_in, vectors, seed)
     expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)
     publish_tree(files, {verify.VECTORS: vec.tobytes(),

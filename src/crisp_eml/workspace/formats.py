@@ -45,16 +45,10 @@ def shipped_postprocess(project: Any, model: str) -> tuple[PostprocessConfig | N
     ("calibration #ID"), else (None, "defaults") - the build then compiles in the defaults."""
     if project is None or not model.startswith(MODELS_URI):
         return None, DEFAULTS
-    from crisp_eml.workspace.calibrate import chosen_postprocess, latest_calibration
-    from crisp_eml.workspace.model_resolution import resolve_model
+    from crisp_eml.workspace.calibrate import chosen_calibration
 
-    chosen = chosen_postprocess(project, model)
-    if chosen is None:
-        return None, DEFAULTS
-    info = resolve_model(project, model)
-    with project.read_session() as s:
-        row = latest_calibration(s, info.name, info.version)
-    return chosen, f"calibration #{row.id}" if row is not None else "eml calibrate"
+    chosen = chosen_calibration(project, model)
+    return (chosen[0], f"calibration #{chosen[1]}") if chosen is not None else (None, DEFAULTS)
 
 
 def _check_out(out: Path, force: bool) -> None:

@@ -112,12 +112,9 @@ def _library_of(model: str, scratch: Path, project_dir: Path | None) -> tuple[Pa
 
 
 def _calibrated(project: Any, uri: str) -> PostprocessConfig | None:
-    try:
-        from crisp_eml.workspace.calibrate import chosen_postprocess
-    except ImportError:  # calibration not installed in this build: the defaults
-        return None
-    cfg: PostprocessConfig | None = chosen_postprocess(project, uri)
-    return cfg
+    from crisp_eml.workspace.calibrate import chosen_postprocess
+
+    return chosen_postprocess(project, uri)
 
 
 @contextlib.contextmanager

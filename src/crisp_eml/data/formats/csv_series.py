@@ -55,7 +55,8 @@ def format_header(sensor: Sensor) -> str:
     return f"{sensor.name} ({sensor.units})" if sensor.units else sensor.name
 
 
-def _cells(line: str) -> list[str]:
+def split_cells(line: str) -> list[str]:
+    """A CSV line's cells, trimmed and unquoted."""
     return [c.strip().strip('"').strip() for c in line.split(",")]
 
 
@@ -154,7 +155,7 @@ class _Table:
     """The rows parsed so far: float32 value blocks, float32 timestamp steps, and where blank lines were."""
 
     def __init__(self, header_line: str, lineno: int, name: str) -> None:
-        header = _cells(header_line)
+        header = split_cells(header_line)
         if all(is_number(h) for h in header if h):
             raise InputError("the first row must be a header naming the columns (found numbers)", source=name)
         if any(not h for h in header):
@@ -288,7 +289,7 @@ def _slow_table(
 ) -> np.ndarray:
     flat: list[float] = []
     for k, (lineno, line) in enumerate(rows):
-        cells = _cells(line)
+        cells = split_cells(line)
         if len(cells) != width:
             if k == len(rows) - 1 and unterminated and len(cells) < width:
                 raise InputError(f"truncated: last line {lineno} has {len(cells)} of {width} fields", source=name)

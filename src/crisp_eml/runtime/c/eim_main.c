@@ -146,12 +146,8 @@ static int send_error(int fd, const char *id, const char *msg)
 static int stream_reset(void)
 {
     eml_pp_config_t cfg;
-    cfg.n_labels = EML_MODEL_SCORES;
-    cfg.average_windows = EML_PP_AVERAGE_WINDOWS;
-    cfg.suppression_steps = EML_PP_SUPPRESSION_STEPS;
-    cfg.thresholds = g_thresholds;
-    cfg.scale = EML_MODEL_OUTPUT_SCALE;
-    cfg.zero_point = EML_MODEL_OUTPUT_ZERO_POINT;
+    eml_stream_default_config(&cfg);
+    cfg.thresholds = g_thresholds; /* this runner's copy: set_threshold changes it */
     return eml_stream_init(&g_stream, &cfg);
 }
 
@@ -185,17 +181,8 @@ static void write_info(eml_jw_t *w)
 /* ,"result":{"classification":{label: value, ...}  (the result object is left open) */
 static void write_classification(eml_jw_t *w, const float *values)
 {
-    int k;
-    eml_jw_raw(w, ",\"result\":{\"classification\":{");
-    for (k = 0; k < EML_MODEL_LABEL_COUNT; ++k) {
-        if (k) {
-            eml_jw_raw(w, ",");
-        }
-        eml_jw_str(w, eml_model_labels[k]);
-        eml_jw_raw(w, ":");
-        eml_jw_float(w, values[k]);
-    }
-    eml_jw_raw(w, "}");
+    eml_jw_raw(w, ",\"result\":{\"classification\":");
+    eml_jw_floats_object(w, eml_model_labels, values, EML_MODEL_LABEL_COUNT);
 }
 
 static void write_head(eml_jw_t *w, const char *id)

@@ -502,3 +502,18 @@ void eml_jw_int(eml_jw_t *w, long long v)
     (void)snprintf(tmp, sizeof tmp, "%lld", v);
     eml_jw_raw(w, tmp);
 }
+
+void eml_jw_floats_object(eml_jw_t *w, const char *const *keys, const float *values, int n)
+{
+    int k;
+    eml_jw_raw(w, "{");
+    for (k = 0; k < n; ++k) {
+        if (k) {
+            eml_jw_raw(w, ",");
+        }
+        eml_jw_str(w, keys[k]);
+        eml_jw_raw(w, ":");
+        eml_jw_float(w, values[k]);
+    }
+    eml_jw_raw(w, "}");
+}

@@ -65,6 +65,8 @@ void eml_jw_str(eml_jw_t *w, const char *s);
 /* the shortest "%.Ng" (N = 6..9) that round-trips the float32; null when not finite */
 void eml_jw_float(eml_jw_t *w, float v);
 void eml_jw_int(eml_jw_t *w, long long v);
+/* {"keys[0]":values[0],...} for n pairs (labels and their scores) */
+void eml_jw_floats_object(eml_jw_t *w, const char *const *keys, const float *values, int n);
 
 #ifdef __cplusplus
 }

@@ -70,17 +70,7 @@ static double seconds(unsigned long long rows)
 
 static void write_scores(eml_jw_t *w, const float *scores)
 {
-    int k;
-    eml_jw_raw(w, "{");
-    for (k = 0; k < EML_MODEL_LABEL_COUNT; ++k) {
-        if (k) {
-            eml_jw_raw(w, ",");
-        }
-        eml_jw_str(w, eml_model_labels[k]);
-        eml_jw_raw(w, ":");
-        eml_jw_float(w, scores[k]);
-    }
-    eml_jw_raw(w, "}");
+    eml_jw_floats_object(w, eml_model_labels, scores, EML_MODEL_LABEL_COUNT);
 }
 
 static void write_text_scores(eml_jw_t *w, const float *scores)

@@ -31,12 +31,8 @@ static int initialized;
 
 static int stream_start(void)
 {
-    pp_config.n_labels = EML_MODEL_SCORES;
-    pp_config.average_windows = EML_PP_AVERAGE_WINDOWS;
-    pp_config.suppression_steps = EML_PP_SUPPRESSION_STEPS;
-    pp_config.thresholds = thresholds;
-    pp_config.scale = EML_MODEL_OUTPUT_SCALE;
-    pp_config.zero_point = EML_MODEL_OUTPUT_ZERO_POINT;
+    eml_stream_default_config(&pp_config);
+    pp_config.thresholds = thresholds; /* the module's copy: eml_wasm_set_threshold changes it */
     used_rows = 0;
     return eml_stream_init(&stream, &pp_config);
 }
