@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from crisp_eml.server.context import ServerContext
 from crisp_eml.server.errors import ApiError
-from crisp_eml.workspace.credentials import Credential, authenticate, record_use, use_to_record
+from crisp_eml.workspace.credentials import DEVICE_PREFIX, Credential, authenticate, record_use, use_to_record
 from crisp_eml.workspace.studio_sessions import authenticate_session, csrf_token
 
 SESSION_COOKIE = "eml_session"
@@ -94,9 +94,29 @@ async def member_project(request: Request) -> Project:
     return cred.project(context(request).project)
 
 
+async def device_project(request: Request) -> Project:
+    """The project acting for the device whose key (``Authorization: Bearer eml_d_...`` or ``x-api-key``) came
+    with the request: its registering member, scope ``ingest-data``. The device's id is
+    ``request.state.credential.credential_id`` (:func:`device_id`). A member token or session is refused here:
+    these routes speak for one device."""
+    secret = _bearer(request) or request.headers.get("x-api-key")
+    if not (secret and secret.startswith(DEVICE_PREFIX)):
+        raise ApiError(401, "authentication required: send the device key as 'Authorization: Bearer <key>' "
+                       "(eml devices add NAME)", headers={"WWW-Authenticate": "Bearer"})
+    cred = await _check(request, secret, kinds=("device",),
+                        what="send the device key as 'Authorization: Bearer <key>' (eml devices add NAME)")
+    return cred.project(context(request).project)
+
+
+def device_id(request: Request) -> str:
+    """The id of the device a :func:`device_project` request authenticated as."""
+    return str(request.state.credential.credential_id)
+
+
 async def ingest_project(request: Request) -> Project:
-    """The project acting for an ingestion key or member token in ``x-api-key`` (or a bearer token)."""
+    """The project acting for an ingestion key, device key or member token in ``x-api-key`` (or a bearer
+    token)."""
     secret = request.headers.get("x-api-key") or _bearer(request)
-    cred = await _check(request, secret, kinds=("token", "ingest-key"),
+    cred = await _check(request, secret, kinds=("token", "ingest-key", "device"),
                   what="send an ingestion key or member token in the 'x-api-key' header (eml ingest-key create)")
     return cred.project(context(request).project)

@@ -1,10 +1,12 @@
 """Use cases for server credentials: member API tokens, project ingestion keys and the ingestion HMAC key.
 
 A secret is shown once, when it is made (``eml_t_<id>_<secret>`` for a member token, ``eml_i_<id>_<secret>``
-for an ingestion key); the database keeps its id, a random salt and ``sha256(salt + secret)``. Checking one
+for an ingestion key, ``eml_d_<id>_<secret>`` for a device key); the database keeps its id, a random salt and
+``sha256(salt + secret)``. Checking one
 looks the row up by its id and compares digests in constant time, so neither a timing nor a stolen database
 reveals a usable secret. A token acts as its member with that member's persona (narrowed by ``scopes``); an
-ingestion key acts as the member who made it, with the single scope ``ingest-data``.
+ingestion key acts as the member who made it, with the single scope ``ingest-data``; so does a device key
+(``workspace.devices``), whose credential id is the device's id.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from crisp_eml.store.db import READ_ONLY
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.audit import MemberRow
 from crisp_eml.store.tables.base import utcnow
+from crisp_eml.store.tables.devices import DeviceRow
 from crisp_eml.store.tables.server import ApiTokenRow, IngestKeyRow
 
 TOKEN_PREFIX = "eml_t_"
 KEY_PREFIX = "eml_i_"
+DEVICE_PREFIX = "eml_d_"
 HMAC_FILE = "ingest_hmac.key"
 MAX_EXPIRY_DAYS = 3650
 
@@ -40,7 +44,7 @@ class Credential:
     member: str
     credential_id: str
     scopes: frozenset[str] | None  # None: everything the member's persona grants
-    kind: str  # "token" or "ingest-key"
+    kind: str  # "token", "ingest-key" or "device" (then credential_id is the device's id)
 
     def project(self, project: Project) -> Project:
         return project.acting_as(self.member, token_id=self.credential_id, scopes=self.scopes)
@@ -51,7 +55,7 @@ def secret_digest(salt: str, secret: str) -> str:
     return hashlib.sha256((salt + secret).encode()).hexdigest()
 
 
-def _new_secret() -> tuple[str, str, str, str]:
+def new_secret() -> tuple[str, str, str, str]:
     """(id, secret, salt, digest) of a fresh credential."""
     cid, secret, salt = secrets.token_hex(8), secrets.token_urlsafe(32), secrets.token_hex(16)
     return cid, secret, salt, secret_digest(salt, secret)
@@ -90,7 +94,7 @@ def create_token(project: Project, member: str, *, scopes: list[str] | None = No
     if expires_days is not None and not 0 < expires_days <= MAX_EXPIRY_DAYS:
         raise InputError(f"must be between 0 and {MAX_EXPIRY_DAYS} days, got {expires_days}", field="expires")
     wanted = _scopes(scopes)
-    cid, secret, salt, digest = _new_secret()
+    cid, secret, salt, digest = new_secret()
     with project.session() as s:
         if s.get(MemberRow, member) is None:
             raise NotFoundError(f"'{member}' is not a member of project '{project.name}'")
@@ -143,7 +147,7 @@ def create_ingest_key(project: Project, name: str = "ingestion") -> dict[str, An
     actor = project.require(Permission.INGEST_DATA)
     if not name.strip() or len(name) > 128:
         raise InputError("must be 1 to 128 characters", field="name")
-    cid, secret, salt, digest = _new_secret()
+    cid, secret, salt, digest = new_secret()
     with project.session() as s:
         row = IngestKeyRow(id=cid, name=name, salt=salt, digest=digest, created_by=actor.name)
         s.add(row)
@@ -179,19 +183,29 @@ def split_secret(secret: str, prefix: str) -> tuple[str, str] | None:
 
 
 def authenticate(project: Project, secret: str) -> Credential | None:
-    """The credential a presented member token or ingestion key stands for; None when it is unknown, revoked,
-    expired, or its member has left. Digests are compared in constant time.
+    """The credential a presented member token, ingestion key or device key stands for; None when it is unknown,
+    revoked, expired, or its member has left. Digests are compared in constant time.
 
     Every request of the server comes through here, so it is one indexed read of the credential joined to its
     member (a revocation or a removed member takes effect on the next request) and writes nothing: the
     server runs it on its event loop. Recording the token's last use is :func:`record_use`'s job."""
     token, key = split_secret(secret, TOKEN_PREFIX), split_secret(secret, KEY_PREFIX)
-    if token is None and key is None:
+    device = split_secret(secret, DEVICE_PREFIX)
+    if token is None and key is None and device is None:
         hmac.compare_digest(secret, secret)  # about the same work as a real check
         return None
     reader = project.engine.execution_options(**{READ_ONLY: True})
     now = utcnow()
     with reader.connect() as conn:
+        if device is not None:
+            d = DeviceRow.__table__
+            drow = conn.execute(select(d.c.id, d.c.salt, d.c.digest, d.c.revoked_at, d.c.member)
+                                .join_from(d, MemberRow.__table__, MemberRow.name == d.c.member)
+                                .where(d.c.id == device[0])).first()
+            if (drow is None or drow.salt is None or drow.digest is None or drow.revoked_at is not None
+                    or not hmac.compare_digest(drow.digest, secret_digest(drow.salt, device[1]))):
+                return None
+            return Credential(drow.member, drow.id, frozenset({Permission.INGEST_DATA.value}), "device")
         if token is not None:
             t = ApiTokenRow.__table__
             row = conn.execute(select(t.c.id, t.c.salt, t.c.digest, t.c.scopes, t.c.revoked_at, t.c.expires_at,
