@@ -275,7 +275,8 @@ def synth(
         typer.echo(f"Wrote {len(files)} {kind} file(s) to {out} (labels: {', '.join(labels)})")
 
 
-from crisp_eml.cli import data_quality, data_versions  # noqa: E402 - after this module's own commands
+from crisp_eml.cli import data_quality, data_review, data_versions  # noqa: E402 - after this module's own commands
 
 data_quality.register(data_app)
 data_versions.register(data_app)
+data_review.register(data_app)

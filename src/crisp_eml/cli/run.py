@@ -73,6 +73,15 @@ def run_cmd(
                                                                 "(default 4).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object per result, then a summary "
                                                           "line.")] = False,
+    review_server: Annotated[str | None, typer.Option("--review-server", help="Upload flagged windows to this "
+                                                      "crisp-eml server's review queue (eml serve URL).")] = None,
+    device_key: Annotated[str | None, typer.Option("--device-key", envvar="EML_DEVICE_KEY",
+                                                   help="This device's key for --review-server (eml devices "
+                                                        "add NAME).")] = None,
+    flag_below: Annotated[float | None, typer.Option("--flag-below", help="Upload windows whose top score is "
+                                                     "below P (classifiers).")] = None,
+    flag_anomaly_above: Annotated[float | None, typer.Option("--flag-anomaly-above", help="Upload windows whose "
+                                                             "anomaly score is above X (anomaly models).")] = None,
 ) -> None:
     """Run a model on a long recording or a stream on stdin, printing timestamped results.
 
@@ -99,9 +108,11 @@ def run_cmd(
                          field="continuous")
     if input_path != "-" and not Path(input_path).is_file():
         raise InputError("no such file", source=input_path)
+    review = _review_options(review_server, device_key, flag_below, flag_anomaly_above)
     out = sys.stdout
     with open_model(model, settings) as loaded:
         cfg = postprocess_for(loaded, settings) if continuous and loaded.shape.is_classifier else None
+        uploader = None if review is None else _uploader(loaded, review, input_path)
         stdin: BinaryIO = getattr(sys.stdin, "buffer", None) or sys.stdin  # type: ignore[assignment]
         source = open_input(input_path, loaded.shape, fmt=fmt, stdin=stdin)
         summary = RunSummary()
@@ -109,14 +120,22 @@ def run_cmd(
         with progress(disable=json_out or source.total is None) as bar:
             task = bar.add_task(source.name, total=source.total)
             for batch in run_input(loaded, source, cfg, summary):
-                for rec in window_records(loaded, batch, index, continuous):
+                records = list(window_records(loaded, batch, index, continuous))
+                for rec in records:
                     line = json.dumps(rec) if json_out else _text(rec, continuous, show_all)
                     if line is not None:
                         out.write(line + "\n")
+                if uploader is not None and batch.rows is not None:
+                    uploader.feed(batch.rows)
+                    uploader.offer(records, batch.result.end_rows)
                 index += len(batch.result.end_rows)
                 out.flush()
                 bar.update(task, completed=batch.done)
         info = summary.to_dict(loaded.shape)
+        if uploader is not None:
+            info["review"] = uploader.report()
+            err_console.print(f"review: {uploader.flagged} window(s) flagged, {uploader.uploaded} uploaded to "
+                              f"{review_server}, {uploader.failed} failed", highlight=False)
         if json_out:
             out.write(json.dumps({"summary": info}) + "\n")
         else:
@@ -128,6 +147,25 @@ def run_cmd(
         if summary.windows == 0:
             err_console.print(f"[yellow]warning:[/] the input holds {summary.rows} row(s), fewer than one window "
                               f"({loaded.shape.window_rows})")
+
+
+def _review_options(server: str | None, key: str | None, below: float | None, above: float | None) -> Any:
+    """The ``--review-server`` settings (None without it); the flags without a server are refused."""
+    if server is None:
+        if key is not None and below is None and above is None:
+            return None  # a key from $EML_DEVICE_KEY alone asks for nothing
+        if below is not None or above is not None:
+            raise InputError("--flag-below and --flag-anomaly-above need --review-server URL", field="review_server")
+        return None
+    from crisp_eml.workspace.review_upload import ReviewOptions
+
+    return ReviewOptions(server, key or "", below, above)
+
+
+def _uploader(loaded: Any, review: Any, input_path: str) -> Any:
+    from crisp_eml.workspace.review_upload import make_uploader
+
+    return make_uploader(loaded, review, "<stdin>" if input_path == "-" else str(Path(input_path).resolve()))
 
 
 def register(app: typer.Typer) -> None:

@@ -72,6 +72,7 @@ class Batch:
 
     result: StreamResult
     done: int
+    rows: np.ndarray | None = None  # the raw rows of that chunk (what ``--review-server`` uploads windows of)
 
 
 @dataclass
@@ -177,7 +178,7 @@ def run_input(loaded: LoadedModel, source: InputSource, cfg: PostprocessConfig |
             for d in result.detections[result.detections >= 0]:
                 name = labels[int(d)] if labels else str(int(d))
                 summary.detections[name] = summary.detections.get(name, 0) + 1
-        yield Batch(result, chunk.done)
+        yield Batch(result, chunk.done, chunk.rows)
 
 
 def window_records(loaded: LoadedModel, batch: Batch, first_index: int, continuous: bool
