@@ -13,8 +13,9 @@ UNLABELLED = """[...document.querySelectorAll('#page input, #page select, #page 
                   && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
   .map((el) => el.outerHTML.slice(0, 120))"""
 
-PAGES = {"/": "Home", "/business": "Business & evaluation", "/data": "Data acquisition", "/impulse": "Impulse design",
-         "/training": "Training", "/testing": "Model testing", "/development": "Development & testing",
+PAGES = {"/": "Home", "/business": "Business & evaluation", "/data": "Data acquisition",
+         "/review": "Field data review", "/impulse": "Impulse design", "/training": "Training",
+         "/testing": "Model testing", "/development": "Development & testing",
          "/deployment": "Deployment", "/audit": "Audit & members"}
 
 

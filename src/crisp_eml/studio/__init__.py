@@ -10,6 +10,7 @@ PAGES: dict[str, str] = {  # path -> navigation title, in phase order
     "/": "Home",
     "/business": "Business & evaluation",
     "/data": "Data acquisition",
+    "/review": "Field data review",
     "/impulse": "Impulse design",
     "/training": "Training",
     "/testing": "Model testing",

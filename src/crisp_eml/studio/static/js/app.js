@@ -7,6 +7,7 @@ const PAGES = [
   ["/", "Home", "home"],
   ["/business", "Business & evaluation", "business"],
   ["/data", "Data acquisition", "data"],
+  ["/review", "Field data review", "review"],
   ["/impulse", "Impulse design", "impulse"],
   ["/training", "Training", "training"],
   ["/testing", "Model testing", "testing"],

@@ -1,11 +1,13 @@
 // Data acquisition: the sample table (filters by label, category, name and quality issue; paging; bulk relabel
-// or move), the per-sample viewer (?sample=REF), uploads through the Edge Impulse ingestion API, the train/test
-// balance per label, dataset versions (snapshot, diff) and the quality report. Only the controls the member's
-// persona may use are shown (ingest-data: upload and snapshot; label-data: relabel and move).
+// or move), the per-sample viewer (?sample=REF), uploads through the Edge Impulse ingestion API, devices and
+// recordings from them with their live signal (data_devices.js), the train/test balance per label, dataset
+// versions (snapshot, diff) and the quality report. Only the controls the member's persona may use are shown
+// (ingest-data: upload, record and snapshot; label-data: relabel and move).
 import { api, card, clear, empty, errorBox, field, fmtNum, fmtTime, h, plot, table } from "../lib.js";
 import { uploadCard } from "./data_upload.js";
 import { qualityCard, versionsCard } from "./data_sets.js";
 import { renderViewer } from "./data_viewer.js";
+import { devicesCard } from "./data_devices.js";
 
 const PAGE_SIZE = 20;
 const ALL = "";
@@ -53,6 +55,7 @@ export async function render(root, ctx) {
   const balance = balanceCard();
   root.append(card("Samples", filters, canLabel ? bulk : null, bulkMsg, samplesBody), viewerBox);
   if (ctx.can("ingest-data")) root.append(uploadCard(ctx, () => refresh()));
+  root.append(devicesCard(ctx, { open: (ref) => openSample(ref), stored: () => refresh() }));
   root.append(balance.el);
   const versions = versionsCard(ctx, (ref) => openSample(ref));
   const quality = qualityCard(ctx, { onReport: (report) => { st.quality = report; drawFilters(); drawSamples(); },
