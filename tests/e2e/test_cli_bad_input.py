@@ -48,8 +48,13 @@ FILE_FIRST = {("inspect",), ("profile",), ("verify",), ("compile",), ("bundle", 
 SWEEP_EXCLUDED = {
     ("init",): "creates a project in the current folder by design (covered by its own malformed cases)",
     ("data", "synth"): "writes synthetic files without a project by design (image engineer's area)",
+    ("capture", "serial"): "records from the one USB serial port there is (--port auto) until its samples are "
+                           "done: blocks where a board is plugged in (tests/capture/ drives it on a pseudo-terminal; "
+                           "its bad options are in the table below)",
     ("serve",): "serves until stopped by design (tests/server/test_graceful_shutdown.py runs it; its bad options "
                 "are in the table below)",
+    ("agent",): "serves a server's capture requests until stopped, retrying while the server is away "
+                "(tests/capture/test_agent_loopback.py runs it; its bad options are in the table below)",
 }
 
 
@@ -217,6 +222,13 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["ingest", "{walking2}", "--frequency", "-5"], INPUT, "field 'frequency'", "absurd frequency -5"),
     (["ingest", "{walking2}", "--frequency", "1e308"], INPUT, "field 'frequency'", "absurd frequency 1e+308"),
     (["ingest", "{walking2}", "--category", "bogus"], INPUT, "field 'category'", "got 'bogus'"),
+    # capture serial: bad options are refused before the port is opened; a missing port names itself
+    (["capture", "serial", "--label", "x", "--frequency", "fast"], INPUT, "field 'frequency'",
+     "expected 'auto' or a rate in Hz"),
+    (["capture", "serial", "--label", "x", "--axes", "a,,b"], INPUT, "field 'axes'", "empty axis name"),
+    (["capture", "serial", "--label", "x", "--length-ms", "0"], INPUT, "field 'length-ms'", "positive number of ms"),
+    (["capture", "serial", "--label", "x", "--port", "{nope}/ttyACM0"], INPUT, "{nope}/ttyACM0",
+     "cannot open the serial port"),
     # models / registry
     (["models", "import", "{nope}/m.tflite", "--name", "m"], INPUT, "{nope}/m.tflite", "file not found"),
     (["models", "import", "{bad}/random.tflite", "--name", "m"], INPUT, "{bad}/random.tflite", "not a TFLite"),
@@ -353,6 +365,26 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["members", "token", "revoke", "abc"], NOT_FOUND, "'abc'", "no API token"),
     (["ingest-key", "revoke", "abc"], NOT_FOUND, "'abc'", "no ingestion key"),
     (["ingest-key", "create", "--name", " "], INPUT, "field 'name'", "1 to 128 characters"),
+    (["devices", "add", "bad name!"], INPUT, "field 'name'", "device names use letters"),
+    (["devices", "add", "pi", "--kind", "serial"], INPUT, "field 'kind'", "got 'serial'"),
+    (["devices", "rm", "nope"], NOT_FOUND, "'nope'", "no device"),
+    (["devices", "capture", "nope", "--label", "x", "--length-ms", "100"], NOT_FOUND, "'nope'", "no device"),
+    (["devices", "capture", "nope", "--label", "x", "--length-ms", "0"], INPUT, "field 'length_ms'", "got 0"),
+    # eml agent: everything is checked before it connects (the server below would refuse connections)
+    (["agent", "--server", "http://127.0.0.1:9", "--key", "eml_d_x_y", "--source", "bogus:x"], INPUT,
+     "field 'source'", "unknown source 'bogus:x'"),
+    (["agent", "--server", "http://127.0.0.1:9", "--key", "eml_d_x_y", "--source", "iio:{nope}/iio"], INPUT,
+     "'{nope}/iio'", "no IIO device folder"),
+    (["agent", "--server", "http://127.0.0.1:9", "--key-file", "{nope}/key", "--source", "cmd:true"], INPUT,
+     "{nope}/key", "cannot read the key file"),
+    (["agent", "--server", "ftp://x", "--key", "eml_d_x_y", "--source", "cmd:true"], INPUT, "field 'server'",
+     "must start with http://"),
+    (["agent", "--server", "http://127.0.0.1:9", "--key", "eml_d_x_y", "--source", "cmd:true", "--poll-wait", "0"],
+     INPUT, "field 'poll-wait'", "between 1 and 25"),
+    (["devices", "capture", "nope", "--label", "x", "--length-ms", "9", "--category", "bogus"], INPUT,
+     "field 'category'", "got 'bogus'"),
+    (["devices", "capture", "nope", "--label", "x", "--length-ms", "9", "--timeout", "-1"], INPUT,
+     "field 'timeout'", "got -1"),
     (["serve", "--host", "0.0.0.0"], INPUT, "field '--host'", "not a loopback address"),
     (["serve", "--tls-cert", "{nope}/c.pem"], INPUT, "field '--tls-key'", "give both --tls-cert and --tls-key"),
     (["serve", "--tls-cert", "{nope}/c.pem", "--tls-key", "{nope}/k.pem"], INPUT, "{nope}/c.pem", "no such file"),
@@ -438,6 +470,22 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["run", "{base}/kws_lib", "--input", "-", "--format", "wav"], INPUT, "field 'format'", "unknown format 'wav'"),
     (["run", "{base}/kws_lib", "--input", "{walking2}", "--continuous", "--threshold", "bogus=0.5"], INPUT,
      "'bogus'", "unknown label"),
+    (["run", "{base}/kws_lib", "--input", "{walking2}", "--flag-below", "0.5"], INPUT, "field 'review_server'",
+     "need --review-server"),
+    (["run", "{base}/kws_lib", "--input", "{walking2}", "--review-server", "http://127.0.0.1:9", "--device-key", "k",
+      "--flag-below", "0.5"], INPUT, "field 'review_server'", "takes a raw time series"),
+    (["run", "{base}/kws_lib", "--input", "{walking2}", "--review-server", "http://127.0.0.1:9", "--device-key", "k",
+      "--flag-below", "2"], INPUT, "field 'flag_below'", "must be a probability"),
+    # data review: the field-data review queue
+    (["data", "review", "show", "nope"], NOT_FOUND, "'nope'", "no review item with id"),
+    (["data", "review", "label", "nope", "--label", "x"], NOT_FOUND, "'nope'", "no review item with id"),
+    (["data", "review", "label", "nope", "--label", "x", "--category", "bogus"], INPUT, "field 'category'",
+     "must be one of training"),
+    (["data", "review", "dismiss", "nope"], NOT_FOUND, "'nope'", "no review item with id"),
+    (["data", "review", "ls", "--status", "bogus"], INPUT, "field 'status'", "unknown status 'bogus'"),
+    (["data", "review", "ls", "--limit", "0"], INPUT, "field 'limit'", "got 0"),
+    (["data", "review", "ls", "--page-token", "zz"], INPUT, "field 'page_token'", "not a page token"),
+    (["data", "review", "commit", "-m", "x"], INPUT, "field 'review'", "nothing to commit"),
 ]
 
 

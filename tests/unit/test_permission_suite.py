@@ -110,6 +110,7 @@ class Seeded:
     features: FeatureSet
     token_id: str  # an API token of the owner
     key_id: str  # an ingestion key
+    review_item: str = ""  # a pending field-data review item (another one is labelled, not yet committed)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         gate = run_gate(p, "models:/ad01/1")
         assert gate.passed, "deploy needs a passing gate"
         small_dataset(p, per_label=3)
+        review_item = _review_submit(p, "pending")["id"]
+        _ws("review").label_review(p, [_review_submit(p, "labelled", seed=98)["id"]], "a")
         snapshot(p, "v1")
         create_impulse(p)
         set_impulse_values(p, ['learning={"type": "anomaly-kmeans", "params": {"clusters": 2}}'])
@@ -152,7 +155,21 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         fs = generate_features(p, current_impulse(p))
         token = create_token(p, OWNER)["id"]
         key = create_ingest_key(p, "device")["id"]
-    yield Seeded(top / "proj", top / "lib", run_id, fs, token, key)
+        _ws("devices").register_device(p, "board", sensors=[{"name": "acc", "axes": ["x", "y"]}])
+        _ws("captures").request_capture(p, "board", label="a", length_ms=1000)  # waits for the device
+    yield Seeded(top / "proj", top / "lib", run_id, fs, token, key, review_item)
+
+
+def _review_submit(p: Project, upload_id: str, seed: int = 99) -> Any:
+    """A window queued for review (as a device's upload), 3 axes at 50 Hz like ``small_dataset``'s samples."""
+    from data_helpers import wave
+
+    from crisp_eml.core.sample import Sensor
+    from crisp_eml.data.formats.ei_acquisition import build_message, encode
+
+    msg = build_message(wave(seed=seed), [Sensor(n) for n in "xyz"], 50.0)
+    return _ws("review").submit_review_item(p, None, upload_id=upload_id, reason="low-confidence",
+                                            payload=encode(msg), predicted="a", confidence=0.4)
 
 
 @dataclass(frozen=True)
@@ -215,6 +232,14 @@ def _ingest_files(c: Ctx) -> Any:
     return ingest.ingest_files(c.project, [item], label="walking")
 
 
+def _capture_serial(c: Ctx) -> Any:
+    from crisp_eml.capture.serial_port import Board, Reading
+
+    readings = [Reading(i / 100, [float(i % 7), float(i % 5)], "") for i in range(100)]
+    return _ws("capture_serial").capture_serial(c.project, readings, board=Board("/dev/ttyACM0", "usb:1234"),
+                                                label="a", length_ms=500, frequency_hz=100)
+
+
 def _save_impulse(c: Ctx) -> Any:
     impulse = _ws("impulse")
     return impulse.save_impulse(c.project, impulse.current_impulse(c.project), action="impulse.set")
@@ -226,6 +251,7 @@ USE_CASES: list[UseCase] = [
     UseCase("workspace.ingest.ingest_paths", need(P.INGEST_DATA),
             lambda c: _ws("ingest").ingest_paths(c.project, [CSV], label="walking"), "sample.ingest"),
     UseCase("workspace.ingest.ingest_files", need(P.INGEST_DATA), _ingest_files, "sample.ingest"),
+    UseCase("workspace.capture_serial.capture_serial", need(P.INGEST_DATA), _capture_serial, "sample.ingest"),
     UseCase("workspace.ingest_upload.require_ingest", need(P.INGEST_DATA),
             lambda c: _ws("ingest_upload").require_ingest(c.project), None),
     UseCase("workspace.credentials.create_ingest_key", need(P.INGEST_DATA),
@@ -247,6 +273,14 @@ USE_CASES: list[UseCase] = [
             lambda c: _ws("snapshot").restore_version(c.project, 1), "dataset.restore"),
     UseCase("workspace.label.label_samples", need(P.LABEL_DATA),
             lambda c: _ws("label").label_samples(c.project, ["a.00"], "b"), "sample.label"),
+    UseCase("workspace.review.submit_review_item", need(P.INGEST_DATA),
+            lambda c: _review_submit(c.project, "another"), "review.submit"),
+    UseCase("workspace.review.label_review", need(P.LABEL_DATA),
+            lambda c: _ws("review").label_review(c.project, [c.base.review_item], "b"), "review.label"),
+    UseCase("workspace.review.dismiss_review", need(P.LABEL_DATA),
+            lambda c: _ws("review").dismiss_review(c.project, [c.base.review_item]), "review.dismiss"),
+    UseCase("workspace.review.commit_review", need(P.LABEL_DATA),  # its snapshot needs ingest-data too
+            lambda c: _ws("review").commit_review(c.project, "field data"), "review.commit"),
     UseCase("workspace.rebalance.rebalance", need(P.LABEL_DATA),
             lambda c: _ws("rebalance").rebalance(c.project, test_fraction=0.5), "dataset.rebalance"),
     UseCase("workspace.impulse.create_impulse", need(P.DESIGN_IMPULSE),
@@ -303,6 +337,16 @@ USE_CASES: list[UseCase] = [
             lambda c: _ws("credentials").list_tokens(c.project, all_members=True), None),
     UseCase("workspace.credentials.revoke_token", need(P.MANAGE_MEMBERS),
             lambda c: _ws("credentials").revoke_token(c.project, c.base.token_id), "token.revoke"),
+    UseCase("workspace.devices.register_device", need(P.INGEST_DATA),
+            lambda c: _ws("devices").register_device(c.project, "board-2"), "device.register"),
+    UseCase("workspace.devices.revoke_device", need(P.INGEST_DATA),
+            lambda c: _ws("devices").revoke_device(c.project, "board"), "device.revoke"),
+    UseCase("workspace.captures.request_capture", need(P.INGEST_DATA),
+            lambda c: _ws("captures").request_capture(c.project, "board", label="b", length_ms=500),
+            "capture.request"),
+    UseCase("workspace.captures.cancel_capture", need(P.INGEST_DATA),
+            lambda c: _ws("captures").cancel_capture(c.project, _ws("captures").list_captures(c.project)[0]["id"]),
+            "capture.cancel"),
     # a member signs themselves in; a login link for someone else (here the owner) needs manage-members
     UseCase("workspace.studio_sessions.create_login_link", need(P.MANAGE_MEMBERS),
             lambda c: _ws("studio_sessions").create_login_link(c.project, OWNER), "login_link.create"),

@@ -56,13 +56,13 @@ def version(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")
 
 
 # The modules under crisp_eml.cli that attach sub-commands (each exposes ``register(app)``), in `eml --help` order.
-_MODULES = ("data", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect", "fleet", "server",
-            "jobs", "calibrate", "run")
+_MODULES = ("data", "capture", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect", "fleet",
+            "server", "jobs", "calibrate", "run", "devices", "agent")
 # Top-level command or group name -> the module that registers it, so a command imports only its own module and
 # Typer builds only its options (start-up time). A name missing here still works: main() then registers every
 # module, only slower. tests/unit/test_cli_startup.py checks that this matches what the modules register.
 _COMMAND_MODULES: dict[str, str] = {
-    "ingest": "data", "data": "data",
+    "ingest": "data", "data": "data", "capture": "capture",
     "gate": "lifecycle", "status": "lifecycle", "whoami": "lifecycle", "report": "lifecycle",
     "requirements": "lifecycle", "members": "lifecycle", "audit": "lifecycle",
     "compile": "compiler", "verify": "compiler", "profile": "compiler", "targets": "compiler",
@@ -71,7 +71,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "models": "models", "inspect": "inspect",
     "deploy": "fleet", "formats": "fleet", "bundle": "fleet", "keys": "fleet",
     "serve": "server", "ingest-key": "server",
-    "jobs": "jobs", "calibrate": "calibrate", "run": "run",
+    "jobs": "jobs", "calibrate": "calibrate", "run": "run", "devices": "devices", "agent": "agent",
 }
 # module -> (commands, groups) it added to ``app``; a module registers at most once per process
 _added: dict[str, tuple[list[CommandInfo], list[TyperInfo]]] = {}

@@ -7,5 +7,5 @@ Studio's pages, static files and sign-in live at the root too).
 
 ROUTERS: tuple[str, ...] = ("system", "samples", "datasets", "impulse", "models", "lifecycle", "artifacts", "jobs",
                              "uploads", "targets", "tokens", "data_views",
-                             "insights", "downloads")
+                             "insights", "downloads", "review", "devices", "device_api")
 ROOT_ROUTERS: tuple[str, ...] = ("ei_ingest", "studio")
