@@ -133,6 +133,29 @@ def test_a_duplicate_sample_is_refused(project: Project) -> None:
     assert cap.get_capture(project, second["id"])["status"] == "recording" and _samples(project) == 1
 
 
+def test_a_resend_after_a_crash_between_ingest_and_done_marks_the_capture_done(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample is ingested, then the process dies before the capture is marked done: the device's resend is
+    a duplicate of that very sample, so the capture becomes done with it (not a conflict, and no second one)."""
+    d, dp = _device(project)
+    c = _recording(project, dp, d)
+    real = cap._own
+
+    def crash_at_the_mark(s: Any, device_id: str, capture_id: str) -> Any:
+        if _samples(project) == 1:  # the sample is in: die before the capture row is marked
+            raise RuntimeError("killed")
+        return real(s, device_id, capture_id)
+
+    monkeypatch.setattr(cap, "_own", crash_at_the_mark)
+    with pytest.raises(RuntimeError):
+        cap.complete_capture(dp, d["id"], c["id"], _payload())
+    monkeypatch.setattr(cap, "_own", real)
+    assert cap.get_capture(project, c["id"])["status"] == "recording" and _samples(project) == 1
+    done = cap.complete_capture(dp, d["id"], c["id"], _payload())
+    assert done["status"] == "done" and _samples(project) == 1
+    assert get_sample(project, done["sample_id"]).metadata["capture_id"] == c["id"]
+
+
 def test_chunks_are_checked(project: Project) -> None:
     d, dp = _device(project)
     c = _recording(project, dp, d)

@@ -34,6 +34,7 @@ from crisp_eml.data.formats.ei_acquisition import SignedOnly, parse_ei
 from crisp_eml.data.formats.parsed import ParsedSample, check_frequency
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.base import utcnow
+from crisp_eml.store.tables.data import SampleRow
 from crisp_eml.store.tables.devices import CaptureChunkRow, CaptureRow, DeviceRow
 from crisp_eml.workspace.credentials import hmac_key
 from crisp_eml.workspace.devices import MAX_AXES, _text, find_device, iso
@@ -326,6 +327,13 @@ def _parse(project: Project, row: CaptureRow, payload: bytes, fmt: str) -> Parse
     return parsed
 
 
+def _sample_of(project: Project, source: str) -> str | None:
+    """The sample an earlier complete of this capture stored, when a crash came before the capture was marked
+    done: the device's resend is then a duplicate of it, and marks the capture done instead of failing."""
+    with project.read_session() as s:
+        return s.execute(select(SampleRow.id).where(SampleRow.source == source).limit(1)).scalar_one_or_none()
+
+
 def _lock(capture_id: str) -> threading.Lock:
     with _completing_guard:
         return _completing.setdefault(capture_id, threading.Lock())
@@ -368,7 +376,8 @@ def _complete(project: Project, device_id: str, capture_id: str, payload: bytes,
                               label=row.label, category=row.category,
                               hmac_key=SignedOnly(key) if key else None, allow_duplicates=False,
                               metadata={"capture_id": row.id, "device": device})
-    if report.failures:
+    earlier = _sample_of(project, source) if report.failures else None
+    if report.failures and earlier is None:
         failure = report.failures[0]
         reason = failure.reason.removeprefix(f"{source}: ")
         if failure.error == "ConflictError":
@@ -376,10 +385,10 @@ def _complete(project: Project, device_id: str, capture_id: str, payload: bytes,
         if failure.error == "InputError":
             raise InputError(reason)
         raise EmlError(reason)
-    sample = report.samples[0]
+    sample_id = earlier if earlier is not None else report.samples[0].id
     with project.session() as s:
         row = _own(s, device_id, capture_id)
         if row.status != "done":
-            row.sample_id, row.frequency_hz = sample.id, parsed.frequency_hz
+            row.sample_id, row.frequency_hz = sample_id, parsed.frequency_hz
             _end(s, row, "done")
         return _info(s, row)

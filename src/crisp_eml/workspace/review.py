@@ -434,26 +434,21 @@ def _uncommitted(s: Session) -> list[ReviewItemRow]:
 
 def commit_review(project: Project, message: str) -> dict[str, Any]:
     """Record the raw layer, with the labelled items' samples, as a new dataset version (``label-data``, and
-    ``ingest-data`` for the snapshot); mark those items with it; audited ``review.commit``.
-
-    The version is made by :func:`crisp_eml.workspace.snapshot.snapshot`; the items are marked in a second
-    transaction (only those whose sample the version holds). Should a crash fall between the two, the next
-    commit records the same data again and marks them then. Nothing labelled to commit is an ``InputError``.
+    ``ingest-data`` for the version); mark those items with it; audited ``review.commit``. The version, the
+    marks and both audit entries are one transaction. Nothing labelled to commit is an ``InputError``.
     """
-    from crisp_eml.workspace.snapshot import show_version, snapshot
+    from crisp_eml.workspace.snapshot import create_version
 
     actor = project.require(Permission.LABEL_DATA)
+    recorder = project.require(Permission.INGEST_DATA)
     if not isinstance(message, str) or not message.strip():
         raise InputError("a commit needs a message", field="message")
-    with project.read_session() as s:
-        if not _uncommitted(s):
+    with project.session() as s:
+        rows = _uncommitted(s)
+        if not rows:
             raise InputError("nothing to commit: no labelled review item waits for a dataset version (label some "
                              "with 'eml data review label')", field="review")
-    info = snapshot(project, message)
-    _, items = show_version(project, info.id)
-    in_version = {it["sample_id"] for it in items}
-    with project.session() as s:
-        rows = [r for r in _uncommitted(s) if r.sample_id in in_version]
+        info = create_version(project, s, message, "raw", recorder)  # holds every enabled raw sample: these too
         for row in rows:
             row.version_id = info.id
         project.record(s, "review.commit", {"version": info.id, "items": [r.id for r in rows],

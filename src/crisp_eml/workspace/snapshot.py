@@ -74,7 +74,7 @@ def _info(row: DatasetVersionRow, items: list[Item]) -> VersionInfo:
                        dict(sorted(labels.items())), dict(sorted(cats.items())))
 
 
-def _create(project: Project, s: Session, message: str, layer: str, actor: Actor) -> VersionInfo:
+def create_version(project: Project, s: Session, message: str, layer: str, actor: Actor) -> VersionInfo:
     items = current_items(s, layer)
     if not items:
         raise InputError(f"no enabled samples in layer '{layer}' to snapshot", field="layer")
@@ -97,7 +97,7 @@ def snapshot(project: Project, message: str, *, layer: str = "raw") -> VersionIn
     if not message.strip():
         raise InputError("a snapshot needs a message", field="message")
     with project.session() as s:
-        return _create(project, s, message, layer, actor)
+        return create_version(project, s, message, layer, actor)
 
 
 def ensure_version(project: Project, message: str = "auto", *, layer: str = "raw") -> int:
@@ -116,7 +116,7 @@ def ensure_version(project: Project, message: str = "auto", *, layer: str = "raw
                          .order_by(DatasetVersionRow.id.desc()).limit(1)).scalar_one_or_none()
         if last is not None and last.digest == digest:
             return last.id
-        return _create(project, s, message, layer, actor).id
+        return create_version(project, s, message, layer, actor).id
 
 
 def list_versions(project: Project, *, layer: str | None = None) -> list[VersionInfo]:

@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from crisp_eml.capture.sources.base import CHUNK_S, BaseSource
+from crisp_eml.capture.sources.base import CHUNK_S, BaseSource, stop_process
 from crisp_eml.core.errors import InputError, ToolMissingError
 
 DEFAULT_HZ = 16000.0
@@ -71,16 +71,7 @@ class AlsaSource(BaseSource):
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_process(proc)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None

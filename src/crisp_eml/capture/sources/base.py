@@ -8,11 +8,14 @@ about a quarter of a second (the live signal), close.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from crisp_eml.core.errors import InputError
 
 CHUNK_S = 0.25  # how often a source hands over what it read (the live plot's refresh)
 KINDS = ("timeseries", "audio", "image")
@@ -111,6 +114,52 @@ class BaseSource:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class ReadingSource(BaseSource):
+    """A source of text readings (a command's output, a serial board): its axes are named by the user or
+    ``value1``... once the first reading tells how many there are, and its rate is given or measured on open."""
+
+    def __init__(self, *, frequency_hz: float | None, axes: Sequence[str] | None) -> None:
+        self._given_hz = frequency_hz
+        self._measured_hz: float | None = None
+        self._axes = list(axes) if axes else None
+        self._width: int | None = len(self._axes) if self._axes else None
+
+    def _where(self) -> str:
+        """How errors name the source."""
+        return self.name
+
+    @property
+    def axes(self) -> list[str]:
+        if self._axes is not None:
+            return list(self._axes)
+        return [f"value{i + 1}" for i in range(self._width or 0)]
+
+    def known_frequency(self) -> float | None:
+        return self._given_hz or self._measured_hz
+
+    @property
+    def frequency_hz(self) -> float:
+        hz = self.known_frequency()
+        if hz is None:
+            raise InputError(f"{self._where()}: the rate is not known yet (open the source first)", field="source")
+        return hz
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """End a source's process (terminate, then kill after 3 s) and close its output."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def stack(rows: list[list[float]], width: int) -> np.ndarray:

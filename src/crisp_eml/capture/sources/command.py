@@ -23,7 +23,7 @@ import numpy as np
 
 from crisp_eml.capture.lines import LineAssembler, parse_reading
 from crisp_eml.capture.rate import detect_rate
-from crisp_eml.capture.sources.base import CHUNK_S, BaseSource, stack
+from crisp_eml.capture.sources.base import CHUNK_S, ReadingSource, stack, stop_process
 from crisp_eml.core.errors import InputError, ToolMissingError
 
 MEASURE_S = 1.0  # how long the rate is measured when it is not given
@@ -39,7 +39,7 @@ class CommandError(InputError):
     """The command failed: it could not start, stopped early, went silent or changed its value count."""
 
 
-class CommandSource(BaseSource):
+class CommandSource(ReadingSource):
     """``command`` (a shell-like line, split with :func:`shlex.split`; no shell) printing readings."""
 
     kind = "timeseries"
@@ -57,32 +57,12 @@ class CommandSource(BaseSource):
         self.command = command
         self.name = name
         self.stall_s = stall_s
-        self._given_hz = frequency_hz
-        self._measured_hz: float | None = None
-        self._axes = list(axes) if axes else None
-        self._width: int | None = len(self._axes) if self._axes else None
+        super().__init__(frequency_hz=frequency_hz, axes=axes)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending: list[list[float]] = []  # readings taken while measuring the rate, handed out first
         self._thread: threading.Thread | None = None
-
-    # -- description ------------------------------------------------------------------------------------------
-    @property
-    def axes(self) -> list[str]:
-        if self._axes is not None:
-            return list(self._axes)
-        return [f"value{i + 1}" for i in range(self._width or 0)]
-
-    def known_frequency(self) -> float | None:
-        return self._given_hz or self._measured_hz
-
-    @property
-    def frequency_hz(self) -> float:
-        hz = self.known_frequency()
-        if hz is None:
-            raise InputError(f"{self._where()}: the rate is not known yet (open the source first)", field="source")
-        return hz
 
     def _where(self) -> str:
         return f"command {self.command!r}"
@@ -138,22 +118,9 @@ class CommandSource(BaseSource):
                                source=self._where()) from exc
         self._measured_hz = hz
 
-    def probe(self) -> None:
-        with self:
-            pass
-
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        stop_process(proc)
         if self._thread is not None:
             self._thread.join(timeout=3)
             self._thread = None

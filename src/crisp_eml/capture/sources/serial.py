@@ -18,7 +18,7 @@ import numpy as np
 
 from crisp_eml.capture.rate import detect_rate
 from crisp_eml.capture.serial_port import DEFAULT_BAUD, DeviceGone, Reading, SerialReadings, find_board, open_port
-from crisp_eml.capture.sources.base import CHUNK_S, BaseSource, stack
+from crisp_eml.capture.sources.base import CHUNK_S, ReadingSource, stack
 from crisp_eml.core.errors import InputError
 
 SETTLE_LINES = 3  # consecutive readings of one width that make the stream trusted (as the recorder does)
@@ -27,7 +27,7 @@ DETECT_LINES = 10
 MAX_WAIT_S = 10.0
 
 
-class SerialSource(BaseSource):
+class SerialSource(ReadingSource):
     """The board at ``port`` (a device path, or ``auto``: the only USB serial port) read at ``baud``."""
 
     kind = "timeseries"
@@ -40,29 +40,13 @@ class SerialSource(BaseSource):
         self.baud = baud
         self.name = name
         self.max_wait_s = max_wait_s
-        self._given_hz = frequency_hz
-        self._measured_hz: float | None = None
-        self._axes = list(axes) if axes else None
-        self._width: int | None = len(self._axes) if self._axes else None
+        super().__init__(frequency_hz=frequency_hz, axes=axes)
         self._readings: SerialReadings | None = None
         self.board: dict[str, Any] = {}
         self.skipped = 0
 
-    @property
-    def axes(self) -> list[str]:
-        if self._axes is not None:
-            return list(self._axes)
-        return [f"value{i + 1}" for i in range(self._width or 0)]
-
-    def known_frequency(self) -> float | None:
-        return self._given_hz or self._measured_hz
-
-    @property
-    def frequency_hz(self) -> float:
-        hz = self.known_frequency()
-        if hz is None:
-            raise InputError("the board's rate is not known yet (open the source first)", field="frequency")
-        return hz
+    def _where(self) -> str:
+        return f"serial port {self.port!r}"
 
     def open(self) -> None:
         if self._readings is not None:
