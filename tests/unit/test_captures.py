@@ -42,7 +42,7 @@ def _device(project: Project, name: str = "board-1") -> tuple[dict[str, Any], Pr
 
 def _recording(project: Project, dp: Project, d: dict[str, Any], label: str = "wave") -> dict[str, Any]:
     c = cap.request_capture(project, d["name"], label=label, length_ms=500, category="training")
-    assert cap.next_capture(dp, d["id"])["id"] == c["id"]
+    assert [p["id"] for p in cap.pending_captures(dp, d["id"])] == [c["id"]]
     return cap.start_capture(dp, d["id"], c["id"], AXES, 100.0)
 
 
@@ -77,7 +77,7 @@ def test_capture_is_ingested_through_the_pipeline(project: Project) -> None:
     d, dp = _device(project)
     c = _recording(project, dp, d)
     assert c["status"] == "recording" and c["axes"] == AXES and c["requested_by"] == "tester"
-    assert cap.next_capture(dp, d["id"]) is None
+    assert cap.pending_captures(dp, d["id"]) == []
     first = cap.add_chunk(dp, d["id"], c["id"], 0, [[1, 2, 3], [4, 5, 6]])
     assert not first["duplicate"]
     assert cap.add_chunk(dp, d["id"], c["id"], 0, [[9, 9, 9]])["duplicate"]  # resent: kept as first sent
@@ -173,7 +173,7 @@ def test_a_device_sees_only_its_own_captures(project: Project) -> None:
     d, dp = _device(project)
     other, op = _device(project, "board-2")
     c = cap.request_capture(project, "board-1", label="wave", length_ms=500)
-    assert cap.next_capture(op, other["id"]) is None
+    assert cap.pending_captures(op, other["id"]) == []
     for call in (lambda: cap.start_capture(op, other["id"], c["id"], AXES, 100.0),
                  lambda: cap.add_chunk(op, other["id"], c["id"], 0, [[1, 2, 3]]),
                  lambda: cap.complete_capture(op, other["id"], c["id"], _payload()),
@@ -278,9 +278,10 @@ def test_cli_capture_waits_for_the_device(project: Project, run_cli) -> None:  #
     def device() -> None:
         try:
             deadline = time.monotonic() + 60
-            while (c := cap.next_capture(dp, d["id"])) is None:
+            while not (waiting := cap.pending_captures(dp, d["id"])):
                 assert time.monotonic() < deadline, "no capture requested"
                 time.sleep(0.02)
+            c = waiting[0]
             cap.start_capture(dp, d["id"], c["id"], AXES, 100.0)
             cap.add_chunk(dp, d["id"], c["id"], 0, [[1, 2, 3]] * 10)
             cap.complete_capture(dp, d["id"], c["id"], _payload(n=c["length_ms"] // 10))

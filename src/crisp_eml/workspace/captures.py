@@ -238,12 +238,6 @@ def pending_captures(project: Project, device_id: str) -> list[dict[str, Any]]:
         return [capture_info(r, name) for r in rows]
 
 
-def next_capture(project: Project, device_id: str) -> dict[str, Any] | None:
-    """The device's oldest requested capture, or None."""
-    pending = pending_captures(project, device_id)
-    return pending[0] if pending else None
-
-
 def _check_axes(axes: Any) -> list[str]:
     if not isinstance(axes, list) or not 1 <= len(axes) <= MAX_AXES:
         raise InputError(f"must be a list of 1 to {MAX_AXES} axis names", field="axes")

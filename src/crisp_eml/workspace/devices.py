@@ -177,11 +177,6 @@ def list_devices(project: Project) -> list[dict[str, Any]]:
         return [device_info(r, now) for r in rows]
 
 
-def get_device(project: Project, ref: str) -> dict[str, Any]:
-    with project.read_session() as s:
-        return device_info(find_device(s, ref))
-
-
 def revoke_device(project: Project, ref: str) -> dict[str, Any]:
     """Revoke a device's key at once; its captures still waiting or recording are cancelled. Revoking twice is
     harmless."""
