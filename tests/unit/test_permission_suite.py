@@ -279,7 +279,7 @@ USE_CASES: list[UseCase] = [
             lambda c: _ws("review").label_review(c.project, [c.base.review_item], "b"), "review.label"),
     UseCase("workspace.review.dismiss_review", need(P.LABEL_DATA),
             lambda c: _ws("review").dismiss_review(c.project, [c.base.review_item]), "review.dismiss"),
-    UseCase("workspace.review.commit_review", need(P.LABEL_DATA),  # its snapshot needs ingest-data too
+    UseCase("workspace.review.commit_review", need(P.LABEL_DATA, P.INGEST_DATA),  # labels, and a dataset version
             lambda c: _ws("review").commit_review(c.project, "field data"), "review.commit"),
     UseCase("workspace.rebalance.rebalance", need(P.LABEL_DATA),
             lambda c: _ws("rebalance").rebalance(c.project, test_fraction=0.5), "dataset.rebalance"),
@@ -363,7 +363,8 @@ UNCHECKED: dict[str, str] = {
     "workspace.gc_blobs.collect": "helper of gc_blobs (after INGEST_DATA) and of ingest dropping its own unused "
                                   "blobs (no actor there: not audited)",
     "workspace.gc_blobs._collect_remote": "private helper of collect",
-    "workspace.snapshot._create": "private helper of snapshot and ensure_version (after their checks)",
+    "workspace.snapshot.create_version": "helper of snapshot, ensure_version and review.commit_review (after "
+                                         "their checks; it takes the checked actor)",
     "workspace.studio_sessions._start": "a member signing in (a valid login link or API token is the check)",
     "workspace.studio_sessions.end_session": "a member signing their own session out (the session is the check)",
 }
