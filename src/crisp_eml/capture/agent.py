@@ -134,9 +134,9 @@ class Agent:
         length_ms = float(capture["length_ms"])
         with source:
             frequency, axes = source.frequency_hz, list(source.axes)
-            units = source.sensor().get("units") or ["N/A"] * len(axes)
+            units = source.units()
             self.client.start(cid, axes, frequency)
-            rows = max(1, round(length_ms * frequency / 1000.0))
+            rows = source.rows_for(length_ms)
             self.on_event("capture-start", {"id": cid, "sensor": source.name, "label": capture.get("label"),
                                             "rows": rows, "frequency_hz": frequency, "axes": axes})
             parts: list[np.ndarray] = []
@@ -148,8 +148,7 @@ class Agent:
         array = np.concatenate(parts, axis=0) if parts else np.zeros((0, len(axes)))
         if len(array) != rows:
             raise InputError(f"the source gave {len(array)} readings, {rows} were asked for", source=source.name)
-        sensors = [Sensor(a, u if isinstance(u, str) else None) for a, u in zip(axes, _per_axis(units, axes),
-                                                                               strict=True)]
+        sensors = [Sensor(a, u) for a, u in zip(axes, units, strict=True)]
         message = build_message(array, sensors, frequency, device_type=self.device_type,
                                 device_name=self.device.get("name"),
                                 metadata={"capture_id": cid, "sensor": source.name})
@@ -165,20 +164,4 @@ class Agent:
             return {"id": cid, "status": "failed", "error": error, "report_error": str(exc)}
 
 
-def _per_axis(units: Any, axes: list[str]) -> list[str | None]:
-    if isinstance(units, str) or units is None:
-        return [units] * len(axes)
-    values = list(units)
-    return values if len(values) == len(axes) else [None] * len(axes)
-
-
-def run_agent(client: DeviceClient, sources: Sequence[Source], *, once: bool = False,
-              on_event: Event | None = None, info: dict[str, Any] | None = None,
-              poll_wait_s: float = POLL_WAIT_S) -> dict[str, Any] | None:
-    """Probe the sources, then serve (what ``eml agent`` and the serial bridge call)."""
-    agent = Agent(client, sources, info=info, on_event=on_event, poll_wait_s=poll_wait_s)
-    agent.probe()
-    return agent.run(once=once)
-
-
-__all__ = ["DEVICE_TYPE", "Agent", "run_agent"]
+__all__ = ["DEVICE_TYPE", "Agent"]

@@ -42,14 +42,14 @@ def backoff(attempt: int, first: float = BACKOFF_S, cap: float = MAX_BACKOFF_S) 
     return float(min(cap, first * (2 ** attempt)))
 
 
-def _error(status: int, message: str) -> EmlError:
+def _error(status: int, message: str, field: str | None = None) -> EmlError:
     if status in (401, 403):
         return PermissionDeniedError(message)
     if status == 404:
         return NotFoundError(message)
     if status == 409:
         return ConflictError(message)
-    return InputError(message)
+    return InputError(message, field=field)
 
 
 class DeviceClient:
@@ -140,7 +140,7 @@ class DeviceClient:
             if response.status_code >= 400:
                 raise _error(response.status_code,
                              f"{_message(response)} (the server answered {response.status_code} to {method} "
-                             f"{API}{path})")
+                             f"{API}{path})", _field(response))
             try:
                 data = response.json()
             except ValueError:
@@ -154,6 +154,16 @@ class DeviceClient:
     def _wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):
             raise ClientStoppedError("stopped")
+
+
+def _field(response: httpx.Response) -> str | None:
+    """The field the server's error names (``{"error": {"field"}}``), if any."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return None
+    field = error.get("field") if isinstance(error, dict) else None
+    return field if isinstance(field, str) else None
 
 
 def _message(response: httpx.Response) -> str:

@@ -3,7 +3,8 @@
 Pure: no I/O. A serial port delivers arbitrary chunks (a line split across reads, garbage at power-up, bytes
 that are not text); :class:`LineAssembler` turns them into complete lines, and :func:`parse_reading` decides
 whether a line is a reading (numbers separated by comma, tab or spaces) or something else (a boot banner,
-a debug message, noise), which the caller skips.
+a debug message, noise), which the caller skips. :func:`parse_axes` and :func:`default_axes` name the values
+(``--axes accX,accY,accZ``, or ``value1``...), the same for every source of lines.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import math
 import re
 
+from crisp_eml.core.errors import InputError
+
+MAX_AXIS_NAME = 64
 MAX_LINE_BYTES = 4096  # a longer "line" is noise (no newline for ages): dropped, not buffered for ever
 
 _SEPARATOR = re.compile(r"\s*[,\t;]\s*|\s+")
@@ -84,3 +88,23 @@ def parse_reading(line: str) -> list[float] | None:
             return None
         values.append(value)
     return values
+
+
+def default_axes(width: int) -> list[str]:
+    """The names of ``width`` values nobody named: ``value1``, ``value2``..."""
+    return [f"value{i + 1}" for i in range(width)]
+
+
+def parse_axes(text: str) -> list[str]:
+    """``"accX, accY,accZ"`` -> names; each non-empty, printable, unique, at most 64 characters."""
+    names = [n.strip() for n in text.split(",")]
+    for n in names:
+        if not n:
+            raise InputError(f"empty axis name in {text!r} (names are separated by commas)", field="axes")
+        if len(n) > MAX_AXIS_NAME or not n.isprintable():
+            raise InputError(f"bad axis name {n[:80]!r}: printable, at most {MAX_AXIS_NAME} characters",
+                             field="axes")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"axis names must be unique, {', '.join(dup)} repeated", field="axes")
+    return names

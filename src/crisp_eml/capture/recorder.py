@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from crisp_eml.capture.lines import default_axes
 from crisp_eml.capture.rate import DriftMonitor, RateEstimate, detect_rate
 from crisp_eml.capture.serial_port import DeviceGone, Reading
 from crisp_eml.core.errors import InputError
@@ -52,6 +53,78 @@ class Recording:
         return [s for s in self.samples if not s.partial]
 
 
+@dataclass
+class Skipped:
+    """Lines that were not readings of the stream's width: how many, and the last odd one (for messages)."""
+
+    count: int = 0
+    last: str = ""
+
+    def odd(self, r: Reading) -> None:
+        self.count += 1
+        self.last = r.line[:80]
+
+
+def next_reading(it: Iterator[Reading]) -> Reading:
+    """The next reading; the end of the stream is a :class:`DeviceGone`."""
+    try:
+        return next(it)
+    except StopIteration:
+        raise DeviceGone("the stream of readings ended") from None
+
+
+def settle(it: Iterator[Reading], expected: int | None, skipped: Skipped, *, max_wait_s: float = MAX_WAIT_S,
+           axes: list[str] | None = None) -> int:
+    """Skip lines until SETTLE_LINES consecutive readings have one width; that width. Settling on a width other
+    than ``expected`` is an error naming both (and ``axes``); so is no steady run within ``max_wait_s`` of
+    stream time."""
+    run_width, run = 0, 0
+    started: float | None = None
+    while True:
+        r = next_reading(it)
+        started = r.t if started is None else started
+        if r.values is None:
+            skipped.odd(r)
+            run = 0
+        elif len(r.values) == run_width:
+            run += 1
+        else:
+            skipped.count += run  # a cut line, or readings of a width that did not last
+            run_width, run = len(r.values), 1
+        if run >= SETTLE_LINES:
+            if expected is not None and run_width != expected:
+                raise InputError(f"the board now prints {run_width} values per line, it printed {expected}"
+                                 + (f" ({', '.join(axes)})" if axes else "") + "; nothing was stored",
+                                 field="readings")
+            return run_width
+        if r.t - started > max_wait_s:
+            last = f" (last: {skipped.last!r})" if skipped.last else ""
+            raise InputError(f"no steady readings in {max_wait_s:g} s: {skipped.count} line(s) were not "
+                             f"readings{last}; check the baud rate and that the board prints numbers "
+                             "separated by commas, one reading per line", field="readings")
+
+
+def measure_rate(it: Iterator[Reading], width: int, skipped: Skipped, *, detect_s: float = DETECT_S,
+                 max_wait_s: float = MAX_WAIT_S) -> RateEstimate:
+    """The rate of a settled stream of ``width`` values, measured over ``detect_s`` (at least DETECT_LINES
+    readings); an odd line restarts the measurement once the stream settles again."""
+    times: list[float] = []
+    while True:
+        r = next_reading(it)
+        if r.values is None or len(r.values) != width:
+            skipped.odd(r)
+            settle(it, width, skipped, max_wait_s=max_wait_s)
+            times = []
+            continue
+        times.append(r.t)
+        span = times[-1] - times[0]
+        if (span >= detect_s and len(times) >= DETECT_LINES) or (span >= max_wait_s and len(times) >= 3):
+            return detect_rate(times)
+        if span > max_wait_s:
+            raise InputError(f"only {len(times)} reading(s) in {span:.1f} s: too few to measure the rate; "
+                             "give --frequency HZ", field="frequency")
+
+
 def sample_rows(length_ms: float, frequency_hz: float) -> int:
     """Rows of a sample of ``length_ms`` at ``frequency_hz`` (N rows at F Hz cover N / F seconds)."""
     rows = round(length_ms * frequency_hz / 1000)
@@ -59,10 +132,6 @@ def sample_rows(length_ms: float, frequency_hz: float) -> int:
         raise InputError(f"{length_ms:g} ms at {frequency_hz:g} Hz is {rows} reading(s); a sample needs at least 2",
                          field="length-ms")
     return rows
-
-
-def default_axes(width: int) -> list[str]:
-    return [f"value{i + 1}" for i in range(width)]
 
 
 class Recorder:
@@ -111,66 +180,17 @@ class Recorder:
         self.frequency_hz: float | None = frequency_hz
         self.rows_per_sample = rows or 0
         self.recorded: list[RecordedSample] = []
-        self.skipped = 0
+        self.skip = Skipped()
         self.resyncs = 0
-        self._last_odd = ""
         self._drift: DriftMonitor | None = None
 
-    # -- the stream -----------------------------------------------------------------------------------------
-    def _next(self, it: Iterator[Reading]) -> Reading:
-        try:
-            return next(it)
-        except StopIteration:
-            raise DeviceGone("the stream of readings ended") from None
-
-    def _odd(self, r: Reading) -> None:
-        self.skipped += 1
-        self._last_odd = r.line[:80]
+    @property
+    def skipped(self) -> int:
+        """Lines skipped so far (not readings, or of a width that did not last)."""
+        return self.skip.count
 
     def _settle(self, it: Iterator[Reading], expected: int | None) -> int:
-        """Skip lines until SETTLE_LINES consecutive readings have one width; that width."""
-        run_width, run = 0, 0
-        started: float | None = None
-        while True:
-            r = self._next(it)
-            started = r.t if started is None else started
-            if r.values is None:
-                self._odd(r)
-                run = 0
-            elif len(r.values) == run_width:
-                run += 1
-            else:
-                if run:
-                    self.skipped += run  # a cut line, or readings of a width that did not last
-                run_width, run = len(r.values), 1
-            if run >= SETTLE_LINES:
-                if expected is not None and run_width != expected:
-                    raise InputError(f"the board now prints {run_width} values per line, it printed {expected}"
-                                     + (f" ({', '.join(self.axes)})" if self.axes else "")
-                                     + "; nothing was stored", field="readings")
-                return run_width
-            if r.t - started > self.max_wait_s:
-                last = f" (last: {self._last_odd!r})" if self._last_odd else ""
-                raise InputError(f"no steady readings in {self.max_wait_s:g} s: {self.skipped} line(s) were not "
-                                 f"readings{last}; check the baud rate and that the board prints numbers "
-                                 "separated by commas, one reading per line", field="readings")
-
-    def _detect(self, it: Iterator[Reading]) -> RateEstimate:
-        times: list[float] = []
-        while True:
-            r = self._next(it)
-            if r.values is None or len(r.values) != self.width:
-                self._odd(r)
-                self._settle(it, self.width)
-                times = []
-                continue
-            times.append(r.t)
-            span = times[-1] - times[0]
-            if (span >= self.detect_s and len(times) >= DETECT_LINES) or (span >= self.max_wait_s and len(times) >= 3):
-                return detect_rate(times)
-            if span > self.max_wait_s:
-                raise InputError(f"only {len(times)} reading(s) in {span:.1f} s: too few to measure the rate; "
-                                 "give --frequency HZ", field="frequency")
+        return settle(it, expected, self.skip, max_wait_s=self.max_wait_s, axes=self.axes)
 
     # -- recording ------------------------------------------------------------------------------------------
     def run(self) -> Recording:
@@ -180,7 +200,7 @@ class Recorder:
             self.width = self._settle(it, None)
             if self.given_hz is None:
                 self.phase = "detecting"
-                rate = self._detect(it)
+                rate = measure_rate(it, self.width, self.skip, detect_s=self.detect_s, max_wait_s=self.max_wait_s)
                 self.frequency_hz = rate.frequency_hz
             self.axes = self.name_axes(self.width) if self.name_axes else default_axes(self.width)
             if len(self.axes) != self.width:
@@ -214,7 +234,7 @@ class Recorder:
             self.sample_index = len(self.recorded)
             self.current = []
             while len(self.current) < self.rows_per_sample:
-                r = self._next(it)
+                r = next_reading(it)
                 if r.values is None or len(r.values) != self.width:
                     self._resync(it, r, drift)
                     continue
@@ -227,11 +247,11 @@ class Recorder:
 
     def _resync(self, it: Iterator[Reading], r: Reading, drift: DriftMonitor) -> None:
         """An odd line mid-stream (a reset banner, a cut line): restart the sample once readings resume."""
-        self._odd(r)
+        self.skip.odd(r)
         self.resyncs += 1
         if self.resyncs > self.max_resyncs:
             raise InputError(f"the board printed {self.resyncs} lines that are not readings mid-stream (last: "
-                             f"{self._last_odd!r}); each one restarts the sample in progress; nothing was stored",
+                             f"{self.skip.last!r}); each one restarts the sample in progress; nothing was stored",
                              field="readings")
         self.current = []
         drift.restart()
@@ -241,5 +261,5 @@ class Recorder:
         assert self.frequency_hz is not None
         self.phase = "done"
         return Recording(self.width, list(self.axes), self.frequency_hz, self.rows_per_sample, rate,
-                         list(self.recorded), self.skipped, self.resyncs,
+                         list(self.recorded), self.skip.count, self.resyncs,
                          list(self._drift.warnings) if self._drift else [], ended)

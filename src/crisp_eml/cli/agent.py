@@ -59,14 +59,13 @@ def agent(
 ) -> None:
     """Serve remote captures from this device's sensors: the Studio (or the API, or 'eml devices capture')
     asks for a recording, the agent records it and the server stores the sample (docs/capture.md)."""
+    from crisp_eml.capture.lines import parse_axes
     from crisp_eml.capture.sources import from_specs
     from crisp_eml.core.errors import InputError
 
     if not 1 <= poll_wait <= 25:
         raise InputError(f"must be between 1 and 25 seconds, got {poll_wait:g}", field="poll-wait")
-    names = [a.strip() for a in axes.split(",")] if axes is not None else None
-    if names is not None and not all(names):
-        raise InputError(f"empty axis name in {axes!r}", field="axes")
+    names = parse_axes(axes) if axes is not None else None
     secret = read_key(key, key_file)
     serve_sources(server, secret, from_specs(source, axes=names), once=once, poll_wait_s=poll_wait,
                   json_out=json_out)

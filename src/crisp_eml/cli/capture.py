@@ -111,7 +111,7 @@ _LIVE: list[Live] = []  # the live view running, paused while asking for axis na
 
 
 def _ask_axes(width: int, suggestion: list[str]) -> list[str]:
-    from crisp_eml.workspace.capture_serial import parse_axes
+    from crisp_eml.capture.lines import parse_axes
 
     for live in _LIVE:
         live.stop()
@@ -169,8 +169,9 @@ def serial(
     """Record samples from a board printing one reading per line (values separated by comma, tab or space),
     as Edge Impulse's data forwarder does, and ingest them; exits 0 only when all of them were ingested.
     With --server, bridge the board to a team server so recordings can be started remotely."""
+    from crisp_eml.capture.lines import parse_axes
     from crisp_eml.core.errors import InputError
-    from crisp_eml.workspace.capture_serial import capture_serial, check_capture_options, parse_axes
+    from crisp_eml.workspace.capture_serial import capture_serial, check_capture_options
 
     hz = _frequency(frequency)
     names = parse_axes(axes) if axes is not None else None

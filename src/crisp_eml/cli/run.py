@@ -133,6 +133,7 @@ def run_cmd(
                 bar.update(task, completed=batch.done)
         info = summary.to_dict(loaded.shape)
         if uploader is not None:
+            uploader.close()
             info["review"] = uploader.report()
             err_console.print(f"review: {uploader.flagged} window(s) flagged, {uploader.uploaded} uploaded to "
                               f"{review_server}, {uploader.failed} failed", highlight=False)

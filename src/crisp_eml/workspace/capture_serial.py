@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from crisp_eml.capture.recorder import Recorder, Recording, default_axes
+from crisp_eml.capture.lines import default_axes, parse_axes
+from crisp_eml.capture.recorder import Recorder, Recording
 from crisp_eml.capture.serial_port import Board, Reading
 from crisp_eml.core.errors import ConflictError, InputError
 from crisp_eml.core.personas import Permission
@@ -36,7 +37,6 @@ from crisp_eml.workspace.ingest import IngestReport, SourceFile, check_options, 
 DEVICE_KIND = "serial"
 DEVICE_TYPE = "serial-data-forwarder"
 SENSOR = "serial"
-MAX_AXIS_NAME = 64
 AskAxes = Callable[[int, list[str]], list[str]]  # (values per line, suggested names) -> names
 
 
@@ -76,27 +76,10 @@ class SerialCapture:
         }
 
 
-def parse_axes(text: str) -> list[str]:
-    """``"accX, accY,accZ"`` -> names; each non-empty, unique, at most 64 characters."""
-    names = [n.strip() for n in text.split(",")]
-    for n in names:
-        if not n:
-            raise InputError(f"empty axis name in {text!r} (names are separated by commas)", field="axes")
-        if len(n) > MAX_AXIS_NAME or not n.isprintable():
-            raise InputError(f"bad axis name {n[:80]!r}: printable, at most {MAX_AXIS_NAME} characters",
-                             field="axes")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputError(f"axis names must be unique, {', '.join(dup)} repeated", field="axes")
-    return names
-
-
 def check_capture_options(label: str, category: str, samples: int, length_ms: float,
                           frequency_hz: float | None) -> None:
     """Refuse bad options before the port is opened."""
     check_options(category, label, frequency_hz)
-    if not label.strip():
-        raise InputError("label must not be empty", field="label")
     if samples < 1:
         raise InputError(f"the number of samples must be at least 1, got {samples}", field="samples")
     if not 0 < length_ms < float("inf"):

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crisp_eml.core.errors import ConflictError, EmlError, InputError, NotFoundError
@@ -36,8 +36,8 @@ from crisp_eml.store.project import Project
 from crisp_eml.store.tables.base import utcnow
 from crisp_eml.store.tables.data import SampleRow
 from crisp_eml.store.tables.devices import CaptureChunkRow, CaptureRow, DeviceRow
-from crisp_eml.workspace.credentials import hmac_key
-from crisp_eml.workspace.devices import MAX_AXES, _text, find_device, iso
+from crisp_eml.workspace.credentials import iso, upload_key
+from crisp_eml.workspace.devices import check_axes, check_text, end_capture, find_device
 from crisp_eml.workspace.ingest import SourceFile, ingest_files
 
 STATUSES = ("requested", "recording", "done", "failed", "cancelled")
@@ -85,15 +85,6 @@ def _own(s: Session, device_id: str, capture_id: str) -> CaptureRow:
     return row
 
 
-def _drop_chunks(s: Session, capture_id: str) -> None:
-    s.execute(delete(CaptureChunkRow).where(CaptureChunkRow.capture_id == capture_id))
-
-
-def _end(s: Session, row: CaptureRow, status: str, error: str | None = None) -> None:
-    row.status, row.error, row.finished_at = status, error, utcnow()
-    _drop_chunks(s, row.id)
-
-
 def _stale(row: CaptureRow, now: datetime) -> bool:
     return (row.status == "recording" and row.started_at is not None
             and now - row.started_at > timedelta(milliseconds=row.length_ms, seconds=STALE_GRACE_S))
@@ -113,7 +104,7 @@ def expire_stale(project: Project) -> int:
         for cid in stale:
             row = s.get(CaptureRow, cid)
             if row is not None and _stale(row, utcnow()):
-                _end(s, row, "failed", f"stale: the device sent no sample within {row.length_ms} ms + "
+                end_capture(s, row, "failed", f"stale: the device sent no sample within {row.length_ms} ms + "
                                        f"{STALE_GRACE_S:g} s of starting")
                 n += 1
     return n
@@ -121,7 +112,7 @@ def expire_stale(project: Project) -> int:
 
 # -- members -----------------------------------------------------------------------------------------------------
 def check_request(label: str, length_ms: int, category: str) -> None:
-    _text(label, "label", 256)
+    check_text(label, "label", 256)
     if isinstance(length_ms, bool) or not isinstance(length_ms, int) or not 1 <= length_ms <= MAX_LENGTH_MS:
         raise InputError(f"must be a whole number of milliseconds from 1 to {MAX_LENGTH_MS}, got {length_ms!r}",
                          field="length_ms")
@@ -166,7 +157,7 @@ def cancel_capture(project: Project, capture_id: str) -> dict[str, Any]:
     with project.session() as s:
         row = _get(s, capture_id)
         if row.status in OPEN:
-            _end(s, row, "cancelled", f"cancelled by {actor.name}")
+            end_capture(s, row, "cancelled", f"cancelled by {actor.name}")
             project.record(s, "capture.cancel", {"capture_id": row.id, "device_id": row.device_id}, actor=actor)
         return _info(s, row)
 
@@ -238,20 +229,11 @@ def pending_captures(project: Project, device_id: str) -> list[dict[str, Any]]:
         return [capture_info(r, name) for r in rows]
 
 
-def _check_axes(axes: Any) -> list[str]:
-    if not isinstance(axes, list) or not 1 <= len(axes) <= MAX_AXES:
-        raise InputError(f"must be a list of 1 to {MAX_AXES} axis names", field="axes")
-    out = [_text(a, "axes") for a in axes]
-    if len(set(out)) != len(out):
-        raise InputError("axis names must differ", field="axes")
-    return out
-
-
 def start_capture(project: Project, device_id: str, capture_id: str, axes: list[str],
                   frequency_hz: float) -> dict[str, Any]:
     """The device starts recording: ``recording`` with its axes and rate. Starting again with the same axes and
     rate is harmless; a capture that was cancelled or has ended is a conflict (the device drops it)."""
-    names = _check_axes(axes)
+    names = check_axes(axes, "axes")
     if isinstance(frequency_hz, bool) or not isinstance(frequency_hz, int | float):
         raise InputError("must be a number", field="frequency_hz")
     try:
@@ -303,17 +285,15 @@ def fail_capture(project: Project, device_id: str, capture_id: str, error: str) 
     with project.session() as s:
         row = _own(s, device_id, capture_id)
         if row.status in OPEN:
-            _end(s, row, "failed", reason)
+            end_capture(s, row, "failed", reason)
         return _info(s, row)
 
 
-def _parse(project: Project, row: CaptureRow, payload: bytes, fmt: str) -> ParsedSample:
+def _parse(row: CaptureRow, payload: bytes, fmt: str, key: SignedOnly | None) -> ParsedSample:
     """The sample of a complete, checked against the capture (InputError naming the field otherwise)."""
     if not payload:
         raise InputError("the request body is empty: send the sample as an acquisition message", field="body")
-    key = hmac_key(project, create=False)
-    parsed = parse_ei(payload, f"capture {row.id}", hmac_key=SignedOnly(key) if key else None,
-                      cbor=fmt == "ei-cbor")
+    parsed = parse_ei(payload, f"capture {row.id}", hmac_key=key, cbor=fmt == "ei-cbor")
     names = [x.name for x in parsed.sensors]
     if names != list(row.axes or []):
         raise InputError(f"the sample's sensors {names} are not the axes the capture started with "
@@ -359,8 +339,8 @@ def _complete(project: Project, device_id: str, capture_id: str, payload: bytes,
             raise ConflictError(f"capture {row.id} is {row.status}" + (f": {row.error}" if row.error else "")
                                 + ("" if row.status != "requested" else ": start it first"))
         device = _info(s, row)["device"]
-    parsed = _parse(project, row, payload, fmt)
-    key = hmac_key(project, create=False)
+    key = upload_key(project)
+    parsed = _parse(row, payload, fmt, key)
     name = f"{row.label}.{row.id}{FORMATS[fmt]}".replace("/", "_").replace("\\", "_")
     source = f"{SOURCE_PREFIX}{device}/{name}"  # the extension names the format to the parsers
     with tempfile.TemporaryDirectory(prefix="eml-capture-") as tmp:
@@ -368,7 +348,7 @@ def _complete(project: Project, device_id: str, capture_id: str, payload: bytes,
         path.write_bytes(payload)
         report = ingest_files(project, [SourceFile(path, PurePath(name), None, source=source)],
                               label=row.label, category=row.category,
-                              hmac_key=SignedOnly(key) if key else None, allow_duplicates=False,
+                              hmac_key=key, allow_duplicates=False,
                               metadata={"capture_id": row.id, "device": device})
     earlier = _sample_of(project, source) if report.failures else None
     if report.failures and earlier is None:
@@ -384,5 +364,5 @@ def _complete(project: Project, device_id: str, capture_id: str, payload: bytes,
         row = _own(s, device_id, capture_id)
         if row.status != "done":
             row.sample_id, row.frequency_hz = sample_id, parsed.frequency_hz
-            _end(s, row, "done")
+            end_capture(s, row, "done")
         return _info(s, row)

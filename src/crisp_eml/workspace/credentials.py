@@ -17,7 +17,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -29,6 +29,9 @@ from crisp_eml.store.tables.audit import MemberRow
 from crisp_eml.store.tables.base import utcnow
 from crisp_eml.store.tables.devices import DeviceRow
 from crisp_eml.store.tables.server import ApiTokenRow, IngestKeyRow
+
+if TYPE_CHECKING:
+    from crisp_eml.data.formats.ei_acquisition import SignedOnly
 
 TOKEN_PREFIX = "eml_t_"
 KEY_PREFIX = "eml_i_"
@@ -61,7 +64,8 @@ def new_secret() -> tuple[str, str, str, str]:
     return cid, secret, salt, secret_digest(salt, secret)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A stored time as the API shows it (seconds, no zone: every stored time is UTC)."""
     return None if value is None else value.isoformat(timespec="seconds")
 
 
@@ -80,8 +84,8 @@ def token_info(row: ApiTokenRow) -> dict[str, Any]:
     state = ("revoked" if row.revoked_at is not None else
              "expired" if row.expires_at is not None and row.expires_at <= now else "active")
     return {"id": row.id, "member": row.member, "scopes": list(row.scopes or []), "note": row.note,
-            "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-            "revoked_at": _iso(row.revoked_at), "last_used_at": _iso(row.last_used_at), "state": state}
+            "created_at": iso(row.created_at), "expires_at": iso(row.expires_at),
+            "revoked_at": iso(row.revoked_at), "last_used_at": iso(row.last_used_at), "state": state}
 
 
 def create_token(project: Project, member: str, *, scopes: list[str] | None = None, expires_days: float | None = None,
@@ -104,7 +108,7 @@ def create_token(project: Project, member: str, *, scopes: list[str] | None = No
         s.add(row)
         s.flush()
         project.record(s, "token.create", {"token_id": cid, "member": member, "scopes": wanted,
-                                           "expires_at": _iso(expires)}, actor=actor)
+                                           "expires_at": iso(expires)}, actor=actor)
         return {**token_info(row), "token": f"{TOKEN_PREFIX}{cid}_{secret}"}
 
 
@@ -138,8 +142,8 @@ def revoke_token(project: Project, token_id: str) -> dict[str, Any]:
 
 
 def key_info(row: IngestKeyRow) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "created_by": row.created_by, "created_at": _iso(row.created_at),
-            "revoked_at": _iso(row.revoked_at), "state": "revoked" if row.revoked_at is not None else "active"}
+    return {"id": row.id, "name": row.name, "created_by": row.created_by, "created_at": iso(row.created_at),
+            "revoked_at": iso(row.revoked_at), "state": "revoked" if row.revoked_at is not None else "active"}
 
 
 def create_ingest_key(project: Project, name: str = "ingestion") -> dict[str, Any]:
@@ -253,6 +257,15 @@ def record_use(project: Project, token_id: str) -> None:
         row = s.get(ApiTokenRow, token_id)
         if row is not None:
             row.last_used_at = utcnow()
+
+
+def upload_key(project: Project) -> SignedOnly | None:
+    """What uploads from devices and clients are checked with: signed messages against the project's HMAC key
+    (if it has one), unsigned ones let through, as Edge Impulse's ingestion service does."""
+    from crisp_eml.data.formats.ei_acquisition import SignedOnly
+
+    key = hmac_key(project, create=False)
+    return SignedOnly(key) if key else None
 
 
 def hmac_key(project: Project, *, create: bool = True, rotate: bool = False) -> str | None:

@@ -25,7 +25,7 @@ from crisp_eml.core.personas import Permission
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.base import utcnow
 from crisp_eml.store.tables.devices import CaptureChunkRow, CaptureRow, DeviceRow
-from crisp_eml.workspace.credentials import DEVICE_PREFIX, new_secret
+from crisp_eml.workspace.credentials import DEVICE_PREFIX, iso, new_secret
 
 ONLINE_S = 30.0  # a device seen this recently is online
 HEARTBEAT_WRITE_S = 5.0  # last_seen_at is written at most this often per device
@@ -41,8 +41,11 @@ MAX_FREQUENCY_HZ = 10_000_000.0
 _SEEN: dict[tuple[str, str], datetime] = {}  # (project id, device id) -> when this process last wrote last_seen_at
 
 
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
+def end_capture(s: Session, row: CaptureRow, status: str, error: str | None = None) -> None:
+    """End a capture (done, failed or cancelled) and drop its live chunks; a revoked device's open captures
+    end here too, which is why this lives below :mod:`crisp_eml.workspace.captures`."""
+    row.status, row.error, row.finished_at = status, error, utcnow()
+    s.execute(delete(CaptureChunkRow).where(CaptureChunkRow.capture_id == row.id))
 
 
 def device_info(row: DeviceRow, now: datetime | None = None) -> dict[str, Any]:
@@ -69,7 +72,8 @@ def find_device(s: Session, ref: str) -> DeviceRow:
     return row
 
 
-def _text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
+def check_text(value: Any, field: str, limit: int = MAX_TEXT) -> str:
+    """Printable text of 1 to ``limit`` characters (names, labels, axes)."""
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InputError(f"must be text of 1 to {limit} characters", field=field)
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -84,6 +88,16 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_axes(axes: Any, field: str) -> list[str]:
+    """1 to :data:`MAX_AXES` distinct axis names (a sensor's, or a capture's as its device starts it)."""
+    if not isinstance(axes, list) or not 1 <= len(axes) <= MAX_AXES:
+        raise InputError(f"must be a list of 1 to {MAX_AXES} axis names", field=field)
+    out = [check_text(a, field) for a in axes]
+    if len(set(out)) != len(out):
+        raise InputError("axis names must differ", field=field)
+    return out
+
+
 def check_sensors(sensors: Any) -> list[dict[str, Any]]:
     """Sensor descriptions ``[{name, kind, axes, units?, frequency_hz?}]``, validated and normalised."""
     if sensors is None:
@@ -95,25 +109,20 @@ def check_sensors(sensors: Any) -> list[dict[str, Any]]:
         where = f"sensors[{i}]"
         if not isinstance(s, dict):
             raise InputError("must be an object {name, kind, axes, units?, frequency_hz?}", field=where)
-        name = _text(s.get("name"), f"{where}.name")
+        name = check_text(s.get("name"), f"{where}.name")
         if any(o["name"] == name for o in out):
             raise InputError(f"sensor {name!r} is listed twice", field=f"{where}.name")
         kind = s.get("kind", "timeseries")
         if kind not in SENSOR_KINDS:
             raise InputError(f"must be one of {', '.join(SENSOR_KINDS)}, got {str(kind)[:40]!r}", field=f"{where}.kind")
-        axes = s.get("axes")
-        if not isinstance(axes, list) or not 1 <= len(axes) <= MAX_AXES:
-            raise InputError(f"must be a list of 1 to {MAX_AXES} axis names", field=f"{where}.axes")
-        axes = [_text(a, f"{where}.axes") for a in axes]
-        if len(set(axes)) != len(axes):
-            raise InputError("axis names must differ", field=f"{where}.axes")
+        axes = check_axes(s.get("axes"), f"{where}.axes")
         entry: dict[str, Any] = {"name": name, "kind": kind, "axes": axes}
         units = s.get("units")
         if units is not None:
             if isinstance(units, str):
-                units = _text(units, f"{where}.units")
+                units = check_text(units, f"{where}.units")
             elif isinstance(units, list) and len(units) == len(axes):
-                units = [None if u is None else _text(u, f"{where}.units") for u in units]
+                units = [None if u is None else check_text(u, f"{where}.units") for u in units]
             else:
                 raise InputError("must be text, or a list with one entry per axis", field=f"{where}.units")
             entry["units"] = units
@@ -135,10 +144,10 @@ def check_info(info: Any) -> dict[str, Any]:
     if not isinstance(info, dict) or not all(isinstance(k, str) for k in info):
         raise InputError("must be a JSON object", field="info")
     try:
-        size = len(json.dumps(info, allow_nan=False).encode())
+        text = json.dumps(info, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InputError(f"must hold plain JSON values: {str(exc)[:80]}", field="info") from exc
-    if size > MAX_INFO_BYTES or "\\u0000" in json.dumps(info):
+    if len(text.encode()) > MAX_INFO_BYTES or "\\u0000" in text:
         raise InputError(f"must be at most {MAX_INFO_BYTES} bytes of JSON, without NUL", field="info")
     return dict(info)
 
@@ -184,12 +193,11 @@ def revoke_device(project: Project, ref: str) -> dict[str, Any]:
     with project.session() as s:
         row = find_device(s, ref)
         if row.revoked_at is None:
-            now = row.revoked_at = utcnow()
+            row.revoked_at = utcnow()
             open_ = s.execute(select(CaptureRow).where(CaptureRow.device_id == row.id,
                                                        CaptureRow.status.in_(("requested", "recording"))))
             for cap in open_.scalars():
-                cap.status, cap.error, cap.finished_at = "cancelled", "the device was revoked", now
-                s.execute(delete(CaptureChunkRow).where(CaptureChunkRow.capture_id == cap.id))
+                end_capture(s, cap, "cancelled", "the device was revoked")
             project.record(s, "device.revoke", {"device_id": row.id, "name": row.name}, actor=actor)
         return device_info(row)
 

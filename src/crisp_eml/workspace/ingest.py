@@ -262,7 +262,7 @@ def _discard(project: Project, preps: Iterable[_Prepared]) -> None:
     for prep in preps:
         if not prep.blob_existed:
             with contextlib.suppress(Exception):  # best effort: gc removes whatever is left
-                _drop_blob_if_unused(project, prep.digest)
+                drop_blob_if_unused(project, prep.digest)
 
 
 @dataclass(frozen=True)
@@ -293,16 +293,23 @@ def _prepare(
     """Read, parse, encode and store the blob (pure work plus an idempotent blob write)."""
     parsed, source_hash = parse_source(f.path, f.shown, max_file_bytes=max_file_bytes, frequency_hz=frequency_hz,
                                        hmac_key=hmac_key)
-    blob = encode_array(parsed.array)
-    digest = sha256(blob)
-    existed = project.blobs.exists(digest)
-    project.blobs.put(blob)  # always: re-using an existing blob refreshes its age, so a running gc keeps it
-    # recorded so a gc collects this blob at once should this process die before committing its row
-    journal_for(project).wrote(digest, project.blobs.stamp(project.blobs.path(digest)))
+    digest, existed = write_blob_ahead(project, parsed.array)
     return _Prepared(parsed, digest, source_hash, existed)
 
 
-def _drop_blob_if_unused(project: Project, digest: str) -> None:
+def write_blob_ahead(project: Project, array: Any) -> tuple[str, bool]:
+    """Store ``array``'s canonical blob before the row that will reference it: ``(digest, existed before)``.
+    The write is journalled, so a gc collects the blob at once should this process die before the row commits;
+    a caller that gives up drops it with :func:`drop_blob_if_unused` (unless it existed before)."""
+    blob = encode_array(array)
+    digest = sha256(blob)
+    existed = project.blobs.exists(digest)
+    project.blobs.put(blob)  # always: re-using an existing blob refreshes its age, so a running gc keeps it
+    journal_for(project).wrote(digest, project.blobs.stamp(project.blobs.path(digest)))
+    return digest, existed
+
+
+def drop_blob_if_unused(project: Project, digest: str) -> None:
     """Remove a blob this process wrote ahead, unless a row references it or another writer stored it since."""
     from crisp_eml.workspace.gc_blobs import discard_if_unused
 

@@ -37,10 +37,9 @@ from typing import Any, BinaryIO
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample
-from crisp_eml.data.formats.ei_acquisition import SignedOnly
 from crisp_eml.data.formats.parsed import SUFFIXES, suffix_of
 from crisp_eml.store.project import Project
-from crisp_eml.workspace.credentials import hmac_key
+from crisp_eml.workspace.credentials import upload_key
 from crisp_eml.workspace.ingest import IngestFailure, SourceFile, ingest_files
 
 CATEGORIES = ("training", "testing", "anomaly", "split")
@@ -228,7 +227,7 @@ def ingest_uploads(
     written to a private temporary folder first (removed at the end); paths are read in place.
     """
     require_ingest(project)
-    key = hmac_key(project, create=False)
+    key = upload_key(project)
     names = [_parse_name(clean_name(u.name), u.fmt, options.add_date_id) for u in uploads]
     outcome: dict[int, Sample | IngestFailure] = {}
     with tempfile.TemporaryDirectory(prefix="eml-upload-") as tmp:
@@ -239,7 +238,7 @@ def ingest_uploads(
         index = {id(f): i for i, f in enumerate(files)}
         ingest_files(
             project, files, label=options.label, infer_labels=options.infer_label, category=options.category,
-            hmac_key=SignedOnly(key) if key else None, allow_duplicates=options.allow_duplicates,
+            hmac_key=key, allow_duplicates=options.allow_duplicates,
             metadata=options.metadata, max_file_mb=None if max_file_bytes is None else max_file_bytes / MIB,
             on_file=lambda f, result: outcome.__setitem__(index[id(f)], result),
         )

@@ -31,16 +31,15 @@ from crisp_eml.core.errors import ConflictError, EmlError, InputError, NotFoundE
 from crisp_eml.core.paging import check_page
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sensor, content_identity
-from crisp_eml.data.formats.ei_acquisition import SignedOnly
 from crisp_eml.data.formats.parsed import ParsedSample
-from crisp_eml.data.samples import add_sample, decode_array, encode_array, new_sample_id
+from crisp_eml.data.samples import add_sample, decode_array, new_sample_id
 from crisp_eml.data.splits import assign_category
-from crisp_eml.store.blob_journal import journal_for
-from crisp_eml.store.blobs import sha256
 from crisp_eml.store.project import Project
 from crisp_eml.store.tables.base import utcnow
 from crisp_eml.store.tables.data import SampleRow
 from crisp_eml.store.tables.devices import DeviceRow, ReviewItemRow
+from crisp_eml.workspace.credentials import iso, upload_key
+from crisp_eml.workspace.ingest import drop_blob_if_unused, write_blob_ahead
 
 REASONS = ("low-confidence", "anomaly", "manual")
 STATUSES = ("pending", "labelled", "dismissed")
@@ -130,7 +129,6 @@ def _label(label: Any) -> str:
 def _parse(project: Project, payload: bytes, fmt: str) -> ParsedSample:
     """The payload through the ingestion parsers; an error names the field below ``sample``."""
     from crisp_eml.data.formats.dispatch import parse_stream
-    from crisp_eml.workspace.credentials import hmac_key
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", field="format")
@@ -138,10 +136,9 @@ def _parse(project: Project, payload: bytes, fmt: str) -> ParsedSample:
         raise InputError("the window's data is empty", field="sample")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InputError(f"larger than {MAX_PAYLOAD_BYTES >> 20} MiB", field="sample")
-    key = hmac_key(project, create=False)
     try:
         return parse_stream(io.BytesIO(bytes(payload)), f"sample{FORMATS[fmt]}", size=len(payload),
-                            hmac_key=SignedOnly(key) if key else None)
+                            hmac_key=upload_key(project))
     except InputError as exc:
         raise InputError(exc.reason, field=f"sample.{exc.field}" if exc.field else "sample") from exc
     except EmlError:
@@ -151,17 +148,13 @@ def _parse(project: Project, payload: bytes, fmt: str) -> ParsedSample:
 
 
 # -- shapes --------------------------------------------------------------------------------------------------------
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
-
-
 def _item(row: ReviewItemRow, device: str | None) -> dict[str, Any]:
     return {"id": row.id, "device": device, "upload_id": row.upload_id, "reason": row.reason, "model": row.model,
             "predicted": row.predicted, "confidence": row.confidence, "anomaly_score": row.anomaly_score,
             "scores": dict(row.scores or {}), "kind": row.kind, "sensors": list(row.sensors),
             "frequency_hz": row.frequency_hz, "length": row.length, "status": row.status, "label": row.label,
-            "reviewed_by": row.reviewed_by, "reviewed_at": _iso(row.reviewed_at), "sample_id": row.sample_id,
-            "version_id": row.version_id, "created_at": _iso(row.created_at)}
+            "reviewed_by": row.reviewed_by, "reviewed_at": iso(row.reviewed_at), "sample_id": row.sample_id,
+            "version_id": row.version_id, "created_at": iso(row.created_at)}
 
 
 def _device_names(s: Session, ids: set[str | None]) -> dict[str | None, str | None]:
@@ -212,11 +205,7 @@ def submit_review_item(
         first = _find(s, device_id, uid)
         if first is not None:  # a resend: nothing stored
             return _item(first, device.name if device else None)
-    blob = encode_array(parsed.array)
-    digest = sha256(blob)
-    existed = project.blobs.exists(digest)
-    project.blobs.put(blob)  # before the row, as a sample's; a crash between leaves an orphan gc finds at once
-    journal_for(project).wrote(digest, project.blobs.stamp(project.blobs.path(digest)))
+    digest, existed = write_blob_ahead(project, parsed.array)  # before the row, as a sample's
     for key, value in (("device_name", parsed.device_name), ("device_type", parsed.device_type)):
         if value is not None:
             meta.setdefault(key, value)
@@ -247,9 +236,7 @@ def submit_review_item(
             return _item(row, device.name if device else None)
     finally:
         if not stored and not existed:
-            from crisp_eml.workspace.gc_blobs import discard_if_unused
-
-            discard_if_unused(project, [digest])
+            drop_blob_if_unused(project, digest)
 
 
 # -- read ----------------------------------------------------------------------------------------------------------

@@ -3,32 +3,31 @@
 A window is flagged when a classifier's top score is below ``flag_below`` (``low-confidence``) or an anomaly
 model's score is above ``flag_anomaly_above`` (``anomaly``). The uploader keeps the tail of the raw input so it
 can send the exact rows the model saw, as an Edge Impulse acquisition message, with the prediction, to
-``POST /api/v1/device/review`` (the device's key as a bearer token). Each window's ``upload_id`` is a hash of
-the input's name, the model and the window's end row, so running the same recording again sends the same ids
-and the server stores nothing twice. Network errors and 5xx answers are retried a few times, then counted as
-failed (a long live run keeps going); a refused key or a refused window (4xx) stops the run with the
-server's message, since every later upload would fail the same way.
+``POST /api/v1/device/review`` through the device client (:class:`crisp_eml.capture.client.DeviceClient`, the
+device's key as a bearer token). Each window's ``upload_id`` is a hash of the input's name, the model and the
+window's end row, so running the same recording again sends the same ids and the server stores nothing twice.
+Network errors and 5xx answers are retried a few times, then counted as failed (a long live run keeps going); a
+refused key or a refused window (4xx) stops the run with the server's message, since every later upload would
+fail the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import math
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from crisp_eml.capture.client import DeviceClient, ServerUnavailableError
 from crisp_eml.core.errors import EmlError, InputError, PermissionDeniedError
 from crisp_eml.core.sample import Sensor
 from crisp_eml.data.formats.ei_acquisition import build_message
 
-ROUTE = "/api/v1/device/review"
-TRIES = 3
+TRIES = 3  # attempts of one upload (connection errors, 5xx) before it counts as failed
+BACKOFF_S = 0.2  # the first wait between them, doubled each time
 
 
 @dataclass(frozen=True)
@@ -71,13 +70,13 @@ class ReviewUploader:
     sensors: tuple[Sensor, ...]
     frequency_hz: float
     window_rows: int
-    post: Callable[[str, dict[str, Any], dict[str, str]], tuple[int, str]] | None = None  # (url, body, headers)
     flagged: int = 0
     uploaded: int = 0
     failed: int = 0
     items: list[str] = field(default_factory=list)
     _tail: np.ndarray | None = None
     _fed: int = 0  # rows fed so far (the absolute row after the tail's last one)
+    _client: DeviceClient | None = None
 
     def feed(self, rows: np.ndarray) -> None:
         """Keep the last ``window_rows`` rows plus this chunk: every window it completes lies within them."""
@@ -137,50 +136,31 @@ class ReviewUploader:
 
     def _upload(self, rec: dict[str, Any], end_row: int, reason: str, rows: np.ndarray) -> None:
         body = self.body(rec, end_row, reason, rows)
-        url = self.options.server.rstrip("/") + ROUTE
-        headers = {"Authorization": f"Bearer {self.options.device_key.strip()}"}
-        post = self.post or _httpx_post
-        for attempt in range(TRIES):
-            try:
-                status, text = post(url, body, headers)
-            except OSError:
-                status, text = 0, ""
-            if 200 <= status < 300:
-                self.uploaded += 1
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    self.items.append(str(json.loads(text)["id"]))
-                return
-            if 400 <= status < 500 and status not in (408, 429):
-                raise _refused(url, status, text)
-            if attempt + 1 < TRIES:
-                time.sleep(0.2 * 2 ** attempt)
-        self.failed += 1
+        if self._client is None:
+            self._client = DeviceClient(self.options.server, self.options.device_key.strip(), retries=TRIES,
+                                        backoff_s=BACKOFF_S)
+        url = self._client.server_url
+        try:
+            item = self._client.upload_review(**body)
+        except ServerUnavailableError:
+            self.failed += 1
+            return
+        except PermissionDeniedError as exc:
+            raise PermissionDeniedError(f"{url}: the device key was refused ({exc}); make one with "
+                                        "'eml devices add NAME'") from exc
+        except EmlError as exc:
+            raise InputError(f"{url} refused the window: {exc.reason if isinstance(exc, InputError) else exc}",
+                             field=getattr(exc, "field", None)) from exc
+        self.uploaded += 1
+        self.items.append(str(item["id"]))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
     def report(self) -> dict[str, Any]:
         return {"server": self.options.server, "flagged": self.flagged, "uploaded": self.uploaded,
                 "failed": self.failed, "items": list(self.items)}
-
-
-def _refused(url: str, status: int, text: str) -> EmlError:
-    try:
-        err = json.loads(text)["error"]
-        why, fld = str(err.get("message")), err.get("field")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        why, fld = text[:200], None
-    if status == 401:
-        return PermissionDeniedError(f"{url}: the device key was refused ({why}); make one with 'eml devices add NAME'")
-    return InputError(f"{url} refused the window ({status}): {why}", field=fld if isinstance(fld, str) else None)
-
-
-def _httpx_post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str]:
-    """POST ``body`` as JSON; (status, text); network failures as ``OSError``."""
-    import httpx
-
-    try:
-        r = httpx.post(url, json=body, headers=headers, timeout=30.0)
-    except httpx.HTTPError as exc:
-        raise OSError(str(exc)) from exc
-    return r.status_code, r.text
 
 
 def axes_of(library: Any, n_axes: int, audio: bool) -> tuple[Sensor, ...]:

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from crisp_eml.capture.lines import default_axes
 from crisp_eml.core.errors import InputError
 
 CHUNK_S = 0.25  # how often a source hands over what it read (the live plot's refresh)
@@ -56,13 +57,21 @@ class Source(Protocol):
     def frequency_hz(self) -> float:
         ...
 
+    def units(self) -> list[str]:
+        """One unit per axis (``"N/A"`` when unknown)."""
+        ...
+
+    def rows_for(self, length_ms: float) -> int:
+        """The rows a recording of ``length_ms`` holds at this source's rate."""
+        ...
+
     def read(self, rows: int, chunk_s: float = CHUNK_S) -> Iterator[np.ndarray]:
         """Exactly ``rows`` readings, as float arrays of shape ``(n, len(axes))`` about every ``chunk_s``."""
         ...
 
 
 class BaseSource:
-    """Shared parts: context manager, per-capture row count, ``chunks(duration_s)`` and the sensor dict."""
+    """Shared parts: context manager, per-capture row count and the sensor dict."""
 
     name: str = "source"
     kind: str = "timeseries"
@@ -103,10 +112,6 @@ class BaseSource:
         """The rows a recording of ``length_ms`` holds at this source's rate."""
         return max(1, round(length_ms * self.frequency_hz / 1000.0))
 
-    def chunks(self, duration_s: float, chunk_s: float = CHUNK_S) -> Iterator[np.ndarray]:
-        """The readings of ``duration_s`` seconds, in chunks (the source must be open)."""
-        return self.read(self.rows_for(duration_s * 1000.0), chunk_s)
-
     def __enter__(self) -> BaseSource:
         self.open()
         return self
@@ -134,7 +139,7 @@ class ReadingSource(BaseSource):
     def axes(self) -> list[str]:
         if self._axes is not None:
             return list(self._axes)
-        return [f"value{i + 1}" for i in range(self._width or 0)]
+        return default_axes(self._width or 0)
 
     def known_frequency(self) -> float | None:
         return self._given_hz or self._measured_hz

@@ -16,15 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.capture.rate import detect_rate
-from crisp_eml.capture.serial_port import DEFAULT_BAUD, DeviceGone, Reading, SerialReadings, find_board, open_port
+from crisp_eml.capture.recorder import MAX_WAIT_S, Skipped, measure_rate, next_reading, settle
+from crisp_eml.capture.serial_port import DEFAULT_BAUD, DeviceGone, SerialReadings, find_board, open_port
 from crisp_eml.capture.sources.base import CHUNK_S, ReadingSource, stack
 from crisp_eml.core.errors import InputError
-
-SETTLE_LINES = 3  # consecutive readings of one width that make the stream trusted (as the recorder does)
-DETECT_S = 1.0
-DETECT_LINES = 10
-MAX_WAIT_S = 10.0
 
 
 class SerialSource(ReadingSource):
@@ -43,7 +38,7 @@ class SerialSource(ReadingSource):
         super().__init__(frequency_hz=frequency_hz, axes=axes)
         self._readings: SerialReadings | None = None
         self.board: dict[str, Any] = {}
-        self.skipped = 0
+        self.skip = Skipped()
 
     def _where(self) -> str:
         return f"serial port {self.port!r}"
@@ -68,49 +63,24 @@ class SerialSource(ReadingSource):
         if readings is not None:
             readings.close()
 
-    def _next(self) -> Reading:
+    def _stream(self) -> SerialReadings:
         assert self._readings is not None
-        return next(self._readings)  # DeviceGone (an InputError) when the board goes away or goes quiet
+        return self._readings  # DeviceGone (an InputError) when the board goes away or goes quiet
 
     def _settle(self) -> int:
-        """Skip lines until SETTLE_LINES readings in a row have one width; refuse a width other than the
-        board printed before."""
-        width, run = 0, 0
-        start = time.monotonic()
-        while run < SETTLE_LINES:
-            r = self._next()
-            if r.values is None:
-                self.skipped += 1
-                run = 0
-            elif len(r.values) == width:
-                run += 1
-            else:
-                width, run = len(r.values), 1
-            if time.monotonic() - start > self.max_wait_s:
-                raise InputError(f"no steady readings in {self.max_wait_s:g} s (check the baud rate and that the "
-                                 "board prints numbers separated by commas, one reading per line)",
-                                 source=self.port)
-        if self._width is not None and width != self._width:
-            raise InputError(f"the board now prints {width} values per line, it printed {self._width} "
-                             f"({', '.join(self.axes)})", source=self.port)
-        self._width = width
-        return width
+        """Skip lines until the board prints steady readings; a width other than it printed before is refused."""
+        try:
+            self._width = settle(self._stream(), self._width, self.skip, max_wait_s=self.max_wait_s,
+                                 axes=self.axes if self._width is not None else None)
+        except DeviceGone:
+            raise
+        except InputError as exc:  # named by its port: the agent reports it as the capture's failure
+            raise InputError(exc.reason, source=self.port) from exc
+        return self._width
 
     def _detect(self) -> float:
-        stamps: list[float] = []
-        while True:
-            r = self._next()
-            if r.values is None or len(r.values) != self._width:
-                self._settle()
-                stamps = []
-                continue
-            stamps.append(r.t)
-            span = stamps[-1] - stamps[0]
-            if span >= DETECT_S and len(stamps) >= DETECT_LINES:
-                return detect_rate(stamps).frequency_hz
-            if span > self.max_wait_s:
-                raise InputError(f"only {len(stamps)} reading(s) in {span:.1f} s: too few to measure the rate; "
-                                 "give the frequency", field="frequency")
+        assert self._width is not None
+        return measure_rate(self._stream(), self._width, self.skip, max_wait_s=self.max_wait_s).frequency_hz
 
     def read(self, rows: int, chunk_s: float = CHUNK_S) -> Iterator[np.ndarray]:
         if self._readings is None:
@@ -121,11 +91,11 @@ class SerialSource(ReadingSource):
         due = time.monotonic() + chunk_s
         while got < rows:
             try:
-                r = self._next()
+                r = next_reading(self._stream())
             except DeviceGone as exc:
                 raise DeviceGone(f"{exc.reason} after {got} of {rows} readings", source=exc.source) from exc
             if r.values is None or len(r.values) != width:
-                self.skipped += 1
+                self.skip.odd(r)
                 self._settle()  # a reset or a cut line: wait for steady readings of the same width again
                 continue
             buf.append(r.values)
