@@ -246,6 +246,11 @@ def _strided_slice(g: Graph, op: Op) -> dict[str, Any]:
 
 def op_params(graph: Graph, op: Op) -> dict[str, Any]:
     """All constants the int8 kernel for ``op`` needs (see module docstring)."""
+    from crisp_eml.compiler.opdefs import find
+
+    d = find(graph, op)
+    if d is not None:
+        return d.params(graph, op)
     t = op.type
     if t in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         return _conv(graph, op)

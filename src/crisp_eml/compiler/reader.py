@@ -177,8 +177,10 @@ def _validate(g: Graph, source: str) -> None:
         raise InputError("model has no operators", source=source)
     if not g.inputs or not g.outputs:
         raise InputError("model declares no inputs or no outputs", source=source)
+    from crisp_eml.compiler.opdefs import find, registered_types
+
     for op in g.ops:
-        if op.type not in SUPPORTED_OPS:
+        if op.type not in SUPPORTED_OPS and op.type not in registered_types():
             raise InputError(f"unsupported op {op.type} at operator index {op.index}; supported: "
                              f"{', '.join(sorted(SUPPORTED_OPS))}", source=source)
         if not op.outputs:
@@ -189,16 +191,18 @@ def _validate(g: Graph, source: str) -> None:
     for op in g.ops:
         if op.type in BOUNDARY_OPS:
             continue
+        d = find(g, op)
+        act_types = {"int8", d.act_dtype} if d is not None else {"int8"}
         for ti in [*op.inputs, *op.outputs]:
             if ti < 0:
                 continue
             t = g.tensors[ti]
             if t.is_constant and t.dtype in _AUX_DTYPES | {"int8"}:
                 continue
-            if t.dtype != "int8" and not (t.is_constant or t.dtype in _AUX_DTYPES and ti in op.inputs[1:]):
+            if t.dtype not in act_types and not (t.is_constant or t.dtype in _AUX_DTYPES and ti in op.inputs[1:]):
                 raise InputError(f"operator {op.index} ({op.type}) uses tensor {ti} ('{t.name}') of type "
                                  f"{t.dtype}; only full-int8 models are supported", source=source)
-            if t.dtype == "int8" and len(t.scale) == 0:
+            if t.dtype in act_types and len(t.scale) == 0:
                 raise InputError(f"int8 tensor {ti} ('{t.name}') has no quantization parameters", source=source)
 
 

@@ -43,6 +43,7 @@ class Layer:
     call: str = ""
     weights_bytes: int = 0  # const bytes (weights, biases, tables, params)
     scratch_int16: int = 0  # int16 scratch values the kernel needs (im2col of one output pixel)
+    families: list[str] = field(default_factory=list)  # whole C family files it needs (``opdefs.OpDef``)
 
 
 def c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 16) -> str:
@@ -217,38 +218,58 @@ def fold_constant_binary(
     return vi, fields, c, tab
 
 
+class LowerCtx:
+    """What a lowering needs: the layer being built, arena addresses and helpers to emit constants."""
+
+    def __init__(self, g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], sections: list[str]) -> None:
+        self.g, self.op, self.prefix, self.ptr = g, op, prefix, ptr
+        self.layer = Layer(op.index, op.type, list(sections))
+        self.p = f"{prefix}_l{op.index}"  # prefix of this layer's C symbols
+
+    def add_array(self, ctype: str, suffix: str, values: np.ndarray) -> str:
+        """A ``static const`` array in ``<name>.c``; returns its C name and counts its bytes as weights."""
+        name = f"{self.p}_{suffix}"
+        self.layer.decls.append(c_array(ctype, name, values))
+        self.layer.weights_bytes += max(int(np.asarray(values).size), 1) * np.dtype(ctype[:-2]).itemsize
+        return name
+
+    def add_struct(self, ctype: str, fields: dict[str, int | list[int]], suffix: str = "p") -> str:
+        """A ``static const`` parameter struct; returns its C name."""
+        name = f"{self.p}_{suffix}"
+        self.layer.decls.append(_struct(ctype, name, fields))
+        self.layer.weights_bytes += 4 * sum(len(v) if isinstance(v, list) else 1 for v in fields.values())
+        return name
+
+    def operand(self, i: int, suffix: str) -> str:
+        """An input's C address: the arena for activations, a const array for constant tensors."""
+        t = self.g.tensor(self.op.inputs[i])
+        if t.data is None:
+            return self.ptr(self.op.inputs[i])
+        if t.dtype != "int8":
+            raise InputError(f"operator {self.op.index} ({self.op.type}): constant input {i} must be int8")
+        return self.add_array("int8_t", suffix, np.asarray(t.data, np.int64))
+
+
 def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str]) -> Layer:
     """``ptr(tensor_index)`` gives the C expression of an activation tensor's address in the arena."""
+    from crisp_eml.compiler.opdefs import find
+
+    d = find(g, op)
+    if d is not None:
+        ctx = LowerCtx(g, op, prefix, ptr, list(d.sections))
+        ctx.layer.families = list(d.c_families)
+        d.lower(g, op, ctx)
+        return ctx.layer
     if op.type not in LOWERABLE:
         raise InputError(f"op {op.type} (operator {op.index}) has no C kernel yet; C kernels exist for "
                          f"{', '.join(sorted(LOWERABLE))}")
-    layer = Layer(op.index, op.type, list(SECTIONS[op.type]))
-    p = f"{prefix}_l{op.index}"
+    ctx = LowerCtx(g, op, prefix, ptr, SECTIONS[op.type])
+    layer, p = ctx.layer, ctx.p
+    add_array, add_struct, operand = ctx.add_array, ctx.add_struct, ctx.operand
     in_t, out_t = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
     # a constant first input (e.g. SUB c - x) has no arena address; the ops that allow one use operand()
     x, y = (ptr(op.inputs[0]) if in_t.data is None else ""), ptr(op.outputs[0])
     o = op.options
-
-    def add_array(ctype: str, suffix: str, values: np.ndarray) -> str:
-        name = f"{p}_{suffix}"
-        layer.decls.append(c_array(ctype, name, values))
-        layer.weights_bytes += max(int(np.asarray(values).size), 1) * np.dtype(ctype[:-2]).itemsize
-        return name
-
-    def add_struct(ctype: str, fields: dict[str, int | list[int]]) -> str:
-        name = f"{p}_p"
-        layer.decls.append(_struct(ctype, name, fields))
-        layer.weights_bytes += 4 * sum(len(v) if isinstance(v, list) else 1 for v in fields.values())
-        return name
-
-    def operand(i: int, suffix: str) -> str:
-        """An input's C address: the arena for activations, a const array for constant tensors."""
-        t = g.tensor(op.inputs[i])
-        if t.data is None:
-            return ptr(op.inputs[i])
-        if t.dtype != "int8":
-            raise InputError(f"operator {op.index} ({op.type}): constant input {i} must be int8")
-        return add_array("int8_t", suffix, np.asarray(t.data, np.int64))
 
     if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D"):
         prm = op_params(g, op)

@@ -11,12 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from crisp_eml.compiler.opdefs import find
 from crisp_eml.compiler.params import op_params
 from crisp_eml.compiler.reference import activations, conv, elementwise, pool, shape
 from crisp_eml.core.errors import InputError, VerificationError
 from crisp_eml.core.graph import Graph, Op
 
-__all__ = ["run_op", "run_reference"]
+__all__ = ["run_op", "run_op_all", "run_reference"]
 
 
 def _const_or(env: dict[int, np.ndarray], graph: Graph, i: int) -> np.ndarray | None:
@@ -32,6 +33,24 @@ def _const_or(env: dict[int, np.ndarray], graph: Graph, i: int) -> np.ndarray | 
 
 def run_op(graph: Graph, op: Op, args: list[np.ndarray | None]) -> np.ndarray:
     """Execute one op on its input arrays (``None`` for absent optional inputs); returns output 0."""
+    return run_op_all(graph, op, args)[0]
+
+
+def run_op_all(graph: Graph, op: Op, args: list[np.ndarray | None]) -> list[np.ndarray]:
+    """Execute one op; returns one array per output (ops such as SPLIT have several)."""
+    d = find(graph, op)
+    if d is not None:
+        try:
+            ys = d.reference(graph, op, args, d.params(graph, op))
+        except (ValueError, IndexError) as exc:
+            raise InputError(f"operator {op.index} ({op.type}): {exc}") from None
+        ys_list = ys if isinstance(ys, list) else [ys]
+        return [np.asarray(y).astype(graph.tensor(ti).dtype).reshape(graph.tensor(ti).shape)
+                for y, ti in zip(ys_list, op.outputs, strict=True)]
+    return [_run_first_round(graph, op, args)]
+
+
+def _run_first_round(graph: Graph, op: Op, args: list[np.ndarray | None]) -> np.ndarray:
     p = op_params(graph, op)
     out = graph.tensor(op.outputs[0])
     shp = out.shape
@@ -94,5 +113,6 @@ def run_reference(graph: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
         env[i] = a.reshape(t.shape)
     for op in graph.ops:
         args = [_const_or(env, graph, i) for i in op.inputs]
-        env[op.outputs[0]] = run_op(graph, op, args)
+        for ti, y in zip(op.outputs, run_op_all(graph, op, args), strict=True):
+            env[ti] = y
     return [env[i] if i in env else _need(graph.tensor(i).data) for i in graph.outputs]
