@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crisp_eml.compiler.inplace import NO_READ, read_min
+from crisp_eml.compiler.inplace import NO_READ, inplace_lag, read_min
 from crisp_eml.compiler.planner import MemoryPlan
 from crisp_eml.compiler.reference import run_op
 from crisp_eml.core.graph import Graph
@@ -27,7 +27,12 @@ def _live_at(g: Graph) -> list[set[int]]:
 
 def assert_no_illegal_overlap(g: Graph, plan: MemoryPlan) -> None:
     alias = {op.outputs[0]: op.inputs[0] for op in g.ops if op.index in plan.inplace and plan.inplace[op.index] == 0}
-    pairs = {(op.inputs[0], op.outputs[0]) for op in g.ops if plan.inplace.get(op.index, 0) > 0}
+    pairs = {(x, y) for _, x, y, _ in plan.overlaps}
+    for k, x, y, _ in plan.overlaps:  # each sanctioned overlap honours the lag of every input slot x fills
+        op = g.ops[k]
+        lags = [inplace_lag(g, op, pos) for pos, ti in enumerate(op.inputs) if ti == x]
+        assert lags and None not in lags and op.outputs == [y], (k, x, y)
+        assert plan.offsets[y] <= plan.offsets[x] - max(lag for lag in lags if lag is not None), (k, x, y)
     for t in g.tensors:
         if not t.is_constant:
             assert t.index in plan.offsets and plan.offsets[t.index] >= 0

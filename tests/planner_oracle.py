@@ -2,8 +2,8 @@
 
 Written from the planner's contract (module docstring of ``compiler.planner``), not from its code: lifetimes
 from the first to the last reference of a tensor, RESHAPE/SQUEEZE outputs alias their input, two tensors
-alive at the same time never overlap except an op's output written ``lag`` bytes (``inplace_lag``) or more
-below its dying single activation input. The optimum is the best lowest-fit packing over every placement
+alive at the same time never overlap except an op's output written ``lag`` bytes (``inplace_lag``, per input
+slot) or more below one of its dying activation inputs. The optimum is the best lowest-fit packing over every placement
 order (any packing can be pushed down, buffer by buffer in order of offset, to the lowest-fit one of that
 order), with validity checked pairwise on offsets.
 """
@@ -100,14 +100,18 @@ def reuse_pairs(g: Graph) -> dict[tuple[int, int], tuple[int, int]]:
     groups, index = _groups(g)
     pairs: dict[tuple[int, int], tuple[int, int]] = {}
     for op in g.ops:
-        acts = [ti for ti in op.inputs if ti >= 0 and not g.tensor(ti).is_constant]
-        if op.type in ALIASES or len(acts) != 1 or not op.outputs or g.tensor(op.outputs[0]).is_constant:
+        if op.type in ALIASES or len(op.outputs) != 1 or g.tensor(op.outputs[0]).is_constant:
             continue
-        x, y = index[acts[0]], index[op.outputs[0]]
-        if x != y and groups[x].last == op.index and groups[y].first == op.index:
-            lag = inplace_lag(g, op)
-            if lag is not None:
-                pairs[(x, y)] = (lag, op.index)
+        y = index[op.outputs[0]]
+        lags: dict[int, list[int | None]] = {}
+        for pos, ti in enumerate(op.inputs):  # any dying activation input, each slot with its own lag
+            if ti >= 0 and not g.tensor(ti).is_constant:
+                x = index[ti]
+                if x != y and groups[x].last == op.index and groups[y].first == op.index:
+                    lags.setdefault(x, []).append(inplace_lag(g, op, pos))
+        for x, ls in lags.items():
+            if None not in ls:
+                pairs[(x, y)] = (max(lag for lag in ls if lag is not None), op.index)
     return pairs
 
 
@@ -134,7 +138,7 @@ def optimal_arena(g: Graph) -> int:
             al = groups[a].align
             cands = {0} | {placed[b] + groups[b].size for b in placed} | {placed[b] + lag for (x, y), lag in
                                                                         lags.items() for b in (x, y) if b in placed}
-            for c in sorted(-(-c // al) * al for c in cands):
+            for c in sorted(-(-c // al) * al for c in cands if c >= 0):  # a negative lag may point below 0
                 if all(_ok(a, c, b, placed[b], groups, lags) for b in placed
                        if _alive_together(groups[a], groups[b])):
                     placed[a] = c
@@ -168,7 +172,7 @@ def assert_plan_valid(g: Graph, plan: MemoryPlan) -> None:
     for (x, y), (lag, k) in pairs.items():
         ox, oy = plan.offsets[groups[x].tensors[0]], plan.offsets[groups[y].tensors[0]]
         if ox < oy + groups[y].size and oy < ox + groups[x].size:
-            used[k] = lag
+            used[k] = max(lag, used.get(k, lag))
     lags = {k: v[0] for k, v in pairs.items()}
     for ia, ib in itertools.combinations(range(len(groups)), 2):
         a, b = groups[ia], groups[ib]

@@ -50,7 +50,7 @@ def inspect_cmd(
     if plan is not None:
         console.print(f"arena {plan.arena_bytes} B ({plan.method}); greedy without in-place {plan.greedy_bytes} B; "
                       f"peak of live activations {plan.peak_live_bytes} B; "
-                      f"{sum(1 for v in plan.inplace.values() if v)} ops written in place", highlight=False)
+                      f"{len(plan.overlaps)} ops written in place", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

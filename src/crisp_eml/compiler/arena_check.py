@@ -1,11 +1,14 @@
 """Execute a graph inside one flat arena laid out by a ``MemoryPlan`` and prove the plan is safe.
 
 Every activation lives at its planned offset; each op reads its inputs from the arena and writes its
-output there in the kernels' write order. Before an op runs, each input must still hold exactly the
-bytes its producer wrote (nothing clobbered it); while an in-place op writes element ``k`` the input
-bytes still to be read (``read_min`` of later elements) must not have been overwritten; outputs may
-only land on bytes of dead tensors. Any violation raises :class:`VerificationError`; otherwise the
-graph outputs read back from the arena are returned (and equal ``run_reference``'s).
+outputs there (every output of ops with several, e.g. SPLIT). Before an op runs, each input must still hold
+exactly the bytes its producer wrote (nothing clobbered it); outputs may only land on bytes of dead tensors
+or of inputs dying at this op. An output that overlaps an input is replayed byte by byte in the kernels'
+write order (``compiler.inplace.write_order``, the same model the planner uses): each byte written by group
+``g`` that lands inside the input must lie below the first input byte a strictly later group still reads.
+Overlapping an input without a known write order (and any overlap for ops with several outputs) is refused.
+Any violation raises :class:`VerificationError`; otherwise the graph outputs read back from the arena are
+returned (and equal ``run_reference``'s).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.compiler.inplace import NO_READ, read_min
+from crisp_eml.compiler.inplace import NO_READ, WriteOrder, write_order
 from crisp_eml.compiler.ops import ALIAS_OPS
-from crisp_eml.compiler.reference import run_op
+from crisp_eml.compiler.reference import run_op_all
 from crisp_eml.core.errors import VerificationError
 from crisp_eml.core.graph import Graph
 
@@ -30,14 +33,6 @@ def _last_use(g: Graph) -> dict[int, int]:
     for ti in g.outputs:
         last[ti] = len(g.ops)
     return last
-
-
-def _group(op_type: str) -> int:
-    try:
-        from crisp_eml.compiler.c.kernel_groups import KERNEL_GROUPS
-    except ImportError:
-        return 1
-    return int(KERNEL_GROUPS.get(op_type, 1))
 
 
 def check_plan(graph: Graph, plan: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -86,17 +81,16 @@ def check_plan(graph: Graph, plan: Any, inputs: list[np.ndarray]) -> list[np.nda
         inputs_now = {root.get(ti, ti) for ti in acts}
         args = [graph.tensor(ti).data if ti >= 0 and graph.tensor(ti).is_constant else
                 (read(ti, op.index) if ti >= 0 else None) for ti in op.inputs]
-        y = run_op(graph, op, args)
-        yi = op.outputs[0]
-        if op.type in ALIAS_OPS and acts and plan.offsets.get(yi) == plan.offsets.get(acts[0]):
-            root[yi] = root.get(acts[0], acts[0])
+        ys = run_op_all(graph, op, args)
+        if (op.type in ALIAS_OPS and acts and len(op.outputs) == 1
+                and plan.offsets.get(op.outputs[0]) == plan.offsets.get(acts[0])):
+            root[op.outputs[0]] = root.get(acts[0], acts[0])
             continue
-        for xi in acts:
-            if len(acts) == 1:
-                _check_write_order(graph, op, plan, xi, yi)
-            elif _overlap(graph, plan, xi, yi):
-                raise VerificationError(f"op {op.index} ({op.type}) writes over one of its several inputs")
-        write(yi, y, op.index)
+        for yi, y in zip(op.outputs, ys, strict=True):
+            for xi in dict.fromkeys(acts):
+                if _overlap(graph, plan, xi, yi):
+                    _check_write_order(graph, op, plan, xi, yi)
+            write(yi, y, op.index)
     return [read(ti, len(graph.ops)).copy() for ti in graph.outputs]
 
 
@@ -105,26 +99,33 @@ def _overlap(graph: Graph, plan: Any, a: int, b: int) -> bool:
     return oa < ob + graph.tensor(b).nbytes and ob < oa + graph.tensor(a).nbytes
 
 
+def _order(graph: Graph, op: Any, xi: int, yi: int) -> WriteOrder | None:
+    """The write order of output ``yi`` against input ``xi`` (every position ``xi`` is read at must allow it)."""
+    if op.outputs != [yi]:
+        return None
+    orders = [write_order(graph, op, pos) for pos, ti in enumerate(op.inputs) if ti == xi]
+    if not orders or any(o is None for o in orders):
+        return None
+    ends = orders[0].ends  # type: ignore[union-attr]
+    need = np.minimum.reduce([o.need for o in orders])  # type: ignore[union-attr]
+    return WriteOrder(ends, need)
+
+
 def _check_write_order(graph: Graph, op: Any, plan: Any, xi: int, yi: int) -> None:
-    """Output element k lands at off_y + k; input bytes read by elements >= k must still be intact."""
+    """Replay the output bytes in write order: none may land on an input byte a later group still reads."""
+    order = _order(graph, op, xi, yi)
+    if order is None:
+        raise VerificationError(f"op {op.index} ({op.type}) writes output tensor {yi} over its input tensor {xi} "
+                                "but its write order is unknown")
+    x, y = graph.tensor(xi), graph.tensor(yi)
+    sx, sy = np.dtype(x.dtype).itemsize, np.dtype(y.dtype).itemsize
     off_x, off_y = int(plan.offsets[xi]), int(plan.offsets[yi])
-    n_x, n_y = graph.tensor(xi).nbytes, graph.tensor(yi).nbytes
-    if not _overlap(graph, plan, xi, yi):
-        return
-    mins = read_min(graph, op)
-    if mins is None:
-        raise VerificationError(f"op {op.index} ({op.type}) overlaps its input but its reads are unknown")
-    g = _group(op.type)
-    if g > 1:
-        pad = (-n_y) % g
-        mins = np.repeat(np.concatenate([mins, np.full(pad, NO_READ)]).reshape(-1, g).min(axis=1), g)[:n_y]
-    suffix = np.minimum.accumulate(mins[::-1])[::-1]
-    k = np.arange(n_y, dtype=np.int64)
-    group_end = np.minimum((k // g + 1) * g - 1, n_y - 1)
-    # bytes written up to and including k's group reach address off_y + group_end; the earliest input
-    # byte still needed is off_x + suffix[k]
-    bad = (suffix != NO_READ) & (off_y + group_end >= off_x + np.minimum(suffix, n_x)) & (off_y + group_end >= off_x)
+    lo, hi = max(off_x, off_y), min(off_x + x.nbytes, off_y + y.nbytes)
+    byte = np.arange(lo, hi, dtype=np.int64)  # arena bytes both tensors own
+    group = np.searchsorted(order.ends * sy, byte - off_y, side="right")  # the group that writes each byte
+    need = order.need[group]
+    bad = (need != NO_READ) & (byte - off_x >= np.minimum(need, x.nbytes // sx) * sx)
     if bad.any():
-        k0 = int(np.argmax(bad))
-        raise VerificationError(f"op {op.index} ({op.type}): writing output element {k0} clobbers input byte "
-                                f"{off_y + int(group_end[k0]) - off_x} before it is read")
+        b0 = int(np.argmax(bad))
+        raise VerificationError(f"op {op.index} ({op.type}): output group {int(group[b0])} writes input byte "
+                                f"{int(byte[b0]) - off_x} of tensor {xi} before a later group reads it")

@@ -1,12 +1,17 @@
-"""Which input bytes each output element reads: the basis of in-place (overlapping) output placement.
+"""Which input bytes each output group reads: the basis of in-place (overlapping) output placement.
 
 Contract with the C kernels (``compiler.c.kernel_groups``): an op writes its output in increasing flat NHWC
-index order, ``G`` elements at a time, and reads everything a group needs before writing it. Then the output
-may start ``lag`` bytes below its dying input, ``lag = max_k (k - minread(k)) + 1`` where ``minread(k)`` is
-the smallest input index read by any output element of ``k``'s group or a later one.
+order in groups of consecutive elements and reads everything a group needs before writing any byte of it.
+So while group ``g`` is written, only the input bytes read by STRICTLY LATER groups must be intact:
+``need[g]`` is the smallest input element any later group reads. The output may then sit at
+``offset(y) <= offset(x) - lag`` with ``lag = max_g (end_bytes(g) - need_bytes(g))`` (possibly negative: the
+output may start above its input, e.g. a depthwise ring reads rows ahead). Each activation input of an op has
+its own read order (``write_order(g, op, pos)``), so ADD may write over either of its inputs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +19,21 @@ from crisp_eml.compiler.params import op_params
 from crisp_eml.core.graph import Graph, Op
 
 NO_READ = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class WriteOrder:
+    """Output groups of one op against one of its inputs (elements, not bytes)."""
+
+    ends: np.ndarray  # per group: one past its last output element (increasing; the last is the output size)
+    need: np.ndarray  # per group: smallest input element a strictly later group reads (NO_READ: none)
+
+    def lag(self, x_item: int, y_item: int, x_bytes: int) -> int:
+        """Bytes the output must start below the input (>= -x_bytes; negative: it may start above)."""
+        ok = self.need != NO_READ
+        if not ok.any():
+            return -x_bytes
+        return max(int((self.ends[ok] * y_item - self.need[ok] * x_item).max()), -x_bytes)
 
 
 def _as4d(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -39,18 +59,25 @@ def _window_min(x_shape: tuple[int, ...], y_shape: tuple[int, ...], p: dict[str,
     return np.where(none, NO_READ, flat).reshape(-1)
 
 
-def _index_map(g: Graph, op: Op) -> np.ndarray | None:
-    """For data-movement/elementwise ops: the input index each output element reads (or None)."""
+def _index_map(g: Graph, op: Op, pos: int) -> np.ndarray | None:
+    """For data-movement/elementwise ops: the input-``pos`` index each output element reads (or None)."""
     from crisp_eml.compiler.reference import shape as shape_ops
 
-    x = g.tensor(op.inputs[0])
+    x = g.tensor(op.inputs[pos])
     y = g.tensor(op.outputs[0])
     idx = np.arange(int(np.prod(x.shape, dtype=np.int64)), dtype=np.int64).reshape(x.shape)
     t = op.type
-    if t in ("RELU", "RELU6", "LOGISTIC", "TANH", "QUANTIZE"):
-        return idx.reshape(-1)
     if t in ("ADD", "SUB", "MUL"):
         return np.broadcast_to(idx, y.shape).reshape(-1)
+    if t == "CONCATENATION":
+        axis = int(op.options.get("axis", 0)) % len(y.shape)
+        parts = [idx if j == pos else np.full(g.tensor(ti).shape, NO_READ, np.int64)
+                 for j, ti in enumerate(op.inputs)]
+        return np.concatenate(parts, axis=axis).reshape(-1)
+    if pos != 0:
+        return None
+    if t in ("RELU", "RELU6", "LOGISTIC", "TANH", "QUANTIZE", "RESHAPE", "SQUEEZE"):
+        return idx.reshape(-1)
     p = op_params(g, op)
     if t == "PAD":
         widths = [tuple(w) for w in p["paddings"]]
@@ -62,11 +89,19 @@ def _index_map(g: Graph, op: Op) -> np.ndarray | None:
     return None
 
 
-def read_min(g: Graph, op: Op) -> np.ndarray | None:
-    """Smallest input-0 flat index each output element reads (``NO_READ`` if none); None if unknown."""
-    x = g.tensor(op.inputs[0])
+def element_reads(g: Graph, op: Op, pos: int = 0) -> np.ndarray | None:
+    """Smallest input-``pos`` flat index each output element reads (``NO_READ`` if none); None if unknown."""
+    from crisp_eml.compiler.opdefs import find
+
+    d = find(g, op)
+    if d is not None:
+        return d.read_min(g, op) if d.read_min is not None and pos == 0 else None
+    x = g.tensor(op.inputs[pos])
     y = g.tensor(op.outputs[0])
     t = op.type
+    if t in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "FULLY_CONNECTED", "SOFTMAX",
+             "MEAN") and pos != 0:
+        return None
     if t in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
         p = op_params(g, op)
         if t == "CONV_2D":
@@ -89,31 +124,81 @@ def read_min(g: Graph, op: Op) -> np.ndarray | None:
         p = op_params(g, op)
         idx = np.arange(int(np.prod(x.shape, dtype=np.int64)), dtype=np.int64).reshape(x.shape)
         return idx.min(axis=tuple(p["axes"]), keepdims=False).reshape(-1)
-    return _index_map(g, op)
+    return _index_map(g, op, pos)
 
 
-def inplace_lag(g: Graph, op: Op) -> int | None:
-    """Bytes the output must start below its input to be written over it; None if not allowed."""
-    try:
-        from crisp_eml.compiler.c.kernel_groups import KERNEL_GROUPS
-    except ImportError:
+def read_min(g: Graph, op: Op) -> np.ndarray | None:
+    """Smallest input-0 flat index each output element reads (``NO_READ`` if none); None if unknown."""
+    return element_reads(g, op, 0)
+
+
+def _from_group_reads(ends: np.ndarray, reads: np.ndarray) -> WriteOrder:
+    """``reads[g]``: smallest input element group ``g`` reads; need = min over the groups after it."""
+    suffix = np.minimum.accumulate(reads[::-1])[::-1]
+    need = np.concatenate([suffix[1:], np.array([NO_READ], np.int64)])
+    return WriteOrder(ends.astype(np.int64), need.astype(np.int64))
+
+
+def _grouped(reads: np.ndarray, group: int) -> WriteOrder:
+    n = reads.size
+    pad = (-n) % group
+    mins = np.concatenate([reads, np.full(pad, NO_READ, np.int64)]).reshape(-1, group).min(axis=1)
+    ends = np.minimum(np.arange(1, mins.size + 1, dtype=np.int64) * group, n)
+    return _from_group_reads(ends, mins)
+
+
+def _ring_order(g: Graph, op: Op) -> WriteOrder:
+    """Depthwise 3x3 row ring: group = output row; it reads (copies) the input rows no earlier row needed."""
+    p = op_params(g, op)
+    _, ih, iw, ic = g.tensor(op.inputs[0]).shape
+    _, oh, ow, oc = g.tensor(op.outputs[0]).shape
+    reads = np.full(oh, NO_READ, np.int64)
+    seen = -1  # highest input row copied so far
+    for oy in range(oh):
+        lo = oy * int(p["stride_h"]) - int(p["pad_h"])
+        hi = lo + (int(p["filter_h"]) - 1) * int(p["dilation_h"])
+        first = max(lo, seen + 1, 0)
+        if first <= min(hi, ih - 1):
+            reads[oy] = first * iw * ic
+        seen = max(seen, hi)
+    return _from_group_reads(np.arange(1, oh + 1, dtype=np.int64) * ow * oc, reads)
+
+
+def write_order(g: Graph, op: Op, pos: int = 0) -> WriteOrder | None:
+    """How ``op`` writes its output against its input ``pos``; None: no model (never written over it)."""
+    from crisp_eml.compiler.c.kernel_groups import MULTI_INPUT_INPLACE, PIXEL, ROW_RING, kernel_grouping
+    from crisp_eml.compiler.opdefs import find
+
+    if len(op.outputs) != 1 or not 0 <= pos < len(op.inputs) or op.inputs[pos] < 0:
         return None
-    group = KERNEL_GROUPS.get(op.type)
-    if not group or not op.inputs or not op.outputs:
+    x, y = g.tensor(op.inputs[pos]), g.tensor(op.outputs[0])
+    if x.is_constant or y.is_constant:
         return None
-    x, y = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
-    if x.dtype != "int8" or y.dtype != "int8" or x.is_constant:
-        return None
-    mins = read_min(g, op)
+    d = find(g, op)
+    if d is not None:
+        if d.group is None or d.group < 1 or d.read_min is None or pos != 0:
+            return None
+        group, kind = int(d.group), None
+    else:
+        kind = kernel_grouping(g, op)
+        if x.dtype != "int8" or y.dtype != "int8":  # the first-round kernels' contract is for int8 only
+            return None
+        if kind is None or (pos != 0 and op.type not in MULTI_INPUT_INPLACE):
+            return None
+        if kind == ROW_RING:
+            return _ring_order(g, op)
+        group = int(y.shape[-1]) if kind == PIXEL and y.shape else 1
+    reads = element_reads(g, op, pos)
     n_out = int(np.prod(y.shape, dtype=np.int64))
-    if mins is None or mins.size != n_out:
+    if reads is None or reads.size != n_out or n_out == 0:
         return None
-    if group > 1:
-        pad = (-n_out) % group
-        padded = np.concatenate([mins, np.full(pad, NO_READ, np.int64)])
-        mins = np.repeat(padded.reshape(-1, group).min(axis=1), group)[:n_out]
-    suffix = np.minimum.accumulate(mins[::-1])[::-1]
-    k = np.arange(n_out, dtype=np.int64)
-    diffs = np.where(suffix == NO_READ, np.iinfo(np.int64).min, k - np.minimum(suffix, n_out + 1 << 40))
-    lag = int(diffs.max()) + 1 if n_out else 0
-    return max(lag, 0)
+    return _grouped(np.asarray(reads, np.int64), max(1, group))
+
+
+def inplace_lag(g: Graph, op: Op, pos: int = 0) -> int | None:
+    """Bytes the output must start below its input ``pos`` to be written over it; None if not allowed."""
+    order = write_order(g, op, pos)
+    if order is None:
+        return None
+    x, y = g.tensor(op.inputs[pos]), g.tensor(op.outputs[0])
+    return order.lag(np.dtype(x.dtype).itemsize, np.dtype(y.dtype).itemsize, x.nbytes)

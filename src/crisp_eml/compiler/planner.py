@@ -3,15 +3,18 @@
 Tensors become *buffers* (a RESHAPE/SQUEEZE output aliases its input: same bytes, no copy). Each buffer
 lives from the op that writes it to the last op that reads it (graph inputs from before op 0, graph
 outputs to the end). Two buffers alive at the same time must not overlap, except an op's output ``y`` and
-its single activation input ``x`` when ``x`` dies at that op and the kernel honours the write-order
-contract (``compiler.c.kernel_groups``): then ``offset(y) <= offset(x) - lag`` is allowed, with
-``lag = max_k (k - minread(k)) + 1`` (see ``compiler.inplace``).
+an activation input ``x`` that dies at that op (any of them: ADD may write over either input) when the
+kernel's write order allows it (``compiler.c.kernel_groups``): then ``offset(y) <= offset(x) - lag`` with
+``lag = max_g (end(g) - need(g))`` over the output's write groups, ``need(g)`` the first input byte a
+strictly later group reads (``compiler.inplace``; the lag may be negative). Ops with several outputs get a
+buffer per output and are never placed over their inputs.
 
 Placement: every buffer gets the lowest offset that respects the constraints with the buffers already
 placed. For small graphs the order is searched exactly (branch and bound over orders; any optimal
 packing is reached by lowest-fit in order of its offsets), otherwise several greedy orders are tried.
 The plan is never worse than plain greedy-by-size without in-place (that plan is computed too and kept
-when better).
+when better). The plan names the op that sets the peak: the op during which the arena's top byte is in
+use (ties: the most bytes in use), with its live tensors.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ class MemoryPlan:
     peak_live_bytes: int = 0  # max over ops of the bytes of simultaneously live buffers
     greedy_bytes: int = 0  # arena of greedy-by-size with no in-place reuse (the baseline)
     method: str = "greedy"
+    # every output placed over one of its inputs: (op index, input tensor, output tensor, lag bytes)
+    overlaps: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # the op that sets the arena size: {"op", "type", "live_bytes", "top", "tensors": [{tensor, name, offset,
+    # bytes}]} (empty for a graph without ops)
+    peak: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -105,22 +113,31 @@ def t_item(dtype: str) -> int:
     return int(np.dtype(dtype).itemsize)
 
 
-def _inplace_pairs(g: Graph, bufs: list[_Buf], owner: dict[int, int]) -> dict[tuple[int, int], tuple[int, int]]:
-    """(x buffer, y buffer) -> (lag, op index) for ops that may write their output over their input."""
-    pairs: dict[tuple[int, int], tuple[int, int]] = {}
+def _inplace_pairs(g: Graph, bufs: list[_Buf], owner: dict[int, int]
+                   ) -> dict[tuple[int, int], tuple[int, int, int]]:
+    """(x buffer, y buffer) -> (lag, op index, x tensor) for outputs that may be written over a dying input."""
+    pairs: dict[tuple[int, int], tuple[int, int, int]] = {}
     for op in g.ops:
-        if op.type in ALIAS_OPS or not op.outputs or op.outputs[0] not in owner:
+        if op.type in ALIAS_OPS or len(op.outputs) != 1 or op.outputs[0] not in owner:
             continue
-        acts = [ti for ti in op.inputs if ti >= 0 and not g.tensor(ti).is_constant]
-        if len(acts) != 1 or acts[0] not in owner:
+        by = owner[op.outputs[0]]
+        if bufs[by].first != op.index:
             continue
-        bx, by = owner[acts[0]], owner[op.outputs[0]]
-        if bx == by or bufs[bx].last != op.index or bufs[by].first != op.index:
-            continue
-        lag = inplace_lag(g, op)
-        if lag is None:
-            continue
-        pairs[(bx, by)] = (lag, op.index)
+        lags: dict[int, int | None] = {}
+        first_tensor: dict[int, int] = {}
+        for pos, ti in enumerate(op.inputs):
+            if ti < 0 or g.tensor(ti).is_constant or ti not in owner:
+                continue
+            bx = owner[ti]
+            if bx == by or bufs[bx].last != op.index:
+                continue
+            lag = inplace_lag(g, op, pos)
+            prev = lags.get(bx, lag)  # the same buffer at several inputs: every order must hold
+            lags[bx] = None if lag is None or prev is None else max(lag, prev)
+            first_tensor.setdefault(bx, ti)
+        for bx, lag in lags.items():
+            if lag is not None:
+                pairs[(bx, by)] = (lag, op.index, first_tensor[bx])
     return pairs
 
 
@@ -136,7 +153,7 @@ def _conflicts(bufs: list[_Buf]) -> list[list[int]]:
 
 
 class _Packer:
-    def __init__(self, bufs: list[_Buf], pairs: dict[tuple[int, int], tuple[int, int]]) -> None:
+    def __init__(self, bufs: list[_Buf], pairs: dict[tuple[int, int], tuple[int, int, int]]) -> None:
         self.bufs = bufs
         self.conf = _conflicts(bufs)
         self.conf_sets = [set(c) for c in self.conf]
@@ -221,9 +238,9 @@ def _live_peak(bufs: list[_Buf], pairs: dict[tuple[int, int], int]) -> int:
         live = [i for i, b in enumerate(bufs) if b.first <= t <= b.last]
         total = sum(bufs[i].size for i in live)
         for (x, y), lag in pairs.items():
-            if x in live and y in live:  # overlapping pair spans at least max(size_y, lag + size_x)
+            if x in live and y in live:  # overlapping pair spans at least max(size_x, size_y, lag + size_x)
                 sx, sy = bufs[x].size, bufs[y].size
-                total -= sx + sy - min(sx + sy, max(sy, lag + sx))
+                total -= sx + sy - min(sx + sy, max(sx, sy, lag + sx))
         peak = max(peak, total)
     return peak
 
@@ -251,7 +268,6 @@ def plan_memory(graph: Graph, *, inplace: bool = True, exact: bool = True) -> Me
 
     packer = _Packer(bufs, pairs)
     best, best_place, method = greedy_bytes, greedy_place, "greedy-by-size"
-    used_pairs: dict[tuple[int, int], tuple[int, int]] = {}
     for order in _orders(bufs):
         top, place = packer.place(order)
         if top < best:
@@ -262,15 +278,40 @@ def plan_memory(graph: Graph, *, inplace: bool = True, exact: bool = True) -> Me
         if found is not None:
             best, best_place = found_top, found
             method = "exact+inplace" if finished else "search+inplace"
+    overlaps: list[tuple[int, int, int, int]] = []
+    inplace_ops: dict[int, int] = {}
     if method != "greedy-by-size":
-        for (bx, by), (lag, opi) in pairs.items():
+        for (bx, by), (lag, opi, xt) in sorted(pairs.items(), key=lambda kv: (kv[1][1], kv[1][2])):
             if best_place[by] < best_place[bx] + bufs[bx].size and best_place[bx] < best_place[by] + bufs[by].size:
-                used_pairs[(bx, by)] = (lag, opi)
+                overlaps.append((opi, xt, graph.ops[opi].outputs[0], lag))
+                inplace_ops[opi] = max(lag, inplace_ops.get(opi, lag))
     offsets = {ti: best_place[b] for ti, b in owner.items()}
-    inplace_ops = {opi: lag for (_, _), (lag, opi) in used_pairs.items()}
     for op in graph.ops:  # aliases: output is the input's bytes, nothing moves
         if op.type in ALIAS_OPS and op.outputs and op.inputs and owner.get(op.outputs[0]) == owner.get(op.inputs[0]):
             inplace_ops[op.index] = 0
     lifetimes = {ti: (bufs[b].first, bufs[b].last) for ti, b in owner.items()}
     return MemoryPlan(best, offsets, dict(sorted(inplace_ops.items())), lifetimes,
-                      _live_peak(bufs, {}), greedy_bytes, method)
+                      _live_peak(bufs, {}), greedy_bytes, method, overlaps,
+                      _peak_op(graph, bufs, owner, best_place))
+
+
+def _peak_op(g: Graph, bufs: list[_Buf], owner: dict[int, int], place: dict[int, int]) -> dict[str, Any]:
+    """The op during which the arena's top byte is in use (ties: most bytes in use), with its live tensors."""
+    best: tuple[int, int, int] | None = None
+    for op in g.ops:
+        live = [b for b, buf in enumerate(bufs) if buf.first <= op.index <= buf.last]
+        spans = sorted((place[b], place[b] + bufs[b].size) for b in live)
+        used, reach = 0, 0
+        for lo, hi in spans:  # bytes covered by the union of the live buffers
+            used += max(0, hi - max(lo, reach))
+            reach = max(reach, hi)
+        key = (reach, used, -op.index)
+        if best is None or key > best:
+            best = key
+    if best is None:
+        return {}
+    top, used, neg = best
+    op = g.ops[-neg]
+    tensors = [{"tensor": ti, "name": g.tensor(ti).name, "offset": place[b], "bytes": g.tensor(ti).nbytes}
+               for ti, b in sorted(owner.items()) if bufs[b].first <= op.index <= bufs[b].last]
+    return {"op": op.index, "type": op.type, "live_bytes": used, "top": top, "tensors": tensors}
