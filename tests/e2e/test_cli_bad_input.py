@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tflite_patch
 from crisp_eml.core.errors import EmlError, InputError, NotFoundError, ProjectError
 
 SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
@@ -131,6 +132,11 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (bad / f"random.{ext}").write_bytes(rnd + ext.encode())  # distinct bytes: each could be a new blob
         (bad / f"empty.{ext}").write_bytes(b"")
     (bad / "truncated.tflite").write_bytes(KWS.read_bytes()[:3000])
+    # KWS patched field by field: float activations; one per-channel weight scale of 1.18e38
+    kws = KWS.read_bytes()
+    (bad / "float.tflite").write_bytes(tflite_patch.activations_as(kws, 0))
+    (bad / "huge_scale.tflite").write_bytes(tflite_patch.set_scale(kws, tflite_patch.per_channel_tensor(kws), 1,
+                                                                   1.18e38))
     (bad / "header_only.csv").write_text("timestamp,accX,accY\n")
     (bad / "text.csv").write_text("a,b\nx,y\n1,zz\n")
     (bad / "list.json").write_text("[1, 2, 3]")
@@ -264,6 +270,11 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["compile", "{bad}/truncated.tflite", "-o", "{base}/out_c2"], INPUT, "{bad}/truncated.tflite",
      "truncated TFLite model"),
     (["compile", "{nope}/m.tflite", "-o", "{base}/out_c3"], INPUT, "{nope}/m.tflite", "cannot read model"),
+    (["compile", "{bad}/float.tflite", "-o", "{base}/out_c13"], INPUT, "{bad}/float.tflite",
+     "float model: operator 0 (CONV_2D) computes in float32"),
+    (["compile", "{bad}/huge_scale.tflite", "-o", "{base}/out_c14"], INPUT,
+     "{bad}/huge_scale.tflite: field 'quantization.scale'", "scale[1] = 1.18e+38 is not a finite number in"),
+    (["inspect", "{bad}/huge_scale.tflite"], INPUT, "{bad}/huge_scale.tflite", "scale[1] = 1.18e+38"),
     (["compile", "--model", "models:/nope@production", "-o", "{base}/out_c4"], NOT_FOUND, "'nope'", "no model named"),
     (["compile", "--model", "not-a-uri", "-o", "{base}/out_c5"], INPUT, "field 'model'", "not a model URI"),
     (["compile", "{kws}", "-o", "{notdir}/lib"], INPUT, "{notdir}: field 'output'", "cannot create the folder"),

@@ -49,7 +49,14 @@ def _ints(text: str) -> list[int]:
     return [-2**31 if v == "INT32_MIN" else int(v) for v in re.findall(r"INT32_MIN|-?\d+", text)]
 
 
+def _resolve(src: str, name: str) -> str:
+    """A constant the renderer de-duplicated is ``#define COPY FIRST``: follow it to the array it names."""
+    m = re.search(rf"^#define {name} (\w+)", src, re.M)
+    return _resolve(src, m.group(1)) if m else name
+
+
 def _struct(src: str, name: str) -> dict[str, Any]:
+    name = _resolve(src, name)
     m = re.search(rf"static const eml_\w+_t {name} = \{{(.*)\}};", src)
     assert m, f"no parameter struct {name}"
     out: dict[str, Any] = {}
@@ -60,6 +67,7 @@ def _struct(src: str, name: str) -> dict[str, Any]:
 
 
 def _table(src: str, name: str, ctype: str = "int32_t") -> list[int]:
+    name = _resolve(src, name)
     m = re.search(rf"static const {ctype} {name}\[\d+\] = \{{(.*?)\}};", src, re.S)
     assert m, f"no table {name}"
     return _ints(m.group(1))

@@ -213,7 +213,9 @@ def _const(g: Graph, op: Op, k: int, what: str) -> list[int]:
 def _pad_op(g: Graph, op: Op) -> dict[str, Any]:
     pads = _const(g, op, 1, "paddings")
     y = g.tensor(op.outputs[0])
-    return {"paddings": [pads[i:i + 2] for i in range(0, len(pads), 2)], "pad_value": _zp(y)}
+    # "pad_value": set only by compiler.fold (TFLite's PAD has no such option): a space-to-batch pads with code 0
+    return {"paddings": [pads[i:i + 2] for i in range(0, len(pads), 2)],
+            "pad_value": int(op.options.get("pad_value", _zp(y)))}
 
 
 def _strided_slice(g: Graph, op: Op) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 Uses the ``tflite`` package's generated flatbuffer bindings (no hand parser). Only subgraph 0 is read.
 Constant buffers become numpy arrays; builtin options become snake_case dicts, with the enums the
 kernels need spelled as strings (``fused_activation_function``: ``"NONE"``/``"RELU"``/``"RELU6"``...,
-``padding``: ``"SAME"``/``"VALID"``). Anything malformed, float-only, non-int8 or using an op the
-compiler does not support raises :class:`InputError` naming the file and the reason.
+``padding``: ``"SAME"``/``"VALID"``). An open batch dimension is fixed at 1 and the shape arithmetic of
+open-batch models is folded (``compiler.fold``). Anything malformed, float, not full-int8/int16x8, with
+absurd quantisation or using an op the compiler does not support raises :class:`InputError` naming the file
+and the reason (``compiler.model_checks``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.compiler.ops import BOUNDARY_OPS, FUSED_ACTIVATIONS, PADDING, SUPPORTED_OPS
+from crisp_eml.compiler.ops import FUSED_ACTIVATIONS, PADDING
 from crisp_eml.core.errors import InputError, ToolMissingError
 from crisp_eml.core.graph import Graph, Op, Tensor
 
 _TENSOR_TYPES: dict[int, str] = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
                                  7: "int16", 9: "int8", 10: "float64", 12: "uint64", 15: "uint32", 16: "uint16"}
 _SKIP_METHODS = {"Init", "GetRootAs"}
-# Tensors of these dtypes may carry shapes/indices/biases; activations of compute ops must be int8.
-_AUX_DTYPES = {"int32", "int64"}
 
 
 def _snake(name: str) -> str:
@@ -89,8 +89,6 @@ def _quant(t: Any) -> tuple[np.ndarray, np.ndarray, int]:
     scale = np.asarray(q.ScaleAsNumpy(), np.float32).copy()
     zp = np.asarray(q.ZeroPointAsNumpy(), np.int64).copy() if not q.ZeroPointIsNone() else np.zeros(
         len(scale), np.int64)
-    if len(zp) != len(scale):
-        raise ValueError(f"{len(scale)} scales but {len(zp)} zero points")
     return scale, zp, int(q.QuantizedDimension())
 
 
@@ -135,8 +133,11 @@ def _parse(tfl: Any, raw: bytes) -> Graph:
         if dtype is None:
             raise InputError(f"tensor {i} ('{name}') has unsupported type code {ttype}")
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if not t.ShapeIsNone() and t.ShapeLength() else ()
+        if shape and shape[0] == -1:  # an open batch: TFLite Micro runs batch 1
+            shape = (1, *shape[1:])
         if any(d < 0 for d in shape):
-            raise InputError(f"tensor {i} ('{name}') has a dynamic shape {shape}; fixed shapes are required")
+            raise InputError(f"tensor {i} ('{name}') has a dynamic shape {shape}; only the batch dimension may be "
+                             "open (it is fixed at 1)")
         scale, zp, qdim = _quant(t)
         data_bytes = _buffer_bytes(raw, model, int(t.Buffer()))
         data = None
@@ -172,40 +173,6 @@ def _parse(tfl: Any, raw: bytes) -> Graph:
                  description=desc.decode("utf-8", "replace") if desc else "")
 
 
-def _validate(g: Graph, source: str) -> None:
-    if not g.ops:
-        raise InputError("model has no operators", source=source)
-    if not g.inputs or not g.outputs:
-        raise InputError("model declares no inputs or no outputs", source=source)
-    from crisp_eml.compiler.opdefs import find, registered_types
-
-    for op in g.ops:
-        if op.type not in SUPPORTED_OPS and op.type not in registered_types():
-            raise InputError(f"unsupported op {op.type} at operator index {op.index}; supported: "
-                             f"{', '.join(sorted(SUPPORTED_OPS))}", source=source)
-        if not op.outputs:
-            raise InputError(f"operator {op.index} ({op.type}) has no outputs", source=source)
-    if not any(t.dtype == "int8" and not t.is_constant for t in g.tensors):
-        raise InputError("float-only model: quantize it to full int8 first (e.g. `eml learn quantize` or the "
-                         "TFLite converter with an int8 representative dataset)", source=source)
-    for op in g.ops:
-        if op.type in BOUNDARY_OPS:
-            continue
-        d = find(g, op)
-        act_types = {"int8", d.act_dtype} if d is not None else {"int8"}
-        for ti in [*op.inputs, *op.outputs]:
-            if ti < 0:
-                continue
-            t = g.tensors[ti]
-            if t.is_constant and t.dtype in _AUX_DTYPES | {"int8"}:
-                continue
-            if t.dtype not in act_types and not (t.is_constant or t.dtype in _AUX_DTYPES and ti in op.inputs[1:]):
-                raise InputError(f"operator {op.index} ({op.type}) uses tensor {ti} ('{t.name}') of type "
-                                 f"{t.dtype}; only full-int8 models are supported", source=source)
-            if t.dtype in act_types and len(t.scale) == 0:
-                raise InputError(f"int8 tensor {ti} ('{t.name}') has no quantization parameters", source=source)
-
-
 def read_tflite(data: bytes | Path, *, source: str = "model.tflite") -> Graph:
     """Parse a TFLite model (bytes or path) into a :class:`Graph` of subgraph 0."""
     if isinstance(data, Path):
@@ -224,7 +191,25 @@ def read_tflite(data: bytes | Path, *, source: str = "model.tflite") -> Graph:
     except Exception as exc:  # flatbuffers raises assorted errors on corrupt input
         raise InputError(f"malformed or truncated TFLite model ({type(exc).__name__}: {exc})", source=source) from None
     graph.name = Path(source).stem or "model"
-    _validate(graph, source)
+    return _check_and_fold(graph, source)
+
+
+def _check_and_fold(graph: Graph, source: str) -> Graph:
+    """Types first (a float model hears "quantize it", whatever ops it has), then the open-batch rewrites,
+    then ops, operand types, quantisation parameters and every op's constants."""
+    from crisp_eml.compiler import model_checks as mc
+    from crisp_eml.compiler.fold import fold_graph
+
+    mc.check_structure(graph, source)
+    mc.check_types(graph, source)
+    try:
+        graph = fold_graph(graph)
+    except Exception as exc:  # a corrupt file can reach the rewrite with impossible shapes
+        raise InputError(f"malformed model: cannot fold its shape arithmetic ({type(exc).__name__}: {exc})",
+                         source=source) from None
+    mc.check_quantization(graph, source)
+    mc.check_ops(graph, source)
+    mc.check_operand_types(graph, source)
     _check_params(graph, source)
     return graph
 

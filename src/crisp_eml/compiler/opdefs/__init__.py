@@ -16,22 +16,20 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from crisp_eml.core.graph import Graph, Op
 
-if TYPE_CHECKING:
-    from crisp_eml.compiler.c.lower import LowerCtx
-
 #: Family modules (``crisp_eml.compiler.opdefs.<name>``); each calls :func:`register` at import time.
-_FAMILIES: tuple[str, ...] = ()
+_FAMILIES: tuple[str, ...] = ("resize", "matmul", "data", "activations", "s16_nn", "s16_misc")
 
 ParamsFn = Callable[[Graph, Op], dict[str, Any]]
 # (graph, op, input arrays (None for an absent optional input), params) -> output array, or one per output
 ReferenceFn = Callable[[Graph, Op, list[np.ndarray | None], dict[str, Any]], "np.ndarray | list[np.ndarray]"]
-LowerFn = Callable[[Graph, Op, "LowerCtx"], None]
+# (graph, op, crisp_eml.compiler.c.lower.LowerCtx): fills ctx.layer (not imported here: no import cycle)
+LowerFn = Callable[[Graph, Op, Any], None]
 # (graph, op) -> per output element, the smallest input-0 flat index it reads (None: unknown, never in place)
 ReadMinFn = Callable[[Graph, Op], "np.ndarray | None"]
 
