@@ -109,11 +109,12 @@ def test_a_one_buffer_graph_takes_one_placement(monkeypatch: pytest.MonkeyPatch)
     assert plan_memory(g).method == "greedy-by-size"
 
 
-# SOFTMAX reads a whole row (2 bytes here) before writing it: its output may start 2 bytes below its input, so
-# the live peak counting that overlap is 8 + 2 = 10 bytes at the softmax; w is a 1-byte graph input nobody reads.
+# SOFTMAX reads its whole row (2 bytes here) again for each output: the second output of a row still needs the
+# row, so its output may start 1 byte below its input and the live peak counting that overlap is 8 + 1 = 9 bytes
+# at the softmax; w is a 1-byte graph input nobody reads.
 # The search stops at the first plan that meets the bound: within a handful of placements, not all orders.
 BOUND_CASES = {
-    "at the in-place op": (build([(4, 2), (1,), (4, 2)], [("SOFTMAX", [0], [2])], [0, 1], [2]), 10, 5),
+    "at the in-place op": (build([(4, 2), (1,), (4, 2)], [("SOFTMAX", [0], [2])], [0, 1], [2]), 9, 5),
     # a 4-byte z written from y after the softmax: the peak is y + z, where only one of the pair is alive
     "after the in-place op": (build([(4, 2), (1,), (4, 2), (4,)], [("SOFTMAX", [0], [2]), ("CUSTOM", [2], [3])],
                                     [0, 1], [3]), 12, 8),
@@ -124,7 +125,7 @@ BOUND_CASES = {
 def test_the_inplace_lower_bound_stops_the_search(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     g, arena, placements = BOUND_CASES[case]
     plan = plan_memory(g)
-    assert (plan.method, plan.arena_bytes, plan.inplace) == ("exact+inplace", arena, {0: 2})
+    assert (plan.method, plan.arena_bytes, plan.inplace) == ("exact+inplace", arena, {0: 1})
     assert optimal_arena(g) == arena
     assert _method_with_budget(monkeypatch, g, placements) == "exact+inplace"
     assert _method_with_budget(monkeypatch, g, 0) == "greedy+inplace"  # found by the heuristics, not proven
@@ -138,12 +139,12 @@ def _method_with_budget(monkeypatch: pytest.MonkeyPatch, g: Graph, nodes: int) -
 
 
 def test_a_cut_search_keeps_its_improvement_but_does_not_claim_it_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
-    # the heuristics alone need 13 bytes, the optimum is 11: the search improves on the heuristics before it
+    # the heuristics alone need 14 bytes, the optimum is 11: the search improves on the heuristics before it
     # has proven the optimum, and a budget that ends in between keeps the improvement, labelled as a search
-    g = build([(1,), (3,), (7,), (3,), (7,)], [("CUSTOM", [0], [1, 2]), ("RELU", [1], [3]), ("RELU", [2], [4])],
-              [0], [4])
+    g = build([(1,), (2, 2), (2, 3), (2, 2), (2, 3)],
+              [("CUSTOM", [0], [1, 2]), ("SOFTMAX", [1], [3]), ("SOFTMAX", [2], [4])], [0], [4])
     heuristic = plan_memory(g, exact=False).arena_bytes
-    assert (heuristic, plan_memory(g).arena_bytes, optimal_arena(g)) == (13, 11, 11)
+    assert (heuristic, plan_memory(g).arena_bytes, optimal_arena(g)) == (14, 11, 11)
     for budget in range(1, 1000):
         monkeypatch.setattr(planner, "EXACT_NODE_LIMIT", budget)
         plan = plan_memory(g)
@@ -159,8 +160,9 @@ def test_a_cut_search_keeps_its_improvement_but_does_not_claim_it_optimal(monkey
 HEURISTIC_CASES: list[tuple[list[tuple[int, ...]], list[tuple[str, list[int], list[int]]], list[int], list[int]]] = [
     ([(4,), (1,), (1,), (3,), (5,), (3,), (5,), (8,)],
      [("RELU", [1], [2]), ("CUSTOM", [1, 0], [3, 4]), ("CUSTOM", [3], [5, 6]), ("CUSTOM", [3, 5], [7])], [0, 1], [7]),
-    ([(4,), (6,), (5,), (4,), (2,), (7,), (2,)],
-     [("CUSTOM", [0], [2]), ("CUSTOM", [1, 2], [3]), ("CUSTOM", [0, 2], [4, 5]), ("RELU", [4], [6])], [0, 1], [6]),
+    ([(2, 3), (1, 2), (3, 2), (1, 2), (1, 3), (2, 2)],  # earliest first only (random_graph seed 311, 5 ops)
+     [("CUSTOM", [0], [1]), ("CUSTOM", [1, 0], [2]), ("RELU", [1], [3]), ("CUSTOM", [2, 3], [4]),
+      ("CUSTOM", [3, 4], [5])], [0], [5]),
     ([(4,), (3,), (3,), (1,), (3,), (3,), (6,), (4,)],
      [("RELU", [1], [2]), ("CUSTOM", [0], [3]), ("CUSTOM", [2, 0], [4]), ("CUSTOM", [3], [5, 6]),
       ("CUSTOM", [4, 5], [7])], [0, 1], [7]),
