@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := gcc make gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm espeak-ng poppler-utils postgresql chromium \
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user emscripten nodejs node-acorn portaudio19-dev alsa-utils
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user emscripten nodejs node-acorn portaudio19-dev alsa-utils \
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 PYTEST_WORKERS ?= 2
 
 .PHONY: setup system-deps demo test lint typecheck bench clean

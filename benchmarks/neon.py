@@ -27,50 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from crisp_eml.compiler.insn_plugin import PLUGIN_C  # counts every executed instruction (its total mode)
+
 SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 CC, QEMU = "aarch64-linux-gnu-gcc", "qemu-aarch64"
 CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-march=armv8-a", "-static"]
 QEMU_CPU = ["-cpu", "cortex-a53"]
 WALL_ROUNDS = 3
 
-# Counts every executed guest instruction: one inline add per translation block (no callback per instruction).
-# The few declarations it needs from qemu-plugin.h (not packaged by Debian) are spelled out here.
-PLUGIN_C = r"""
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-typedef uint64_t qemu_plugin_id_t;
-struct qemu_plugin_tb;
-struct qemu_info_t;
-enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t, void (*)(qemu_plugin_id_t, struct qemu_plugin_tb *));
-void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *, enum qemu_plugin_op, void *, uint64_t);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *);
-void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, void (*)(qemu_plugin_id_t, void *), void *);
-__attribute__((visibility("default"))) int qemu_plugin_version = 1;
-static uint64_t count;
-static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
-{
-    (void)id;
-    qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &count, qemu_plugin_tb_n_insns(tb));
-}
-static void at_exit(qemu_plugin_id_t id, void *p)
-{
-    (void)id;
-    (void)p;
-    fprintf(stderr, "insns: %llu\n", (unsigned long long)count);
-}
-__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const struct qemu_info_t *info,
-                                                               int argc, char **argv)
-{
-    (void)info;
-    (void)argc;
-    (void)argv;
-    qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
-    qemu_plugin_register_atexit_cb(id, at_exit, NULL);
-    return 0;
-}
-"""
 
 
 def _need(name: str) -> str:

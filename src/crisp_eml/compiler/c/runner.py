@@ -1,8 +1,11 @@
 """Test programs around a generated library (not part of the library): host and Cortex-M4 runners.
 
-The host runner reads int8 input vectors from a file, writes the outputs to another and can time a loop of
-``<name>_invoke``. The Cortex-M4 runner embeds the vectors as C arrays, prints the outputs as hex through
-semihosting and counts SysTick ticks around each inference; our own startup code and linker script for
+Both runners move packed vectors: per inference ``<NAME>_INPUT_BYTES`` bytes (every input's codes, little-endian,
+in graph order: a row of ``tests/vectors.bin``) in and ``<NAME>_OUTPUT_BYTES`` bytes out through
+``<name>_invoke_packed``, so they work for any number of int8/int16 inputs and outputs. The host runner reads the
+vectors from a file, writes the outputs to another and can time a loop of inferences. The Cortex-M4 runner embeds
+the vectors as C byte arrays, prints the outputs as hex through semihosting and counts SysTick ticks around each
+inference; our own startup code and linker script for
 QEMU's ``mps2-an386`` board come with it. Pure text generation.
 """
 
@@ -22,8 +25,8 @@ def host_runner(name: str) -> str:
 
 int main(int argc, char **argv)
 {{
-    static int8_t in[{up}_INPUT_SIZE];
-    static int8_t out[{up}_OUTPUT_SIZE];
+    static int8_t in[{up}_INPUT_BYTES];
+    static int8_t out[{up}_OUTPUT_BYTES];
     FILE *fi;
     FILE *fo;
     long n = 0;
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
         return 2;
     }}
     while (fread(in, 1, sizeof in, fi) == sizeof in) {{
-        {name}_status_t st = {name}_invoke(in, out);
+        {name}_status_t st = {name}_invoke_packed(in, out);
         if (st != {up}_OK) {{
             fprintf(stderr, "invoke: %s\\n", {name}_status_str(st));
             return 4;
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
         clock_t t0, t1;
         t0 = clock();
         for (i = 0; i < iters; ++i) {{
-            (void){name}_invoke(in, out);
+            (void){name}_invoke_packed(in, out);
         }}
         t1 = clock();
         printf("ns_per_inference %.1f\\n", 1e9 * (double)(t1 - t0) / CLOCKS_PER_SEC / (double)(iters > 0 ? iters : 1));
@@ -97,33 +100,44 @@ static void nothing(void)
 static void calibrate(void)
 {
     /* 2 instructions per iteration x 100000 */
+#if defined(__ARM_ARCH_6M__) /* Thumb-1: no movw/movt; 195 << 9 + 160 = 100000 */
+    __asm volatile(".syntax unified\\n    movs r0, #195\\n    lsls r0, r0, #9\\n    adds r0, r0, #160\\n"
+                   "1:  subs r0, r0, #1\\n    bne 1b\\n.syntax divided\\n" ::: "r0", "cc");
+#else
     __asm volatile("    movw r0, #34464\\n    movt r0, #1\\n1:  subs r0, r0, #1\\n    bne 1b\\n" ::: "r0", "cc");
+#endif
 }
 """
 
 
-def m4_runner(name: str, vectors: np.ndarray, iterations: int = 1) -> str:
-    """Vectors embedded; prints 'O <hex>' per vector, then 'T <ticks>' for each timed inference."""
+def m4_runner(name: str, vectors: np.ndarray, iterations: int = 1, timing: str = M4_TIMING) -> str:
+    """Vectors (K rows of ``<NAME>_INPUT_BYTES`` packed bytes; any integer dtype, viewed as bytes) embedded;
+    prints 'O <hex>' (the ``<NAME>_OUTPUT_BYTES`` output bytes) per vector, then 'T <ticks>' per timed inference.
+
+    ``timing``: the C of ``ticks_of``/``nothing``/``calibrate`` (SysTick by default; ``c/boards.py`` has a
+    timer-less one for boards without SysTick, whose counts then come from the QEMU plugin).
+    """
     up = name.upper()
     k = int(vectors.shape[0])
-    rows = ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in vectors.reshape(k, -1)) or "{0}"
-    return f"""/* Cortex-M4 (QEMU mps2-an386) test runner for {name} (generated). Output through semihosting. */
+    packed = np.ascontiguousarray(vectors).view(np.int8).reshape(k, -1) if k else np.zeros((0, 0), np.int8)
+    rows = ",\n".join("{" + ", ".join(str(int(v)) for v in row) + "}" for row in packed) or "{0}"
+    return f"""/* Cross-build (QEMU) test runner for {name} (generated). Output through semihosting. */
 #include <stdio.h>
 
 #include "{name}.h"
-{M4_TIMING}
+{timing}
 #define N_VECTORS {k}
 #define N_TIMED {int(iterations)}
 
-static const int8_t vectors[{max(k, 1)}][{up}_INPUT_SIZE] = {{
+static const int8_t vectors[{max(k, 1)}][{up}_INPUT_BYTES] = {{
 {rows}
 }};
 
-static int8_t out[{up}_OUTPUT_SIZE];
+static int8_t out[{up}_OUTPUT_BYTES];
 
 static void one_inference(void)
 {{
-    (void){name}_invoke(vectors[0], out);
+    (void){name}_invoke_packed(vectors[0], out);
 }}
 
 int main(void)
@@ -133,11 +147,11 @@ int main(void)
         return 3;
     }}
     for (v = 0; v < N_VECTORS; ++v) {{
-        if ({name}_invoke(vectors[v], out) != {up}_OK) {{
+        if ({name}_invoke_packed(vectors[v], out) != {up}_OK) {{
             return 4;
         }}
         printf("O ");
-        for (i = 0; i < {up}_OUTPUT_SIZE; ++i) {{
+        for (i = 0; i < {up}_OUTPUT_BYTES; ++i) {{
             printf("%02x", (unsigned)(uint8_t)out[i]);
         }}
         printf("\\n");
