@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,6 +32,12 @@ def compile_cmd(
     background: Annotated[bool, typer.Option("--background", help="Compile, then verify (--host), as a background "
                                                                    "job: print the job id and return at once (see "
                                                                    "'eml jobs').")] = False,
+    arena_section: Annotated[str | None, typer.Option("--arena-section", help="Linker section for the arena and "
+                                                      "scratch (external RAM), e.g. .ext_ram; writes "
+                                                      "linker/example_external.ld.")] = None,
+    weights_section: Annotated[str | None, typer.Option("--weights-section", help="Linker section for every "
+                                                        "constant weight array (external flash), e.g. "
+                                                        ".ext_flash.")] = None,
     json_out: JSON = False,
 ) -> None:
     """Compile an int8 TFLite model into a dependency-free C99 library (bit-exact with TFLite Micro)."""
@@ -46,6 +52,9 @@ def compile_cmd(
         raise InputError("give a .tflite file or --model models:/name@alias")
     label_list = [x.strip() for x in labels.split(",")] if labels else None
     if fmt != "c" or arch is not None:
+        if arena_section or weights_section:
+            raise InputError("--arena-section/--weights-section place the C library's memory; use them with "
+                             "--format c", field="--arena-section" if arena_section else "--weights-section")
         return _compile_format(src, fmt, out, arch=arch, name=name, labels=label_list, force=force,
                                background=background, json_out=json_out)
     if background:
@@ -53,9 +62,11 @@ def compile_cmd(
 
         return run_in_background("compile", {"model": src, "out": str(out), "name": name, "vectors": vectors,
                                              "labels": [x.strip() for x in labels.split(",")] if labels else None,
-                                             "force": force, "verify": True}, json_out)
+                                             "force": force, "verify": True, "arena_section": arena_section,
+                                             "weights_section": weights_section}, json_out)
     r = compile_model(src, out, name=name, vectors=vectors, force=force,
-                      labels=[s.strip() for s in labels.split(",")] if labels else None)
+                      labels=[s.strip() for s in labels.split(",")] if labels else None, arena_section=arena_section,
+                      weights_section=weights_section)
     if json_out:
         print_json(r.to_dict())
         return
@@ -83,7 +94,9 @@ def _compile_format(src: str, fmt: str, out: Path, *, arch: str | None, name: st
 def verify_cmd(
     directory: Annotated[Path, typer.Argument(help="Library folder written by 'eml compile'.")],
     host: Annotated[bool, typer.Option("--host", help="Build with gcc (and ASan/UBSan) and compare.")] = False,
-    target: Annotated[str | None, typer.Option("--target", help="Cross target to emulate: cortex-m4.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help=(
+        "Core to emulate on QEMU: cortex-m0, cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55, riscv32 "
+        "(anomaly libraries: cortex-m4)."))] = None,
     no_sanitize: Annotated[bool, typer.Option("--no-sanitize", help="Skip the ASan/UBSan host build.")] = False,
     json_out: JSON = False,
 ) -> None:
@@ -129,13 +142,32 @@ def profile_cmd(
     else:
         rows += [["TFLM smallest arena", f"{r['tflm_arena_bytes']} B"], ["library RAM / TFLM arena", r["ram_vs_tflm"]]]
     rows.append(["RAM total", f"{r['ram_bytes']} B"])
+    if (peak := (r.get("memory") or {}).get("peak_op")):
+        rows.append(["arena peak at", f"op {peak['op']} {peak['type']} ({peak['live_bytes']} B live)"])
     if "flash_bytes" in r:
         rows += [["flash", f"{r['flash_bytes']} B"], ["instructions / inference", r["instructions_per_inference"]]]
     latency = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.3f} ms"
     rows += [["latency", latency], ["method", r["latency_method"]]]
+    for sec, size in (r.get("named_sections") or {}).items():
+        rows.append([f"section {sec} (linker script's memory)", f"{size} B"])
     if "saved_as" in r:
         rows.append(["saved (gate evidence)", r["saved_as"]])
     print_table(f"profile {r['library']}", ["", "value"], rows)
+    if r.get("flash_by_op"):
+        _flash_table(r["flash_by_op"])
+
+
+def _flash_table(f: dict[str, Any]) -> None:
+    rows = [[o["op"], o["type"], o["const_bytes"], o["shared_const_bytes"] or "", o["kernel"] or "-",
+             f"{o['kernel_code_bytes']}" + (f" (shared by {o['kernel_shared_by_ops']} ops)"
+                                            if o["kernel_shared_by_ops"] > 1 else "")] for o in f["ops"]]
+    un = f["unattributed"]
+    rows += [["", "total", f["const_bytes_total"], "", f"{len(f['kernel_functions'])} kernel functions",
+              f["kernel_code_bytes_total"]],
+             ["", "unattributed", "", "", f"model code {un['model_functions_bytes']} B, other functions "
+              f"{sum(un['other_functions'].values())} B, other {un['other_bytes']} B", f["unattributed_bytes"]]]
+    print_table(f"flash by op ({f['flash_bytes']} B; identical constants shared: {f['dedup_saved_bytes']} B saved)",
+                ["op", "type", "const B", "shared const B", "kernel", "kernel code B"], rows)
 
 
 def targets_cmd(json_out: JSON = False) -> None:
@@ -145,9 +177,9 @@ def targets_cmd(json_out: JSON = False) -> None:
     if json_out:
         print_json([t.to_dict() for t in TARGETS.values()])
         return
-    print_table("targets", ["id", "core", "MHz", "RAM KiB", "flash KiB", "FPU", "DSP", "CPI"],
+    print_table("targets", ["id", "core", "MHz", "RAM KiB", "flash KiB", "FPU", "DSP", "CPI", "instruction count"],
                 [[t.id, t.core, t.clock_hz / 1e6 or "-", t.ram_bytes // 1024 or "-", t.flash_bytes // 1024 or "-",
-                  t.fpu, t.dsp_extension, t.cpi or "-"] for t in TARGETS.values()])
+                  t.fpu, t.dsp_extension, t.cpi or "-", t.count_source()] for t in TARGETS.values()])
 
 
 def register(app: typer.Typer) -> None:

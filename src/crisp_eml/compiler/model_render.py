@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
 
 
 def render_model(data: bytes, *, name: str, labels: list[str], model_sha256: str, dsp: dict[str, Any] | None,
-                 source: str, graph_name: str | None = None) -> tuple[Graph, dict[str, str]]:
+                 source: str, graph_name: str | None = None, arena_section: str | None = None,
+                 weights_section: str | None = None) -> tuple[Graph, dict[str, str]]:
     """(the graph the library runs, the library's files by relative path) for the int8 model ``data``.
 
     ``name`` must already be a C identifier; ``graph_name`` overrides the model's own name in the sources'
-    comments (re-derivation keeps the one a folder was written with)."""
+    comments (re-derivation keeps the one a folder was written with); ``arena_section`` / ``weights_section``:
+    named linker sections (``eml compile --arena-section`` / ``--weights-section``)."""
     from crisp_eml.compiler.c.float_io import strip_float_io
     from crisp_eml.compiler.planner import plan_memory
     from crisp_eml.compiler.reader import read_tflite
@@ -31,5 +34,11 @@ def render_model(data: bytes, *, name: str, labels: list[str], model_sha256: str
         graph.name = graph_name
     norm = model_normalization(data)  # trained by crisp-eml: <name>_run standardises the features first
     opts = RenderOptions(name=name, labels=list(labels), model_sha256=model_sha256, dsp=dsp,
-                         normalization=norm.to_dict() if norm is not None else None)
-    return graph, render_library(graph, plan_memory(graph), opts)
+                         normalization=norm.to_dict() if norm is not None else None,
+                         arena_section=arena_section, weights_section=weights_section)
+    try:
+        return graph, render_library(graph, plan_memory(graph), opts)
+    except InputError as exc:  # the renderer knows no file name: every refusal names the model file
+        if exc.source:
+            raise
+        raise InputError(exc.reason, source=source, field=exc.field) from None

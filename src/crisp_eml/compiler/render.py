@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from crisp_eml import __version__
+from crisp_eml.compiler import flash
 from crisp_eml.compiler.c import POSTPROCESS_FILES, kernel_source, whole_source
+from crisp_eml.compiler.c.io_api import IoTensor, float_lit, io_functions, io_macros, io_prototypes, io_tensors
 from crisp_eml.compiler.c.lower import Layer, lower_op
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
@@ -47,6 +49,9 @@ class RenderOptions:
     dsp: dict[str, Any] | None = None  # impulse DSP spec (recorded in the manifest; C when a renderer exists)
     # per-channel feature standardisation applied by <name>_run before quantizing (from the model's metadata)
     normalization: dict[str, Any] | None = None
+    # named linker sections (external RAM / flash) for the arena + scratch and for the constants (compiler.flash)
+    arena_section: str | None = None
+    weights_section: str | None = None
 
 
 def c_identifier(name: str) -> str:
@@ -85,12 +90,17 @@ def c_string(text: str) -> str:
 
 def _qparams(g: Graph, ti: int) -> dict[str, Any]:
     t = g.tensor(ti)
-    return {"shape": list(t.shape), "dtype": t.dtype, "scale": float(t.scale[0]) if len(t.scale) else 0.0,
-            "zero_point": int(t.zero_point[0]) if len(t.zero_point) else 0}
+    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
+            "scale": float(t.scale[0]) if len(t.scale) else 0.0,
+            "zero_point": int(t.zero_point[0]) if len(t.zero_point) else 0, "bytes": t.nbytes}
 
 
-def _float_lit(v: float) -> str:
-    return f"{float(np.float32(v))!r}f".replace("inf", "INFINITY")
+_float_lit = float_lit
+
+
+def _has_run(ins: list[IoTensor], outs: list[IoTensor]) -> bool:
+    """``<name>_run`` (float in, dequantized scores and argmax out) exists for one input and one output only."""
+    return len(ins) == 1 and len(outs) == 1
 
 
 def _dsp_sources(spec: dict[str, Any] | None, name: str) -> tuple[dict[str, str] | None, str | None]:
@@ -128,17 +138,13 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
     """Graph + memory plan -> the library's files."""
     name = c_identifier(opts.name)
     up = name.upper()
-    if len(g.inputs) != 1 or len(g.outputs) != 1:
-        raise InputError(f"the C library supports one input and one output; model has {len(g.inputs)} and "
-                         f"{len(g.outputs)}")
     in_t, out_t = g.tensor(g.inputs[0]), g.tensor(g.outputs[0])
-    for t, what in ((in_t, "input"), (out_t, "output")):
-        if t.dtype != "int8":
-            raise InputError(f"model {what} '{t.name}' is {t.dtype}; the C library needs int8 I/O")
     arena = max(int(plan.arena_bytes), 1)
     if opts.labels and len(opts.labels) != int(np.prod(out_t.shape)):
-        raise InputError(f"{len(opts.labels)} labels given but the model has {int(np.prod(out_t.shape))} outputs",
-                         field="labels")
+        raise InputError(f"{len(opts.labels)} labels given but the model has {int(np.prod(out_t.shape))} outputs"
+                         + (" in its first output" if len(g.outputs) > 1 else ""), field="labels")
+    if opts.dsp and len(g.inputs) != 1:
+        raise InputError(f"a DSP step feeds one input; the model has {len(g.inputs)}", field="dsp")
 
     def ptr(ti: int) -> str:
         if ti not in plan.offsets:
@@ -148,16 +154,20 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
             raise InputError(f"memory plan puts tensor {ti} outside the arena")
         return f"&{name}_arena[{off}]"
 
+    ins, outs = io_tensors(g, ptr)
     layers: list[Layer] = [lower_op(g, op, name, ptr) for op in g.ops]
+    a_sec, w_sec = flash.check_sections(opts.arena_section, opts.weights_section)
+    opts = replace(opts, arena_section=a_sec, weights_section=w_sec)
+    dedup = flash.dedupe_layers(layers)  # identical constants emitted once (weights_bytes counts them once)
     scratch = max((layer.scratch_int16 for layer in layers), default=0)
     sections = sorted({s for layer in layers for s in layer.sections} | {"copy"})
-    in_size, out_size = int(np.prod(in_t.shape)), int(np.prod(out_t.shape))
+    in_size = int(np.prod(in_t.shape))
     dsp_files, dsp_note = _dsp_sources(opts.dsp, name)
     files: dict[str, str] = {
         "src/eml_kernels.h": kernel_source("eml_kernels.h", sections),
         "src/eml_kernels.c": kernel_source("eml_kernels.c", sections),
-        f"src/{name}.h": _header(name, up, g, arena, in_size, out_size, opts, dsp_files is not None),
-        f"src/{name}.c": _source(name, up, g, layers, ptr, in_size, out_size, opts, dsp_files is not None, scratch),
+        f"src/{name}.h": _header(name, up, ins, outs, arena, opts, dsp_files is not None),
+        f"src/{name}.c": _source(name, up, g, layers, ins, outs, opts, dsp_files is not None, scratch),
     }
     for fam in sorted({f for layer in layers for f in layer.families}):  # op families added since round 1
         files[f"src/{fam}.h"] = whole_source(f"{fam}.h")
@@ -170,6 +180,9 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
     files["CMakeLists.txt"] = _cmake(name, c_files)
     files["Makefile"] = _makefile(name, c_files)
     files["library.properties"] = _library_properties(name)
+    if opts.arena_section or opts.weights_section:
+        files["linker/example_external.ld"] = flash.example_linker_script(name, opts.arena_section,
+                                                                          opts.weights_section)
     manifest = {
         "generator": GENERATOR,
         "name": name,
@@ -178,7 +191,11 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         # arena + 'initialized' flag + im2col scratch (+ the DSP step's feature vector and static buffers)
         "ram_bytes": arena + 1 + 2 * scratch + ((4 * in_size + static_ram_of(dsp_files)) if dsp_files else 0),
         "scratch_bytes": 2 * scratch,
+        # the memory planner's figures: the op that sets the arena's peak and what is alive there
+        "memory": {"arena_bytes": arena, "scratch_bytes": 2 * scratch, "peak_op": getattr(plan, "peak", None) or None},
         "weights_bytes": weights,
+        "flash": {"dedup_saved_bytes": dedup.saved_bytes, "shared_constants": len(dedup.shared),
+                  "arena_section": opts.arena_section, "weights_section": opts.weights_section},
         "ops": [layer.op_type for layer in layers],
         "kernels": sections,
         # how the figures in docs/benchmarks/compiler.md were measured; the Makefile's default CFLAGS match
@@ -186,8 +203,13 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
                   "dsp_extension": "__ARM_FEATURE_DSP paths (SMLAD, SMMULR, SSAT) unless EML_NO_DSP",
                   "host_cflags": "-O3 (the Makefile's default and 'eml verify --host'); x86-64 builds take the "
                                  "SSE2 path (EML_NO_SIMD: portable C); the benchmark also reports -O2"},
-        "inputs": [_qparams(g, g.inputs[0])],
-        "outputs": [_qparams(g, g.outputs[0])],
+        "inputs": [_qparams(g, ti) for ti in g.inputs],
+        "outputs": [_qparams(g, ti) for ti in g.outputs],
+        # vectors.bin / expected.bin rows and <name>_invoke_packed: every input's (output's) bytes in graph order
+        "input_bytes": sum(t.nbytes for t in ins),
+        "output_bytes": sum(t.nbytes for t in outs),
+        "api": {"invoke": len(ins) == 1 and len(outs) == 1, "run": _has_run(ins, outs),
+                "invoke_n": True, "invoke_packed": True},
         "labels": list(opts.labels),
         "dsp": opts.dsp,
         "dsp_in_c": dsp_files is not None,
@@ -200,22 +222,53 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
     return files
 
 
-def _header(name: str, up: str, g: Graph, arena: int, in_size: int, out_size: int, opts: RenderOptions,
+def _header(name: str, up: str, ins: list[IoTensor], outs: list[IoTensor], arena: int, opts: RenderOptions,
             has_dsp: bool) -> str:
-    iq, oq = _qparams(g, g.inputs[0]), _qparams(g, g.outputs[0])
     status = "\n".join(f"    {up}_{code} = {i}," for i, (code, _) in enumerate(STATUS))
-    dsp_block = (f'#include "{name}_dsp.h"\n/* floats per raw window that {name}_run() takes */\n'
-                 f"#define {up}_RAW_INPUT_LEN {up}_DSP_INPUT_LEN\n") if has_dsp else \
-        f"/* {name}_run() takes the features themselves */\n#define {up}_RAW_INPUT_LEN {up}_INPUT_SIZE\n"
-    run_doc = ("raw signal -> <name>_dsp() features -> quantize -> invoke -> dequantize" if has_dsp else
-               "float features (already computed by your DSP code) -> quantize -> invoke -> dequantize")
-    if opts.normalization:
-        run_doc = run_doc.replace(" -> quantize", " -> standardise (training-set mean/std) -> quantize", 1)
-        dsp_block += (f"/* {name}_run() standardises the features before quantizing; {name}_invoke() takes "
-                      "codes of standardised features */\n#define " + up + "_NORMALIZED 1\n")
+    run = _has_run(ins, outs)
+    single_io = ""
+    run_block = ""
+    if run:
+        i0, o0 = ins[0], outs[0]
+        dsp_block = (f'#include "{name}_dsp.h"\n/* floats per raw window that {name}_run() takes */\n'
+                     f"#define {up}_RAW_INPUT_LEN {up}_DSP_INPUT_LEN\n") if has_dsp else \
+            f"/* {name}_run() takes the features themselves */\n#define {up}_RAW_INPUT_LEN {up}_INPUT_SIZE\n"
+        run_doc = ("raw signal -> <name>_dsp() features -> quantize -> invoke -> dequantize" if has_dsp else
+                   "float features (already computed by your DSP code) -> quantize -> invoke -> dequantize")
+        if opts.normalization:
+            run_doc = run_doc.replace(" -> quantize", " -> standardise (training-set mean/std) -> quantize", 1)
+            dsp_block += (f"/* {name}_run() standardises the features before quantizing; {name}_invoke() takes "
+                          "codes of standardised features */\n#define " + up + "_NORMALIZED 1\n")
+        single_io = f"""#define {up}_INPUT_SIZE {i0.size}
+#define {up}_OUTPUT_SIZE {o0.size}
+{dsp_block}
+#define {up}_INPUT_SCALE {float_lit(i0.scale)}
+#define {up}_INPUT_ZERO_POINT ({i0.zero_point})
+#define {up}_OUTPUT_SCALE {float_lit(o0.scale)}
+#define {up}_OUTPUT_ZERO_POINT ({o0.zero_point})
+/* real value <-> {i0.ctype} code of the model input / {o0.ctype} code of its output */
+#define {up}_QUANTIZE_INPUT(x) {name}_quantize_input(x)
+#define {up}_DEQUANTIZE_OUTPUT(q) ((float)((double){up}_OUTPUT_SCALE * (double)((int32_t)(q) - {up}_OUTPUT_ZERO_POINT)))
+"""
+        run_block = f"""
+typedef struct {{
+    float scores[{up}_OUTPUT_SIZE];   /* dequantized outputs */
+    {o0.ctype} raw[{up}_OUTPUT_SIZE];{" " * (8 - len(o0.ctype))}/* {o0.dtype} outputs as the model computed them */
+    int32_t label_index;              /* index of the largest output */
+    const char *label;                /* its label, or NULL when the model has no labels */
+}} {name}_result_t;
+"""
+        what = " (raw samples)" if has_dsp else " (the features)"
+        run_proto = (f"/* {run_doc}; len must be {up}_RAW_INPUT_LEN{what},\n * else {up}_ERR_INPUT_SIZE. */\n"
+                     f"{name}_status_t {name}_run(const float *raw, size_t len, {name}_result_t *out);\n"
+                     f"{i0.ctype} {name}_quantize_input(float x);\n")
+    else:
+        run_proto = (f"/* {len(ins)} inputs, {len(outs)} outputs: no {name}_run() (float features and argmax need one "
+                     f"input and one output);\n * quantize with {up}_INPUTk_SCALE / {up}_INPUTk_ZERO_POINT. */\n")
+    entry = f"{name}_run() or {name}_invoke()" if run else f"{name}_invoke_n() or {name}_invoke_packed()"
     return f"""/* {name}.h - generated by {GENERATOR}; do not edit. Public API of the '{name}' model library.
- * C99, no dynamic allocation, no stdio. All state is static: call {name}_init() once, then {name}_run() or
- * {name}_invoke() from one thread at a time. */
+ * C99, no dynamic allocation, no stdio. All state is static: call {name}_init() once, then {entry}
+ * from one thread at a time. */
 #ifndef {up}_H
 #define {up}_H
 
@@ -227,39 +280,16 @@ extern "C" {{
 #endif
 
 #define {up}_ARENA_BYTES {arena}
-#define {up}_INPUT_SIZE {in_size}
-#define {up}_OUTPUT_SIZE {out_size}
 #define {up}_LABEL_COUNT {len(opts.labels)}
-{dsp_block}
-#define {up}_INPUT_SCALE {_float_lit(iq["scale"])}
-#define {up}_INPUT_ZERO_POINT ({iq["zero_point"]})
-#define {up}_OUTPUT_SCALE {_float_lit(oq["scale"])}
-#define {up}_OUTPUT_ZERO_POINT ({oq["zero_point"]})
-/* real value <-> int8 code of the model input/output */
-#define {up}_QUANTIZE_INPUT(x) {name}_quantize_input(x)
-#define {up}_DEQUANTIZE_OUTPUT(q) ((float)((double){up}_OUTPUT_SCALE * (double)((int32_t)(q) - {up}_OUTPUT_ZERO_POINT)))
-
+{single_io}{io_macros(up, ins, outs)}
 typedef enum {{
 {status}
 }} {name}_status_t;
-
-typedef struct {{
-    float scores[{up}_OUTPUT_SIZE];   /* dequantized outputs */
-    int8_t raw[{up}_OUTPUT_SIZE];     /* int8 outputs as the model computed them */
-    int32_t label_index;              /* index of the largest output */
-    const char *label;                /* its label, or NULL when the model has no labels */
-}} {name}_result_t;
-
+{run_block}
 extern const char *const {name}_labels[];
 
 {name}_status_t {name}_init(void);
-/* features: {up}_INPUT_SIZE int8 codes; out: {up}_OUTPUT_SIZE int8 codes. */
-{name}_status_t {name}_invoke(const int8_t *features, int8_t *out);
-/* {run_doc}; len must be {up}_RAW_INPUT_LEN{" (the features)" if not has_dsp else " (raw samples)"},
- * else {up}_ERR_INPUT_SIZE. */
-{name}_status_t {name}_run(const float *raw, size_t len, {name}_result_t *out);
-int8_t {name}_quantize_input(float x);
-const char *{name}_status_str({name}_status_t status);
+{io_prototypes(name, up, ins, outs)}{run_proto}const char *{name}_status_str({name}_status_t status);
 
 #ifdef __cplusplus
 }}
@@ -290,33 +320,21 @@ def _normalization(name: str, norm: dict[str, Any] | None, in_size: int, src: st
     return decls, f"({src}[i] - {name}_norm_mean[i % {n.channels}]) / {name}_norm_std[i % {n.channels}]"
 
 
-def _source(name: str, up: str, g: Graph, layers: list[Layer], ptr: Any, in_size: int, out_size: int,
+def _source(name: str, up: str, g: Graph, layers: list[Layer], ins: list[IoTensor], outs: list[IoTensor],
             opts: RenderOptions, has_dsp: bool, scratch: int) -> str:
+    arena_sec = f" {up}_ARENA_SECTION" if opts.arena_section else ""
     col = f"/* scratch of the convolutions (im2col of two output pixels; depthwise 3x3: row ring) */\n" \
-        f"static int16_t {name}_col[{scratch}];\n" \
+        f"static int16_t {name}_col[{scratch}]{arena_sec};\n" \
         if scratch else ""
     decls = "\n".join(d for layer in layers for d in layer.decls)
+    if opts.weights_section:
+        decls = "\n".join(flash.in_section([d for layer in layers for d in layer.decls], f"{up}_WEIGHTS_SECTION"))
     calls = "\n".join(f"    /* {layer.op_index}: {layer.op_type} */\n    {layer.call}" for layer in layers)
     status_strs = "\n".join(f"    {c_string(text.replace('<name>', name))}," for _, text in STATUS)
     labels = ", ".join(c_string(lb) for lb in opts.labels) or "NULL"
-    x, y = ptr(g.inputs[0]), ptr(g.outputs[0])
     dsp_include = (f"#if {up}_DSP_N_FEATURES != {up}_INPUT_SIZE\n"
                    f'#error "the DSP step and the model disagree on the feature count"\n#endif\n') if has_dsp else ""
-    if has_dsp:
-        features = (f"    static float features[{up}_INPUT_SIZE];\n"
-                    f"    if ({name}_dsp(raw, len, features) != 0) {{\n        return {up}_ERR_DSP;\n    }}\n")
-        src = "features"
-    else:
-        features, src = "", "raw"
-    # a wrong length is the caller's input size error, with or without a DSP step (checked before the DSP runs);
-    # a DSP step that takes whole recordings (length_mode pad/resample) takes any number of complete rows
-    len_check = (f"#if defined({up}_DSP_VARIABLE_LENGTH) && {up}_DSP_VARIABLE_LENGTH\n"
-                 f"    if (len == 0u || len % (size_t){up}_DSP_N_AXES != 0u) {{\n"
-                 f"        return {up}_ERR_INPUT_SIZE;\n    }}\n#else\n"
-                 f"    if (len != (size_t){up}_RAW_INPUT_LEN) {{\n        return {up}_ERR_INPUT_SIZE;\n    }}\n"
-                 "#endif\n") if has_dsp else \
-        f"    if (len != (size_t){up}_RAW_INPUT_LEN) {{\n        return {up}_ERR_INPUT_SIZE;\n    }}\n"
-    norm_decls, value = _normalization(name, opts.normalization, in_size, src)
+    norm_decls, run = _run_source(name, up, ins, outs, opts, has_dsp) if _has_run(ins, outs) else ("", "")
     fam_includes = "".join(f'#include "{f}.h"\n' for f in sorted({f for layer in layers for f in layer.families}))
     return f"""/* {name}.c - generated by {GENERATOR}; do not edit. Model '{g.name}', {len(layers)} layers. */
 #include "{name}.h"
@@ -328,9 +346,9 @@ def _source(name: str, up: str, g: Graph, layers: list[Layer], ptr: Any, in_size
 #else
 #define {up}_ALIGNED
 #endif
-
+{flash.section_macros(up, opts.arena_section, opts.weights_section)}
 /* Every activation tensor lives in this arena at the offset the memory planner chose. */
-static int8_t {name}_arena[{up}_ARENA_BYTES] {up}_ALIGNED;
+static int8_t {name}_arena[{up}_ARENA_BYTES] {up}_ALIGNED{arena_sec};
 static uint8_t {name}_initialized;
 {col}
 const char *const {name}_labels[] = {{{labels}}};
@@ -362,31 +380,43 @@ static void {name}_layers(void)
 {calls}
 }}
 
-{name}_status_t {name}_invoke(const int8_t *features, int8_t *out)
-{{
-    if (features == NULL || out == NULL) {{
-        return {up}_ERR_NULL;
-    }}
-    if (!{name}_initialized) {{
-        return {up}_ERR_NOT_INITIALIZED;
-    }}
-    eml_copy_s8(features, {x}, {in_size});
-    {name}_layers();
-    eml_copy_s8({y}, out, {out_size});
-    return {up}_OK;
-}}
+{io_functions(name, up, ins, outs)}{run}"""
 
-int8_t {name}_quantize_input(float x)
+
+def _run_source(name: str, up: str, ins: list[IoTensor], outs: list[IoTensor], opts: RenderOptions,
+                has_dsp: bool) -> tuple[str, str]:
+    """(normalisation tables, C of ``<name>_quantize_input`` and ``<name>_run``) of a one-input, one-output model."""
+    x, y, tin, tout = ins[0].ptr, outs[0].ptr, ins[0].ctype, outs[0].ctype
+    bits = 8 * ins[0].nbytes // max(ins[0].size, 1)
+    lo, hi, lim = -(1 << (bits - 1)), (1 << (bits - 1)) - 1, 1 << bits
+    in_size = ins[0].size
+    if has_dsp:
+        features = (f"    static float features[{up}_INPUT_SIZE];\n"
+                    f"    if ({name}_dsp(raw, len, features) != 0) {{\n        return {up}_ERR_DSP;\n    }}\n")
+        src = "features"
+    else:
+        features, src = "", "raw"
+    # a wrong length is the caller's input size error, with or without a DSP step (checked before the DSP runs);
+    # a DSP step that takes whole recordings (length_mode pad/resample) takes any number of complete rows
+    len_check = (f"#if defined({up}_DSP_VARIABLE_LENGTH) && {up}_DSP_VARIABLE_LENGTH\n"
+                 f"    if (len == 0u || len % (size_t){up}_DSP_N_AXES != 0u) {{\n"
+                 f"        return {up}_ERR_INPUT_SIZE;\n    }}\n#else\n"
+                 f"    if (len != (size_t){up}_RAW_INPUT_LEN) {{\n        return {up}_ERR_INPUT_SIZE;\n    }}\n"
+                 "#endif\n") if has_dsp else \
+        f"    if (len != (size_t){up}_RAW_INPUT_LEN) {{\n        return {up}_ERR_INPUT_SIZE;\n    }}\n"
+    norm_decls, value = _normalization(name, opts.normalization, in_size, src)
+    return norm_decls, f"""
+{tin} {name}_quantize_input(float x)
 {{
     /* zero_point + round-half-away-from-zero(x / scale), clamped: what TFLite's QUANTIZE does */
     const float v = x / {up}_INPUT_SCALE;
     int32_t q;
     float frac;
-    if (!(v < 256.0f)) {{
-        return 127;
+    if (!(v < {lim}.0f)) {{
+        return {hi};
     }}
-    if (!(v > -256.0f)) {{
-        return -128;
+    if (!(v > -{lim}.0f)) {{
+        return {lo};
     }}
     q = (int32_t)v;
     frac = v - (float)q;
@@ -396,13 +426,13 @@ int8_t {name}_quantize_input(float x)
         --q;
     }}
     q += {up}_INPUT_ZERO_POINT;
-    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    return ({tin})(q < {lo} ? {lo} : (q > {hi} ? {hi} : q));
 }}
 
 {name}_status_t {name}_run(const float *raw, size_t len, {name}_result_t *out)
 {{
-    int8_t *q_in = {x};
-    const int8_t *q_out = {y};
+    {tin} *q_in = ({tin} *)(void *){x};
+    const {tout} *q_out = (const {tout} *)(const void *){y};
     int32_t i, best = 0;
     if (raw == NULL || out == NULL) {{
         return {up}_ERR_NULL;

@@ -97,6 +97,8 @@ class CompileParams(_Params):
     verify: bool = True
     target: Literal["cortex-m4"] | None = None  # also verify on this emulated target
     sanitize: bool = True
+    arena_section: str | None = Field(None, max_length=64)  # named linker sections (compiler.flash checks them)
+    weights_section: str | None = Field(None, max_length=64)
 
 
 class ProfileParams(_Params):
@@ -187,7 +189,7 @@ def _compile(project: Project, p: dict[str, Any], report: Report) -> dict[str, A
     out = Path(p["out"]) if p["out"] else report.dir / "library"
     report.progress(0, 2 if p["verify"] else 1, "compile")
     r = compile_model(p["model"], out, name=p["name"], vectors=p["vectors"], labels=p["labels"], force=p["force"],
-                      project=project)
+                      project=project, arena_section=p["arena_section"], weights_section=p["weights_section"])
     result: dict[str, Any] = {"compile": r.to_dict(), "verify": None}
     if not p["verify"]:
         report.progress(1, 1, "compiled")

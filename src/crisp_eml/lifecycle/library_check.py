@@ -149,8 +149,12 @@ def _render(manifest: Mapping[str, Any], data: bytes, digest: str, source: str,
             return render_anomaly_library(model, name=name, dsp=dsp, model_sha256=digest)
         from crisp_eml.compiler.model_render import render_model
 
+        placed = manifest.get("flash") or {}  # named linker sections the library was compiled with
+        if not isinstance(placed, dict):
+            raise InputError("MANIFEST.json's flash block is not an object")
         return render_model(data, name=name, labels=list(labels), model_sha256=digest, dsp=dsp, source=digest,
-                            graph_name=_model_name(files.get(f"src/{name}.c")))[1]
+                            graph_name=_model_name(files.get(f"src/{name}.c")),
+                            arena_section=placed.get("arena_section"), weights_section=placed.get("weights_section"))[1]
     except (InputError, ValueError, TypeError, KeyError) as exc:
         raise VerificationError(f"{source}: cannot re-derive the library from the model with the options its "
                                 f"MANIFEST.json states ({exc})") from exc

@@ -87,7 +87,8 @@ def _open_project() -> Any:
 
 def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors: int = 8,
                   labels: list[str] | None = None, force: bool = False, seed: int = 0,
-                  project: Any = None, use_project: bool = True, record: bool = True) -> CompileResult:
+                  project: Any = None, use_project: bool = True, record: bool = True,
+                  arena_section: str | None = None, weights_section: str | None = None) -> CompileResult:
     """Compile ``model`` into the library folder ``out_dir``. ``record=False``: no ``compiler.compile`` audit
     entry (a build into a temporary folder, e.g. ``compile --format``, must not become gate evidence)."""
     from crisp_eml.compiler import verify
@@ -116,10 +117,13 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     sha = hashlib.sha256(data).hexdigest()
     lib_name = c_identifier(name or stem)
     graph, files = render_model(data, name=lib_name, labels=list(labels or known_labels), model_sha256=sha,
-                                dsp=impulse, source=model)
+                                dsp=impulse, source=model, arena_section=arena_section,
+                                weights_section=weights_section)
     n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
     _check_feature_count(model, impulse, n_in)  # before anything is written
-    vec = verify.random_vectors(n_in, vectors, seed)
+    # one packed row per vector: every input's bytes in graph order (int16 inputs: 2 bytes per code)
+    vec = verify.random_vectors(verify.io_bytes(verify.io_layout([graph.tensor(i) for i in graph.inputs])), vectors,
+                                seed)
     expected = verify.tflm_outputs(data, vec) if vectors else np.zeros((0, 0), np.int8)
     publish_tree(files, {verify.VECTORS: vec.tobytes(),
                          verify.EXPECTED: np.ascontiguousarray(expected, np.int8).tobytes(),

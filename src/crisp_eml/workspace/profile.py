@@ -1,9 +1,11 @@
 """Use case ``profile``: RAM, flash and latency of a compiled model on a catalog target, next to TFLite Micro.
 
 RAM = arena + static state (from the cross build's .data/.bss) + a stack bound (gcc ``-fstack-usage``);
-flash = text + rodata + data of the library objects built with arm-none-eabi-gcc for Cortex-M4 (used for
-every MCU target as the measured proxy); latency = instructions per inference measured on QEMU x the target's
-CPI factor / clock. Linux targets: the host build is timed instead.
+flash = text + rodata + data of the library objects built for the target's QEMU board (``c/boards.py``: its
+core's ``-mcpu``); latency = instructions per inference measured on that board (exact, QEMU instruction-count
+plugin) x the target's CPI factor / clock; "estimated" when the target has no board of its own (ESP32-S3: the
+Cortex-M4 count) or for anomaly scorers (always counted on the Cortex-M4). Linux targets: the host build is
+timed instead.
 
 Inside a project (acting member needs COMPILE) the result is saved as a ``compiler.profile`` audit entry
 (target, RAM/flash/latency, model sha256), which ``eml gate`` then uses as evidence for that model and target.
@@ -73,6 +75,7 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         # the library's own RAM (arena + scratch + state, from the manifest) against TFLM's arena alone
         lib_ram = int(manifest.get("ram_bytes", arena))
         out["ram_vs_tflm"] = round(lib_ram / out["tflm_arena_bytes"], 3) if out["tflm_arena_bytes"] else None
+        out["memory"] = manifest.get("memory")  # arena, scratch and the op that sets the arena's peak
         if target.kind == "linux":
             out["ram_bytes"] = int(manifest["ram_bytes"])
             if (elsewhere := _other_machine(target)) is not None:
@@ -85,7 +88,13 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
                        latency_method="host build (gcc -O3, the library Makefile's default) timed on this machine "
                                       "(50 inferences)")
             return out
-        out.update(_device_figures(verify.run_cortex_m4(lib, vec[:1], Path(tmp) / "m4"), target, "inference"))
+        from crisp_eml.compiler.c.boards import get_board
+
+        board = get_board(target.board or "cortex-m4")
+        res = build.run_board(lib, vec[:1], Path(tmp) / "m4", board=board.id)
+        out.update(_device_figures(res, target, "inference"))
+        if board.arm:  # flash by op reads ARM objects (arm-none-eabi binutils)
+            _flash_figures(out, lib, Path(tmp) / "m4")
         return out
 
 
@@ -111,18 +120,41 @@ def _other_machine(target: Any) -> str | None:
 
 
 def _device_figures(res: dict[str, Any], target: Any, per: str) -> dict[str, Any]:
-    """RAM, flash and latency on an MCU target from a Cortex-M4 QEMU run (``run_cortex_m4`` and its anomaly twin)."""
+    """RAM, flash and latency on an MCU target from a QEMU run (``build.run_board`` on the target's board, or
+    the Cortex-M4 anomaly runner). The instruction count is "measured" when it ran on the target's own board
+    (``target.board``, ``target.count == "measured"``), else "estimated" (another core's count x CPI)."""
+    from crisp_eml.compiler.c.boards import get_board
+
     instr = int(res["instructions_per_inference"] or 0)
     ram = int(res["static_ram_bytes"]) + int(res["stack_bytes_max"])
+    ran = get_board(res.get("board", "cortex-m4"))
+    how = "exact, QEMU instruction-count plugin" if res.get("count_method") == "plugin" else "SysTick, -icount shift=0"
+    count = "measured" if target.count == "measured" and ran.id == target.board else "estimated"
+    if count == "measured":
+        method = f"measured on QEMU {ran.machine} ({ran.core}): instructions per {per} ({how})"
+    else:
+        method = f"estimated (CPI x count): {ran.core} instruction count per {per} on QEMU {ran.machine} ({how})"
     return dict(
         static_ram_bytes=int(res["static_ram_bytes"]), stack_bytes_max=int(res["stack_bytes_max"]),
         ram_bytes=ram, flash_bytes=int(res["flash_bytes"]), sections=res["sizes"],
-        instructions_per_inference=instr,
+        instructions_per_inference=instr, instruction_count=count, measured_on=ran.machine,
         latency_ms=round(instr * target.cpi / target.clock_hz * 1e3, 3),
-        latency_method=f"QEMU mps2-an386 instruction count per {per} (SysTick, -icount shift=0) x CPI "
-                       f"{target.cpi} / {target.clock_hz / 1e6:g} MHz",
+        latency_method=f"{method} x CPI {target.cpi} / {target.clock_hz / 1e6:g} MHz",
         fits={"ram": ram <= target.ram_bytes, "flash": int(res["flash_bytes"]) <= target.flash_bytes},
     )
+
+
+def _flash_figures(out: dict[str, Any], lib: Path, obj_dir: Path) -> None:
+    """Flash by op (``compiler.flash.flash_by_op``) from the Cortex-M4 objects, and the library's named linker
+    sections (``eml compile --arena-section/--weights-section``): those go where the user's linker script puts
+    them (external memory), so ``flash_bytes``/``ram_bytes`` keep counting the standard sections only."""
+    from crisp_eml.compiler.flash import flash_by_op
+
+    by_op = flash_by_op(lib, obj_dir)
+    out["flash_by_op"] = by_op
+    named = {k: v for k, v in by_op["sections"].items() if k not in ("text", "rodata", "data", "bss")}
+    if named:
+        out["named_sections"] = named
 
 
 def _measure_anomaly(lib: Path, manifest: dict[str, Any], target: Any, tmp: Path) -> dict[str, Any]:

@@ -677,6 +677,7 @@ static int eml_dw3x3_ok(const eml_dwconv_params_t *p)
            p->pad_w <= 1 && p->out_h + 2 - p->pad_h >= p->in_h && p->out_w + 2 - p->pad_w >= p->in_w;
 }
 
+#if !EML_USE_DSP /* the DSP build has its own channel-planar ring (eml_dw3x3_dsp_s8) */
 static void eml_dw3x3_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int8_t *row)
 {
     const int32_t C = p->in_c;
@@ -699,6 +700,7 @@ static void eml_dw3x3_fill(const eml_dwconv_params_t *p, const int8_t *in, int32
         }
     }
 }
+#endif
 
 #if EML_USE_DSP
 #define EML_DW_TAP(xp, wp)                                                                                          \
@@ -785,6 +787,7 @@ static inline void eml_dw3x3_neon_8(const int8_t *const *ring, int32_t xoff, con
 }
 #endif
 
+#if !EML_USE_DSP
 static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                          const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
@@ -856,6 +859,132 @@ static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const i
         }
     }
 }
+#endif
+
+#if EML_USE_DSP
+/* Cortex-M (DSP extension) version of the 3x3 ring: each ring row is stored channel-planar (row[c * W + jx], W =
+ * out_w + 2 padded columns, the padding holds the input zero point as above), so one word load gives 4 horizontal
+ * taps x0..x3 of a channel; __sxtb16 gives (x0, x2) and (x1, x3), and with the channel's row weights packed as
+ * (w0, w2) and w1 two neighbouring outputs take 3 multiply instructions each per row (SMLAD + SMLABB/SMLABT):
+ *   out(ox) += w0 x0 + w2 x2 + w1 x1, out(ox + 1) += w0 x1 + w2 x3 + w1 x2.
+ * Requantization is fused into the store. A whole output row is written only after input rows oy - pad_h ..
+ * oy + 2 - pad_h are in the ring (every input byte the row needs), so writing the row channel by channel keeps
+ * the in-place contract. Scratch: 3 * C * W + 4 bytes (the last word load of an odd row reads one byte on). */
+static void eml_dw3x3_fill_planar(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int8_t *row)
+{
+    const int32_t C = p->in_c;
+    const int32_t width = p->out_w + 2;
+    const int8_t zp = (int8_t)(-p->in_offset);
+    int32_t jx, c;
+    for (jx = 0; jx < width; ++jx) {
+        const int32_t ix = jx - p->pad_w;
+        int8_t *dst = row + jx;
+        if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+            const int8_t *src = in + (iy * p->in_w + ix) * C;
+            for (c = 0; c + 4 <= C; c += 4) {
+                const uint32_t v = (uint32_t)eml_load32(src + c);
+                dst[0] = (int8_t)v;
+                dst[width] = (int8_t)(v >> 8);
+                dst[2 * width] = (int8_t)(v >> 16);
+                dst[3 * width] = (int8_t)(v >> 24);
+                dst += 4 * width;
+            }
+            for (; c < C; ++c) {
+                *dst = src[c];
+                dst += width;
+            }
+        } else {
+            for (c = 0; c < C; ++c) {
+                *dst = zp;
+                dst += width;
+            }
+        }
+    }
+}
+
+/* one ring row's contribution to two neighbouring outputs (xp: 4 taps x0..x3 of the channel; k1 in the bottom
+ * (SMLABx) or top (SMLATx) half of kk) */
+#define EML_DW3_ROW(xp, k02, kk, B)                                                                                 \
+    do {                                                                                                            \
+        const int32_t xv_ = eml_load32(xp);                                                                         \
+        const int32_t xe_ = __sxtb16(xv_);                                                                          \
+        const int32_t xo_ = eml_sxtb16_ror8(xv_);                                                                   \
+        a0 = __smlad(k02, xe_, a0);                                                                                 \
+        a1 = __smlad(k02, xo_, a1);                                                                                 \
+        a0 = __smla##B##b(kk, xo_, a0);                                                                             \
+        a1 = __smla##B##t(kk, xe_, a1);                                                                             \
+    } while (0)
+
+static inline int32_t eml_pack16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)(uint16_t)lo) | ((uint32_t)hi << 16));
+}
+
+/* one output row, channel by channel: rw: ring rows 1 and 2 relative to row 0 (constant over the row) */
+static inline void eml_dw3x3_dsp_row(int32_t mode, const eml_dwconv_params_t *p, const int8_t *r0, int32_t d1,
+                                     int32_t d2, const int8_t *w, const int32_t *bias_full, const int32_t *mult,
+                                     const int32_t *shift, int8_t *out)
+{
+    const int32_t C = p->out_c;
+    const int32_t W = p->out_w + 2;
+    const int32_t ow = p->out_w;
+    const int32_t out_off = p->out_offset;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
+    int32_t c;
+    for (c = 0; c < C; ++c) {
+        const int8_t *wc = w + c;
+        const int32_t k02a = eml_pack16(wc[0], wc[2 * C]);
+        const int32_t k02b = eml_pack16(wc[3 * C], wc[5 * C]);
+        const int32_t k02c = eml_pack16(wc[6 * C], wc[8 * C]);
+        const int32_t k1ab = eml_pack16(wc[C], wc[4 * C]);
+        const int32_t k1c = wc[7 * C];
+        const int32_t b = bias_full[c];
+        const int8_t *x = r0 + c * W;
+        const int8_t *xend = x + ow;
+        int8_t *o = out + c;
+        while (x < xend) {
+            int32_t a0 = b;
+            int32_t a1 = b;
+            EML_DW3_ROW(x, k02a, k1ab, b);
+            EML_DW3_ROW(x + d1, k02b, k1ab, t);
+            EML_DW3_ROW(x + d2, k02c, k1c, b);
+            o[0] = eml_rq8(mode, a0, mult[c], shift[c], out_off, lo, hi);
+            if (x + 1 < xend) {
+                o[C] = eml_rq8(mode, a1, mult[c], shift[c], out_off, lo, hi);
+            }
+            o += 2 * C;
+            x += 2;
+        }
+    }
+}
+
+static void eml_dw3x3_dsp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
+                             const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
+                             int8_t *out)
+{
+    const int32_t C = p->out_c;
+    const int32_t rlen = (p->out_w + 2) * C;
+    const int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
+    int32_t oy;
+    eml_dw3x3_fill_planar(p, in, -p->pad_h, rows);
+    eml_dw3x3_fill_planar(p, in, 1 - p->pad_h, rows + rlen);
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int8_t *r0 = rows + (oy % 3) * rlen;
+        const int32_t d1 = (int32_t)((((oy + 1) % 3) - (oy % 3)) * rlen);
+        const int32_t d2 = (int32_t)((((oy + 2) % 3) - (oy % 3)) * rlen);
+        eml_dw3x3_fill_planar(p, in, oy + 2 - p->pad_h, rows + ((oy + 2) % 3) * rlen);
+        if (mode == 2) { /* one copy per requantization mode: the mode test stays out of the loops */
+            eml_dw3x3_dsp_row(2, p, r0, d1, d2, w, bias_full, mult, shift, out);
+        } else if (mode == 1) {
+            eml_dw3x3_dsp_row(1, p, r0, d1, d2, w, bias_full, mult, shift, out);
+        } else {
+            eml_dw3x3_dsp_row(0, p, r0, d1, d2, w, bias_full, mult, shift, out);
+        }
+        out += p->out_w * C;
+    }
+}
+#endif
 
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                      const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
@@ -864,7 +993,11 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
     const int32_t oc_n = p->out_c;
     const int32_t in_c = p->in_c;
     if (rows != NULL && eml_dw3x3_ok(p)) {
+#if EML_USE_DSP
+        eml_dw3x3_dsp_s8(p, in, w, bias_full, mult, shift, rows, out);
+#else
         eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
+#endif
         return;
     }
     if (p->depth_mul == 1 && (oc_n & 3) == 0) {

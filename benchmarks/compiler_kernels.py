@@ -1,0 +1,109 @@
+"""Cortex-M4 instructions per MAC of each convolution / depthwise / fully-connected configuration, and KWS per layer.
+
+Goals of issue 15: no CONV_2D / DEPTHWISE_CONV_2D configuration above 4 instructions per MAC on the M4 (1x1,
+3x3, strided, padded, dilated, depth multiplier 1 and 2, odd channel counts; FC too) and KWS <= 4.5 M
+instructions per inference. Each configuration is a single-op graph (``compiler.synth_graphs``, no TensorFlow)
+compiled with the default options, run on QEMU ``mps2-an386`` (arm-none-eabi-gcc -O2) with SysTick read around the
+layer call (``compiler.layer_profile``), and its output checked byte for byte against the numpy reference.
+
+    .venv/bin/python benchmarks/compiler_kernels.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crisp_eml.compiler.build import write_tree
+from crisp_eml.compiler.layer_profile import profile_m4
+from crisp_eml.compiler.planner import plan_memory
+from crisp_eml.compiler.reader import read_tflite
+from crisp_eml.compiler.reference import run_reference
+from crisp_eml.compiler.render import RenderOptions, render_library
+from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph, macs
+from crisp_eml.core.graph import Graph
+
+SHARED = Path(os.environ.get("EML_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+KWS = SHARED / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
+GOAL_PER_MAC = 4.0
+GOAL_KWS = 4_500_000
+
+C, D, F = "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"
+CONFIGS: list[ConvSpec] = [
+    ConvSpec(C, 12, 10, 32, 32),                                  # pointwise
+    ConvSpec(C, 12, 10, 15, 17),                                  # pointwise, odd channels
+    ConvSpec(C, 12, 10, 16, 16, 3, 3),                            # 3x3 same
+    ConvSpec(C, 12, 10, 16, 16, 3, 3, padding="VALID"),           # 3x3 valid
+    ConvSpec(C, 16, 16, 8, 16, 3, 3, stride=2),                   # strided
+    ConvSpec(C, 12, 10, 8, 8, 3, 3, dilation=2),                  # dilated
+    ConvSpec(C, 24, 24, 3, 8, 3, 3, stride=2),                    # image stem (3 input channels)
+    ConvSpec(C, 49, 10, 1, 64, 10, 4, stride=2),                  # KWS stem (1 input channel)
+    ConvSpec(D, 25, 5, 64, 64, 3, 3),                             # KWS depthwise
+    ConvSpec(D, 16, 16, 32, 32, 3, 3),                            # dw 3x3 same, wider
+    ConvSpec(D, 16, 16, 32, 32, 3, 3, stride=2),                  # dw strided
+    ConvSpec(D, 12, 10, 16, 16, 3, 3, dilation=2),                # dw dilated
+    ConvSpec(D, 12, 10, 15, 15, 3, 3),                            # dw odd channels
+    ConvSpec(D, 12, 10, 8, 16, 3, 3),                             # dw multiplier 2
+    ConvSpec(D, 12, 10, 7, 14, 3, 3, stride=2, padding="VALID"),  # dw multiplier 2, odd, strided
+    ConvSpec(F, 1, 1, 256, 64),                                   # FC
+    ConvSpec(F, 1, 1, 63, 11),                                    # FC odd
+]
+
+
+def _profile(g: Graph, work: Path, seed: int = 0) -> tuple[list[tuple[int, str, int]], int, bool, dict[str, Any]]:
+    files = render_library(g, plan_memory(g), RenderOptions(name="bench"))
+    write_tree(files, work / "lib")
+    shape = g.tensor(g.inputs[0]).shape
+    x = np.random.default_rng(seed).integers(-128, 128, int(np.prod(shape))).astype(np.int8)
+    prof = profile_m4(work / "lib", x, work)
+    want = run_reference(g, [x.reshape(shape)])[0].reshape(-1)
+    return prof.layers, prof.total, bool(np.array_equal(want, prof.outputs)), json.loads(files["MANIFEST.json"])
+
+
+def run() -> dict[str, Any]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, spec in enumerate(CONFIGS):
+            layers, _, exact, _ = _profile(conv_graph(spec, seed=i), Path(tmp) / f"c{i}")
+            n = layers[0][2]
+            rows.append({"config": spec.label(), "macs": macs(spec), "instructions": n,
+                         "per_mac": round(n / macs(spec), 2), "exact": exact})
+        kws: dict[str, Any] = {}
+        if KWS.is_file():
+            g = read_tflite(KWS.read_bytes())
+            layers, total, exact, manifest = _profile(g, Path(tmp) / "kws")
+            kws = {"total": total, "exact": exact, "ram_bytes": manifest["ram_bytes"],
+                   "scratch_bytes": manifest["scratch_bytes"],
+                   "layers": [{"op": i, "type": t, "instructions": n} for i, t, n in layers]}
+    return {"configs": rows, "kws": kws}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    res = run()
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return
+    print(f"{'configuration':<44} {'MACs':>9} {'instr':>10} {'instr/MAC':>9}  goal<={GOAL_PER_MAC}  exact")
+    for r in res["configs"]:
+        ok = "ok" if r["per_mac"] <= GOAL_PER_MAC else "OVER"
+        print(f"{r['config']:<44} {r['macs']:>9} {r['instructions']:>10} {r['per_mac']:>9.2f}  {ok:<9} {r['exact']}")
+    k = res["kws"]
+    if k:
+        print(f"\nKWS: {k['total']:,} instructions per inference (goal <= {GOAL_KWS:,}: "
+              f"{'ok' if k['total'] <= GOAL_KWS else 'not met'}), exact {k['exact']}, ram_bytes {k['ram_bytes']}, "
+              f"scratch {k['scratch_bytes']}")
+        for layer in k["layers"]:
+            print(f"  op {layer['op']:>2} {layer['type']:<20} {layer['instructions']:>10,}")
+
+
+if __name__ == "__main__":
+    main()
