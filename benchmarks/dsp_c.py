@@ -106,7 +106,7 @@ def _rel(c: np.ndarray, py: np.ndarray) -> float:
 
 
 def bench(block: str, work: Path, rounds: int) -> dict[str, Any]:
-    from crisp_eml.compiler.c.runner import M4_LINKER, M4_STARTUP
+    from crisp_eml.compiler.c.boards import get_board
     from crisp_eml.compiler.dsp_c import render_dsp_c
     from crisp_eml.core.impulse import ImpulseSpec
     from crisp_eml.dsp.pipeline import apply_impulse
@@ -141,8 +141,9 @@ def bench(block: str, work: Path, rounds: int) -> dict[str, Any]:
     # Cortex-M4F under QEMU
     m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
     (d / "m4.c").write_text(M4.replace("@RAW@", ", ".join(f"{float(v)!r}f" for v in w.ravel())))
-    (d / "startup.c").write_text(M4_STARTUP)
-    (d / "m.ld").write_text(M4_LINKER)
+    board = get_board("cortex-m4")
+    (d / "startup.c").write_text(board.startup())
+    (d / "m.ld").write_text(board.linker())
     _run(["arm-none-eabi-gcc", *m4, *warn, "-O2", "-c", "-o", str(d / "b_dsp.o"), str(d / "b_dsp.c")])
     _run(["arm-none-eabi-gcc", *m4, "-std=gnu99", "-O2", "--specs=rdimon.specs", f"-T{d / 'm.ld'}",
           str(d / "startup.c"), str(d / "m4.c"), str(d / "b_dsp.o"), "-o", str(d / "m4.elf"), "-lm"])

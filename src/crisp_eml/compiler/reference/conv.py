@@ -37,33 +37,44 @@ def _patches(x: np.ndarray, p: dict[str, Any], oh: int, ow: int) -> np.ndarray:
     return np.where(valid, g, 0)
 
 
-def conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
-            out_shape: tuple[int, ...]) -> np.ndarray:
+def conv_acc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
+             out_shape: tuple[int, ...]) -> np.ndarray:
+    """CONV_2D's exact int64 accumulators (input offset from ``p``, bias added), NHWC; int8 and 16x8 share it."""
     x4 = _as4d(x)
     oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
     if w.shape[3] != x4.shape[3]:
         raise ValueError("grouped convolution is not supported")
     acc = np.einsum("nhwijc,oijc->nhwo", _patches(x4, p, oh, ow), w.astype(np.int64))
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape)
+    return acc + b.astype(np.int64) if b is not None else acc
 
 
-def depthwise_conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
-                      out_shape: tuple[int, ...]) -> np.ndarray:
+def depthwise_acc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
+                  out_shape: tuple[int, ...]) -> np.ndarray:
+    """DEPTHWISE_CONV_2D's exact int64 accumulators (input offset from ``p``, bias added)."""
     x4 = _as4d(x)
     oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
     patches = np.repeat(_patches(x4, p, oh, ow), p["depth_multiplier"], axis=-1)
     acc = np.einsum("nhwijo,ijo->nhwo", patches, w[0].astype(np.int64))
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape)
+    return acc + b.astype(np.int64) if b is not None else acc
+
+
+def fc_acc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any]) -> np.ndarray:
+    """FULLY_CONNECTED's exact int64 accumulators (input and filter offsets from ``p``, bias added)."""
+    xs = x.reshape(-1, p["accum_depth"]).astype(np.int64) + p["input_offset"]
+    acc = xs @ (w.astype(np.int64) + p["filter_offset"]).T
+    return acc + b.astype(np.int64) if b is not None else acc
+
+
+def conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
+            out_shape: tuple[int, ...]) -> np.ndarray:
+    return _requant(conv_acc(x, w, b, p, out_shape), p, out_shape)
+
+
+def depthwise_conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
+                      out_shape: tuple[int, ...]) -> np.ndarray:
+    return _requant(depthwise_acc(x, w, b, p, out_shape), p, out_shape)
 
 
 def fully_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
                     out_shape: tuple[int, ...]) -> np.ndarray:
-    xs = x.reshape(-1, p["accum_depth"]).astype(np.int64) + p["input_offset"]
-    acc = xs @ (w.astype(np.int64) + p["filter_offset"]).T
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape)
+    return _requant(fc_acc(x, w, b, p), p, out_shape)

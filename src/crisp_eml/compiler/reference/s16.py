@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.compiler.reference import s16_tables
-from crisp_eml.compiler.reference.conv import _as4d, _patches
+from crisp_eml.compiler.reference import conv, s16_tables
+from crisp_eml.compiler.reference.conv import _as4d
 from crisp_eml.core.quant import multiply_by_quantized_multiplier, wrap_int32
 
 I16_MIN, I16_MAX = -32768, 32767
@@ -41,32 +41,17 @@ def _requant(acc: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...], off
 
 def conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
             out_shape: tuple[int, ...]) -> np.ndarray:
-    x4 = _as4d(x)
-    oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
-    acc = np.einsum("nhwijc,oijc->nhwo", _patches(x4, {**p, "input_offset": 0}, oh, ow), w.astype(np.int64))
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape)
+    return _requant(conv.conv_acc(x, w, b, {**p, "input_offset": 0}, out_shape), p, out_shape)
 
 
 def depthwise_conv_2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
                       out_shape: tuple[int, ...]) -> np.ndarray:
-    x4 = _as4d(x)
-    oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
-    patches = np.repeat(_patches(x4, {**p, "input_offset": 0}, oh, ow), p["depth_multiplier"], axis=-1)
-    acc = np.einsum("nhwijo,ijo->nhwo", patches, w[0].astype(np.int64))
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape)
+    return _requant(conv.depthwise_acc(x, w, b, {**p, "input_offset": 0}, out_shape), p, out_shape)
 
 
 def fully_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[str, Any],
                     out_shape: tuple[int, ...]) -> np.ndarray:
-    xs = x.reshape(-1, p["accum_depth"]).astype(np.int64) + p["input_offset"]
-    acc = xs @ (w.astype(np.int64) + p["filter_offset"]).T
-    if b is not None:
-        acc = acc + b.astype(np.int64)
-    return _requant(acc, p, out_shape, p["output_offset"])
+    return _requant(conv.fc_acc(x, w, b, p), p, out_shape, p["output_offset"])
 
 
 def average_pool_2d(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:
