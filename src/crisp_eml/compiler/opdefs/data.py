@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crisp_eml.compiler.opdefs import OpDef, register
+from crisp_eml.compiler.params import _const
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph, Op, Tensor
 
@@ -29,14 +30,6 @@ def _scale(t: Tensor) -> float:
 
 def _zp(t: Tensor) -> int:
     return int(t.zero_point[0]) if len(t.zero_point) else 0
-
-
-def _const(g: Graph, op: Op, k: int, what: str) -> list[int]:
-    if len(op.inputs) <= k or op.inputs[k] < 0 or g.tensor(op.inputs[k]).data is None:
-        raise InputError(f"operator {op.index} ({op.type}): the {what} tensor must be constant")
-    data = g.tensor(op.inputs[k]).data
-    assert data is not None
-    return [int(v) for v in np.asarray(data).reshape(-1)]
 
 
 def _axis(op: Op, axis: int, rank: int) -> int:

@@ -16,7 +16,8 @@ def add_sub(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out_shape: tuple[in
     sb = multiply_by_quantized_multiplier(b1, p["input2_multiplier"], p["input2_shift"])
     raw = wrap_int32(sa - sb if subtract else sa + sb)
     y = multiply_by_quantized_multiplier(raw, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
-    return np.broadcast_to(np.clip(y, p["act_min"], p["act_max"]).astype(np.int8), out_shape).copy()
+    # clipped to the activation range; the caller casts to the output's type (int8, or int16 in the 16x8 mode)
+    return np.broadcast_to(np.clip(y, p["act_min"], p["act_max"]), out_shape).copy()
 
 
 def mul(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:

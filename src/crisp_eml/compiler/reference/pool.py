@@ -28,14 +28,15 @@ def _as4d(x: np.ndarray) -> np.ndarray:
 def average_pool_2d(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:
     oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
     g, valid = _windows(_as4d(x), p, oh, ow)
-    acc = np.where(valid, g, 0).sum(axis=(3, 4))
+    acc = wrap_int32(np.where(valid, g, 0).sum(axis=(3, 4)))  # TFLM's int32 sum (int16 windows may wrap)
     count = valid.sum(axis=(3, 4)).astype(np.int64)
     if (count == 0).any():
         raise ValueError("average pool window without any input")
     num = np.where(acc > 0, acc + count // 2, acc - count // 2)
     q = np.abs(num) // count  # C division truncates toward zero
     out = np.where(num < 0, -q, q)
-    return np.clip(out, p["act_min"], p["act_max"]).astype(np.int8).reshape(out_shape)
+    # clipped to the activation range; the caller casts to the output's type (int8, or int16 in the 16x8 mode)
+    return np.clip(out, p["act_min"], p["act_max"]).reshape(out_shape)
 
 
 def max_pool_2d(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:

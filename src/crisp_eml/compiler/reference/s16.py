@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from crisp_eml.compiler.reference import conv, s16_tables
+from crisp_eml.compiler.reference import conv, elementwise, pool, s16_tables
 from crisp_eml.compiler.reference.conv import _as4d
 from crisp_eml.core.quant import multiply_by_quantized_multiplier, wrap_int32
 
@@ -54,21 +54,6 @@ def fully_connected(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict[
     return _requant(conv.fc_acc(x, w, b, p), p, out_shape, p["output_offset"])
 
 
-def average_pool_2d(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:
-    from crisp_eml.compiler.reference.pool import _windows
-
-    oh, ow = _as4d(np.zeros(out_shape, np.int8)).shape[1:3]
-    g, valid = _windows(_as4d(x), p, oh, ow)
-    acc = wrap_int32(np.where(valid, g, 0).sum(axis=(3, 4)))
-    count = valid.sum(axis=(3, 4)).astype(np.int64)
-    if (count == 0).any():
-        raise ValueError("average pool window without any input")
-    num = np.where(acc > 0, acc + count // 2, acc - count // 2)
-    q = np.abs(num) // count  # C division truncates toward zero
-    out = np.where(num < 0, -q, q)
-    return np.clip(out, p["act_min"], p["act_max"]).reshape(out_shape)
-
-
 def max_pool_2d(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:
     from crisp_eml.compiler.reference.pool import _windows
 
@@ -82,16 +67,6 @@ def mean(x: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.nda
     s = wrap_int32(x.astype(np.int64).sum(axis=tuple(p["axes"])) - p["input_zero_point"] * p["num_elements"])
     y = multiply_by_quantized_multiplier(s, p["output_multiplier"], p["output_shift"])
     return np.clip(y + p["output_zero_point"], I16_MIN, I16_MAX).reshape(out_shape)
-
-
-def add_sub(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...], subtract: bool) -> np.ndarray:
-    a1 = wrap_int32((a.astype(np.int64) + p["input1_offset"]) * (1 << p["left_shift"]))
-    b1 = wrap_int32((b.astype(np.int64) + p["input2_offset"]) * (1 << p["left_shift"]))
-    sa = multiply_by_quantized_multiplier(a1, p["input1_multiplier"], p["input1_shift"])
-    sb = multiply_by_quantized_multiplier(b1, p["input2_multiplier"], p["input2_shift"])
-    raw = wrap_int32(sa - sb if subtract else sa + sb)
-    y = multiply_by_quantized_multiplier(raw, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
-    return np.broadcast_to(np.clip(y, p["act_min"], p["act_max"]), out_shape).copy()
 
 
 def mul(a: np.ndarray, b: np.ndarray, p: dict[str, Any], out_shape: tuple[int, ...]) -> np.ndarray:
@@ -168,3 +143,8 @@ def relu(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
 
 def relu6(x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
     return np.clip(x.astype(np.int64), p["zero"], p["six"])
+
+
+# The same integer arithmetic as int8 (TFLM runs one routine for both); the caller casts to int16.
+average_pool_2d = pool.average_pool_2d
+add_sub = elementwise.add_sub
