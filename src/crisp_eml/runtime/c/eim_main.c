@@ -630,6 +630,33 @@ static int print_info(void)
     return 0;
 }
 
+/* The socket appears at `path` only once it listens: a client that connects as soon as the file exists
+ * (the official one polls for it) would otherwise be refused between bind() and listen(). It is bound
+ * under a temporary name in the same folder and renamed; a path too long for that is bound directly. */
+static int listen_at(int srv, struct sockaddr_un *addr, const char *path)
+{
+    char tmp[sizeof addr->sun_path];
+    const char *slash = strrchr(path, '/');
+    size_t dir = slash != NULL ? (size_t)(slash - path) + 1u : 0u;
+    int n = snprintf(tmp, sizeof tmp, "%.*s.eim-%ld.tmp", (int)dir, path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return bind(srv, (struct sockaddr *)addr, sizeof *addr) != 0 || listen(srv, 4) != 0 ? -1 : 0;
+    }
+    memcpy(addr->sun_path, tmp, (size_t)n + 1u);
+    (void)unlink(tmp);
+    if (bind(srv, (struct sockaddr *)addr, sizeof *addr) != 0) {
+        return -1;
+    }
+    if (listen(srv, 4) != 0 || rename(tmp, path) != 0) {
+        int err = errno;
+        (void)unlink(tmp);
+        errno = err;
+        return -1;
+    }
+    memcpy(addr->sun_path, path, strlen(path) + 1u);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un addr;
@@ -675,7 +702,7 @@ int main(int argc, char **argv)
         return 1;
     }
     (void)unlink(path); /* a stale socket from an earlier run */
-    if (bind(srv, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(srv, 4) != 0) {
+    if (listen_at(srv, &addr, path) != 0) {
         fprintf(stderr, "%s: cannot listen on %s: %s\n", argv[0], path, strerror(errno));
         (void)close(srv);
         return 1;
