@@ -17,12 +17,13 @@ from crisp_eml.core.graph import Graph
 
 def render_model(data: bytes, *, name: str, labels: list[str], model_sha256: str, dsp: dict[str, Any] | None,
                  source: str, graph_name: str | None = None, arena_section: str | None = None,
-                 weights_section: str | None = None) -> tuple[Graph, dict[str, str]]:
+                 weights_section: str | None = None, optimize: str = "balanced") -> tuple[Graph, dict[str, str]]:
     """(the graph the library runs, the library's files by relative path) for the int8 model ``data``.
 
     ``name`` must already be a C identifier; ``graph_name`` overrides the model's own name in the sources'
     comments (re-derivation keeps the one a folder was written with); ``arena_section`` / ``weights_section``:
-    named linker sections (``eml compile --arena-section`` / ``--weights-section``)."""
+    named linker sections (``eml compile --arena-section`` / ``--weights-section``); ``optimize``: ram | balanced |
+    speed (``eml compile --optimize``)."""
     from crisp_eml.compiler.c.float_io import strip_float_io
     from crisp_eml.compiler.planner import plan_memory
     from crisp_eml.compiler.reader import read_tflite
@@ -35,7 +36,7 @@ def render_model(data: bytes, *, name: str, labels: list[str], model_sha256: str
     norm = model_normalization(data)  # trained by crisp-eml: <name>_run standardises the features first
     opts = RenderOptions(name=name, labels=list(labels), model_sha256=model_sha256, dsp=dsp,
                          normalization=norm.to_dict() if norm is not None else None,
-                         arena_section=arena_section, weights_section=weights_section)
+                         arena_section=arena_section, weights_section=weights_section, optimize=optimize)
     try:
         return graph, render_library(graph, plan_memory(graph), opts)
     except InputError as exc:  # the renderer knows no file name: every refusal names the model file

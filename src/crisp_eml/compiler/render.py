@@ -19,6 +19,7 @@ from crisp_eml.compiler import flash
 from crisp_eml.compiler.c import POSTPROCESS_FILES, kernel_source, whole_source
 from crisp_eml.compiler.c.io_api import IoTensor, float_lit, io_functions, io_macros, io_prototypes, io_tensors
 from crisp_eml.compiler.c.lower import Layer, lower_op
+from crisp_eml.compiler.optimize import check_optimize
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.graph import Graph
 from crisp_eml.core.library_digest import sources_sha256
@@ -52,6 +53,8 @@ class RenderOptions:
     # named linker sections (external RAM / flash) for the arena + scratch and for the constants (compiler.flash)
     arena_section: str | None = None
     weights_section: str | None = None
+    # ram | balanced | speed (compiler.optimize): which kernels and weight layouts the lowering picks
+    optimize: str = "balanced"
 
 
 def c_identifier(name: str) -> str:
@@ -155,7 +158,8 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         return f"&{name}_arena[{off}]"
 
     ins, outs = io_tensors(g, ptr)
-    layers: list[Layer] = [lower_op(g, op, name, ptr) for op in g.ops]
+    optimize = check_optimize(opts.optimize)
+    layers: list[Layer] = [lower_op(g, op, name, ptr, optimize=optimize) for op in g.ops]
     a_sec, w_sec = flash.check_sections(opts.arena_section, opts.weights_section)
     opts = replace(opts, arena_section=a_sec, weights_section=w_sec)
     dedup = flash.dedupe_layers(layers)  # identical constants emitted once (weights_bytes counts them once)
@@ -196,6 +200,7 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
         "weights_bytes": weights,
         "flash": {"dedup_saved_bytes": dedup.saved_bytes, "shared_constants": len(dedup.shared),
                   "arena_section": opts.arena_section, "weights_section": opts.weights_section},
+        "optimize": optimize,
         "ops": [layer.op_type for layer in layers],
         "kernels": sections,
         # how the figures in docs/benchmarks/compiler.md were measured; the Makefile's default CFLAGS match
