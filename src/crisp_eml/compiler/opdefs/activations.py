@@ -73,9 +73,10 @@ def _downscale_to_int16(m: int) -> int:
 
 def hard_swish_params(g: Graph, op: Op) -> dict[str, Any]:
     x, y = _io(g, op)
-    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(_scale(x)))
-    out_real = float(np.float32(hires / np.float32(_scale(y))))
-    rel_real = float(np.float32(hires / np.float32(3.0 / 32768.0)))
+    # the installed TFLM runtime divides in double (tests/golden/test_multiplier_precision.py); hires is exact
+    hires = float(np.float32(np.float32(1.0 / 128.0) * np.float32(_scale(x))))
+    out_real = hires / float(np.float32(_scale(y)))
+    rel_real = hires / (3.0 / 32768.0)
     om, oe = quantize_multiplier(out_real)
     rm, re_ = quantize_multiplier(rel_real)
     if oe > 0:  # TFLM's Prepare refuses this too
@@ -138,8 +139,9 @@ def leaky_relu_params(g: Graph, op: Op) -> dict[str, Any]:
     x, y = _io(g, op)
     alpha = np.float32(op.options.get("alpha", 0.2))
     sx, sy = np.float32(_scale(x)), np.float32(_scale(y))
-    ma, sa = quantize_multiplier(float(np.float32(np.float32(sx * alpha) / sy)))
-    mi, si = quantize_multiplier(float(np.float32(sx / sy)))
+    # products and divisions in double, as the installed TFLM runtime does (tests/golden/test_multiplier_precision.py)
+    ma, sa = quantize_multiplier(float(sx) * float(alpha) / float(sy))
+    mi, si = quantize_multiplier(float(sx) / float(sy))
     return {"input_offset": _zp(x), "output_offset": _zp(y), "multiplier_alpha": ma, "shift_alpha": sa,
             "multiplier_identity": mi, "shift_identity": si}
 
