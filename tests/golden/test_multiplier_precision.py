@@ -4,8 +4,9 @@ TFLite Micro sources differ on where the float32 -> double widening happens (``s
 divides in float32; ``static_cast<double>(a) / b`` in double). The two multipliers usually differ by tens of
 units and on a few scale pairs that moves an output byte, which random vectors over a handful of converted
 models almost never show. The installed ``tflite-micro`` runtime (the golden) computes RELU, LEAKY_RELU and
-HARD_SWISH in double; before this test our LEAKY_RELU and HARD_SWISH divided in float32 and gave one byte in
-256 wrong on these scale pairs. The models are one-op flatbuffers (256 inputs: every int8 code at once);
+HARD_SWISH in double, and per-tensor FULLY_CONNECTED (and BATCH_MATMUL, the same helper) multiplies the two
+scales in double too; before this test our LEAKY_RELU and HARD_SWISH divided in float32 and our per-tensor FC
+multiplied in float32, each giving some bytes wrong on these scale pairs. The models are one-op flatbuffers (256 inputs: every int8 code at once);
 the scale pairs were found by searching where the float32 and the double formula give different bytes.
 """
 
@@ -96,3 +97,62 @@ def test_op_matches_tflm_on_every_code(op: str, sx: F, sy: F, zx: int, zy: int, 
     assert np.array_equal(ref, want), f"{op}: reference differs from TFLM in {int((ref != want).sum())} bytes"
     got, _ = build.host_run(build.host_build(tmp_path / "lib", tmp_path / "build"), vec, 256)
     assert np.array_equal(got, want), f"{op}: C differs from TFLM in {int((got != want).sum())} bytes"
+
+
+# per-tensor FULLY_CONNECTED: (input scale, weight scale, output scale, input zp, output zp); a float32 product
+# of the two scales (some TFLM sources' GetQuantizedConvolutionMultipler) moves 8 and 16 of the 65,536 bytes
+FC_CASES = [
+    (F("0.082879804"), F("0.041381937"), F("0.5293634"), -4, -4),
+    (F("0.012518689"), F("0.027834281"), F("0.014424011"), -8, -14),
+]
+
+
+def fc_model(sx: float, sw: float, sy: float, zx: int, zy: int) -> bytes:
+    """``[1, 1] -> [1, 256]`` per-tensor int8 FULLY_CONNECTED whose 256 weights are every int8 code."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    def tensor(name: str, shape: list[int], buf: int, scale: float, zp: int) -> object:
+        t = schema.TensorT()
+        t.shape, t.type, t.buffer, t.name = shape, schema.TensorType.INT8, buf, name
+        q = schema.QuantizationParametersT()
+        q.scale, q.zeroPoint = [float(scale)], [zp]
+        t.quantization = q
+        return t
+
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
+    code.version = 4
+    node = schema.OperatorT()
+    node.opcodeIndex, node.inputs, node.outputs = 0, [0, 1, -1], [2]
+    node.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
+    node.builtinOptions = schema.FullyConnectedOptionsT()
+    sub = schema.SubGraphT()
+    sub.tensors = [tensor("x", [1, 1], 0, sx, zx), tensor("w", [256, 1], 1, sw, 0), tensor("y", [1, 256], 0, sy, zy)]
+    sub.inputs, sub.outputs, sub.operators = [0], [2], [node]
+    weights = schema.BufferT()
+    weights.data = np.arange(-128, 128, dtype=np.int8).view(np.uint8).copy()
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [sub]
+    model.buffers = [schema.BufferT(), weights]
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize(("sx", "sw", "sy", "zx", "zy"), FC_CASES)
+def test_fully_connected_per_tensor_matches_tflm_on_every_product(sx: F, sw: F, sy: F, zx: int, zy: int,
+                                                                  tmp_path: Path) -> None:
+    acc = np.outer(np.arange(-128, 128) - zx, np.arange(-128, 128))
+    ys = [np.clip(zy + multiply_by_quantized_multiplier(acc, m, s), -128, 127)
+          for m, s in (quantize_multiplier(float(F(sx * sw)) / float(sy)),
+                       quantize_multiplier(float(sx) * float(sw) / float(sy)))]
+    assert (ys[0] != ys[1]).any()  # the case is real: the float32 product gives other bytes
+    model = fc_model(sx, sw, sy, zx, zy)
+    g, _ = compile_to(model, tmp_path / "lib", "prec_fc")
+    vec = np.arange(-128, 128, dtype=np.int8)[:, None]  # every input code: 256 x 256 products
+    want = tflm_outputs(model, vec)
+    ref = np.stack([run_reference(g, [v.reshape(1, 1)])[0].reshape(-1) for v in vec])
+    assert np.array_equal(ref, want), f"reference differs from TFLM in {int((ref != want).sum())} bytes"
+    got, _ = build.host_run(build.host_build(tmp_path / "lib", tmp_path / "build"), vec, 256)
+    assert np.array_equal(got, want), f"C differs from TFLM in {int((got != want).sum())} bytes"

@@ -92,11 +92,9 @@ def _fc(g: Graph, op: Op) -> dict[str, Any]:
     per_channel = len(w.scale) > 1
     mult, shift = [], []
     for c in range(len(w.scale) if per_channel else 1):
-        if per_channel:  # PopulateConvolutionQuantizationParams: float scales, product and division in double
-            real = float(np.float32(_scale(x))) * float(np.float32(w.scale[c])) / float(np.float32(_scale(y)))
-        else:  # GetQuantizedConvolutionMultipler: the scale product in float32, then divided in double
-            prod = np.float32(np.float32(_scale(x)) * np.float32(w.scale[c]))
-            real = float(prod) / float(np.float32(_scale(y)))
+        # float scales, product and division in double, per channel or per tensor: what the installed TFLite
+        # Micro runtime computes (a float32 product moves bytes: tests/golden/test_multiplier_precision.py)
+        real = float(np.float32(_scale(x))) * float(np.float32(w.scale[c])) / float(np.float32(_scale(y)))
         m, s = quantize_multiplier(real)
         mult.append(m)
         shift.append(s)

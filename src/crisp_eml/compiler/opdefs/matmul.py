@@ -160,7 +160,8 @@ def _bm_params(g: Graph, op: Op) -> dict[str, Any]:
         batch.append(max(la[d], lb[d]))
     if int(np.prod(y.shape)) != int(np.prod(batch)) * m * n:
         raise InputError(f"operator {op.index} (BATCH_MATMUL): output shape {y.shape} does not match")
-    real = float(np.float32(np.float32(_scale(a)) * np.float32(_scale(b)))) / float(np.float32(_scale(y)))
+    # GetQuantizedConvolutionMultipler, as per-tensor FULLY_CONNECTED: product and division in double
+    real = float(np.float32(_scale(a))) * float(np.float32(_scale(b))) / float(np.float32(_scale(y)))
     mult, shift = quantize_multiplier(real)
     return {"lhs_shape": la, "rhs_shape": lb, "batch": batch, "m": m, "n": n, "k": k, "adj_x": adj_x,
             "adj_y": adj_y, "lhs_offset": -_zp(a), "rhs_offset": -_zp(b), "output_offset": _zp(y),
