@@ -6,8 +6,9 @@ units and on a few scale pairs that moves an output byte, which random vectors o
 models almost never show. The installed ``tflite-micro`` runtime (the golden) computes RELU, LEAKY_RELU and
 HARD_SWISH in double, and per-tensor FULLY_CONNECTED (and BATCH_MATMUL, the same helper) multiplies the two
 scales in double too; before this test our LEAKY_RELU and HARD_SWISH divided in float32 and our per-tensor FC
-multiplied in float32, each giving some bytes wrong on these scale pairs. The models are one-op flatbuffers (256 inputs: every int8 code at once);
-the scale pairs were found by searching where the float32 and the double formula give different bytes.
+multiplied in float32, each giving some bytes wrong on these scale pairs; so did the 16x8 RELU and SUB. The
+models are one-op flatbuffers (256 inputs: every int8 code at once); the scale pairs were found by searching
+where the float32 and the double formula give different bytes.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ CASES = [
 ]
 
 
-def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float | None) -> bytes:
-    """A one-op int8 model ``[1, 256] -> [1, 256]`` with the given quantization, built as a flatbuffer."""
+def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float | None, *, int16: bool = False,
+                 second: tuple[float, int] | None = None) -> bytes:
+    """A one-op model ``[1, 256] -> [1, 256]`` (int8, or int16 activations) with the given quantization, built as
+    a flatbuffer; ``second``: (scale, zero point) of a second activation input for binary ops."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
     def tensor(name: str, scale: float, zp: int) -> object:
         t = schema.TensorT()
-        t.shape, t.type, t.buffer, t.name = [1, 256], schema.TensorType.INT8, 0, name
+        t.shape, t.buffer, t.name = [1, 256], 0, name
+        t.type = schema.TensorType.INT16 if int16 else schema.TensorType.INT8
         q = schema.QuantizationParametersT()
         q.scale, q.zeroPoint = [float(scale)], [zp]
         t.quantization = q
@@ -51,16 +55,17 @@ def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float |
 
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, op)
-    code.version = 2
+    code.version = 3 if int16 else 2
+    ins = [tensor("x", sx, zx)] + ([tensor("x2", *second)] if second else [])
     node = schema.OperatorT()
-    node.opcodeIndex, node.inputs, node.outputs = 0, [0], [1]
+    node.opcodeIndex, node.inputs, node.outputs = 0, list(range(len(ins))), [len(ins)]
     if alpha is not None:
         node.builtinOptionsType = schema.BuiltinOptions.LeakyReluOptions
         node.builtinOptions = schema.LeakyReluOptionsT()
         node.builtinOptions.alpha = float(alpha)
     sub = schema.SubGraphT()
-    sub.tensors = [tensor("x", sx, zx), tensor("y", sy, zy)]
-    sub.inputs, sub.outputs, sub.operators = [0], [1], [node]
+    sub.tensors = [*ins, tensor("y", sy, zy)]
+    sub.inputs, sub.outputs, sub.operators = list(range(len(ins))), [len(ins)], [node]
     model = schema.ModelT()
     model.version, model.operatorCodes, model.subgraphs = 3, [code], [sub]
     model.buffers = [schema.BufferT()]
@@ -156,3 +161,23 @@ def test_fully_connected_per_tensor_matches_tflm_on_every_product(sx: F, sw: F, 
     assert np.array_equal(ref, want), f"reference differs from TFLM in {int((ref != want).sum())} bytes"
     got, _ = build.host_run(build.host_build(tmp_path / "lib", tmp_path / "build"), vec, 256)
     assert np.array_equal(got, want), f"C differs from TFLM in {int((got != want).sum())} bytes"
+
+
+# 16x8 mode (zero points 0): RELU and SUB on int16 activations, 64 random vectors of 256 values (int16 outputs
+# spread wide: the float32 ratios gave 135 and 29 of these values wrong)
+S16_CASES = [("RELU", F("0.00061"), F("0.0004"), None), ("SUB", F("0.00063"), F("0.0004"), (F("0.00045"), 0))]
+
+
+@pytest.mark.parametrize(("op", "sx", "sy", "second"), S16_CASES)
+def test_int16_ops_match_tflm(op: str, sx: F, sy: F, second: tuple[F, int] | None, tmp_path: Path) -> None:
+    model = one_op_model(op, sx, sy, 0, 0, None, int16=True, second=second)
+    g, _ = compile_to(model, tmp_path / "lib", "prec16")
+    n_in = 2 if second else 1
+    vals = np.random.default_rng(11).integers(-32768, 32768, (64, 256 * n_in)).astype(np.int16)
+    want = tflm_outputs(model, vals.view(np.int8)).view(np.int16)
+    ref = np.stack([run_reference(g, [v[256 * i:256 * (i + 1)].reshape(1, 256) for i in range(n_in)])[0].reshape(-1)
+                    for v in vals])
+    assert np.array_equal(ref, want), f"{op}: reference differs from TFLM in {int((ref != want).sum())} values"
+    got, _ = build.host_run(build.host_build(tmp_path / "lib", tmp_path / "build"), vals.view(np.int8), 512)
+    got16 = got.view(np.int16)
+    assert np.array_equal(got16, want), f"{op}: C differs from TFLM in {int((got16 != want).sum())} values"
