@@ -50,15 +50,16 @@ def build_keras(blocks: int = 1, seed: int = 0) -> Any:
     return keras.Model(inp, out)
 
 
-def convert_int8(model: Any, seed: int = 0) -> bytes:
-    """Full-int8 conversion with a seeded random representative set (as ``tests/golden/tiny_models``)."""
+def convert_int8(model: Any, seed: int = 0, shape: tuple[int, ...] = (1, 32, 32, 3)) -> bytes:
+    """Full-int8 conversion with a seeded random representative set (as ``tests/golden/tiny_models``) of input
+    ``shape`` (``benchmarks/vww.py`` converts its 96x96x3 model with it too)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
 
     def rep() -> Any:
         for _ in range(16):
-            yield [rng.uniform(-2, 2, size=(1, 32, 32, 3)).astype(np.float32)]
+            yield [rng.uniform(-2, 2, size=shape).astype(np.float32)]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]

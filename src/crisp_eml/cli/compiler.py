@@ -38,12 +38,18 @@ def compile_cmd(
     weights_section: Annotated[str | None, typer.Option("--weights-section", help="Linker section for every "
                                                         "constant weight array (external flash), e.g. "
                                                         ".ext_flash.")] = None,
+    optimize: Annotated[str | None, typer.Option("--optimize", help="What the C library's kernels favour: ram "
+                                                 "(least scratch), balanced (int8 weights in flash, fast kernels "
+                                                 "with small scratch; the default) or speed (may widen weights "
+                                                 "for fewer instructions). Recorded in MANIFEST.json.")] = None,
     json_out: JSON = False,
 ) -> None:
     """Compile an int8 TFLite model into a dependency-free C99 library (bit-exact with TFLite Micro)."""
+    from crisp_eml.compiler.optimize import check_optimize
     from crisp_eml.core.errors import InputError
     from crisp_eml.workspace.compile import compile_model
 
+    check_optimize(optimize)  # a bad value is refused before anything is read or written
     if model_uri is not None and not model_uri.strip().startswith("models:/"):
         raise InputError("not a model URI: --model takes models:/NAME@ALIAS or models:/NAME/VERSION "
                          "(give a .tflite file as the argument)", field="model", source=model_uri)
@@ -55,6 +61,9 @@ def compile_cmd(
         if arena_section or weights_section:
             raise InputError("--arena-section/--weights-section place the C library's memory; use them with "
                              "--format c", field="--arena-section" if arena_section else "--weights-section")
+        if optimize is not None:
+            raise InputError("--optimize chooses the C library's kernels and weight layouts; use it with --format c "
+                             "(the other formats build the balanced library)", field="--optimize")
         return _compile_format(src, fmt, out, arch=arch, name=name, labels=label_list, force=force,
                                background=background, json_out=json_out)
     if background:
@@ -63,15 +72,17 @@ def compile_cmd(
         return run_in_background("compile", {"model": src, "out": str(out), "name": name, "vectors": vectors,
                                              "labels": [x.strip() for x in labels.split(",")] if labels else None,
                                              "force": force, "verify": True, "arena_section": arena_section,
-                                             "weights_section": weights_section}, json_out)
+                                             "weights_section": weights_section, "optimize": optimize},
+                                 json_out)
     r = compile_model(src, out, name=name, vectors=vectors, force=force,
                       labels=[s.strip() for s in labels.split(",")] if labels else None, arena_section=arena_section,
-                      weights_section=weights_section)
+                      weights_section=weights_section, optimize=optimize)
     if json_out:
         print_json(r.to_dict())
         return
+    how = f", --optimize {r.optimize}" if r.optimize else ""
     typer.echo(f"Wrote C library '{r.name}' to {r.out_dir}: arena {r.arena_bytes} B, RAM {r.ram_bytes} B, "
-               f"weights {r.weights_bytes} B, {len(r.ops)} layers, {r.vectors} test vectors")
+               f"weights {r.weights_bytes} B, {len(r.ops)} layers, {r.vectors} test vectors{how}")
 
 
 def _compile_format(src: str, fmt: str, out: Path, *, arch: str | None, name: str | None,
@@ -122,6 +133,10 @@ def profile_cmd(
     source: Annotated[str, typer.Argument(help="int8 .tflite, models:/name@alias or a compiled library folder.")],
     target: Annotated[str, typer.Option("--target", help="Catalog target id, e.g. cortex-m4f-80mhz.")]
     = "cortex-m4f-80mhz",
+    optimize: Annotated[str | None, typer.Option("--optimize", help="Compile the model with ram, balanced (the "
+                                                 "default) or speed; 'all' compiles it with each and compares "
+                                                 "them (not saved as gate evidence). A library folder is profiled "
+                                                 "with the mode it was compiled with.")] = None,
     background: BACKGROUND = False,
     json_out: JSON = False,
 ) -> None:
@@ -131,12 +146,15 @@ def profile_cmd(
     if background:
         from crisp_eml.cli.jobs import run_in_background
 
-        return run_in_background("profile", {"source": source, "target": target}, json_out)
-    r = profile(source, target)
+        return run_in_background("profile", {"source": source, "target": target, "optimize": optimize}, json_out)
+    r = profile(source, target, optimize=optimize)
     if json_out:
         print_json(r)
         return
-    rows = [["target", r["target"]["name"]], ["arena (ours)", f"{r['arena_bytes']} B"]]
+    if "modes" in r:
+        return _compare_table(r)
+    rows = [["target", r["target"]["name"]], ["optimize", r.get("optimize") or "- (anomaly scorer)"],
+            ["arena (ours)", f"{r['arena_bytes']} B"]]
     if r["tflm_arena_bytes"] is None:
         rows.append(["TFLM smallest arena", "- (anomaly scorer: no TFLite Micro model)"])
     else:
@@ -155,6 +173,24 @@ def profile_cmd(
     print_table(f"profile {r['library']}", ["", "value"], rows)
     if r.get("flash_by_op"):
         _flash_table(r["flash_by_op"])
+
+
+def _compare_table(r: dict[str, Any]) -> None:
+    """``eml profile --optimize all``: one column per mode."""
+    def b(v: Any) -> str:
+        return "-" if v is None else f"{v} B"
+
+    modes = r["modes"]
+    rows = [[what, *[fmt(m.get(key)) for m in modes]] for what, key, fmt in (
+        ("arena", "arena_bytes", b), ("library RAM (manifest)", "library_ram_bytes", b),
+        ("RAM total (cross build)", "ram_bytes", b), ("weights", "weights_bytes", b),
+        ("flash (text + rodata + data)", "flash_bytes", b), ("text", "text_bytes", b), ("rodata", "rodata_bytes", b),
+        ("text + rodata / .tflite", "flash_vs_tflite", lambda v: "-" if v is None else f"{v:.3f}"),
+        ("instructions / inference", "instructions_per_inference", lambda v: "-" if v is None else str(v)),
+        ("latency", "latency_ms", lambda v: "-" if v is None else f"{v:.3f} ms"))]
+    print_table(f"profile {r['library']}: --optimize compared", ["", *[m["optimize"] for m in modes]], rows)
+    typer.echo(f"target {r['target']['name']}; .tflite {r['tflite_bytes']} B; TFLM smallest arena "
+               f"{r['tflm_arena_bytes']} B; default mode {r['default']}; a comparison is not saved as gate evidence")
 
 
 def _flash_table(f: dict[str, Any]) -> None:

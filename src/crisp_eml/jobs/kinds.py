@@ -99,6 +99,7 @@ class CompileParams(_Params):
     sanitize: bool = True
     arena_section: str | None = Field(None, max_length=64)  # named linker sections (compiler.flash checks them)
     weights_section: str | None = Field(None, max_length=64)
+    optimize: Literal["ram", "balanced", "speed"] | None = None  # compiler.optimize (None: balanced)
 
 
 class ProfileParams(_Params):
@@ -106,6 +107,7 @@ class ProfileParams(_Params):
 
     source: str = Field(min_length=1, max_length=4096)  # models:/NAME@ALIAS (or, from the CLI, a file/folder)
     target: str = Field("cortex-m4f-80mhz", min_length=1, max_length=64)
+    optimize: Literal["ram", "balanced", "speed", "all"] | None = None  # a model's mode, or "all": compare them
 
 
 class ReportParams(_Params):
@@ -189,7 +191,8 @@ def _compile(project: Project, p: dict[str, Any], report: Report) -> dict[str, A
     out = Path(p["out"]) if p["out"] else report.dir / "library"
     report.progress(0, 2 if p["verify"] else 1, "compile")
     r = compile_model(p["model"], out, name=p["name"], vectors=p["vectors"], labels=p["labels"], force=p["force"],
-                      project=project, arena_section=p["arena_section"], weights_section=p["weights_section"])
+                      project=project, arena_section=p["arena_section"], weights_section=p["weights_section"],
+                      optimize=p.get("optimize"))
     result: dict[str, Any] = {"compile": r.to_dict(), "verify": None}
     if not p["verify"]:
         report.progress(1, 1, "compiled")
@@ -209,7 +212,7 @@ def _profile(project: Project, p: dict[str, Any], report: Report) -> dict[str, A
     from crisp_eml.workspace.profile import profile
 
     report.log(f"profiling {p['source']} on {p['target']}")
-    return profile(p["source"], p["target"], project=project)
+    return profile(p["source"], p["target"], project=project, optimize=p.get("optimize"))
 
 
 def _report(project: Project, p: dict[str, Any], report: Report) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 A gate must not trust RAM/flash figures anyone can edit: ``MANIFEST.json`` is a plain file, and its
 ``sources_sha256`` does not cover the manifest itself. The compiler is deterministic, so the check re-derives
 the library from the model bytes the registry holds (the blob named by the manifest's ``model_sha256``, which
-must be the model version's own artifact) with the options the manifest states (name, labels, DSP spec),
+must be the model version's own artifact) with the options the manifest states (name, labels, DSP spec,
+linker sections, ``optimize``: ram | balanced | speed, balanced when absent),
 and requires every generated file, ``MANIFEST.json`` included, to be byte-identical. A lowered ``ram_bytes``,
 an edited source, an extra ``src/*.c`` or a library compiled by another crisp-eml version is refused, naming
 the file (and field). The one thing the manifest does not state, the model name in the C source's first
@@ -152,9 +153,13 @@ def _render(manifest: Mapping[str, Any], data: bytes, digest: str, source: str,
         placed = manifest.get("flash") or {}  # named linker sections the library was compiled with
         if not isinstance(placed, dict):
             raise InputError("MANIFEST.json's flash block is not an object")
+        optimize = manifest.get("optimize", "balanced")  # eml compile --optimize; older manifests: balanced
+        if not isinstance(optimize, str):
+            raise InputError(f"MANIFEST.json's optimize is {optimize!r}, not ram, balanced or speed")
         return render_model(data, name=name, labels=list(labels), model_sha256=digest, dsp=dsp, source=digest,
                             graph_name=_model_name(files.get(f"src/{name}.c")),
-                            arena_section=placed.get("arena_section"), weights_section=placed.get("weights_section"))[1]
+                            arena_section=placed.get("arena_section"), weights_section=placed.get("weights_section"),
+                            optimize=optimize)[1]
     except (InputError, ValueError, TypeError, KeyError) as exc:
         raise VerificationError(f"{source}: cannot re-derive the library from the model with the options its "
                                 f"MANIFEST.json states ({exc})") from exc

@@ -88,14 +88,18 @@ def _open_project() -> Any:
 def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors: int = 8,
                   labels: list[str] | None = None, force: bool = False, seed: int = 0,
                   project: Any = None, use_project: bool = True, record: bool = True,
-                  arena_section: str | None = None, weights_section: str | None = None) -> CompileResult:
+                  arena_section: str | None = None, weights_section: str | None = None,
+                  optimize: str | None = None) -> CompileResult:
     """Compile ``model`` into the library folder ``out_dir``. ``record=False``: no ``compiler.compile`` audit
-    entry (a build into a temporary folder, e.g. ``compile --format``, must not become gate evidence)."""
+    entry (a build into a temporary folder, e.g. ``compile --format``, must not become gate evidence).
+    ``optimize``: ram | balanced | speed (``None``: balanced), recorded in MANIFEST.json and the audit entry."""
     from crisp_eml.compiler import verify
     from crisp_eml.compiler.build import publish_tree
     from crisp_eml.compiler.model_render import render_model
+    from crisp_eml.compiler.optimize import check_optimize
     from crisp_eml.compiler.render import c_identifier
 
+    mode = check_optimize(optimize)
     if project is None and use_project:
         project = _open_project()
     if project is not None:
@@ -111,6 +115,9 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
 
         info = resolve_model(project, model)
         if anomaly_only(info):  # anomaly.json and no .tflite: the float32 anomaly library
+            if optimize is not None:
+                raise InputError(f"{model} is an anomaly model: its float32 scorer has no int8 kernels to choose "
+                                 "between; leave --optimize out", field="--optimize")
             return compile_anomaly(project, model, info, _impulse_spec(project, info.impulse_hash), out_dir,
                                    name=name, vectors=vectors, record=record)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
@@ -118,7 +125,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
     lib_name = c_identifier(name or stem)
     graph, files = render_model(data, name=lib_name, labels=list(labels or known_labels), model_sha256=sha,
                                 dsp=impulse, source=model, arena_section=arena_section,
-                                weights_section=weights_section)
+                                weights_section=weights_section, optimize=mode)
     n_in = int(np.prod(graph.tensor(graph.inputs[0]).shape))
     _check_feature_count(model, impulse, n_in)  # before anything is written
     # one packed row per vector: every input's bytes in graph order (int16 inputs: 2 bytes per code)
@@ -130,11 +137,13 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
                          verify.MODEL: data}, out_dir)
     manifest = json.loads(files["MANIFEST.json"])
     result = CompileResult(lib_name, str(out_dir), sha, manifest["arena_bytes"], manifest["ram_bytes"],
-                           manifest["weights_bytes"], manifest["ops"], vectors, sorted(files))
+                           manifest["weights_bytes"], manifest["ops"], vectors, sorted(files), mode)
     if project is not None and record:
         with project.session() as s:
             project.record(s, "compiler.compile", {"model": model, "model_sha256": sha, "library": lib_name,
                                                    "out_dir": str(out_dir.resolve()),
                                                    "sources_sha256": manifest["sources_sha256"],
-                                                   "arena_bytes": result.arena_bytes})
+                                                   "arena_bytes": result.arena_bytes, "optimize": mode,
+                                                   "arena_section": manifest["flash"]["arena_section"],
+                                                   "weights_section": manifest["flash"]["weights_section"]})
     return result

@@ -17,6 +17,8 @@ class CompileResult:
     ops: list[str]
     vectors: int
     files: list[str]
+    # ram | balanced | speed (``eml compile --optimize``); None for an anomaly library (no int8 kernels to choose)
+    optimize: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,13 @@ Cortex-M4 count) or for anomaly scorers (always counted on the Cortex-M4). Linux
 timed instead.
 
 Inside a project (acting member needs COMPILE) the result is saved as a ``compiler.profile`` audit entry
-(target, RAM/flash/latency, model sha256), which ``eml gate`` then uses as evidence for that model and target.
+(target, RAM/flash/latency, model sha256, the library's ``optimize`` mode), which ``eml gate`` then uses as
+evidence for that model and target.
+
+``optimize`` (``eml profile --optimize``): a model is compiled with that mode (ram | balanced | speed; default
+balanced); a library folder is profiled as it was compiled (its MANIFEST.json ``optimize``). ``all`` compiles the
+model once per mode and returns the three side by side (RAM, weights, flash, instructions); a comparison is not
+one library's figures, so it is never saved as gate evidence.
 """
 
 from __future__ import annotations
@@ -23,17 +29,30 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.core.personas import Permission
 
 SAVED_FIELDS = ("arena_bytes", "tflm_arena_bytes", "ram_bytes", "flash_bytes", "static_ram_bytes", "stack_bytes_max",
-                "instructions_per_inference", "latency_ms", "latency_method")
+                "instructions_per_inference", "latency_ms", "latency_method", "optimize")
+#: ``eml profile --optimize all``: every mode compared.
+ALL = "all"
+#: What a comparison keeps of each mode's profile.
+COMPARED = ("arena_bytes", "library_ram_bytes", "ram_bytes", "weights_bytes", "flash_bytes", "text_bytes",
+            "rodata_bytes", "flash_vs_tflite", "instructions_per_inference", "latency_ms")
 
 
-def profile(source: str, target_id: str, *, project: Any = None, use_project: bool = True) -> dict[str, Any]:
-    """Profile ``source`` on ``target_id``; inside a project also save the figures (``compiler.profile``)."""
+def profile(source: str, target_id: str, *, project: Any = None, use_project: bool = True,
+            optimize: str | None = None) -> dict[str, Any]:
+    """Profile ``source`` on ``target_id``; inside a project also save the figures (``compiler.profile``).
+    ``optimize``: the mode a model is compiled with (None: balanced; a library keeps its own), or ``"all"``."""
+    from crisp_eml.compiler.optimize import MODES
     from crisp_eml.workspace.compile import _open_project
 
+    if optimize is not None and optimize not in (*MODES, ALL):
+        raise InputError(f"'{optimize}' is not an optimisation goal; use one of {', '.join(MODES)} or {ALL} "
+                         "(compare them)", field="--optimize")
     if project is None and use_project:
         project = _open_project()
     actor = project.require(Permission.COMPILE) if project is not None else None
-    out = _measure(source, target_id, project)
+    if optimize == ALL:
+        return _compare(source, target_id, project)
+    out = _measure(source, target_id, project, optimize)
     if project is not None:
         saved = {k: out[k] for k in SAVED_FIELDS if k in out}
         saved.update(target=out["target"]["id"], library=out["library"], model_sha256=out.get("model_sha256"),
@@ -44,7 +63,36 @@ def profile(source: str, target_id: str, *, project: Any = None, use_project: bo
     return out
 
 
-def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
+def _compare(source: str, target_id: str, project: Any) -> dict[str, Any]:
+    """The model compiled and profiled once per optimisation mode (``eml profile --optimize all``)."""
+    from crisp_eml.compiler.optimize import DEFAULT, MODES
+
+    if Path(source).is_dir():
+        raise InputError("--optimize all compiles the model once per mode; give the model (.tflite or "
+                         "models:/NAME@ALIAS), not a compiled library (its mode is its MANIFEST.json's 'optimize')",
+                         field="--optimize")
+    runs = {mode: _measure(source, target_id, project, mode) for mode in MODES}
+    first = runs[DEFAULT]
+    return {"library": first["library"], "target": first["target"], "model_sha256": first.get("model_sha256"),
+            "tflite_bytes": first.get("tflite_bytes"), "tflm_arena_bytes": first.get("tflm_arena_bytes"),
+            "optimize": ALL, "default": DEFAULT, "latency_method": first.get("latency_method"),
+            "modes": [{"optimize": mode, **{k: r.get(k) for k in COMPARED}} for mode, r in runs.items()],
+            "saved": False}
+
+
+def _library_mode(lib: Path, head: dict[str, Any], optimize: str | None) -> None:
+    """Refuse ``--optimize`` naming another mode than the one the library folder was compiled with."""
+    have = head.get("optimize", "balanced")
+    if optimize is not None and head.get("kind") != "anomaly" and optimize != have:
+        raise InputError(f"this library was compiled with --optimize {have}; profile the model to measure "
+                         f"{optimize} (or compile it with --optimize {optimize})", field="--optimize",
+                         source=str(lib))
+    if optimize is not None and head.get("kind") == "anomaly":
+        raise InputError("an anomaly library (float32 scorer) has no optimisation mode; leave --optimize out",
+                         field="--optimize", source=str(lib))
+
+
+def _measure(source: str, target_id: str, project: Any, optimize: str | None = None) -> dict[str, Any]:
     from crisp_eml.compiler import build, verify
     from crisp_eml.learn.tflm import tflm_min_arena
     from crisp_eml.targets.catalog import get_target
@@ -54,13 +102,14 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         src = Path(source)
         if (src / "MANIFEST.json").is_file():
             lib = src
+            _library_mode(lib, _manifest(lib), optimize)
         elif src.is_dir():
             raise InputError("folder is not a generated library (no MANIFEST.json)", source=source)
         else:
             from crisp_eml.workspace.compile import compile_model
 
             compile_model(source, Path(tmp) / "lib", vectors=1, project=project if not src.exists() else None,
-                          use_project=False)
+                          use_project=False, optimize=optimize)
             lib = Path(tmp) / "lib"
         head = _manifest(lib)
         if head.get("kind") == "anomaly":
@@ -71,9 +120,12 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         arena = int(manifest["arena_bytes"])
         out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "arena_bytes": arena,
                                "model_sha256": manifest.get("model_sha256"),
+                               "optimize": manifest.get("optimize", "balanced"),
+                               "weights_bytes": manifest.get("weights_bytes"), "tflite_bytes": len(model),
                                "tflm_arena_bytes": tflm_min_arena(model)}
         # the library's own RAM (arena + scratch + state, from the manifest) against TFLM's arena alone
         lib_ram = int(manifest.get("ram_bytes", arena))
+        out["library_ram_bytes"] = lib_ram
         out["ram_vs_tflm"] = round(lib_ram / out["tflm_arena_bytes"], 3) if out["tflm_arena_bytes"] else None
         out["memory"] = manifest.get("memory")  # arena, scratch and the op that sets the arena's peak
         if target.kind == "linux":
@@ -93,6 +145,9 @@ def _measure(source: str, target_id: str, project: Any) -> dict[str, Any]:
         board = get_board(target.board or "cortex-m4")
         res = build.run_board(lib, vec[:1], Path(tmp) / "m4", board=board.id)
         out.update(_device_figures(res, target, "inference"))
+        sizes = res["sizes"]  # text + rodata: the flash a library costs, against the .tflite it came from
+        out.update(text_bytes=int(sizes["text"]), rodata_bytes=int(sizes["rodata"]),
+                   flash_vs_tflite=round((int(sizes["text"]) + int(sizes["rodata"])) / len(model), 3))
         if board.arm:  # flash by op reads ARM objects (arm-none-eabi binutils)
             _flash_figures(out, lib, Path(tmp) / "m4")
         return out
@@ -165,7 +220,7 @@ def _measure_anomaly(lib: Path, manifest: dict[str, Any], target: Any, tmp: Path
 
     windows = anomaly_verify.load_windows(lib, manifest)
     out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "kind": "anomaly",
-                           "arena_bytes": 0, "model_sha256": manifest.get("model_sha256"),
+                           "arena_bytes": 0, "model_sha256": manifest.get("model_sha256"), "optimize": None,
                            "tflm_arena_bytes": None, "ram_vs_tflm": None}
     if target.kind == "linux":
         out["ram_bytes"] = int(manifest["ram_bytes"])
