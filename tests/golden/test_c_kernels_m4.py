@@ -28,11 +28,22 @@ SPECS = [
     ConvSpec(C, 7, 5, 15, 17),                                      # 1x1, odd channels
     ConvSpec(C, 9, 7, 8, 6, 3, 3, stride=2, activation="RELU"),     # strided, padded
     ConvSpec(C, 9, 8, 5, 4, 3, 3, dilation=2, padding="VALID"),     # dilated, K % 4 != 0
+    ConvSpec(C, 11, 6, 1, 20, 4, 4, stride=2),                      # in_c 1 (byte stage), 2 blocks of channels
+    ConvSpec(C, 7, 7, 3, 5, 3, 3, stride=2, activation="RELU6"),    # 3-channel stem, K = 27, odd out_c
+    ConvSpec(C, 6, 5, 12, 34, 3, 3, padding="VALID"),               # direct runs, 3 blocks, K % 8 == 4
     ConvSpec(D, 7, 5, 12, 12, 3, 3),                                # ring path: odd width, pad 1
     ConvSpec(D, 6, 6, 8, 8, 3, 3, padding="VALID", activation="RELU6"),  # ring path: pad 0
     ConvSpec(D, 5, 1, 4, 4, 3, 3),                                  # ring path: width 1
     ConvSpec(D, 8, 7, 6, 12, 3, 3),                                 # multiplier 2
     ConvSpec(D, 8, 7, 5, 5, 3, 3, stride=2),                        # odd channels, strided
+    ConvSpec(D, 9, 8, 8, 8, 3, 3, stride=2, activation="RELU"),     # planar ring: strided, 4k channels
+    ConvSpec(D, 8, 9, 4, 4, 3, 3, dilation=2),                      # planar ring: dilation 2 (pair + byte tap)
+    ConvSpec(D, 6, 7, 8, 8, 3, 3, dilation=2, activation="RELU6"),  # dilation 2, clamped
+    ConvSpec(D, 10, 9, 3, 3, 3, 3, dilation=3, activation="RELU6"),  # planar ring: dilation 3 (byte taps)
+    ConvSpec(D, 6, 3, 7, 7, 3, 3),                                  # planar ring: odd channels, width 3
+    ConvSpec(D, 4, 2, 5, 10, 3, 3, activation="RELU"),              # multiplier 2, width 2
+    ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # multiplier 2, strided, valid
+    ConvSpec(D, 3, 1, 6, 6, 3, 3, stride=2),                        # strided, width 1
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
 ]
 

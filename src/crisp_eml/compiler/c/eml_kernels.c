@@ -194,272 +194,493 @@ static inline int32_t eml_rq_mode(int32_t rq_fast, int32_t lo, int32_t hi)
 }
 /* @end */
 /* @section conv */
-/* Layouts (built so two output pixels x two output channels share every load). Within each group of 4 k the
- * order is (k0, k2, k1, k3), so that with the Arm DSP extension __sxtb16 of an input word gives the (k0, k2)
- * and (k1, k3) int16 pairs directly; both paths add exactly the same integer products.
- *  w (int16, pre-widened at render time), per output-channel pair: for each group of 4 k: 4 values of channel
- *    2j, 4 of channel 2j + 1; then the K % 4 tail of 2j, then of 2j + 1; an odd last channel: its groups of 4,
- *    then its tail;
- *  col (im2col of pixels p and p + 1, int16, input + in_offset, 0 outside the image - TFLite skips those
- *    taps, same sum): for each group of 4 k: 4 values of p, 4 of p + 1; then the tail of p, then of p + 1. */
-static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px, int32_t q, int16_t *col)
+/* Layouts (K = k_h * k_w * in_c rounded up to KP, a multiple of 4, with zero weights; out_c rounded up to an
+ * even count with a zero channel whose outputs are not stored). Within each group of 4 k the order is
+ * (k0, k2, k1, k3): with the Arm DSP extension SXTB16 of a word of 4 int8 gives the int16 pair (k0, k2) and
+ * SXTB16 ROR 8 the pair (k1, k3).
+ *  col (im2col of output pixels p and p + 1, int16, 4-byte aligned): for each group of 4 k, p's 4 values then
+ *    p + 1's. The values are the raw inputs; a tap outside the image holds -in_offset. bias = bias +
+ *    in_offset * (sum of the channel's weights) (the renderer folds it), so every tap adds (x + in_offset) * w
+ *    and an outside one adds 0 - TFLite skips those taps, same sum;
+ *  w, int8 (eml_conv2d_s8): per output-channel pair, for each group of 4 k: one int32 word of channel 2j, one
+ *    of 2j + 1, each holding the bytes k0, k1, k2, k3 from the lowest;
+ *  w, int16 (eml_conv2d_w16_s8, --optimize speed): per pair, for each group of 4 k: the words (k0, k2),
+ *    (k1, k3) of channel 2j (the first in the low half), then those of 2j + 1.
+ * Every path adds exactly the same integer products. */
+#if EML_USE_NEON && defined(__ARM_BIG_ENDIAN)
+#define EML_CONV_NEON 0 /* the NEON conv path reads the weight words as bytes: little-endian only */
+#else
+#define EML_CONV_NEON EML_USE_NEON
+#endif
+
+/* byte i (0..3) of a weight word, sign-extended */
+static inline int32_t eml_wbyte(int32_t w, int32_t i)
 {
-    static const int8_t perm[4] = {0, 2, 1, 3};
-    const int32_t K = p->k_h * p->k_w * p->in_c;
-    const int32_t K4 = K & ~3;
+    return (int32_t)((uint32_t)w << (24 - 8 * i)) >> 24;
+}
+
+/* col index of k for pixel slot q (0 or 1): groups of 4 k in (k0, k2, k1, k3) order, p's then p + 1's */
+static inline int32_t eml_col_at(int32_t k, int32_t q)
+{
+    return 2 * (k & ~3) + 4 * q + ((k & 1) << 1) + ((k >> 1) & 1);
+}
+
+/* col entries k .. k + n - 1 of slot q = v */
+static void eml_col_fill(int16_t *col, int32_t k, int32_t n, int32_t q, int16_t v)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        col[eml_col_at(k + i, q)] = v;
+    }
+}
+
+#if defined(__GNUC__)
+#define EML_CONV_INLINE static inline __attribute__((always_inline))
+#else
+#define EML_CONV_INLINE static inline
+#endif
+
+/* ng whole groups of 4 raw bytes at src into col from dst (a group's first value of one slot; 8 int16 per group) */
+EML_CONV_INLINE void eml_col_groups(int16_t *dst, const int8_t *src, int32_t ng)
+{
+    int32_t g = 0;
+#if EML_USE_DSP
+    for (; g < ng; ++g, dst += 8, src += 4) {
+        const int32_t x = eml_load32(src);
+        const int32_t e02 = __sxtb16(x);
+        const int32_t e13 = eml_sxtb16_ror8(x);
+        __asm__("strd %1, %2, [%0]" : : "r"(dst), "r"(e02), "r"(e13) : "memory");
+    }
+#elif EML_USE_SSE2
+    for (; g + 2 <= ng; g += 2, dst += 16, src += 8) {
+        const __m128i v = _mm_shufflehi_epi16(_mm_shufflelo_epi16(eml_sse_load8_16(src), 0xD8), 0xD8);
+        _mm_storel_epi64((__m128i *)(void *)dst, v);
+        _mm_storel_epi64((__m128i *)(void *)(dst + 8), _mm_srli_si128(v, 8));
+    }
+#elif EML_CONV_NEON
+    {
+        static const int8_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+        const int8x8_t idx = vld1_s8(order);
+        for (; g + 2 <= ng; g += 2, dst += 16, src += 8) {
+            const int16x8_t v = vmovl_s8(vtbl1_s8(vld1_s8(src), idx));
+            vst1_s16(dst, vget_low_s16(v));
+            vst1_s16(dst + 8, vget_high_s16(v));
+        }
+    }
+#endif
+    for (; g < ng; ++g, dst += 8, src += 4) {
+        dst[0] = src[0];
+        dst[1] = src[2];
+        dst[2] = src[1];
+        dst[3] = src[3];
+    }
+}
+
+/* col entries k .. k + n - 1 of slot q = src[0 .. n - 1] */
+EML_CONV_INLINE void eml_col_widen(int16_t *col, int32_t k, const int8_t *src, int32_t n, int32_t q)
+{
+    int32_t i = 0;
+    for (; i < n && ((k + i) & 3) != 0; ++i) {
+        col[eml_col_at(k + i, q)] = src[i];
+    }
+    eml_col_groups(col + eml_col_at(k + i, q), src + i, (n - i) >> 2);
+    for (i += (n - i) & ~3; i < n; ++i) {
+        col[eml_col_at(k + i, q)] = src[i];
+    }
+}
+
+/* n bytes from src to dst (word copies where the DSP path allows unaligned words) */
+EML_CONV_INLINE void eml_conv_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+#if EML_USE_DSP
+    for (; i + 4 <= n; i += 4) {
+        const int32_t x = eml_load32(src + i);
+        memcpy(dst + i, &x, 4);
+    }
+#endif
+    for (; i < n; ++i) {
+        dst[i] = src[i];
+    }
+}
+
+/* whether eml_im2col builds a pixel's K bytes in the byte stage first: in_c is not a multiple of 4, so the input
+ * runs (or the image borders) do not fall on groups of 4 - mirrored by lower.conv_staged */
+static inline int32_t eml_conv_staged(const eml_conv_params_t *p)
+{
+    return p->in_c & 3;
+}
+
+/* im2col of output pixel px into slot q: per kernel row one run of k_w * in_c contiguous input bytes (dilation
+ * 1; the taps left / right of the image hold -in_offset), or one run of in_c per tap (dilated). When the runs
+ * do not start on groups of 4 the pixel's bytes are gathered in stage (4-byte aligned, KP bytes) and widened
+ * from there in whole groups. */
+static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px, int32_t q, int16_t *col,
+                       int8_t *stage)
+{
+    if (p->k_h == 1 && p->k_w == 1 && p->pad_h == 0 && p->pad_w == 0) { /* 1x1: one run of in_c bytes */
+        const int32_t c1 = p->in_c;
+        const int32_t at = p->stride_h == 1 && p->stride_w == 1
+                               ? px
+                               : (px / p->out_w) * p->stride_h * p->in_w + (px % p->out_w) * p->stride_w;
+        if (stage != NULL) {
+            int32_t i;
+            eml_conv_copy(stage, in + at * c1, c1);
+            for (i = c1; i < ((c1 + 3) & ~3); ++i) {
+                stage[i] = 0; /* zero weights there; any value would do */
+            }
+            eml_col_groups(col + 4 * q, stage, (c1 + 3) >> 2);
+        } else {
+            eml_col_groups(col + 4 * q, in + at * c1, c1 >> 2);
+        }
+        return;
+    }
+    const int32_t c = p->in_c;
+    const int32_t K = p->k_h * p->k_w * c;
+    const int32_t KP = (K + 3) & ~3;
+    const int32_t run = p->k_w * c;
     const int32_t oy = px / p->out_w;
     const int32_t ox = px - oy * p->out_w;
     const int32_t iy0 = oy * p->stride_h - p->pad_h;
     const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    int16_t *tail = col + 2 * K4 + q * (K - K4) - K4;
-    int32_t ky, kx, ic, k = 0;
-    for (ky = 0; ky < p->k_h; ++ky) {
-        const int32_t iy = iy0 + p->dil_h * ky;
-        for (kx = 0; kx < p->k_w; ++kx) {
-            const int32_t ix = ix0 + p->dil_w * kx;
-            const int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            const int8_t *ip = in + (iy * p->in_w + ix) * p->in_c;
-            ic = 0;
-            if (inside && (p->in_c & 3) == 0 && (k & 3) == 0) {
-                /* whole groups of 4 channels: one word in, two words (or four values) out */
-#if EML_USE_SSE2
-                /* two groups at a time: 8 int8 widened, offset added, each group's lanes put in (0, 2, 1, 3) order */
-                const __m128i off8 = _mm_set1_epi16((int16_t)p->in_offset);
-                for (; ic + 8 <= p->in_c && k + 8 <= K4; ic += 8, k += 8) {
-                    int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
-                    __m128i v = _mm_add_epi16(eml_sse_load8_16(ip + ic), off8);
-                    v = _mm_shufflehi_epi16(_mm_shufflelo_epi16(v, 0xD8), 0xD8);
-                    _mm_storel_epi64((__m128i *)(void *)dst, v);
-                    _mm_storel_epi64((__m128i *)(void *)(dst + 8), _mm_srli_si128(v, 8));
-                }
-#elif EML_USE_NEON
-                /* two groups at a time: 8 int8 put in (0, 2, 1, 3) order per group (one TBL), widened, offset added */
-                static const int8_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
-                const int8x8_t idx = vld1_s8(order);
-                const int16x8_t off8 = vdupq_n_s16((int16_t)p->in_offset);
-                for (; ic + 8 <= p->in_c && k + 8 <= K4; ic += 8, k += 8) {
-                    int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
-                    const int16x8_t v = vaddq_s16(vmovl_s8(vtbl1_s8(vld1_s8(ip + ic), idx)), off8);
-                    vst1_s16(dst, vget_low_s16(v));
-                    vst1_s16(dst + 8, vget_high_s16(v));
-                }
-#endif
-                for (; ic < p->in_c && k + 4 <= K4; ic += 4, k += 4) {
-                    int16_t *dst = col + ((k >> 2) << 3) + (q << 2);
-#if EML_USE_DSP
-                    const int32_t x = eml_load32(ip + ic);
-                    const int32_t off2 = (int32_t)(((uint32_t)(uint16_t)p->in_offset << 16) |
-                                                   (uint16_t)p->in_offset);
-                    const int32_t lo02 = __sadd16(__sxtb16(x), off2);
-                    const int32_t hi13 = __sadd16(eml_sxtb16_ror8(x), off2);
-                    memcpy(dst, &lo02, 4);
-                    memcpy(dst + 2, &hi13, 4);
-#else
-                    dst[0] = (int16_t)(ip[ic] + p->in_offset);
-                    dst[1] = (int16_t)(ip[ic + 2] + p->in_offset);
-                    dst[2] = (int16_t)(ip[ic + 1] + p->in_offset);
-                    dst[3] = (int16_t)(ip[ic + 3] + p->in_offset);
-#endif
-                }
+    const int8_t pad = (int8_t)-p->in_offset; /* the input zero point */
+    int32_t lo = ix0 < 0 ? -ix0 : 0; /* taps lo .. hi - 1 of a row are inside (dilation 1) */
+    int32_t hi = ix0 + p->k_w > p->in_w ? p->in_w - ix0 : p->k_w;
+    int32_t ky, kx, k = 0;
+    if (hi < lo) {
+        hi = lo;
+    }
+    if (stage != NULL && p->dil_w == 1 && lo == 0 && hi == p->k_w && iy0 >= 0 &&
+        iy0 + (p->k_h - 1) * p->dil_h < p->in_h) {
+        /* the whole window inside: k_h runs of k_w * in_c bytes */
+        const int32_t rowstep = p->dil_h * p->in_w * c;
+        const int8_t *src = in + (iy0 * p->in_w + ix0) * c;
+        for (ky = 0; ky < p->k_h; ++ky, k += run, src += rowstep) {
+            eml_conv_copy(stage + k, src, run);
+        }
+    } else if (stage != NULL) {
+        /* a window over the border: the zero point everywhere, then the inside part of each row */
+        const uint32_t pad4 = (uint32_t)(uint8_t)pad * 0x01010101u;
+        for (k = 0; k < KP; k += 4) {
+            memcpy(stage + k, &pad4, 4);
+        }
+        for (ky = 0, k = 0; ky < p->k_h; ++ky, k += run) {
+            const int32_t iy = iy0 + p->dil_h * ky;
+            if (iy < 0 || iy >= p->in_h) {
+                continue;
             }
-            for (; ic < p->in_c; ++ic, ++k) {
-                const int16_t v = inside ? (int16_t)(ip[ic] + p->in_offset) : 0;
-                if (k < K4) {
-                    col[((k >> 2) << 3) + (q << 2) + perm[k & 3]] = v;
-                } else {
-                    tail[k] = v;
+            if (p->dil_w == 1) {
+                if (hi > lo) {
+                    eml_conv_copy(stage + k + lo * c, in + (iy * p->in_w + ix0 + lo) * c, (hi - lo) * c);
+                }
+            } else {
+                for (kx = 0; kx < p->k_w; ++kx) {
+                    const int32_t ix = ix0 + p->dil_w * kx;
+                    if (ix >= 0 && ix < p->in_w) {
+                        eml_conv_copy(stage + k + kx * c, in + (iy * p->in_w + ix) * c, c);
+                    }
                 }
             }
         }
     }
+    if (stage != NULL) { /* bytes K .. KP - 1 meet zero weights: whatever they hold adds 0 */
+        eml_col_groups(col + 4 * q, stage, KP >> 2);
+        return;
+    }
+    for (ky = 0; ky < p->k_h; ++ky, k += run) {
+        const int32_t iy = iy0 + p->dil_h * ky;
+        if (iy < 0 || iy >= p->in_h) {
+            eml_col_fill(col, k, run, q, pad);
+        } else if (p->dil_w == 1) {
+            if (lo > 0) {
+                eml_col_fill(col, k, lo * c, q, pad);
+            }
+            if (hi > lo) {
+                eml_col_widen(col, k + lo * c, in + (iy * p->in_w + ix0 + lo) * c, (hi - lo) * c, q);
+            }
+            if (hi < p->k_w) {
+                eml_col_fill(col, k + hi * c, (p->k_w - hi) * c, q, pad);
+            }
+        } else {
+            for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = ix0 + p->dil_w * kx;
+                if (ix >= 0 && ix < p->in_w) {
+                    eml_col_widen(col, k + kx * c, in + (iy * p->in_w + ix) * c, c, q);
+                } else {
+                    eml_col_fill(col, k + kx * c, c, q, pad);
+                }
+            }
+        }
+    }
+    eml_col_fill(col, K, KP - K, q, 0); /* zero weights there; any finite value would do */
 }
 
-/* one group of 4 k for 2 pixels (c: col) x 2 channels (v: weights): 16 multiply-adds */
+/* one group of 4 k for 2 pixels (col at pc) x 2 channels (weights at pw): 16 multiply-adds into a00 (p, 2j),
+ * a01 (p, 2j + 1), a10 (p + 1, 2j), a11 (p + 1, 2j + 1); pc and pw step past the group. W16: int16 weights */
 #if EML_USE_DSP
-#define EML_CONV_GROUP(c, v)                                                                                        \
+/* LDRD with post-increment: gcc does not pair the loads itself; col and weights are 4-byte aligned */
+#define EML_LDRD(ptr, a, b) __asm__("ldrd %0, %1, [%2], #8" : "=r"(a), "=r"(b), "+r"(ptr) : : "memory")
+#define EML_CONV_GROUP(W16)                                                                                        \
     do {                                                                                                            \
-        const int32_t c02 = eml_load32(c);                                                                          \
-        const int32_t c13 = eml_load32((c) + 2);                                                                    \
-        const int32_t d02 = eml_load32((c) + 4);                                                                    \
-        const int32_t d13 = eml_load32((c) + 6);                                                                    \
-        const int32_t w02 = eml_load32(v);                                                                          \
-        const int32_t w13 = eml_load32((v) + 2);                                                                    \
-        const int32_t v02 = eml_load32((v) + 4);                                                                    \
-        const int32_t v13 = eml_load32((v) + 6);                                                                    \
-        a00 = __smlad(w02, c02, a00);                                                                               \
-        a00 = __smlad(w13, c13, a00);                                                                               \
-        a10 = __smlad(w02, d02, a10);                                                                               \
-        a10 = __smlad(w13, d13, a10);                                                                               \
-        a01 = __smlad(v02, c02, a01);                                                                               \
-        a01 = __smlad(v13, c13, a01);                                                                               \
-        a11 = __smlad(v02, d02, a11);                                                                               \
-        a11 = __smlad(v13, d13, a11);                                                                               \
+        int32_t x02, x13, y02, y13, u, v;                                                                           \
+        EML_LDRD(pc, x02, x13);                                                                                     \
+        EML_LDRD(pc, y02, y13);                                                                                     \
+        if (W16) {                                                                                                  \
+            EML_LDRD(pw, u, v);                                                                                     \
+            a00 = __smlad(u, x02, a00);                                                                             \
+            a00 = __smlad(v, x13, a00);                                                                             \
+            a10 = __smlad(u, y02, a10);                                                                             \
+            a10 = __smlad(v, y13, a10);                                                                             \
+            EML_LDRD(pw, u, v);                                                                                     \
+            a01 = __smlad(u, x02, a01);                                                                             \
+            a01 = __smlad(v, x13, a01);                                                                             \
+            a11 = __smlad(u, y02, a11);                                                                             \
+            a11 = __smlad(v, y13, a11);                                                                             \
+        } else {                                                                                                    \
+            int32_t s02, s13;                                                                                       \
+            EML_LDRD(pw, u, v);                                                                                     \
+            s02 = __sxtb16(u);                                                                                      \
+            s13 = eml_sxtb16_ror8(u);                                                                               \
+            a00 = __smlad(s02, x02, a00);                                                                           \
+            a00 = __smlad(s13, x13, a00);                                                                           \
+            a10 = __smlad(s02, y02, a10);                                                                           \
+            a10 = __smlad(s13, y13, a10);                                                                           \
+            s02 = __sxtb16(v);                                                                                      \
+            s13 = eml_sxtb16_ror8(v);                                                                               \
+            a01 = __smlad(s02, x02, a01);                                                                           \
+            a01 = __smlad(s13, x13, a01);                                                                           \
+            a11 = __smlad(s02, y02, a11);                                                                           \
+            a11 = __smlad(s13, y13, a11);                                                                           \
+        }                                                                                                           \
     } while (0)
 #elif EML_USE_SSE2
 /* SSE2: c = (p: 4, p + 1: 4), v = (2j: 4, 2j + 1: 4) int16; _mm_madd_epi16(c, v) sums p x 2j in lanes 0-1 and
- * p + 1 x 2j + 1 in lanes 2-3 (vd); with v's halves swapped, p x 2j + 1 and p + 1 x 2j (vo) */
-#define EML_CONV_GROUP(c, v)                                                                                        \
+ * p + 1 x 2j + 1 in lanes 2-3 (vd); with v's halves swapped, p x 2j + 1 and p + 1 x 2j (vo). int8 weights:
+ * widened, then lanes 1 and 2 of each half swapped into the (k0, k2, k1, k3) order */
+#define EML_CONV_GROUP(W16)                                                                                        \
     do {                                                                                                            \
-        const __m128i c_ = _mm_loadu_si128((const __m128i *)(const void *)(c));                                    \
-        const __m128i v_ = _mm_loadu_si128((const __m128i *)(const void *)(v));                                    \
+        const __m128i c_ = _mm_loadu_si128((const __m128i *)(const void *)pc);                                     \
+        __m128i v_;                                                                                                 \
+        if (W16) {                                                                                                  \
+            v_ = _mm_loadu_si128((const __m128i *)(const void *)pw);                                               \
+            pw += 4;                                                                                                \
+        } else {                                                                                                    \
+            v_ = eml_sse_load8_16((const int8_t *)(const void *)pw);                                               \
+            v_ = _mm_shufflehi_epi16(_mm_shufflelo_epi16(v_, 0xD8), 0xD8);                                          \
+            pw += 2;                                                                                                \
+        }                                                                                                           \
         vd = _mm_add_epi32(vd, _mm_madd_epi16(c_, v_));                                                             \
         vo = _mm_add_epi32(vo, _mm_madd_epi16(c_, _mm_shuffle_epi32(v_, 0x4E)));                                   \
+        pc += 8;                                                                                                    \
     } while (0)
-#elif EML_USE_NEON
-/* NEON: c = (p: 4, p + 1: 4), v = (2j: 4, 2j + 1: 4) int16; vmlal_s16 / vmlal_high_s16 (4 int16 x int16 products
- * added to 4 int32 lanes) on the low / high halves, the cross pairs through v with its halves swapped (one EXT);
- * the lanes are summed after the loop */
-#define EML_CONV_GROUP(c, v)                                                                                        \
+#elif EML_CONV_NEON
+/* NEON: c = (p: 4, p + 1: 4), v = (2j: 4, 2j + 1: 4) int16; vmlal_s16 / vmlal_high_s16 on the low / high
+ * halves, the cross pairs through v with its halves swapped (one EXT); int8 weights put in the (k0, k2, k1, k3)
+ * order with one TBL, then widened; the lanes are summed after the loop */
+#define EML_CONV_GROUP(W16)                                                                                        \
     do {                                                                                                            \
-        const int16x8_t c_ = vld1q_s16(c);                                                                          \
-        const int16x8_t v_ = vld1q_s16(v);                                                                          \
-        const int16x8_t s_ = vextq_s16(v_, v_, 4);                                                                  \
+        const int16x8_t c_ = vld1q_s16(pc);                                                                         \
+        int16x8_t v_, s_;                                                                                           \
+        if (W16) {                                                                                                  \
+            v_ = vld1q_s16((const int16_t *)(const void *)pw);                                                      \
+            pw += 4;                                                                                                \
+        } else {                                                                                                    \
+            v_ = vmovl_s8(vtbl1_s8(vld1_s8((const int8_t *)(const void *)pw), idx));                               \
+            pw += 2;                                                                                                \
+        }                                                                                                           \
+        s_ = vextq_s16(v_, v_, 4);                                                                                  \
         q00 = vmlal_s16(q00, vget_low_s16(c_), vget_low_s16(v_));                                                   \
         q11 = vmlal_high_s16(q11, c_, v_);                                                                          \
         q01 = vmlal_s16(q01, vget_low_s16(c_), vget_low_s16(s_));                                                   \
         q10 = vmlal_high_s16(q10, c_, s_);                                                                          \
+        pc += 8;                                                                                                    \
     } while (0)
 #else
-#define EML_CONV_GROUP(c, v)                                                                                        \
+/* portable: col slot s holds k (0, 2, 1, 3)[s], int8 weight byte (0, 2, 1, 3)[s], int16 word s / 2 half s % 2 */
+#define EML_CONV_GROUP(W16)                                                                                        \
     do {                                                                                                            \
-        int32_t j_;                                                                                                 \
-        for (j_ = 0; j_ < 4; ++j_) {                                                                                \
-            a00 += (int32_t)(c)[j_] * (v)[j_];                                                                      \
-            a01 += (int32_t)(c)[j_] * (v)[4 + j_];                                                                  \
-            a10 += (int32_t)(c)[4 + j_] * (v)[j_];                                                                  \
-            a11 += (int32_t)(c)[4 + j_] * (v)[4 + j_];                                                              \
+        int32_t s_, u_, v_;                                                                                         \
+        for (s_ = 0; s_ < 4; ++s_) {                                                                                \
+            if (W16) {                                                                                              \
+                const int32_t wu_ = pw[s_ >> 1], wv_ = pw[2 + (s_ >> 1)];                                           \
+                u_ = (s_ & 1) ? wu_ >> 16 : (int32_t)((uint32_t)wu_ << 16) >> 16;                                   \
+                v_ = (s_ & 1) ? wv_ >> 16 : (int32_t)((uint32_t)wv_ << 16) >> 16;                                   \
+            } else {                                                                                                \
+                const int32_t b_ = ((s_ & 1) << 1) | (s_ >> 1);                                                     \
+                u_ = eml_wbyte(pw[0], b_);                                                                          \
+                v_ = eml_wbyte(pw[1], b_);                                                                          \
+            }                                                                                                       \
+            a00 += pc[s_] * u_;                                                                                     \
+            a01 += pc[s_] * v_;                                                                                     \
+            a10 += pc[4 + s_] * u_;                                                                                 \
+            a11 += pc[4 + s_] * v_;                                                                                 \
         }                                                                                                           \
+        pw += (W16) ? 4 : 2;                                                                                        \
+        pc += 8;                                                                                                    \
     } while (0)
 #endif
 
-void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *w, const int32_t *bias,
-                   const int32_t *mult, const int32_t *shift, int16_t *col, int8_t *out)
+/* output channels per block: the accumulators of a block (2 pixels) wait in the scratch for the requantization */
+#define EML_CONV_CB 32
+
+/* eml_mbqm_fast(x, m, -(e1 + 1)) + off = (((hm + [hm < 0]) >> e1) + 2 off + 1) >> 1 (2 off is even, so adding
+ * it before the last halving changes nothing): this returns the value before that halving, which the callers do
+ * inside SSAT (its shift operand) or before the clamp */
+static inline int32_t eml_conv_rqf(int32_t x, int32_t m, int32_t e1, int32_t off21)
 {
-    const int32_t K = p->k_h * p->k_w * p->in_c;
-    const int32_t K4 = K & ~3;
-    const int32_t KT = K - K4;
+#if EML_USE_DSP
+    int32_t hm;
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x + x), "r"(m));
+#else
+    const int32_t hm = (int32_t)(((int64_t)x * m + ((int64_t)1 << 30)) >> 31);
+#endif
+    return ((hm + (hm >> 31)) >> e1) + off21;
+}
+
+/* requantize a block of n channels of pixel p (acc) and p + 1 (acc + EML_CONV_CB) into op and oq; mode
+ * (eml_rq_mode) is a constant where it is inlined, so each mode gets its own loop */
+EML_CONV_INLINE void eml_conv_rq(const int32_t *acc, int32_t n, const int32_t *mult, const int32_t *shift,
+                                 int8_t *op, int8_t *oq, int32_t off, int32_t lo, int32_t hi, const int32_t mode)
+{
+    int32_t i;
+    if (mode != 0) {
+        const int32_t off21 = 2 * off + 1;
+        for (i = 0; i < n; ++i) {
+            const int32_t m = mult[i];
+            const int32_t e1 = -shift[i] - 1;
+            const int32_t v0 = eml_conv_rqf(acc[i], m, e1, off21);
+            const int32_t v1 = eml_conv_rqf(acc[EML_CONV_CB + i], m, e1, off21);
+#if EML_USE_DSP
+            if (mode == 2) {
+                op[i] = (int8_t)__ssat(v0 >> 1, 8);
+                oq[i] = (int8_t)__ssat(v1 >> 1, 8);
+                continue;
+            }
+#endif
+            op[i] = eml_clamp_s8(v0 >> 1, lo, hi);
+            oq[i] = eml_clamp_s8(v1 >> 1, lo, hi);
+        }
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        const int32_t m = mult[i];
+        const int32_t s = shift[i];
+        op[i] = eml_rq8(0, acc[i], m, s, off, lo, hi);
+        oq[i] = eml_rq8(0, acc[EML_CONV_CB + i], m, s, off, lo, hi);
+    }
+}
+
+/* the convolution for int8 (w16 = 0) or int16 (w16 = 1) weight words; w16 is a constant where it is inlined */
+EML_CONV_INLINE void eml_conv_run(const eml_conv_params_t *p, const int8_t *in, const int32_t *w,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift, int16_t *scratch,
+                                  int8_t *out, const int32_t w16)
+{
+    const int32_t KP = (p->k_h * p->k_w * p->in_c + 3) & ~3;
+    const int32_t ng = KP >> 2;
     const int32_t npix = p->out_h * p->out_w;
     const int32_t oc_n = p->out_c;
     const int32_t out_off = p->out_offset;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
-    int8_t *stage = (int8_t *)(col + 2 * K);
+    /* col 4-byte aligned (the scratch holds one int16 more for this), a block's accumulators, the byte stage */
+    int16_t *col = scratch + (((uintptr_t)scratch & 2u) != 0 ? 1 : 0);
+    int32_t *acc = (int32_t *)(void *)(col + 2 * KP);
+    const int16_t *cend = col + 8 * ng;
+    const int32_t ocp = (oc_n + 1) & ~1; /* p + 1's accumulators at acc + EML_CONV_CB, the stage after them */
+    int8_t *stage =
+        eml_conv_staged(p) ? (int8_t *)(acc + EML_CONV_CB + (ocp < EML_CONV_CB ? ocp : EML_CONV_CB)) : NULL;
     const int32_t mode = eml_rq_mode(p->rq_fast, lo, hi);
-    int32_t px, oc, k;
+    const int32_t wstep = (w16 ? 4 : 2) * ng; /* words per channel pair */
+    int32_t px, ob, oc;
+#if EML_CONV_NEON
+    static const int8_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    const int8x8_t idx = vld1_s8(order);
+#endif
     for (px = 0; px < npix; px += 2) {
         const int32_t two = px + 1 < npix;
-        const int16_t *pw = w;
-        eml_im2col(p, in, px, 0, col);
-        eml_im2col(p, in, two ? px + 1 : px, 1, col);
-        for (oc = 0; oc + 2 <= oc_n; oc += 2) {
-            const int16_t *pc = col;
-            const int16_t *pend = col + 2 * K4;
-            int32_t a00 = bias != NULL ? bias[oc] : 0;
-            int32_t a01 = bias != NULL ? bias[oc + 1] : 0;
-            int32_t a10 = a00;
-            int32_t a11 = a01;
+        /* pixel p + 1's outputs (written once every input either pixel reads is in col) */
+        int8_t *oq = two ? out + oc_n : out;
+        eml_im2col(p, in, px, 0, col, stage);
+        eml_im2col(p, in, two ? px + 1 : px, 1, col, stage);
+        for (ob = 0; ob < oc_n; ob += EML_CONV_CB) {
+            const int32_t nb = oc_n - ob < EML_CONV_CB ? oc_n - ob : EML_CONV_CB;
+            const int32_t *pw = w + (ob >> 1) * wstep;
+            const int32_t *pb = bias + ob;
+            int32_t *pa = acc;
+            for (oc = 0; oc < nb; oc += 2, pb += 2, pa += 2) {
+                const int16_t *pc = col;
+                int32_t a00 = pb[0];
+                int32_t a01 = pb[1];
+                int32_t a10 = a00;
+                int32_t a11 = a01;
 #if EML_USE_SSE2
-            __m128i vd = _mm_setzero_si128();
-            __m128i vo = _mm_setzero_si128();
-#elif EML_USE_NEON
-            int32x4_t q00 = vdupq_n_s32(0);
-            int32x4_t q01 = vdupq_n_s32(0);
-            int32x4_t q10 = vdupq_n_s32(0);
-            int32x4_t q11 = vdupq_n_s32(0);
+                __m128i vd = _mm_setzero_si128();
+                __m128i vo = _mm_setzero_si128();
+#elif EML_CONV_NEON
+                int32x4_t q00 = vdupq_n_s32(0);
+                int32x4_t q01 = vdupq_n_s32(0);
+                int32x4_t q10 = vdupq_n_s32(0);
+                int32x4_t q11 = vdupq_n_s32(0);
 #endif
-            if ((K4 >> 2) & 1) { /* odd number of groups: one alone, then two per iteration */
-                EML_CONV_GROUP(pc, pw);
-                pw += 8;
-                pc += 8;
-            }
-            while (pc < pend) {
-                EML_CONV_GROUP(pc, pw);
-                EML_CONV_GROUP(pc + 8, pw + 8);
-                pw += 16;
-                pc += 16;
-            }
-#if EML_USE_SSE2
-            vd = _mm_add_epi32(vd, _mm_shuffle_epi32(vd, 0xB1)); /* lanes 0, 2: a00, a11 */
-            vo = _mm_add_epi32(vo, _mm_shuffle_epi32(vo, 0xB1)); /* lanes 0, 2: a01, a10 */
-            a00 += _mm_cvtsi128_si32(vd);
-            a11 += _mm_cvtsi128_si32(_mm_srli_si128(vd, 8));
-            a01 += _mm_cvtsi128_si32(vo);
-            a10 += _mm_cvtsi128_si32(_mm_srli_si128(vo, 8));
-#elif EML_USE_NEON
-            {
-                /* (sum q00, sum q01, sum q10, sum q11) */
-                const int32x4_t s_ = vpaddq_s32(vpaddq_s32(q00, q01), vpaddq_s32(q10, q11));
-                a00 += vgetq_lane_s32(s_, 0);
-                a01 += vgetq_lane_s32(s_, 1);
-                a10 += vgetq_lane_s32(s_, 2);
-                a11 += vgetq_lane_s32(s_, 3);
-            }
-#endif
-            for (k = 0; k < KT; ++k) {
-                a00 += (int32_t)pc[k] * pw[k];
-                a01 += (int32_t)pc[k] * pw[KT + k];
-                a10 += (int32_t)pc[KT + k] * pw[k];
-                a11 += (int32_t)pc[KT + k] * pw[KT + k];
-            }
-            pw += 2 * KT;
-            out[oc] = eml_rq8(mode, a00, mult[oc], shift[oc], out_off, lo, hi);
-            out[oc + 1] = eml_rq8(mode, a01, mult[oc + 1], shift[oc + 1], out_off, lo, hi);
-            stage[oc] = eml_rq8(mode, a10, mult[oc], shift[oc], out_off, lo, hi);
-            stage[oc + 1] = eml_rq8(mode, a11, mult[oc + 1], shift[oc + 1], out_off, lo, hi);
-        }
-        if (oc < oc_n) { /* odd last channel: its own row */
-            const int16_t *pc = col;
-            int32_t a0 = bias != NULL ? bias[oc] : 0;
-            int32_t a1 = a0;
-#if EML_USE_SSE2
-            __m128i v2 = _mm_setzero_si128(); /* lanes 0-1: pixel p, 2-3: p + 1 */
-            for (k = 0; k < K4; k += 4) {
-                const __m128i w4 = _mm_loadl_epi64((const __m128i *)(const void *)pw);
-                v2 = _mm_add_epi32(v2, _mm_madd_epi16(_mm_loadu_si128((const __m128i *)(const void *)pc),
-                                                      _mm_unpacklo_epi64(w4, w4)));
-                pc += 8;
-                pw += 4;
-            }
-            v2 = _mm_add_epi32(v2, _mm_shuffle_epi32(v2, 0xB1));
-            a0 += _mm_cvtsi128_si32(v2);
-            a1 += _mm_cvtsi128_si32(_mm_srli_si128(v2, 8));
-#elif EML_USE_NEON
-            int32x4_t q0 = vdupq_n_s32(0); /* pixel p */
-            int32x4_t q1 = vdupq_n_s32(0); /* pixel p + 1 */
-            for (k = 0; k < K4; k += 4) {
-                const int16x4_t w4 = vld1_s16(pw);
-                const int16x8_t c8 = vld1q_s16(pc);
-                q0 = vmlal_s16(q0, vget_low_s16(c8), w4);
-                q1 = vmlal_s16(q1, vget_high_s16(c8), w4);
-                pc += 8;
-                pw += 4;
-            }
-            a0 += vaddvq_s32(q0);
-            a1 += vaddvq_s32(q1);
-#else
-            int32_t j;
-            for (k = 0; k < K4; k += 4) {
-                for (j = 0; j < 4; ++j) {
-                    a0 += (int32_t)pc[j] * pw[j];
-                    a1 += (int32_t)pc[4 + j] * pw[j];
+                if (ng & 1) { /* the groups beyond a multiple of 4 first, then four per iteration */
+                    EML_CONV_GROUP(w16);
                 }
-                pc += 8;
-                pw += 4;
-            }
+                if (ng & 2) {
+                    EML_CONV_GROUP(w16);
+                    EML_CONV_GROUP(w16);
+                }
+                while (pc != cend) {
+                    EML_CONV_GROUP(w16);
+                    EML_CONV_GROUP(w16);
+                    EML_CONV_GROUP(w16);
+                    EML_CONV_GROUP(w16);
+                }
+#if EML_USE_SSE2
+                vd = _mm_add_epi32(vd, _mm_shuffle_epi32(vd, 0xB1)); /* lanes 0, 2: a00, a11 */
+                vo = _mm_add_epi32(vo, _mm_shuffle_epi32(vo, 0xB1)); /* lanes 0, 2: a01, a10 */
+                a00 += _mm_cvtsi128_si32(vd);
+                a11 += _mm_cvtsi128_si32(_mm_srli_si128(vd, 8));
+                a01 += _mm_cvtsi128_si32(vo);
+                a10 += _mm_cvtsi128_si32(_mm_srli_si128(vo, 8));
+#elif EML_CONV_NEON
+                {
+                    /* (sum q00, sum q01, sum q10, sum q11) */
+                    const int32x4_t s_ = vpaddq_s32(vpaddq_s32(q00, q01), vpaddq_s32(q10, q11));
+                    a00 += vgetq_lane_s32(s_, 0);
+                    a01 += vgetq_lane_s32(s_, 1);
+                    a10 += vgetq_lane_s32(s_, 2);
+                    a11 += vgetq_lane_s32(s_, 3);
+                }
 #endif
-            for (k = 0; k < KT; ++k) {
-                a0 += (int32_t)pc[k] * pw[k];
-                a1 += (int32_t)pc[KT + k] * pw[k];
+                pa[0] = a00;
+                pa[1] = a01;
+                pa[EML_CONV_CB] = a10;
+                pa[EML_CONV_CB + 1] = a11;
             }
-            out[oc] = eml_rq8(mode, a0, mult[oc], shift[oc], out_off, lo, hi);
-            stage[oc] = eml_rq8(mode, a1, mult[oc], shift[oc], out_off, lo, hi);
+            /* an odd out_c's last pair has a zero second channel: not stored */
+            if (mode == 2) {
+                eml_conv_rq(acc, nb, mult + ob, shift + ob, out + ob, oq + ob, out_off, lo, hi, 2);
+            } else if (mode == 1) {
+                eml_conv_rq(acc, nb, mult + ob, shift + ob, out + ob, oq + ob, out_off, lo, hi, 1);
+            } else {
+                eml_conv_rq(acc, nb, mult + ob, shift + ob, out + ob, oq + ob, out_off, lo, hi, 0);
+            }
         }
-        out += oc_n;
-        if (two) {
-            memcpy(out, stage, (size_t)oc_n); /* stage is scratch, never overlaps the output */
-            out += oc_n;
-        }
+        out += two ? 2 * oc_n : oc_n;
     }
+}
+
+void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
+                   const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out)
+{
+    eml_conv_run(p, in, w, bias, mult, shift, scratch, out, 0);
+}
+/* @end */
+/* @section conv16 */
+void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
+                       const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out)
+{
+    eml_conv_run(p, in, w, bias, mult, shift, scratch, out, 1);
 }
 /* @end */
 /* @section dwconv */
@@ -670,14 +891,16 @@ static void eml_dwconv2d_dm1_s8(const eml_dwconv_params_t *p, const int8_t *in, 
  * padded tap adds in_offset * w - in_offset * w = 0 to bias_full's all-taps sum: the same integer TFLite gets
  * by skipping it). Every output pixel then runs the same unrolled 9 taps, border or not. Input row r is copied
  * before output row r - pad_h is written, earlier than the generic loop reads it (in-place contract kept). */
+#if !EML_USE_DSP
 static int eml_dw3x3_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 &&
            p->depth_mul == 1 && (p->out_c & 3) == 0 && p->pad_h >= 0 && p->pad_h <= 1 && p->pad_w >= 0 &&
            p->pad_w <= 1 && p->out_h + 2 - p->pad_h >= p->in_h && p->out_w + 2 - p->pad_w >= p->in_w;
 }
+#endif
 
-#if !EML_USE_DSP /* the DSP build has its own channel-planar ring (eml_dw3x3_dsp_s8) */
+#if !EML_USE_DSP /* the DSP build has its own channel-planar ring (eml_dwp_s8) */
 static void eml_dw3x3_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int8_t *row)
 {
     const int32_t C = p->in_c;
@@ -862,126 +1085,437 @@ static void eml_dw3x3_s8(const eml_dwconv_params_t *p, const int8_t *in, const i
 #endif
 
 #if EML_USE_DSP
-/* Cortex-M (DSP extension) version of the 3x3 ring: each ring row is stored channel-planar (row[c * W + jx], W =
- * out_w + 2 padded columns, the padding holds the input zero point as above), so one word load gives 4 horizontal
- * taps x0..x3 of a channel; __sxtb16 gives (x0, x2) and (x1, x3), and with the channel's row weights packed as
- * (w0, w2) and w1 two neighbouring outputs take 3 multiply instructions each per row (SMLAD + SMLABB/SMLABT):
- *   out(ox) += w0 x0 + w2 x2 + w1 x1, out(ox + 1) += w0 x1 + w2 x3 + w1 x2.
- * Requantization is fused into the store. A whole output row is written only after input rows oy - pad_h ..
- * oy + 2 - pad_h are in the ring (every input byte the row needs), so writing the row channel by channel keeps
- * the in-place contract. Scratch: 3 * C * W + 4 bytes (the last word load of an odd row reads one byte on). */
-static void eml_dw3x3_fill_planar(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int8_t *row)
+/* Cortex-M (DSP extension) depthwise 3x3, any stride / dilation / depth multiplier / channel count, on a ring of
+ * input rows stored channel-planar: channel c's W = (out_w - 1) * stride_w + 2 * dil_w + 1 padded columns start
+ * at c * S (S = W minus the padding columns it shares with the next channel: channel c's right padding is
+ * channel c + 1's left padding). Padding columns and rows hold the input zero point, so x + in_offset = 0 there
+ * and a padded tap adds in_offset * w - in_offset * w = 0 to bias_full's all-taps sum: the same integer TFLite
+ * gets by skipping it. Input row iy lives in slot (iy + pad_h) % R; R = 2 * dil_h + 1, or 4 when two output rows
+ * are computed per pass (stride 1, dilation 1, and rows_bytes allows it). Before writing output row oy the kernel
+ * copies the rows max(lo, seen + 1) .. hi of its window not copied yet (lo = oy * stride_h - pad_h, hi = lo + 2 *
+ * dil_h; a pass of two rows copies those of both first: earlier is always allowed), then writes channel by
+ * channel: every input byte the written rows need is then in the ring, so the row-ring and the per-element
+ * in-place contracts (compiler.inplace) both hold. One word load gives 4 horizontal taps x0..x3 of a channel;
+ * __sxtb16 gives (x0, x2) and (x1, x3). dil_w 1: with the row weights packed as (w0, w2) and w1, an output takes
+ * SMLAD + SMLAxy per row, and at stride 1 two neighbours share the word (out(ox + 1) += w0 x1 + w2 x3 + w1 x2);
+ * dil_w 2: (w0, w1) against (x0, x2) and w2 x4; larger dil_w: 3 byte taps. Requantization is fused into the
+ * store. Scratch: R * ((in_c - 1) * S + W) + 4 bytes (word loads read up to 3 bytes past a row's last tap). */
+static int eml_dwp_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h == 3 && p->k_w == 3 && p->pad_h >= 0 && p->pad_w >= 0 && p->stride_h >= 1 && p->stride_w >= 1 &&
+           p->dil_h >= 1 && p->dil_w >= 1 && p->out_w >= 1 && p->in_c >= 1 && p->in_c * p->depth_mul == p->out_c;
+}
+
+/* W (columns of a channel), S (channel stride) and the bytes of one ring row (all channels) */
+static void eml_dwp_geometry(const eml_dwconv_params_t *p, int32_t *W, int32_t *S, int32_t *blk)
+{
+    const int32_t w = (p->out_w - 1) * p->stride_w + 2 * p->dil_w + 1;
+    const int32_t right = w - p->pad_w - p->in_w;
+    const int32_t shared = right < 0 ? 0 : (right < p->pad_w ? right : p->pad_w);
+    *W = w;
+    *S = w - shared;
+    *blk = (p->in_c - 1) * (w - shared) + w;
+}
+
+static inline void eml_store32(void *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* zero-extend bytes 1 and 3 of v into two 16-bit lanes (UXTB16 with ROR #8) */
+static inline uint32_t eml_uxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* (lo, hi) as two int16 halves (PKHBT) */
+static inline int32_t eml_pack16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* the top halves of hi and lo as (lo >> 16, hi >> 16) (PKHTB) */
+static inline uint32_t eml_pkhtb16(uint32_t hi, uint32_t lo)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+}
+
+/* input row iy into a ring row: the image columns only (the padding columns keep the zero point eml_dwp_s8 set),
+ * or the zero point everywhere for a row outside the image */
+static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S,
+                         int32_t blk, int8_t *row)
 {
     const int32_t C = p->in_c;
-    const int32_t width = p->out_w + 2;
-    const int8_t zp = (int8_t)(-p->in_offset);
-    int32_t jx, c;
-    for (jx = 0; jx < width; ++jx) {
-        const int32_t ix = jx - p->pad_w;
-        int8_t *dst = row + jx;
-        if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-            const int8_t *src = in + (iy * p->in_w + ix) * C;
-            for (c = 0; c + 4 <= C; c += 4) {
-                const uint32_t v = (uint32_t)eml_load32(src + c);
-                dst[0] = (int8_t)v;
-                dst[width] = (int8_t)(v >> 8);
-                dst[2 * width] = (int8_t)(v >> 16);
-                dst[3 * width] = (int8_t)(v >> 24);
-                dst += 4 * width;
-            }
-            for (; c < C; ++c) {
-                *dst = src[c];
-                dst += width;
-            }
-        } else {
-            for (c = 0; c < C; ++c) {
-                *dst = zp;
-                dst += width;
-            }
+    const int32_t jx0 = p->pad_w < W ? p->pad_w : W;               /* first image column */
+    const int32_t jx1 = p->pad_w + p->in_w < W ? p->pad_w + p->in_w : W; /* one past the last */
+    const int8_t *src;
+    int8_t *dst;
+    int32_t n, j, c;
+    if (iy < 0 || iy >= p->in_h) {
+        memset(row, (int8_t)(-p->in_offset), (size_t)blk);
+        return;
+    }
+    src = in + (iy * p->in_w + (jx0 - p->pad_w)) * C;
+    dst = row + jx0;
+    n = jx1 - jx0;
+    j = 0;
+    /* 4 pixels x 4 channels a step: a 4x4 byte transpose in registers (UXTB16 / ORR / PKHBT / PKHTB) */
+    for (; j + 4 <= n; j += 4) {
+        const int8_t *s = src + j * C;
+        int8_t *d = dst + j;
+        for (c = 0; c + 4 <= C; c += 4) {
+            const uint32_t a = (uint32_t)eml_load32(s);
+            const uint32_t b = (uint32_t)eml_load32(s + C);
+            const uint32_t e = (uint32_t)eml_load32(s + 2 * C);
+            const uint32_t f = (uint32_t)eml_load32(s + 3 * C);
+            const uint32_t t0 = __uxtb16(a) | (__uxtb16(b) << 8);               /* a0 b0 a2 b2 */
+            const uint32_t t1 = eml_uxtb16_ror8(a) | (eml_uxtb16_ror8(b) << 8); /* a1 b1 a3 b3 */
+            const uint32_t u0 = __uxtb16(e) | (__uxtb16(f) << 8);               /* e0 f0 e2 f2 */
+            const uint32_t u1 = eml_uxtb16_ror8(e) | (eml_uxtb16_ror8(f) << 8); /* e1 f1 e3 f3 */
+            eml_store32(d, (uint32_t)eml_pack16((int32_t)t0, (int32_t)u0));
+            eml_store32(d + S, (uint32_t)eml_pack16((int32_t)t1, (int32_t)u1));
+            eml_store32(d + 2 * S, eml_pkhtb16(u0, t0));
+            eml_store32(d + 3 * S, eml_pkhtb16(u1, t1));
+            s += 4;
+            d += 4 * S;
+        }
+        for (; c < C; ++c) {
+            d[0] = s[0];
+            d[1] = s[C];
+            d[2] = s[2 * C];
+            d[3] = s[3 * C];
+            ++s;
+            d += S;
+        }
+    }
+    for (; j < n; ++j) { /* the last n % 4 pixels: 4 channels a word */
+        const int8_t *s = src + j * C;
+        int8_t *d = dst + j;
+        for (c = 0; c + 4 <= C; c += 4) {
+            const uint32_t v = (uint32_t)eml_load32(s + c);
+            d[0] = (int8_t)v;
+            d[S] = (int8_t)(v >> 8);
+            d[2 * S] = (int8_t)(v >> 16);
+            d[3 * S] = (int8_t)(v >> 24);
+            d += 4 * S;
+        }
+        for (; c < C; ++c) {
+            *d = s[c];
+            d += S;
         }
     }
 }
 
-/* one ring row's contribution to two neighbouring outputs (xp: 4 taps x0..x3 of the channel; k1 in the bottom
- * (SMLABx) or top (SMLATx) half of kk) */
+/* one unpacked ring row (e = (x0, x2), o = (x1, x3)) into two neighbouring outputs A0, A1 (dil_w 1, stride 1; k1
+ * in the bottom (SMLABx) or top (SMLATx) half of kk) */
+#define EML_DW3_P(e, o, k02, kk, B, A0, A1)                                                                         \
+    do {                                                                                                            \
+        A0 = __smlad(k02, e, A0);                                                                                   \
+        A1 = __smlad(k02, o, A1);                                                                                   \
+        A0 = __smla##B##b(kk, o, A0);                                                                               \
+        A1 = __smla##B##t(kk, e, A1);                                                                               \
+    } while (0)
+
+/* one ring row's contribution to two neighbouring outputs a0, a1 (dil_w 1, stride 1; xp: taps x0..x3) */
 #define EML_DW3_ROW(xp, k02, kk, B)                                                                                 \
     do {                                                                                                            \
         const int32_t xv_ = eml_load32(xp);                                                                         \
         const int32_t xe_ = __sxtb16(xv_);                                                                          \
         const int32_t xo_ = eml_sxtb16_ror8(xv_);                                                                   \
-        a0 = __smlad(k02, xe_, a0);                                                                                 \
-        a1 = __smlad(k02, xo_, a1);                                                                                 \
-        a0 = __smla##B##b(kk, xo_, a0);                                                                             \
-        a1 = __smla##B##t(kk, xe_, a1);                                                                             \
+        EML_DW3_P(xe_, xo_, k02, kk, B, a0, a1);                                                                    \
     } while (0)
 
-static inline int32_t eml_pack16(int32_t lo, int32_t hi)
+/* one ring row's contribution to one output A (dil_w 1): (w0, w2) . (x0, x2) + w1 x1 */
+#define EML_DW3_ROW1(xp, k02, kk, B, A)                                                                             \
+    do {                                                                                                            \
+        const int32_t xv_ = eml_load32(xp);                                                                         \
+        A = __smlad(k02, __sxtb16(xv_), A);                                                                         \
+        A = __smla##B##b(kk, eml_sxtb16_ror8(xv_), A);                                                              \
+    } while (0)
+
+/* one ring row's contribution to one output (dil_w 2): (w0, w1) . (x0, x2) + w2 x4 */
+#define EML_DW3_ROW2(xp, k01, w2)                                                                                   \
+    do {                                                                                                            \
+        a0 = __smlad(k01, __sxtb16(eml_load32(xp)), a0);                                                            \
+        a0 += (w2) * (int32_t)(xp)[4];                                                                              \
+    } while (0)
+
+/* the same for two neighbouring outputs a0, a1 (dil_w 2, stride 1) */
+#define EML_DW3_ROW2P(xp, k01, w2)                                                                                  \
+    do {                                                                                                            \
+        const int32_t xv_ = eml_load32(xp);                                                                         \
+        a0 = __smlad(k01, __sxtb16(xv_), a0);                                                                       \
+        a1 = __smlad(k01, eml_sxtb16_ror8(xv_), a1);                                                                \
+        a0 += (w2) * (int32_t)(xp)[4];                                                                              \
+        a1 += (w2) * (int32_t)(xp)[5];                                                                              \
+    } while (0)
+
+/* the 9 taps of one channel (stride OC); the barrier keeps the compiler from giving each tap its own pointer */
+static inline __attribute__((always_inline)) void eml_dwp_taps(const int8_t *wp, int32_t OC, int32_t *t)
 {
-    return (int32_t)(((uint32_t)(uint16_t)lo) | ((uint32_t)hi << 16));
+#define EML_DWP_TAP(k)                                                                                              \
+    do {                                                                                                            \
+        t[k] = *wp;                                                                                                 \
+        wp += OC;                                                                                                   \
+        __asm__("" : "+r"(wp));                                                                                     \
+    } while (0)
+    EML_DWP_TAP(0);
+    EML_DWP_TAP(1);
+    EML_DWP_TAP(2);
+    EML_DWP_TAP(3);
+    EML_DWP_TAP(4);
+    EML_DWP_TAP(5);
+    EML_DWP_TAP(6);
+    EML_DWP_TAP(7);
+    t[8] = *wp;
+#undef EML_DWP_TAP
 }
 
-/* one output row, channel by channel: rw: ring rows 1 and 2 relative to row 0 (constant over the row) */
-static inline void eml_dw3x3_dsp_row(int32_t mode, const eml_dwconv_params_t *p, const int8_t *r0, int32_t d1,
-                                     int32_t d2, const int8_t *w, const int32_t *bias_full, const int32_t *mult,
-                                     const int32_t *shift, int8_t *out)
+/* one output row (rows2: two, the second out_w * out_c bytes on), output channel by output channel: x: ring row 0
+ * of input channel 0 (rows 1, 2, 3 at x + d1, x + d2, x + d3, channels S apart), w: tap 0 of channel 0 (taps
+ * out_c apart). kind 0: dil_w 1 (pairs: and stride 1), 1: dil_w 2
+ * (pairs: and stride 1), 2: any. */
+/* mode 3: mode 2 with the rounding and the output offset folded into one addend K = 2^(e-1) + out_offset * 2^e
+ * (e = -shift <= 22, so |hm| < 2^30 plus K cannot overflow): floor((t + 2^(e-1)) / 2^e) + off, t = hm - [hm < 0],
+ * is eml_mbqm_fast + off exactly, and one SSAT clamps */
+static inline int8_t eml_rq_fold(int32_t x, int32_t m, int32_t e, int32_t K)
 {
-    const int32_t C = p->out_c;
-    const int32_t W = p->out_w + 2;
-    const int32_t ow = p->out_w;
-    const int32_t out_off = p->out_offset;
+    int32_t hm;
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x + x), "r"(m));
+    return (int8_t)__ssat((hm + (hm >> 31) + K) >> e, 8);
+}
+
+#define EML_DWP_RQ(a) (mode == 3 ? eml_rq_fold(a, m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
+
+static inline __attribute__((always_inline)) void
+eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_dwconv_params_t *p, const int8_t *x,
+            int32_t d1, int32_t d2, int32_t d3, int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,
+            const int32_t *shift, int8_t *out)
+{
+    const int32_t OC = p->out_c;
+    const int32_t dm = p->depth_mul;
+    const int32_t sw = p->stride_w;
+    const int32_t off = p->out_offset;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
-    int32_t c;
-    for (c = 0; c < C; ++c) {
-        const int8_t *wc = w + c;
-        const int32_t k02a = eml_pack16(wc[0], wc[2 * C]);
-        const int32_t k02b = eml_pack16(wc[3 * C], wc[5 * C]);
-        const int32_t k02c = eml_pack16(wc[6 * C], wc[8 * C]);
-        const int32_t k1ab = eml_pack16(wc[C], wc[4 * C]);
-        const int32_t k1c = wc[7 * C];
-        const int32_t b = bias_full[c];
-        const int8_t *x = r0 + c * W;
-        const int8_t *xend = x + ow;
-        int8_t *o = out + c;
-        while (x < xend) {
-            int32_t a0 = b;
-            int32_t a1 = b;
-            EML_DW3_ROW(x, k02a, k1ab, b);
-            EML_DW3_ROW(x + d1, k02b, k1ab, t);
-            EML_DW3_ROW(x + d2, k02c, k1c, b);
-            o[0] = eml_rq8(mode, a0, mult[c], shift[c], out_off, lo, hi);
-            if (x + 1 < xend) {
-                o[C] = eml_rq8(mode, a1, mult[c], shift[c], out_off, lo, hi);
+    const int32_t down = p->out_w * OC; /* the second row's outputs */
+    const int8_t *const wend = w + OC;
+    int32_t j = 0;
+    for (; w < wend; ++w, ++out) {
+        const int32_t b = *bias++;
+        const int32_t m = *mult++;
+        const int32_t sh = *shift++;
+        const int32_t e = -sh;
+        const int32_t K = mode == 3 ? (1 << (e - 1)) + off * (1 << e) : 0;
+        const int8_t *xp = x;
+        int8_t *o = out;
+        int32_t n = p->out_w;
+        if (kind == 0) {
+            int32_t t[9];
+            int32_t k02a, k02b, k02c, k1ab, k1c;
+            eml_dwp_taps(w, OC, t);
+            k02a = eml_pack16(t[0], t[2]);
+            k02b = eml_pack16(t[3], t[5]);
+            k02c = eml_pack16(t[6], t[8]);
+            k1ab = eml_pack16(t[1], t[4]);
+            k1c = t[7];
+            if (rows2) { /* 2 x 2 outputs a block: ring rows 1 and 2 feed both output rows */
+                for (; n >= 2; n -= 2) {
+                    int32_t a0 = b;
+                    int32_t a1 = b;
+                    int32_t c0 = b;
+                    int32_t c1 = b;
+                    int32_t v = eml_load32(xp);
+                    int32_t xe = __sxtb16(v);
+                    int32_t od = eml_sxtb16_ror8(v);
+                    EML_DW3_P(xe, od, k02a, k1ab, b, a0, a1);
+                    v = eml_load32(xp + d1);
+                    xe = __sxtb16(v);
+                    od = eml_sxtb16_ror8(v);
+                    EML_DW3_P(xe, od, k02b, k1ab, t, a0, a1);
+                    EML_DW3_P(xe, od, k02a, k1ab, b, c0, c1);
+                    v = eml_load32(xp + d2);
+                    xe = __sxtb16(v);
+                    od = eml_sxtb16_ror8(v);
+                    EML_DW3_P(xe, od, k02c, k1c, b, a0, a1);
+                    EML_DW3_P(xe, od, k02b, k1ab, t, c0, c1);
+                    v = eml_load32(xp + d3);
+                    xe = __sxtb16(v);
+                    od = eml_sxtb16_ror8(v);
+                    EML_DW3_P(xe, od, k02c, k1c, b, c0, c1);
+                    o[0] = EML_DWP_RQ(a0);
+                    o[OC] = EML_DWP_RQ(a1);
+                    o[down] = EML_DWP_RQ(c0);
+                    o[down + OC] = EML_DWP_RQ(c1);
+                    o += 2 * OC;
+                    xp += 2;
+                }
+                if (n > 0) {
+                    int32_t a0 = b;
+                    int32_t c0 = b;
+                    EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
+                    EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
+                    EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
+                    EML_DW3_ROW1(xp + d1, k02a, k1ab, b, c0);
+                    EML_DW3_ROW1(xp + d2, k02b, k1ab, t, c0);
+                    EML_DW3_ROW1(xp + d3, k02c, k1c, b, c0);
+                    o[0] = EML_DWP_RQ(a0);
+                    o[down] = EML_DWP_RQ(c0);
+                }
+            } else {
+                if (pairs) {
+                    for (; n >= 2; n -= 2) {
+                        int32_t a0 = b;
+                        int32_t a1 = b;
+                        EML_DW3_ROW(xp, k02a, k1ab, b);
+                        EML_DW3_ROW(xp + d1, k02b, k1ab, t);
+                        EML_DW3_ROW(xp + d2, k02c, k1c, b);
+                        *o = EML_DWP_RQ(a0);
+                        o += OC;
+                        *o = EML_DWP_RQ(a1);
+                        o += OC;
+                        xp += 2;
+                    }
+                } else { /* stride > 1: two outputs a step, a word each */
+                    for (; n >= 2; n -= 2) {
+                        int32_t a0 = b;
+                        int32_t a1 = b;
+                        EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
+                        EML_DW3_ROW1(xp + sw, k02a, k1ab, b, a1);
+                        EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
+                        EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
+                        EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
+                        EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
+                        *o = EML_DWP_RQ(a0);
+                        o += OC;
+                        *o = EML_DWP_RQ(a1);
+                        o += OC;
+                        xp += 2 * sw;
+                    }
+                }
+                if (n > 0) {
+                    int32_t a0 = b;
+                    EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
+                    EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
+                    EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
+                    *o = EML_DWP_RQ(a0);
+                }
             }
-            o += 2 * C;
-            x += 2;
+        } else if (kind == 1) {
+            int32_t t[9];
+            int32_t k01a, k01b, k01c, w2a, w2b, w2c;
+            eml_dwp_taps(w, OC, t);
+            k01a = eml_pack16(t[0], t[1]);
+            k01b = eml_pack16(t[3], t[4]);
+            k01c = eml_pack16(t[6], t[7]);
+            w2a = t[2];
+            w2b = t[5];
+            w2c = t[8];
+            if (pairs) { /* stride 1: (x0, x2), (x1, x3) of one word and the bytes x4, x5 */
+                for (; n >= 2; n -= 2) {
+                    int32_t a0 = b;
+                    int32_t a1 = b;
+                    EML_DW3_ROW2P(xp, k01a, w2a);
+                    EML_DW3_ROW2P(xp + d1, k01b, w2b);
+                    EML_DW3_ROW2P(xp + d2, k01c, w2c);
+                    *o = EML_DWP_RQ(a0);
+                    o += OC;
+                    *o = EML_DWP_RQ(a1);
+                    o += OC;
+                    xp += 2;
+                }
+            }
+            for (; n > 0; --n) {
+                int32_t a0 = b;
+                EML_DW3_ROW2(xp, k01a, w2a);
+                EML_DW3_ROW2(xp + d1, k01b, w2b);
+                EML_DW3_ROW2(xp + d2, k01c, w2c);
+                *o = EML_DWP_RQ(a0);
+                o += OC;
+                xp += sw;
+            }
+        } else {
+            const int32_t dw = p->dil_w;
+            for (; n > 0; --n) {
+                int32_t a0 = b;
+                int32_t t;
+                for (t = 0; t < 9; t += 3) {
+                    const int8_t *xr = xp + (t == 0 ? 0 : (t == 3 ? d1 : d2));
+                    a0 += w[t * OC] * xr[0] + w[(t + 1) * OC] * xr[dw] + w[(t + 2) * OC] * xr[2 * dw];
+                }
+                *o = EML_DWP_RQ(a0);
+                o += OC;
+                xp += sw;
+            }
+        }
+        if (++j == dm) { /* the next input channel */
+            j = 0;
+            x += S;
         }
     }
 }
 
-static void eml_dw3x3_dsp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
-                             const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
-                             int8_t *out)
+static void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                       const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
-    const int32_t C = p->out_c;
-    const int32_t rlen = (p->out_w + 2) * C;
-    const int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
-    int32_t oy;
-    eml_dw3x3_fill_planar(p, in, -p->pad_h, rows);
-    eml_dw3x3_fill_planar(p, in, 1 - p->pad_h, rows + rlen);
-    for (oy = 0; oy < p->out_h; ++oy) {
-        const int8_t *r0 = rows + (oy % 3) * rlen;
-        const int32_t d1 = (int32_t)((((oy + 1) % 3) - (oy % 3)) * rlen);
-        const int32_t d2 = (int32_t)((((oy + 2) % 3) - (oy % 3)) * rlen);
-        eml_dw3x3_fill_planar(p, in, oy + 2 - p->pad_h, rows + ((oy + 2) % 3) * rlen);
-        if (mode == 2) { /* one copy per requantization mode: the mode test stays out of the loops */
-            eml_dw3x3_dsp_row(2, p, r0, d1, d2, w, bias_full, mult, shift, out);
-        } else if (mode == 1) {
-            eml_dw3x3_dsp_row(1, p, r0, d1, d2, w, bias_full, mult, shift, out);
-        } else {
-            eml_dw3x3_dsp_row(0, p, r0, d1, d2, w, bias_full, mult, shift, out);
+    int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
+    /* 0: dil_w 1 stride 1, 3: dil_w 1, 1: dil_w 2, 2: any */
+    const int32_t kind = p->dil_w == 1 ? (p->stride_w == 1 ? 0 : 3) : (p->dil_w == 2 ? 1 : 2);
+    int32_t W, S, blk, R, two, step, oy, iy;
+    int32_t seen = -p->pad_h - 1; /* highest input row copied so far */
+    eml_dwp_geometry(p, &W, &S, &blk);
+    if (mode == 2) { /* the folded requantization (eml_rq_fold) when every shift allows it, else clamp (mode 1) */
+        int32_t c;
+        mode = 3;
+        for (c = 0; c < p->out_c; ++c) {
+            if (shift[c] < -22) {
+                mode = 1;
+            }
         }
-        out += p->out_w * C;
+    }
+    two = kind == 0 && mode != 0 && p->stride_h == 1 && p->dil_h == 1 && 4 * blk + 4 <= p->rows_bytes;
+    R = two ? 4 : 2 * p->dil_h + 1;
+    memset(rows, (int8_t)(-p->in_offset), (size_t)(R * blk + 4)); /* padding columns; the 4 overread bytes */
+    for (oy = 0; oy < p->out_h; oy += step) {
+        const int32_t lo = oy * p->stride_h - p->pad_h;
+        const int32_t pair = two && oy + 1 < p->out_h;
+        const int32_t hi = lo + 2 * p->dil_h + pair;
+        const int8_t *r0 = rows + ((lo + p->pad_h) % R) * blk;
+        const int32_t d1 = (int32_t)(rows + ((lo + p->dil_h + p->pad_h) % R) * blk - r0);
+        const int32_t d2 = (int32_t)(rows + ((lo + 2 * p->dil_h + p->pad_h) % R) * blk - r0);
+        const int32_t d3 = (int32_t)(rows + ((lo + 3 + p->pad_h) % R) * blk - r0);
+        for (iy = lo > seen + 1 ? lo : seen + 1; iy <= hi; ++iy) {
+            eml_dwp_fill(p, in, iy, W, S, blk, rows + ((iy + p->pad_h) % R) * blk);
+        }
+        seen = hi;
+        step = pair ? 2 : 1;
+        /* one copy per requantization mode and tap shape: the tests stay out of the loops */
+        if (pair && mode == 3) {
+            eml_dwp_row(3, 0, 1, 1, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (pair) {
+            eml_dwp_row(1, 0, 1, 1, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 3 && kind == 0) {
+            eml_dwp_row(3, 0, 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 3 && kind == 3) {
+            eml_dwp_row(3, 0, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 3 && kind == 1) {
+            eml_dwp_row(3, 1, p->stride_w == 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 1 && kind == 0) {
+            eml_dwp_row(1, 0, 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 1 && kind == 3) {
+            eml_dwp_row(1, 0, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (mode == 1 && kind == 1) {
+            eml_dwp_row(1, 1, p->stride_w == 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else { /* dil_w > 2 or the exact double rounding: the general requantization (it is exact for any mode) */
+            eml_dwp_row(0, 2, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        }
+        out += step * p->out_w * p->out_c;
     }
 }
 #endif
@@ -992,14 +1526,17 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
     int32_t oy, ox, c, j, ky, kx;
     const int32_t oc_n = p->out_c;
     const int32_t in_c = p->in_c;
-    if (rows != NULL && eml_dw3x3_ok(p)) {
 #if EML_USE_DSP
-        eml_dw3x3_dsp_s8(p, in, w, bias_full, mult, shift, rows, out);
-#else
-        eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
-#endif
+    if (rows != NULL && eml_dwp_ok(p)) {
+        eml_dwp_s8(p, in, w, bias_full, mult, shift, rows, out);
         return;
     }
+#else
+    if (rows != NULL && eml_dw3x3_ok(p)) {
+        eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
+#endif
     if (p->depth_mul == 1 && (oc_n & 3) == 0) {
         eml_dwconv2d_dm1_s8(p, in, w, bias_full, mult, shift, out);
         return;

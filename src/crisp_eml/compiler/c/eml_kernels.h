@@ -27,9 +27,16 @@ typedef struct {
     int32_t rq_fast; /* 1: every accumulator is below 2^30 in magnitude and every shift <= -1 (eml_mbqm_fast) */
 } eml_conv_params_t;
 
-/* w: int16, pair-interleaved (see eml_kernels.c); col: scratch of 2 * k_h * k_w * in_c int16 then out_c bytes */
-void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int16_t *w, const int32_t *bias,
-                   const int32_t *mult, const int32_t *shift, int16_t *col, int8_t *out);
+/* w: int8 weights packed 4 to an int32 word, channel pairs interleaved (see eml_kernels.c); bias (input offset
+ * folded in): out_c rounded up to even; scratch: 2 * KP + 1 int16 (KP: k_h * k_w * in_c rounded up to a multiple
+ * of 4), 32 + min(out_c, 32) int32 (accumulators) and KP bytes when in_c is not a multiple of 4 */
+void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
+                   const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out);
+/* @end */
+/* @section conv16 */
+/* the same with int16 weights, 2 to a word (--optimize speed: twice the weight flash, fewer instructions) */
+void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
+                       const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out);
 /* @end */
 /* @section dwconv */
 /* requantize n int32 accumulators (raw bytes) to int8 (per-channel multiplier >= 0 and shift) */
@@ -40,9 +47,12 @@ typedef struct {
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
     int32_t in_offset, out_offset, act_min, act_max;
     int32_t rq_fast; /* as in eml_conv_params_t */
+    int32_t rows_bytes; /* bytes of the rows scratch the renderer gave this layer (0: none) */
 } eml_dwconv_params_t;
 
-/* rows: NULL, or scratch of 3 * (out_w + 2) * in_c + 4 * out_c bytes for the 3x3 / stride 1 / multiplier 1 fast path */
+/* rows: NULL, or scratch for the 3x3 row rings: 3 * (out_w + 2) * in_c + 4 * out_c bytes for the stride 1 /
+ * multiplier 1 / 4k-channel ring of every build; (2 * dil_h + 1) * in_c * ((out_w - 1) * stride_w + 2 * dil_w + 1)
+ * + 4 bytes for the Cortex-M DSP planar ring of any 3x3 (other builds ignore it there) */
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                      const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 /* @end */

@@ -18,6 +18,12 @@ is written only the input bytes read by STRICTLY LATER groups must still be inta
   into the ring (row ``r`` on the first output row whose window holds it, never read from the input again), so
   a group is one output row and it reads only the rows no earlier row needed.
 
+A kernel may write the groups of a span in any order once it has read everything the span reads: writing group
+``g`` then clobbers only input no group after ``g`` reads (what the planner guarantees) and the span's other groups
+read theirs already. The Cortex-M DSP depthwise 3x3 ring (``eml_dwp_s8``, every 3x3 geometry given scratch) does
+so with one or two output rows at a time, written channel by channel after every input row they need is copied
+(under both ``row-ring`` and ``element``).
+
 Ops registered in ``compiler.opdefs`` give their own ``group`` (consecutive elements written together) and
 ``read_min``; an op with no entry here and no registered model is never placed over its input.
 """

@@ -84,18 +84,37 @@ def _strides(shape: list[int]) -> list[int]:
     return out
 
 
-def interleave_pairs(w: np.ndarray) -> np.ndarray:
-    """CONV_2D weight layout of ``eml_conv2d_s8`` (int16 values): rows (out channels, K) -> flat, per channel
-    pair the groups of 4 k interleaved (each group in (k0, k2, k1, k3) order), then each channel's K % 4 tail."""
+def conv_weight_words(w: np.ndarray, wide: bool) -> np.ndarray:
+    """CONV_2D weights (rows: out channels, K) as the int32 words ``eml_conv2d_s8`` (``wide`` False: 4 int8 to a
+    word, k0 in the lowest byte) or ``eml_conv2d_w16_s8`` (``wide``: 2 int16 to a word, the words (k0, k2) and
+    (k1, k3), the first in the low half) reads: K padded to a multiple of 4 and the channels to an even count
+    with zeros; per channel pair, for each group of 4 k, the word(s) of the first channel then the second's."""
     oc, k = w.shape
-    k4 = k - k % 4
-    perm = w[:, :k4].reshape(oc, -1, 4)[:, :, [0, 2, 1, 3]]
-    parts = []
-    for j in range(0, oc - 1, 2):
-        parts += [np.stack([perm[j], perm[j + 1]], axis=1).reshape(-1), w[j, k4:], w[j + 1, k4:]]
-    if oc % 2:
-        parts += [perm[-1].reshape(-1), w[-1, k4:]]
-    return np.concatenate(parts) if parts else np.zeros(0, w.dtype)
+    kp, ocp = -(-k // 4) * 4, oc + oc % 2
+    full = np.zeros((ocp, kp), np.int64)
+    full[:oc, :k] = w
+    g = full.reshape(ocp // 2, 2, kp // 4, 4).transpose(0, 2, 1, 3)  # pair, group, channel, k
+    if wide:
+        words = (g[..., 0:2] & 0xFFFF) | ((g[..., 2:4] & 0xFFFF) << 16)  # (k0, k2), (k1, k3)
+    else:
+        b = g & 0xFF
+        words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
+    flat = words.reshape(-1)
+    return np.where(flat >= 1 << 31, flat - (1 << 32), flat)
+
+
+def conv_staged(ic: int) -> bool:
+    """Whether ``eml_im2col`` gathers a pixel's bytes in a byte stage first (mirrors ``eml_conv_staged``): with
+    in_c not a multiple of 4 the input runs and the image borders do not fall on groups of 4."""
+    return ic % 4 != 0
+
+
+def conv_scratch_int16(k: int, oc: int, staged: bool) -> int:
+    """Scratch of ``eml_conv2d_s8``: im2col of two pixels (2 x K rounded up to 4), one int16 to align it, the
+    accumulators of a block of up to 32 channels for two pixels (the second pixel's 32 int32 after the first's)
+    and, when staged, the K bytes of a pixel."""
+    kp = -(-k // 4) * 4
+    return 2 * kp + 1 + 2 * (32 + min(oc + oc % 2, 32)) + (kp // 2 if staged else 0)
 
 
 def _scale(t: Tensor) -> float:
@@ -117,6 +136,27 @@ def dw3x3_fast(f: dict[str, int | list[int]]) -> bool:
             and i("dil_w") == 1 and i("depth_mul") == 1 and i("out_c") % 4 == 0 and 0 <= i("pad_h") <= 1
             and 0 <= i("pad_w") <= 1 and i("out_h") + 2 - i("pad_h") >= i("in_h")
             and i("out_w") + 2 - i("pad_w") >= i("in_w"))
+
+
+def dw_ring_bytes(f: dict[str, int | list[int]], two_rows: bool = False) -> int:
+    """Scratch bytes of the Cortex-M DSP depthwise 3x3 planar ring ``eml_dwp_s8`` (any stride, dilation, depth
+    multiplier, channel count; mirrors ``eml_dwp_ok`` / ``eml_dwp_geometry``), 0 when it does not apply;
+    ``two_rows``: the 4-row ring of two output rows per pass (stride 1, dilation 1 only). Other builds ignore
+    the scratch outside ``dw3x3_fast``; the kernel writes output rows only after copying every input row they
+    need (what the per-element contract allows), so the planner's grouping does not depend on it."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    if i("k_h") != 3 or i("k_w") != 3 or i("pad_h") < 0 or i("pad_w") < 0 or i("out_w") < 1 or i("in_c") < 1:
+        return 0
+    width = (i("out_w") - 1) * i("stride_w") + 2 * i("dil_w") + 1
+    shared = min(max(width - i("pad_w") - i("in_w"), 0), i("pad_w"))  # padding shared by neighbouring channels
+    blk = (i("in_c") - 1) * (width - shared) + width
+    s1 = all(i(k) == 1 for k in ("stride_h", "stride_w", "dil_h", "dil_w"))
+    rows = 4 if two_rows and s1 else 2 * i("dil_h") + 1
+    return rows * blk + 4
 
 
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
@@ -294,11 +334,22 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                     rq_fast=int(rq_fast_ok(bias, wq.reshape(-1, oc).T if op.type == "DEPTHWISE_CONV_2D"
                                            else wq.reshape(oc, -1), prm["output_shift"])))
         if op.type == "CONV_2D":
-            wn = add_array("int16_t", "w", interleave_pairs(wq.reshape(oc, -1)))
-            b = add_array("int32_t", "bias", bias) if bias is not None else "NULL"
+            # int8 weights in flash (balanced and ram: a one-pixel im2col would halve col but cost ~30% of the
+            # speed, so ram takes the same kernel); speed: int16 weights (2x the flash, LDRD pairs)
+            wide = optimize == "speed"
+            wn = add_array("int32_t", "w", conv_weight_words(wq.reshape(oc, -1), wide))
+            # the input offset folded into the bias: the kernel multiplies raw inputs (-in_offset off the image)
+            plain = (bias if bias is not None else np.zeros(oc, np.int64)) + in_off * wq.reshape(oc, -1).sum(1)
+            if int(np.abs(plain).max()) >= 1 << 31:
+                raise InputError(f"operator {op.index} (CONV_2D): bias plus input offset times the weights "
+                                 "does not fit in int32")
+            b = add_array("int32_t", "bias", np.concatenate([plain, np.zeros(oc % 2, np.int64)]))
             ps = add_struct("eml_conv_params_t", {**geo, **rest})
-            layer.scratch_int16 = 2 * kh * kw * ic + (oc + 1) // 2
-            layer.call = f"eml_conv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {prefix}_col, {y});"
+            layer.scratch_int16 = conv_scratch_int16(kh * kw * ic, oc, conv_staged(ic))
+            kernel = "eml_conv2d_w16_s8" if wide else "eml_conv2d_s8"
+            if wide:
+                layer.sections.append("conv16")
+            layer.call = f"{kernel}(&{ps}, {x}, {wn}, {b}, {m}, {s}, {prefix}_col, {y});"
         else:
             dm = int(prm["depth_multiplier"])
             if ic * dm != oc:
@@ -309,11 +360,18 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             plain = bias if bias is not None else np.zeros(oc, np.int64)
             b = add_array("int32_t", "bias_full", np.concatenate([plain + in_off * taps, plain]))
             dwf: dict[str, int | list[int]] = {**geo, "depth_mul": dm, **rest}
-            ps = add_struct("eml_dwconv_params_t", dwf)
-            rows = "NULL"
-            if dw3x3_fast(dwf):  # ring of 3 zero-point padded input rows (eml_dw3x3_s8)
-                layer.scratch_int16 = (3 * (ow + 2) * ic + 4 * oc + 1) // 2
-                rows = f"(int8_t *){prefix}_col"
+            # rows scratch: the 3-row ring of every build where it applies (eml_dw3x3_s8 / eml_dwp_s8; the DSP
+            # kernel computes two output rows a pass when 4 planar rows fit in it), the DSP planar ring of any other
+            # 3x3 (4 rows at stride 1, not in ram mode); speed: always room for two output rows a pass
+            fast = dw3x3_fast(dwf)
+            ring = dw_ring_bytes(dwf, two_rows=optimize == "speed" or (optimize == "balanced" and not fast))
+            if fast:
+                ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
+            elif optimize == "ram":
+                ring = 0
+            rows = f"(int8_t *){prefix}_col" if ring else "NULL"
+            layer.scratch_int16 = (ring + 1) // 2
+            ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
             layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
         prm = op_params(g, op)
