@@ -1256,25 +1256,23 @@ static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t
         a1 += (w2) * (int32_t)(xp)[5];                                                                              \
     } while (0)
 
-/* the 9 taps of one channel (stride OC); the barrier keeps the compiler from giving each tap its own pointer */
+/* the 9 taps of one channel (stride OC): 9 LDRSB (register offset) and 4 ADDs; the barriers keep the compiler
+ * from giving each tap its own pointer */
 static inline __attribute__((always_inline)) void eml_dwp_taps(const int8_t *wp, int32_t OC, int32_t *t)
 {
-#define EML_DWP_TAP(k)                                                                                              \
+#define EML_DWP_TAP2(k)                                                                                             \
     do {                                                                                                            \
-        t[k] = *wp;                                                                                                 \
-        wp += OC;                                                                                                   \
+        t[k] = wp[0];                                                                                               \
+        t[k + 1] = wp[OC];                                                                                          \
+        wp += 2 * OC;                                                                                               \
         __asm__("" : "+r"(wp));                                                                                     \
     } while (0)
-    EML_DWP_TAP(0);
-    EML_DWP_TAP(1);
-    EML_DWP_TAP(2);
-    EML_DWP_TAP(3);
-    EML_DWP_TAP(4);
-    EML_DWP_TAP(5);
-    EML_DWP_TAP(6);
-    EML_DWP_TAP(7);
+    EML_DWP_TAP2(0);
+    EML_DWP_TAP2(2);
+    EML_DWP_TAP2(4);
+    EML_DWP_TAP2(6);
     t[8] = *wp;
-#undef EML_DWP_TAP
+#undef EML_DWP_TAP2
 }
 
 /* one output row (rows2: two, the second out_w * out_c bytes on), output channel by output channel: x: ring row 0
@@ -1283,15 +1281,18 @@ static inline __attribute__((always_inline)) void eml_dwp_taps(const int8_t *wp,
  * (pairs: and stride 1), 2: any. */
 /* mode 3: mode 2 with the rounding and the output offset folded into one addend K = 2^(e-1) + out_offset * 2^e
  * (e = -shift <= 22, so |hm| < 2^30 plus K cannot overflow): floor((t + 2^(e-1)) / 2^e) + off, t = hm - [hm < 0],
- * is eml_mbqm_fast + off exactly, and one SSAT clamps */
-static inline int8_t eml_rq_fold(int32_t x, int32_t m, int32_t e, int32_t K)
+ * is eml_mbqm_fast + off exactly, and one SSAT clamps. x2 is the accumulator doubled (mod 2^32): eml_dwp_row
+ * gets it for free by doubling the bias and the weights (2 w fits the int16 halves) once per channel. */
+static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
 {
     int32_t hm;
-    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x + x), "r"(m));
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x2), "r"(m));
     return (int8_t)__ssat((hm + (hm >> 31) + K) >> e, 8);
 }
 
-#define EML_DWP_RQ(a) (mode == 3 ? eml_rq_fold(a, m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
+/* (kind 2 does not double its weights: it doubles the sum) */
+#define EML_DWP_RQ(a)                                                                                               \
+    (mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
 
 static inline __attribute__((always_inline)) void
 eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_dwconv_params_t *p, const int8_t *x,
@@ -1305,14 +1306,17 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
     const int32_t down = p->out_w * OC; /* the second row's outputs */
+    const int32_t n2 = p->out_w & ~1;   /* outputs of a row done two at a time */
+    const int32_t off21 = 2 * off + 1;
     const int8_t *const wend = w + OC;
     int32_t j = 0;
     for (; w < wend; ++w, ++out) {
-        const int32_t b = *bias++;
+        const int32_t b0 = *bias++;
+        const int32_t b = mode == 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
         const int32_t m = *mult++;
         const int32_t sh = *shift++;
         const int32_t e = -sh;
-        const int32_t K = mode == 3 ? (1 << (e - 1)) + off * (1 << e) : 0;
+        const int32_t K = mode == 3 ? off21 * (1 << (e - 1)) : 0; /* 2^(e-1) + off * 2^e */
         const int8_t *xp = x;
         int8_t *o = out;
         int32_t n = p->out_w;
@@ -1325,8 +1329,16 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
             k02c = eml_pack16(t[6], t[8]);
             k1ab = eml_pack16(t[1], t[4]);
             k1c = t[7];
+            if (mode == 3) { /* doubled weights: eml_rq_fold */
+                k02a = __sadd16(k02a, k02a);
+                k02b = __sadd16(k02b, k02b);
+                k02c = __sadd16(k02c, k02c);
+                k1ab = __sadd16(k1ab, k1ab);
+                k1c += k1c;
+            }
             if (rows2) { /* 2 x 2 outputs a block: ring rows 1 and 2 feed both output rows */
-                for (; n >= 2; n -= 2) {
+                const int8_t *const xend = xp + n2;
+                for (; xp != xend; xp += 2) {
                     int32_t a0 = b;
                     int32_t a1 = b;
                     int32_t c0 = b;
@@ -1354,9 +1366,8 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                     o[down] = EML_DWP_RQ(c0);
                     o[down + OC] = EML_DWP_RQ(c1);
                     o += 2 * OC;
-                    xp += 2;
                 }
-                if (n > 0) {
+                if (n & 1) {
                     int32_t a0 = b;
                     int32_t c0 = b;
                     EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
@@ -1370,7 +1381,8 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                 }
             } else {
                 if (pairs) {
-                    for (; n >= 2; n -= 2) {
+                    const int8_t *const xend = xp + n2;
+                    for (; xp != xend; xp += 2) {
                         int32_t a0 = b;
                         int32_t a1 = b;
                         EML_DW3_ROW(xp, k02a, k1ab, b);
@@ -1380,10 +1392,10 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                         o += OC;
                         *o = EML_DWP_RQ(a1);
                         o += OC;
-                        xp += 2;
                     }
                 } else { /* stride > 1: two outputs a step, a word each */
-                    for (; n >= 2; n -= 2) {
+                    const int8_t *const xend = xp + n2 * sw;
+                    for (; xp != xend; xp += 2 * sw) {
                         int32_t a0 = b;
                         int32_t a1 = b;
                         EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
@@ -1396,10 +1408,9 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                         o += OC;
                         *o = EML_DWP_RQ(a1);
                         o += OC;
-                        xp += 2 * sw;
                     }
                 }
-                if (n > 0) {
+                if (n & 1) {
                     int32_t a0 = b;
                     EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
                     EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
@@ -1417,6 +1428,14 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
             w2a = t[2];
             w2b = t[5];
             w2c = t[8];
+            if (mode == 3) { /* doubled weights: eml_rq_fold */
+                k01a = __sadd16(k01a, k01a);
+                k01b = __sadd16(k01b, k01b);
+                k01c = __sadd16(k01c, k01c);
+                w2a += w2a;
+                w2b += w2b;
+                w2c += w2c;
+            }
             if (pairs) { /* stride 1: (x0, x2), (x1, x3) of one word and the bytes x4, x5 */
                 for (; n >= 2; n -= 2) {
                     int32_t a0 = b;
@@ -1461,6 +1480,33 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
     }
 }
 
+/* one function per (mode, kind, pairs, rows2) in use: each gets its own register allocation (measured on the M4:
+ * fewer spills and fewer instructions than the nine bodies inlined into one dispatcher). External and never
+ * cloned, so the dispatcher's calls keep their relocations: compiler.flash attributes kernel code by them. */
+#if defined(__clang__)
+#define EML_DWP_NOINLINE __attribute__((noinline))
+#else
+#define EML_DWP_NOINLINE __attribute__((noinline, noclone))
+#endif
+#define EML_DWP_ROW_FN(name, md, kd, pr, r2)                                                                        \
+    void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3, int32_t S,         \
+              const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out);        \
+    EML_DWP_NOINLINE void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3,   \
+                               int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,                \
+                               const int32_t *shift, int8_t *out)                                                   \
+    {                                                                                                               \
+        eml_dwp_row(md, kd, pr, r2, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                                \
+    }
+EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, p->stride_w == 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, p->stride_w == 1, 0)
+EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0)
+
 static void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                        const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
@@ -1497,23 +1543,23 @@ static void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int
         step = pair ? 2 : 1;
         /* one copy per requantization mode and tap shape: the tests stay out of the loops */
         if (pair && mode == 3) {
-            eml_dwp_row(3, 0, 1, 1, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_fold_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (pair) {
-            eml_dwp_row(1, 0, 1, 1, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_clamp_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 3 && kind == 0) {
-            eml_dwp_row(3, 0, 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_fold_d1s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 3 && kind == 3) {
-            eml_dwp_row(3, 0, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_fold_d1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 3 && kind == 1) {
-            eml_dwp_row(3, 1, p->stride_w == 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_fold_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 1 && kind == 0) {
-            eml_dwp_row(1, 0, 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_clamp_d1s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 1 && kind == 3) {
-            eml_dwp_row(1, 0, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_clamp_d1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 1 && kind == 1) {
-            eml_dwp_row(1, 1, p->stride_w == 1, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_clamp_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else { /* dil_w > 2 or the exact double rounding: the general requantization (it is exact for any mode) */
-            eml_dwp_row(0, 2, 0, 0, p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            eml_dwp_any(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         }
         out += step * p->out_w * p->out_c;
     }
