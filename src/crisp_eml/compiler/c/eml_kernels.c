@@ -496,6 +496,13 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
         pc += 8;                                                                                                    \
     } while (0)
 #else
+/* byte i (k0 = 0) of the int8 weight word at w: a plain signed-byte load on little-endian targets (LDRSB on
+ * Cortex-M0/M3, RISC-V LB: no shifts), shifts elsewhere */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define EML_WBYTE(w, i) ((int32_t)((const int8_t *)(const void *)(w))[i])
+#else
+#define EML_WBYTE(w, i) eml_wbyte(*(w), (i))
+#endif
 /* portable: col slot s holds k (0, 2, 1, 3)[s], int8 weight byte (0, 2, 1, 3)[s], int16 word s / 2 half s % 2 */
 #define EML_CONV_GROUP(W16)                                                                                        \
     do {                                                                                                            \
@@ -507,8 +514,8 @@ static void eml_im2col(const eml_conv_params_t *p, const int8_t *in, int32_t px,
                 v_ = (s_ & 1) ? wv_ >> 16 : (int32_t)((uint32_t)wv_ << 16) >> 16;                                   \
             } else {                                                                                                \
                 const int32_t b_ = ((s_ & 1) << 1) | (s_ >> 1);                                                     \
-                u_ = eml_wbyte(pw[0], b_);                                                                          \
-                v_ = eml_wbyte(pw[1], b_);                                                                          \
+                u_ = EML_WBYTE(pw, b_);                                                                             \
+                v_ = EML_WBYTE(pw + 1, b_);                                                                         \
             }                                                                                                       \
             a00 += pc[s_] * u_;                                                                                     \
             a01 += pc[s_] * v_;                                                                                     \
