@@ -5,13 +5,17 @@ brings SHAPE/STRIDED_SLICE/PACK, Conv1D EXPAND_DIMS, dilated convs SPACE_TO_BATC
 (``compiler.fold`` rewrites them). A two-input, two-output model checks the multi-I/O API (packed vectors, per
 tensor macros, ``<name>_invoke_n``) on the host (-O3 and ASan/UBSan) and on QEMU Cortex-M4. TFLite Micro is the
 golden (``verify.tflm_outputs``); for dilated convs it runs the same file with its space-to-batch tensors given
-their true batch (``fold.tflm_batch_fixed``), since it cannot resize them itself.
+their true batch (``fold.tflm_batch_fixed``), since it cannot resize them itself. Even so TFLite Micro reads
+uninitialised arena bytes on those files now and then (about 1 run in 10 in one process, depending on what was
+allocated before; measured on the dilated Conv1D model): the golden there is the most common output row of
+five runs.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +111,21 @@ def _library(data: bytes, out: Path, name: str) -> tuple[Any, dict[str, str]]:
     return g, files
 
 
+def _tflm_golden(data: bytes, vec: np.ndarray, runs: int = 5) -> np.ndarray:
+    """TFLM's outputs; for space-to-batch files the most common row of ``runs`` runs (see the module docstring:
+    a wrong run differs from the others, so a row wins only if at least two runs agree on it)."""
+    if "SPACE_TO_BATCH_ND" not in {op.type for op in _raw_ops(data)}:
+        return verify.tflm_outputs(data, vec)
+    outs = [verify.tflm_outputs(data, vec) for _ in range(runs)]
+    rows = []
+    for k in range(vec.shape[0]):
+        seen = Counter(bytes(o[k]) for o in outs)
+        best, n = seen.most_common(1)[0]
+        assert n >= 2, f"TFLM gave {runs} different outputs for vector {k}"
+        rows.append(np.frombuffer(best, np.int8))
+    return np.stack(rows)
+
+
 def _vectors(g: Any, k: int, seed: int) -> np.ndarray:
     return verify.random_vectors(verify.io_bytes(verify.io_layout([g.tensor(i) for i in g.inputs])), k, seed)
 
@@ -119,7 +138,7 @@ def test_open_batch_model_is_byte_exact(models: dict[str, bytes], name: str, tmp
     assert {"SHAPE", "PACK", "EXPAND_DIMS", "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"}.isdisjoint(
         op.type for op in g.ops)
     vec = _vectors(g, 10, seed=3)
-    want = verify.tflm_outputs(data, vec)
+    want = _tflm_golden(data, vec)
     assert np.array_equal(verify.reference_outputs(data, vec), want)
     exe = build.host_build(tmp_path / "lib", tmp_path / "host")
     got, _ = build.host_run(exe, vec, want.shape[1])
