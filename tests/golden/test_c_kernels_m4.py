@@ -44,6 +44,10 @@ SPECS = [
     ConvSpec(D, 4, 2, 5, 10, 3, 3, activation="RELU"),              # multiplier 2, width 2
     ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # multiplier 2, strided, valid
     ConvSpec(D, 3, 1, 6, 6, 3, 3, stride=2),                        # strided, width 1
+    ConvSpec(D, 7, 13, 4, 4, 3, 3, stride=2),                       # direct strided: 4 channels, pad 1 all round
+    ConvSpec(D, 6, 12, 36, 36, 3, 3, stride=2, activation="RELU6"),  # direct strided: 36 channels, clamped
+    ConvSpec(D, 8, 14, 8, 8, 3, 3, stride=2, padding="VALID"),      # direct strided: no border
+    ConvSpec(D, 9, 20, 4, 4, 3, 3, stride=3),                       # direct: stride 3
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
 ]
 

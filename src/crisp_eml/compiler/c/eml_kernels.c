@@ -1514,8 +1514,11 @@ EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, p->stride_w == 1, 0)
 EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0)
 
-static void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
-                       const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
+                                 const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
+                                 int8_t *out)
 {
     int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
     /* 0: dil_w 1 stride 1, 3: dil_w 1, 1: dil_w 2, 2: any */
@@ -1573,6 +1576,215 @@ static void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int
 }
 #endif
 
+#if EML_USE_DSP
+/* Cortex-M (DSP) depthwise 3x3, stride_w >= 2, dilation 1, depth multiplier 1, channels a multiple of 4, fast
+ * requantization: read straight from the NHWC input, no ring (at stride 2 each input byte serves only 2.25 MACs,
+ * so copying it into a ring costs more than reading it where it is). Once per call the scratch gets one record of
+ * 30 words per 4 channels: the 4 bias_full doubled, per tap the int8 weights widened and doubled into the words
+ * (2 w0, 2 w2), (2 w1, 2 w3) (one LDRD; 2 w fits the int16 halves), and (m, e - 1) per channel. Per pixel and 4
+ * channels a tap is then one input word: SXTB16 and SXTB16 ROR 8 give (x0, x2), (x1, x3) and SMLABB/SMLATT add
+ * each channel's product; the accumulators are the sums doubled (mod 2^32), which is what eml_mbqm_fast's SMMULR
+ * takes (no per-output x + x). Every window adds all 9 taps to bias_full (bias + in_offset * all taps' weights):
+ * a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero point outside
+ * (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping the tap).
+ * Outputs are written in NHWC order, each 4 channels after their taps are read: the order of the generic loop
+ * (element in-place contract). Scratch: 30 out_c (records) + 9 out_c (patch) + 4 (alignment) bytes; layers with
+ * less (narrow rows) keep the ring kernel. */
+static int eml_dwn_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
+           p->depth_mul == 1 && (p->out_c & 3) == 0 && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 &&
+           39 * p->out_c + 4 <= p->rows_bytes;
+}
+
+/* eml_mbqm_fast(a, m, -(e1 + 1)) + off, before the final halving (done by SSAT's shift or before the clamp):
+ * ((hm + [hm < 0]) >> e1) + 2 off + 1 (see eml_mbqm_fast); a2: the accumulator doubled (mod 2^32) */
+static inline int32_t eml_dwn_rq(int32_t a2, int32_t m, int32_t e1, int32_t off21)
+{
+    int32_t hm;
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(a2), "r"(m));
+    return ((hm + (hm >> 31)) >> e1) + off21;
+}
+
+typedef struct {
+    const int32_t *wx; /* per 4 channels: 2 bias_full, the 9 doubled widened weight pairs, (m, -shift - 1) x 4 */
+    int32_t C, off21, lo, hi;
+} eml_dwn_t;
+
+/* the 4 doubled biases and 9 taps of 4 channels, one asm block so that the compiler keeps the taps in order instead
+ * of loading all the words first and spilling them: x: tap 0's input word (taps C apart in a row, rows rs apart),
+ * wx: the record of the 4 channels (walked past the weights) */
+#define EML_DWN_T(o)                                                                                                \
+    "ldr %[t], [%[xp]" o "]\n\t"                                                                                    \
+    "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                            \
+    "sxtb16 %[u], %[t]\n\t"                                                                                         \
+    "smlabb %[a0], %[u], %[we], %[a0]\n\t"                                                                          \
+    "smlatt %[a2], %[u], %[we], %[a2]\n\t"                                                                          \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                                                 \
+    "smlabb %[a1], %[t], %[wo], %[a1]\n\t"                                                                          \
+    "smlatt %[a3], %[t], %[wo], %[a3]\n\t"
+#define EML_DWN_ROW EML_DWN_T("") EML_DWN_T(", %[c]") EML_DWN_T(", %[c], lsl #1")
+#define EML_DWN_TAPS9(x, C, rs)                                                                                     \
+    do {                                                                                                            \
+        int32_t t_, u_, we_, wo_;                                                                                   \
+        const int8_t *xp_ = (x);                                                                                    \
+        __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t"                                                                 \
+                "ldrd %[a2], %[a3], [%[wp]], #8\n\t" EML_DWN_ROW "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW             \
+                "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW                                                             \
+                : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [a2] "=&r"(acc2), [a3] "=&r"(acc3), [t] "=&r"(t_),             \
+                  [u] "=&r"(u_), [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(xp_), [wp] "+r"(wx)                     \
+                : [c] "r"(C), [rs] "r"(rs)                                                                          \
+                : "memory");                                                                                        \
+    } while (0)
+
+#define EML_DWN_STORE(acc, i)                                                                                       \
+    do {                                                                                                            \
+        const int32_t v_ = eml_dwn_rq(acc, wx[2 * (i)], wx[2 * (i) + 1], off21);                                      \
+        o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
+    } while (0)
+
+/* n output pixels of one row: x: the first window's top-left input pixel, windows sC apart, rows rs apart */
+static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const eml_dwn_t *q, const int8_t *x,
+                                                              int32_t rs, int32_t sC, int32_t n, int8_t *o)
+{
+    const int32_t C = q->C;
+    const int32_t off21 = q->off21;
+    const int32_t lo = q->lo;
+    const int32_t hi = q->hi;
+    for (; n > 0; --n) {
+        const int32_t *wx = q->wx;
+        const int8_t *xc = x;
+        const int8_t *const oend = o + C;
+        for (; o != oend; o += 4) {
+            int32_t acc0, acc1, acc2, acc3;
+            EML_DWN_TAPS9(xc, C, rs);
+            EML_DWN_STORE(acc0, 0);
+            EML_DWN_STORE(acc1, 1);
+            EML_DWN_STORE(acc2, 2);
+            EML_DWN_STORE(acc3, 3);
+            wx += 8;
+            xc += 4;
+        }
+        x += sC;
+    }
+}
+
+/* one function per activation case (external, never cloned: see EML_DWP_ROW_FN) */
+void eml_dwn_run_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+EML_DWP_NOINLINE void eml_dwn_run_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                       int8_t *o)
+{
+    eml_dwn_run(0, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                        int8_t *o)
+{
+    eml_dwn_run(1, q, x, rs, sC, n, o);
+}
+
+/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 C bytes), the zero point outside the image: per row
+ * the image columns are one contiguous block of the input */
+static inline __attribute__((always_inline)) void eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
+                                                                int32_t iy0, int32_t ix0, int8_t *patch)
+{
+    const int32_t C = p->out_c;
+    const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)(-p->in_offset));
+    const int32_t a = (ix0 < 0 ? -ix0 : 0) * C;                    /* first image byte of a row */
+    const int32_t b = (ix0 + 3 > p->in_w ? p->in_w - ix0 : 3) * C; /* one past the last */
+    int32_t ky, i;
+    for (ky = 0; ky < 3; ++ky) {
+        const int32_t iy = iy0 + ky;
+        int8_t *d = patch + ky * 3 * C;
+        i = 0;
+        if (iy >= 0 && iy < p->in_h) {
+            const int8_t *s = in + (iy * p->in_w + ix0) * C;
+            for (; i < a; i += 4) {
+                memcpy(d + i, &zp4, 4);
+            }
+            for (; i < b; i += 4) {
+                const int32_t v = eml_load32(s + i);
+                memcpy(d + i, &v, 4);
+            }
+        }
+        for (; i < 3 * C; i += 4) {
+            memcpy(d + i, &zp4, 4);
+        }
+    }
+}
+
+void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
+                                 const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
+                                 int8_t *out)
+{
+    const int32_t C = p->out_c;
+    const int32_t act = p->act_min != -128 || p->act_max != 127;
+    const int32_t sw = p->stride_w;
+    const int32_t rs = p->in_w * C;
+    /* output columns ox0 .. ox1 - 1 have all 3 taps inside the image */
+    const int32_t ox0 = (p->pad_w + sw - 1) / sw;
+    int32_t ox1 = p->in_w < 3 ? 0 : (p->in_w - 3 + p->pad_w) / sw + 1;
+    int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
+    int8_t *patch = (int8_t *)(wx + (30 * C) / 4);
+    eml_dwn_t q;
+    int32_t oy, ox, g, t;
+    q.wx = wx;
+    for (g = 0; g < C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+        for (t = 0; t < 4; ++t) {
+            *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+        }
+        for (t = 0; t < 9; ++t) {
+            const int32_t v = eml_load32(w + t * C + g);
+            const int32_t e = __sxtb16(v);
+            const int32_t o = eml_sxtb16_ror8(v);
+            *wx++ = __sadd16(e, e);
+            *wx++ = __sadd16(o, o);
+        }
+        for (t = 0; t < 4; ++t) {
+            *wx++ = mult[g + t];
+            *wx++ = -shift[g + t] - 1;
+        }
+    }
+    q.C = C;
+    q.off21 = 2 * p->out_offset + 1;
+    q.lo = p->act_min;
+    q.hi = p->act_max;
+    if (ox1 > p->out_w) {
+        ox1 = p->out_w;
+    }
+    if (ox1 < ox0) {
+        ox1 = ox0;
+    }
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        const int32_t inside = iy0 >= 0 && iy0 + 3 <= p->in_h;
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int32_t ix0 = ox * sw - p->pad_w;
+            if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
+                const int8_t *x = in + (iy0 * p->in_w + ix0) * C;
+                if (act) {
+                    eml_dwn_run_clamp(&q, x, rs, sw * C, ox1 - ox0, out);
+                } else {
+                    eml_dwn_run_ssat(&q, x, rs, sw * C, ox1 - ox0, out);
+                }
+                out += (ox1 - ox0) * C;
+                ox = ox1 - 1;
+                continue;
+            }
+            eml_dwn_patch(p, in, iy0, ix0, patch);
+            if (act) {
+                eml_dwn_run_clamp(&q, patch, 3 * C, 0, 1, out);
+            } else {
+                eml_dwn_run_ssat(&q, patch, 3 * C, 0, 1, out);
+            }
+            out += C;
+        }
+    }
+}
+#endif
+
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                      const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
@@ -1580,6 +1792,10 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
     const int32_t oc_n = p->out_c;
     const int32_t in_c = p->in_c;
 #if EML_USE_DSP
+    if (rows != NULL && eml_dwn_ok(p)) {
+        eml_dwn_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
     if (rows != NULL && eml_dwp_ok(p)) {
         eml_dwp_s8(p, in, w, bias_full, mult, shift, rows, out);
         return;
