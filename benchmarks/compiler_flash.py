@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,63 +33,50 @@ def models() -> list[tuple[str, Path]]:
     return [("vww", vww_path()), ("resnet8", resnet8_path())]
 
 
-def _objects(lib: Path, label: str) -> list[Path]:
-    """The library's sources compiled for the Cortex-M4 (-O2, one section per function/object as the board build)."""
-    from crisp_eml.compiler.build import tool
-    from crisp_eml.compiler.c.boards import get_board
-
-    board = get_board("cortex-m4")
-    cc = tool(board.cc)
-    objs = []
-    for src in sorted((lib / "src").glob("*.c")):
-        obj = lib / (src.stem + ".o")
-        r = subprocess.run([cc, *board.cflags, "-O2", "-ffunction-sections", "-fdata-sections", f"-I{lib / 'src'}",
-                            "-c", str(src), "-o", str(obj)], capture_output=True, text=True, check=False)
-        if r.returncode != 0:
-            raise SystemExit(f"{label}: {src.name} did not build:\n{r.stderr[-3000:]}")
-        objs.append(obj)
-    return objs
-
-
-def _run_m4(data: bytes, lib: Path, work: Path) -> dict[str, Any]:
-    """Instructions per inference on QEMU's Cortex-M4 and whether the outputs equal the reference interpreter's."""
+def _vector(data: bytes, name: str) -> Any:
+    """One seeded int8 input (batch 1) and the reference interpreter's packed outputs for it."""
     import numpy as np
 
-    from crisp_eml.compiler.build import run_board
     from crisp_eml.compiler.reader import read_tflite
     from crisp_eml.compiler.reference import run_reference
 
-    g = read_tflite(data, source=lib.name)
-    shape = g.tensor(g.inputs[0]).shape
-    x = np.random.default_rng(0).integers(-128, 128, size=shape, dtype=np.int8)
-    res = run_board(lib, x.reshape(1, -1), work / "m4", board="cortex-m4")
-    want = np.concatenate([np.asarray(y).reshape(-1).view(np.int8) for y in run_reference(g, [x])])
-    return {"instructions_per_inference": res["instructions_per_inference"],
-            "exact": bool(np.array_equal(np.asarray(res["outputs"]).reshape(-1), want))}
+    g = read_tflite(data, source=name)
+    x = np.random.default_rng(0).integers(-128, 128, size=g.tensor(g.inputs[0]).shape, dtype=np.int8)
+    return x, np.concatenate([np.asarray(y).reshape(-1).view(np.int8) for y in run_reference(g, [x])])
 
 
 def measure(name: str, path: Path, mode: str, work: Path, *, instructions: bool = False) -> dict[str, Any]:
-    """Render ``path`` with ``mode``, build its objects for the Cortex-M4 and size them (and run it)."""
-    from crisp_eml.compiler.build import section_sizes, write_tree
+    """Render ``path`` with ``mode``, build it for the Cortex-M4 (the board build: library objects at -O2, one
+    section per function/object) and size the library objects; with ``instructions`` also run it on QEMU and
+    compare the outputs with the reference interpreter."""
+    import numpy as np
+
+    from crisp_eml.compiler.build import board_build, run_board, section_sizes, write_tree
     from crisp_eml.compiler.model_render import render_model
 
     data = path.read_bytes()
     _, files = render_model(data, name=name, labels=[], model_sha256=hashlib.sha256(data).hexdigest(), dsp=None,
                             source=path.name, optimize=mode)
-    lib = work / f"{name}_{mode}"
+    lib, wdir = work / f"{name}_{mode}", work / f"{name}_{mode}_m4"
     write_tree(files, lib)
     manifest = json.loads(files["MANIFEST.json"])
-    sizes = section_sizes(_objects(lib, f"{name} ({mode})"))
+    x, want = _vector(data, path.name)
+    run: dict[str, Any] = {}
+    if instructions:
+        res = run_board(lib, x.reshape(1, -1), wdir, board="cortex-m4")
+        run = {"instructions_per_inference": res["instructions_per_inference"],
+               "exact": bool(np.array_equal(np.asarray(res["outputs"]).reshape(-1), want))}
+    else:
+        board_build(lib, wdir, x.reshape(1, -1), board="cortex-m4")
+    sizes = section_sizes([wdir / (src.stem + ".o") for src in sorted((lib / "src").glob("*.c"))])
     flash = sizes["text"] + sizes["rodata"]
     ratio = flash / len(data)
-    row = {"model": name, "optimize": mode, "tflite_bytes": len(data), "text_bytes": sizes["text"],
-           "rodata_bytes": sizes["rodata"], "data_bytes": sizes["data"], "flash_bytes": flash,
-           "flash_vs_tflite": round(ratio, 3), "weights_bytes": manifest["weights_bytes"],
-           "ram_bytes": manifest["ram_bytes"], "arena_bytes": manifest["arena_bytes"],
-           "goal": GOAL if mode == GOAL_MODE else None, "goal_met": (ratio <= GOAL) if mode == GOAL_MODE else None}
-    if instructions:
-        row.update(_run_m4(data, lib, work / f"{name}_{mode}_run"))
-    return row
+    return {"model": name, "optimize": mode, "tflite_bytes": len(data), "text_bytes": sizes["text"],
+            "rodata_bytes": sizes["rodata"], "data_bytes": sizes["data"], "flash_bytes": flash,
+            "flash_vs_tflite": round(ratio, 3), "weights_bytes": manifest["weights_bytes"],
+            "ram_bytes": manifest["ram_bytes"], "arena_bytes": manifest["arena_bytes"],
+            "goal": GOAL if mode == GOAL_MODE else None,
+            "goal_met": (ratio <= GOAL) if mode == GOAL_MODE else None, **run}
 
 
 def main() -> None:

@@ -37,17 +37,18 @@ CASES = [
 ]
 
 
-def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float | None, *, int16: bool = False,
-                 second: tuple[float, int] | None = None) -> bytes:
-    """A one-op model ``[1, 256] -> [1, 256]`` (int8, or int16 activations) with the given quantization, built as
-    a flatbuffer; ``second``: (scale, zero point) of a second activation input for binary ops."""
+def _model(op: str, tensors: list[tuple[str, list[int], float, int]], n_in: int, *, int16: bool = False,
+           weights: np.ndarray | None = None, options: tuple[str, object] | None = None) -> bytes:
+    """A one-op model as a flatbuffer: ``tensors`` (name, shape, scale, zero point) are the op's inputs then its
+    output; ``weights``: the int8 data of the last input (a constant), the others are graph inputs."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
-    def tensor(name: str, scale: float, zp: int) -> object:
+    def tensor(k: int, name: str, shape: list[int], scale: float, zp: int) -> object:
         t = schema.TensorT()
-        t.shape, t.buffer, t.name = [1, 256], 0, name
-        t.type = schema.TensorType.INT16 if int16 else schema.TensorType.INT8
+        const = weights is not None and k == n_in - 1
+        t.shape, t.buffer, t.name = shape, 1 if const else 0, name
+        t.type = schema.TensorType.INT16 if int16 and not const else schema.TensorType.INT8
         q = schema.QuantizationParametersT()
         q.scale, q.zeroPoint = [float(scale)], [zp]
         t.quantization = q
@@ -56,22 +57,42 @@ def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float |
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, op)
     code.version = 3 if int16 else 2
-    ins = [tensor("x", sx, zx)] + ([tensor("x2", *second)] if second else [])
     node = schema.OperatorT()
-    node.opcodeIndex, node.inputs, node.outputs = 0, list(range(len(ins))), [len(ins)]
-    if alpha is not None:
-        node.builtinOptionsType = schema.BuiltinOptions.LeakyReluOptions
-        node.builtinOptions = schema.LeakyReluOptionsT()
-        node.builtinOptions.alpha = float(alpha)
+    node.opcodeIndex, node.inputs, node.outputs = 0, list(range(n_in)), [n_in]
+    if weights is not None:
+        node.inputs.append(-1)  # no bias
+    if options is not None:
+        node.builtinOptionsType = getattr(schema.BuiltinOptions, options[0])
+        node.builtinOptions = options[1]
     sub = schema.SubGraphT()
-    sub.tensors = [*ins, tensor("y", sy, zy)]
-    sub.inputs, sub.outputs, sub.operators = list(range(len(ins))), [len(ins)], [node]
+    sub.tensors = [tensor(k, *t) for k, t in enumerate(tensors)]
+    sub.inputs = list(range(n_in - (weights is not None)))
+    sub.outputs, sub.operators = [n_in], [node]
     model = schema.ModelT()
     model.version, model.operatorCodes, model.subgraphs = 3, [code], [sub]
     model.buffers = [schema.BufferT()]
-    builder = flatbuffers.Builder(1024)
+    if weights is not None:
+        buf = schema.BufferT()
+        buf.data = np.asarray(weights, np.int8).view(np.uint8).copy()
+        model.buffers.append(buf)
+    builder = flatbuffers.Builder(4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def one_op_model(op: str, sx: float, sy: float, zx: int, zy: int, alpha: float | None, *, int16: bool = False,
+                 second: tuple[float, int] | None = None) -> bytes:
+    """A one-op model ``[1, 256] -> [1, 256]`` (int8, or int16 activations) with the given quantization;
+    ``second``: (scale, zero point) of a second activation input for binary ops."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    ins = [("x", [1, 256], sx, zx)] + ([("x2", [1, 256], *second)] if second else [])
+    options = None
+    if alpha is not None:
+        leaky = schema.LeakyReluOptionsT()
+        leaky.alpha = float(alpha)
+        options = ("LeakyReluOptions", leaky)
+    return _model(op, [*ins, ("y", [1, 256], sy, zy)], len(ins), int16=int16, options=options)
 
 
 # the linear cases: (input scale, output scale, input zp, output zp, slope of the branch, that branch's side)
@@ -114,35 +135,10 @@ FC_CASES = [
 
 def fc_model(sx: float, sw: float, sy: float, zx: int, zy: int) -> bytes:
     """``[1, 1] -> [1, 256]`` per-tensor int8 FULLY_CONNECTED whose 256 weights are every int8 code."""
-    import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
-    def tensor(name: str, shape: list[int], buf: int, scale: float, zp: int) -> object:
-        t = schema.TensorT()
-        t.shape, t.type, t.buffer, t.name = shape, schema.TensorType.INT8, buf, name
-        q = schema.QuantizationParametersT()
-        q.scale, q.zeroPoint = [float(scale)], [zp]
-        t.quantization = q
-        return t
-
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.FULLY_CONNECTED
-    code.version = 4
-    node = schema.OperatorT()
-    node.opcodeIndex, node.inputs, node.outputs = 0, [0, 1, -1], [2]
-    node.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
-    node.builtinOptions = schema.FullyConnectedOptionsT()
-    sub = schema.SubGraphT()
-    sub.tensors = [tensor("x", [1, 1], 0, sx, zx), tensor("w", [256, 1], 1, sw, 0), tensor("y", [1, 256], 0, sy, zy)]
-    sub.inputs, sub.outputs, sub.operators = [0], [2], [node]
-    weights = schema.BufferT()
-    weights.data = np.arange(-128, 128, dtype=np.int8).view(np.uint8).copy()
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, [code], [sub]
-    model.buffers = [schema.BufferT(), weights]
-    builder = flatbuffers.Builder(4096)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return _model("FULLY_CONNECTED", [("x", [1, 1], sx, zx), ("w", [256, 1], sw, 0), ("y", [1, 256], sy, zy)], 2,
+                  weights=np.arange(-128, 128), options=("FullyConnectedOptions", schema.FullyConnectedOptionsT()))
 
 
 @pytest.mark.parametrize(("sx", "sw", "sy", "zx", "zy"), FC_CASES)

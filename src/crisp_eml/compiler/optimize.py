@@ -1,6 +1,6 @@
 """The ``--optimize ram|balanced|speed`` choice of the C compiler, one place for its names and its check.
 
-Where RAM, flash and speed pull apart a kernel's lowering reads this choice (``LowerCtx.optimize``): ``balanced``
+Where RAM, flash and speed pull apart a kernel's lowering reads this choice (``lower_op``'s ``optimize``): ``balanced``
 (the default) keeps int8 weights at int8 in flash and takes the fast kernels whose scratch is small; ``speed``
 may store weights widened (more flash) and use larger scratch for fewer instructions; ``ram`` takes the kernels
 with the least scratch even when they are slower. The choice is recorded in ``MANIFEST.json`` so that a library

@@ -149,11 +149,12 @@ def _render(manifest: Mapping[str, Any], data: bytes, digest: str, source: str,
                 raise InputError("anomaly.json is not an object")
             return render_anomaly_library(model, name=name, dsp=dsp, model_sha256=digest)
         from crisp_eml.compiler.model_render import render_model
+        from crisp_eml.compiler.optimize import DEFAULT
 
         placed = manifest.get("flash") or {}  # named linker sections the library was compiled with
         if not isinstance(placed, dict):
             raise InputError("MANIFEST.json's flash block is not an object")
-        optimize = manifest.get("optimize", "balanced")  # eml compile --optimize; older manifests: balanced
+        optimize = manifest.get("optimize", DEFAULT)  # eml compile --optimize; older manifests: balanced
         if not isinstance(optimize, str):
             raise InputError(f"MANIFEST.json's optimize is {optimize!r}, not ram, balanced or speed")
         return render_model(data, name=name, labels=list(labels), model_sha256=digest, dsp=dsp, source=digest,

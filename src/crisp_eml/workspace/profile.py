@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from crisp_eml.compiler.optimize import DEFAULT, MODES
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.personas import Permission
 
@@ -41,7 +42,6 @@ def profile(source: str, target_id: str, *, project: Any = None, use_project: bo
             optimize: str | None = None) -> dict[str, Any]:
     """Profile ``source`` on ``target_id``; inside a project also save the figures (``compiler.profile``).
     ``optimize``: the mode a model is compiled with (None: balanced; a library keeps its own), or ``"all"``."""
-    from crisp_eml.compiler.optimize import MODES
     from crisp_eml.workspace.compile import _open_project
 
     if optimize is not None and optimize not in (*MODES, ALL):
@@ -65,14 +65,14 @@ def profile(source: str, target_id: str, *, project: Any = None, use_project: bo
 
 def _compare(source: str, target_id: str, project: Any) -> dict[str, Any]:
     """The model compiled and profiled once per optimisation mode (``eml profile --optimize all``)."""
-    from crisp_eml.compiler.optimize import DEFAULT, MODES
-
     if Path(source).is_dir():
         raise InputError("--optimize all compiles the model once per mode; give the model (.tflite or "
                          "models:/NAME@ALIAS), not a compiled library (its mode is its MANIFEST.json's 'optimize')",
                          field="--optimize")
-    runs = {mode: _measure(source, target_id, project, mode) for mode in MODES}
-    first = runs[DEFAULT]
+    first = _measure(source, target_id, project, DEFAULT)
+    # the same model in every mode: TFLM's arena (a bisection of interpreter runs) is measured once
+    runs = {mode: first if mode == DEFAULT else _measure(source, target_id, project, mode,
+                                                          tflm_arena=first["tflm_arena_bytes"]) for mode in MODES}
     return {"library": first["library"], "target": first["target"], "model_sha256": first.get("model_sha256"),
             "tflite_bytes": first.get("tflite_bytes"), "tflm_arena_bytes": first.get("tflm_arena_bytes"),
             "optimize": ALL, "default": DEFAULT, "latency_method": first.get("latency_method"),
@@ -82,17 +82,21 @@ def _compare(source: str, target_id: str, project: Any) -> dict[str, Any]:
 
 def _library_mode(lib: Path, head: dict[str, Any], optimize: str | None) -> None:
     """Refuse ``--optimize`` naming another mode than the one the library folder was compiled with."""
-    have = head.get("optimize", "balanced")
-    if optimize is not None and head.get("kind") != "anomaly" and optimize != have:
+    if optimize is None:
+        return
+    if head.get("kind") == "anomaly":
+        raise InputError("an anomaly library (float32 scorer) has no optimisation mode; leave --optimize out",
+                         field="--optimize", source=str(lib))
+    have = head.get("optimize", DEFAULT)
+    if optimize != have:
         raise InputError(f"this library was compiled with --optimize {have}; profile the model to measure "
                          f"{optimize} (or compile it with --optimize {optimize})", field="--optimize",
                          source=str(lib))
-    if optimize is not None and head.get("kind") == "anomaly":
-        raise InputError("an anomaly library (float32 scorer) has no optimisation mode; leave --optimize out",
-                         field="--optimize", source=str(lib))
 
 
-def _measure(source: str, target_id: str, project: Any, optimize: str | None = None) -> dict[str, Any]:
+def _measure(source: str, target_id: str, project: Any, optimize: str | None = None,
+             tflm_arena: int | None = None) -> dict[str, Any]:
+    """One library's figures; ``tflm_arena``: TFLM's smallest arena for this model when already measured."""
     from crisp_eml.compiler import build, verify
     from crisp_eml.learn.tflm import tflm_min_arena
     from crisp_eml.targets.catalog import get_target
@@ -120,9 +124,9 @@ def _measure(source: str, target_id: str, project: Any, optimize: str | None = N
         arena = int(manifest["arena_bytes"])
         out: dict[str, Any] = {"library": manifest["name"], "target": target.to_dict(), "arena_bytes": arena,
                                "model_sha256": manifest.get("model_sha256"),
-                               "optimize": manifest.get("optimize", "balanced"),
+                               "optimize": manifest.get("optimize", DEFAULT),
                                "weights_bytes": manifest.get("weights_bytes"), "tflite_bytes": len(model),
-                               "tflm_arena_bytes": tflm_min_arena(model)}
+                               "tflm_arena_bytes": tflm_arena if tflm_arena is not None else tflm_min_arena(model)}
         # the library's own RAM (arena + scratch + state, from the manifest) against TFLM's arena alone
         lib_ram = int(manifest.get("ram_bytes", arena))
         out["library_ram_bytes"] = lib_ram

@@ -261,10 +261,8 @@ def fold_constant_binary(
 class LowerCtx:
     """What a lowering needs: the layer being built, arena addresses and helpers to emit constants."""
 
-    def __init__(self, g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], sections: list[str],
-                 optimize: str = "balanced") -> None:
+    def __init__(self, g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], sections: list[str]) -> None:
         self.g, self.op, self.prefix, self.ptr = g, op, prefix, ptr
-        self.optimize = optimize  # ram | balanced | speed (compiler.optimize)
         self.layer = Layer(op.index, op.type, list(sections))
         self.p = f"{prefix}_l{op.index}"  # prefix of this layer's C symbols
 
@@ -299,14 +297,14 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
 
     d = find(g, op)
     if d is not None:
-        ctx = LowerCtx(g, op, prefix, ptr, list(d.sections), optimize)
+        ctx = LowerCtx(g, op, prefix, ptr, list(d.sections))
         ctx.layer.families = list(d.c_families)
         d.lower(g, op, ctx)
         return ctx.layer
     if op.type not in LOWERABLE:
         raise InputError(f"op {op.type} (operator {op.index}) has no C kernel yet; C kernels exist for "
                          f"{', '.join(sorted(LOWERABLE))}")
-    ctx = LowerCtx(g, op, prefix, ptr, SECTIONS[op.type], optimize)
+    ctx = LowerCtx(g, op, prefix, ptr, SECTIONS[op.type])
     layer, p = ctx.layer, ctx.p
     add_array, add_struct, operand = ctx.add_array, ctx.add_struct, ctx.operand
     in_t, out_t = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
