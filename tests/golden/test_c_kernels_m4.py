@@ -40,6 +40,8 @@ SPECS = [
     ConvSpec(D, 8, 9, 4, 4, 3, 3, dilation=2),                      # planar ring: dilation 2 (pair + byte tap)
     ConvSpec(D, 6, 7, 8, 8, 3, 3, dilation=2, activation="RELU6"),  # dilation 2, clamped
     ConvSpec(D, 10, 9, 3, 3, 3, 3, dilation=3, activation="RELU6"),  # planar ring: dilation 3 (byte taps)
+    ConvSpec(D, 9, 11, 5, 10, 3, 3, dilation=2, padding="VALID"),  # dilation 2 split rows: multiplier 2, odd
+    ConvSpec(D, 9, 10, 4, 4, 3, 3, stride=2, dilation=2),           # dilation 2, strided (not split)
     ConvSpec(D, 6, 3, 7, 7, 3, 3),                                  # planar ring: odd channels, width 3
     ConvSpec(D, 4, 2, 5, 10, 3, 3, activation="RELU"),              # multiplier 2, width 2
     ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # multiplier 2, strided, valid

@@ -1118,7 +1118,9 @@ static void eml_dwp_geometry(const eml_dwconv_params_t *p, int32_t *W, int32_t *
 {
     const int32_t w = (p->out_w - 1) * p->stride_w + 2 * p->dil_w + 1;
     const int32_t right = w - p->pad_w - p->in_w;
-    const int32_t shared = right < 0 ? 0 : (right < p->pad_w ? right : p->pad_w);
+    /* neighbouring channels share padding columns, except in the dil_w 2 stride 1 split layout (eml_dwp_fill) */
+    const int32_t split = p->dil_w == 2 && p->stride_w == 1;
+    const int32_t shared = right < 0 || split ? 0 : (right < p->pad_w ? right : p->pad_w);
     *W = w;
     *S = w - shared;
     *blk = (p->in_c - 1) * (w - shared) + w;
@@ -1153,34 +1155,20 @@ static inline uint32_t eml_pkhtb16(uint32_t hi, uint32_t lo)
     return r;
 }
 
-/* input row iy into a ring row: the image columns only (the padding columns keep the zero point eml_dwp_s8 set),
- * or the zero point everywhere for a row outside the image */
-static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S,
-                         int32_t blk, int8_t *row)
+/* n pixels (pstride bytes apart, C channels each) from src into a ring row's columns dst, dst + 1, ... of every
+ * channel (S apart) */
+static inline __attribute__((always_inline)) void eml_dwp_fill_run(int32_t C, const int8_t *src, int32_t pstride, int8_t *dst, int32_t S, int32_t n)
 {
-    const int32_t C = p->in_c;
-    const int32_t jx0 = p->pad_w < W ? p->pad_w : W;               /* first image column */
-    const int32_t jx1 = p->pad_w + p->in_w < W ? p->pad_w + p->in_w : W; /* one past the last */
-    const int8_t *src;
-    int8_t *dst;
-    int32_t n, j, c;
-    if (iy < 0 || iy >= p->in_h) {
-        memset(row, (int8_t)(-p->in_offset), (size_t)blk);
-        return;
-    }
-    src = in + (iy * p->in_w + (jx0 - p->pad_w)) * C;
-    dst = row + jx0;
-    n = jx1 - jx0;
-    j = 0;
+    int32_t j = 0, c;
     /* 4 pixels x 4 channels a step: a 4x4 byte transpose in registers (UXTB16 / ORR / PKHBT / PKHTB) */
     for (; j + 4 <= n; j += 4) {
-        const int8_t *s = src + j * C;
+        const int8_t *s = src + j * pstride;
         int8_t *d = dst + j;
         for (c = 0; c + 4 <= C; c += 4) {
             const uint32_t a = (uint32_t)eml_load32(s);
-            const uint32_t b = (uint32_t)eml_load32(s + C);
-            const uint32_t e = (uint32_t)eml_load32(s + 2 * C);
-            const uint32_t f = (uint32_t)eml_load32(s + 3 * C);
+            const uint32_t b = (uint32_t)eml_load32(s + pstride);
+            const uint32_t e = (uint32_t)eml_load32(s + 2 * pstride);
+            const uint32_t f = (uint32_t)eml_load32(s + 3 * pstride);
             const uint32_t t0 = __uxtb16(a) | (__uxtb16(b) << 8);               /* a0 b0 a2 b2 */
             const uint32_t t1 = eml_uxtb16_ror8(a) | (eml_uxtb16_ror8(b) << 8); /* a1 b1 a3 b3 */
             const uint32_t u0 = __uxtb16(e) | (__uxtb16(f) << 8);               /* e0 f0 e2 f2 */
@@ -1194,15 +1182,15 @@ static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t
         }
         for (; c < C; ++c) {
             d[0] = s[0];
-            d[1] = s[C];
-            d[2] = s[2 * C];
-            d[3] = s[3 * C];
+            d[1] = s[pstride];
+            d[2] = s[2 * pstride];
+            d[3] = s[3 * pstride];
             ++s;
             d += S;
         }
     }
     for (; j < n; ++j) { /* the last n % 4 pixels: 4 channels a word */
-        const int8_t *s = src + j * C;
+        const int8_t *s = src + j * pstride;
         int8_t *d = dst + j;
         for (c = 0; c + 4 <= C; c += 4) {
             const uint32_t v = (uint32_t)eml_load32(s + c);
@@ -1215,6 +1203,35 @@ static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t
         for (; c < C; ++c) {
             *d = s[c];
             d += S;
+        }
+    }
+}
+
+/* input row iy into a ring row: the image columns only (the padding columns keep the zero point eml_dwp_s8 set),
+ * or the zero point everywhere for a row outside the image. split: the columns of a channel in two phases, the
+ * even ones first (at 0, 1, ...) then the odd ones (from (W + 1) / 2), so a dilation-2 row is two dilation-1 rows */
+static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S,
+                         int32_t blk, int32_t split, int8_t *row)
+{
+    const int32_t C = p->in_c;
+    const int32_t jx0 = p->pad_w < W ? p->pad_w : W;               /* first image column */
+    const int32_t jx1 = p->pad_w + p->in_w < W ? p->pad_w + p->in_w : W; /* one past the last */
+    const int8_t *src;
+    int32_t ph;
+    if (iy < 0 || iy >= p->in_h) {
+        memset(row, (int8_t)(-p->in_offset), (size_t)blk);
+        return;
+    }
+    src = in + (iy * p->in_w + (jx0 - p->pad_w)) * C;
+    if (!split) {
+        eml_dwp_fill_run(C, src, C, row + jx0, S, jx1 - jx0);
+        return;
+    }
+    for (ph = 0; ph < 2; ++ph) { /* the columns x = ph (mod 2) go to (ph ? (W + 1) / 2 : 0) + x / 2 */
+        const int32_t x0 = jx0 + ((jx0 ^ ph) & 1);
+        if (x0 < jx1) {
+            eml_dwp_fill_run(C, src + (x0 - jx0) * C, 2 * C, row + (ph ? (W + 1) / 2 : 0) + x0 / 2, S,
+                             (jx1 - x0 + 1) / 2);
         }
     }
 }
@@ -1251,16 +1268,6 @@ static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t
     do {                                                                                                            \
         a0 = __smlad(k01, __sxtb16(eml_load32(xp)), a0);                                                            \
         a0 += (w2) * (int32_t)(xp)[4];                                                                              \
-    } while (0)
-
-/* the same for two neighbouring outputs a0, a1 (dil_w 2, stride 1) */
-#define EML_DW3_ROW2P(xp, k01, w2)                                                                                  \
-    do {                                                                                                            \
-        const int32_t xv_ = eml_load32(xp);                                                                         \
-        a0 = __smlad(k01, __sxtb16(xv_), a0);                                                                       \
-        a1 = __smlad(k01, eml_sxtb16_ror8(xv_), a1);                                                                \
-        a0 += (w2) * (int32_t)(xp)[4];                                                                              \
-        a1 += (w2) * (int32_t)(xp)[5];                                                                              \
     } while (0)
 
 /* the 9 taps of one channel (stride OC): 9 LDRSB (register offset) and 4 ADDs; the barriers keep the compiler
@@ -1302,7 +1309,8 @@ static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
     (mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
 
 static inline __attribute__((always_inline)) void
-eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_dwconv_params_t *p, const int8_t *x,
+eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t split, const eml_dwconv_params_t *p,
+            const int8_t *x,
             int32_t d1, int32_t d2, int32_t d3, int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,
             const int32_t *shift, int8_t *out)
 {
@@ -1315,6 +1323,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
     const int32_t down = p->out_w * OC; /* the second row's outputs */
     const int32_t n2 = p->out_w & ~1;   /* outputs of a row done two at a time */
     const int32_t off21 = 2 * off + 1;
+    const int32_t ostep = split ? 2 * OC : OC; /* between the outputs of one pass */
     const int8_t *const wend = w + OC;
     int32_t j = 0;
     for (; w < wend; ++w, ++out) {
@@ -1387,42 +1396,50 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                     o[down] = EML_DWP_RQ(c0);
                 }
             } else {
-                if (pairs) {
-                    const int8_t *const xend = xp + n2;
-                    for (; xp != xend; xp += 2) {
-                        int32_t a0 = b;
-                        int32_t a1 = b;
-                        EML_DW3_ROW(xp, k02a, k1ab, b);
-                        EML_DW3_ROW(xp + d1, k02b, k1ab, t);
-                        EML_DW3_ROW(xp + d2, k02c, k1c, b);
-                        *o = EML_DWP_RQ(a0);
-                        o += OC;
-                        *o = EML_DWP_RQ(a1);
-                        o += OC;
+                int32_t ph;
+                for (ph = 0; ph < (split ? 2 : 1); ++ph) {
+                    if (split) { /* the even outputs from the even columns, then the odd ones (eml_dwp_fill) */
+                        xp = x + (ph ? (p->out_w + 5) / 2 : 0);
+                        o = out + ph * OC;
+                        n = ph ? p->out_w / 2 : (p->out_w + 1) / 2;
                     }
-                } else { /* stride > 1: two outputs a step, a word each */
-                    const int8_t *const xend = xp + n2 * sw;
-                    for (; xp != xend; xp += 2 * sw) {
+                    if (pairs) {
+                        const int8_t *const xend = xp + (n & ~1);
+                        for (; xp != xend; xp += 2) {
+                            int32_t a0 = b;
+                            int32_t a1 = b;
+                            EML_DW3_ROW(xp, k02a, k1ab, b);
+                            EML_DW3_ROW(xp + d1, k02b, k1ab, t);
+                            EML_DW3_ROW(xp + d2, k02c, k1c, b);
+                            *o = EML_DWP_RQ(a0);
+                            o += ostep;
+                            *o = EML_DWP_RQ(a1);
+                            o += ostep;
+                        }
+                    } else { /* stride > 1: two outputs a step, a word each */
+                        const int8_t *const xend = xp + n2 * sw;
+                        for (; xp != xend; xp += 2 * sw) {
+                            int32_t a0 = b;
+                            int32_t a1 = b;
+                            EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
+                            EML_DW3_ROW1(xp + sw, k02a, k1ab, b, a1);
+                            EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
+                            EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
+                            EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
+                            EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
+                            *o = EML_DWP_RQ(a0);
+                            o += OC;
+                            *o = EML_DWP_RQ(a1);
+                            o += OC;
+                        }
+                    }
+                    if (n & 1) {
                         int32_t a0 = b;
-                        int32_t a1 = b;
                         EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
-                        EML_DW3_ROW1(xp + sw, k02a, k1ab, b, a1);
                         EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
-                        EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
                         EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
-                        EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
                         *o = EML_DWP_RQ(a0);
-                        o += OC;
-                        *o = EML_DWP_RQ(a1);
-                        o += OC;
                     }
-                }
-                if (n & 1) {
-                    int32_t a0 = b;
-                    EML_DW3_ROW1(xp, k02a, k1ab, b, a0);
-                    EML_DW3_ROW1(xp + d1, k02b, k1ab, t, a0);
-                    EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
-                    *o = EML_DWP_RQ(a0);
                 }
             }
         } else if (kind == 1) {
@@ -1442,20 +1459,6 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
                 w2a += w2a;
                 w2b += w2b;
                 w2c += w2c;
-            }
-            if (pairs) { /* stride 1: (x0, x2), (x1, x3) of one word and the bytes x4, x5 */
-                for (; n >= 2; n -= 2) {
-                    int32_t a0 = b;
-                    int32_t a1 = b;
-                    EML_DW3_ROW2P(xp, k01a, w2a);
-                    EML_DW3_ROW2P(xp + d1, k01b, w2b);
-                    EML_DW3_ROW2P(xp + d2, k01c, w2c);
-                    *o = EML_DWP_RQ(a0);
-                    o += OC;
-                    *o = EML_DWP_RQ(a1);
-                    o += OC;
-                    xp += 2;
-                }
             }
             for (; n > 0; --n) {
                 int32_t a0 = b;
@@ -1495,24 +1498,26 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, const eml_
 #else
 #define EML_DWP_NOINLINE __attribute__((noinline, noclone))
 #endif
-#define EML_DWP_ROW_FN(name, md, kd, pr, r2)                                                                        \
+#define EML_DWP_ROW_FN(name, md, kd, pr, r2, sp)                                                                    \
     void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3, int32_t S,         \
               const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out);        \
     EML_DWP_NOINLINE void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3,   \
                                int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,                \
                                const int32_t *shift, int8_t *out)                                                   \
     {                                                                                                               \
-        eml_dwp_row(md, kd, pr, r2, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                                \
+        eml_dwp_row(md, kd, pr, r2, sp, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                            \
     }
-EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1)
-EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, p->stride_w == 1, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, p->stride_w == 1, 0)
-EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d2s1, 3, 0, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 1, 0, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0, 0)
 
 void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                 const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
@@ -1523,7 +1528,7 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
     /* 0: dil_w 1 stride 1, 3: dil_w 1, 1: dil_w 2, 2: any */
     const int32_t kind = p->dil_w == 1 ? (p->stride_w == 1 ? 0 : 3) : (p->dil_w == 2 ? 1 : 2);
-    int32_t W, S, blk, R, two, step, oy, iy;
+    int32_t W, S, blk, R, two, split, step, oy, iy;
     int32_t seen = -p->pad_h - 1; /* highest input row copied so far */
     eml_dwp_geometry(p, &W, &S, &blk);
     if (mode == 2) { /* the folded requantization (eml_rq_fold) when every shift allows it, else clamp (mode 1) */
@@ -1535,6 +1540,8 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
             }
         }
     }
+    /* dil_w 2, stride 1: each row split into its even and odd columns (eml_dwp_fill), the dil_w 1 loops */
+    split = kind == 1 && p->stride_w == 1 && mode != 0;
     two = kind == 0 && mode != 0 && p->stride_h == 1 && p->dil_h == 1 && 4 * blk + 4 <= p->rows_bytes;
     R = two ? 4 : 2 * p->dil_h + 1;
     memset(rows, (int8_t)(-p->in_offset), (size_t)(R * blk + 4)); /* padding columns; the 4 overread bytes */
@@ -1547,7 +1554,7 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
         const int32_t d2 = (int32_t)(rows + ((lo + 2 * p->dil_h + p->pad_h) % R) * blk - r0);
         const int32_t d3 = (int32_t)(rows + ((lo + 3 + p->pad_h) % R) * blk - r0);
         for (iy = lo > seen + 1 ? lo : seen + 1; iy <= hi; ++iy) {
-            eml_dwp_fill(p, in, iy, W, S, blk, rows + ((iy + p->pad_h) % R) * blk);
+            eml_dwp_fill(p, in, iy, W, S, blk, split, rows + ((iy + p->pad_h) % R) * blk);
         }
         seen = hi;
         step = pair ? 2 : 1;
@@ -1556,6 +1563,10 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
             eml_dwp_fold_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (pair) {
             eml_dwp_clamp_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (split && mode == 3) {
+            eml_dwp_fold_d2s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+        } else if (split) {
+            eml_dwp_clamp_d2s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 3 && kind == 0) {
             eml_dwp_fold_d1s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 3 && kind == 3) {

@@ -152,7 +152,9 @@ def dw_ring_bytes(f: dict[str, int | list[int]], two_rows: bool = False) -> int:
     if i("k_h") != 3 or i("k_w") != 3 or i("pad_h") < 0 or i("pad_w") < 0 or i("out_w") < 1 or i("in_c") < 1:
         return 0
     width = (i("out_w") - 1) * i("stride_w") + 2 * i("dil_w") + 1
-    shared = min(max(width - i("pad_w") - i("in_w"), 0), i("pad_w"))  # padding shared by neighbouring channels
+    # padding shared by neighbouring channels, except in the split layout of dilation 2 at stride 1
+    split = i("dil_w") == 2 and i("stride_w") == 1
+    shared = 0 if split else min(max(width - i("pad_w") - i("in_w"), 0), i("pad_w"))
     blk = (i("in_c") - 1) * (width - shared) + width
     s1 = all(i(k) == 1 for k in ("stride_h", "stride_w", "dil_h", "dil_w"))
     rows = 4 if two_rows and s1 else 2 * i("dil_h") + 1
