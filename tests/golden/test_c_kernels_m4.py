@@ -42,6 +42,11 @@ SPECS = [
     ConvSpec(D, 10, 9, 3, 3, 3, 3, dilation=3, activation="RELU6"),  # planar ring: dilation 3 (byte taps)
     ConvSpec(D, 9, 11, 5, 10, 3, 3, dilation=2, padding="VALID"),  # dilation 2 split rows: multiplier 2, odd
     ConvSpec(D, 9, 10, 4, 4, 3, 3, stride=2, dilation=2),           # dilation 2, strided (not split)
+    ConvSpec(D, 6, 12, 8, 8, 3, 3),                                 # records after a 4-row ring
+    ConvSpec(D, 5, 12, 6, 6, 3, 3, activation="RELU6"),             # records, clamped, 6 channels
+    ConvSpec(D, 7, 14, 4, 4, 3, 3, dilation=2),                     # records, dilation 2 split
+    ConvSpec(D, 9, 24, 6, 6, 3, 3, stride=2),                       # records, strided ring (6 channels)
+    ConvSpec(D, 5, 20, 3, 6, 3, 3),                                 # records, multiplier 2
     ConvSpec(D, 6, 3, 7, 7, 3, 3),                                  # planar ring: odd channels, width 3
     ConvSpec(D, 4, 2, 5, 10, 3, 3, activation="RELU"),              # multiplier 2, width 2
     ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # multiplier 2, strided, valid

@@ -90,3 +90,42 @@ def test_render_rejects_a_bias_that_does_not_match_the_output_channels() -> None
     bias.data = bias.data[:-1]  # a corrupt model: one bias value short (the C kernel would read past it)
     with pytest.raises(InputError, match=rf"operator {fc.index} \(FULLY_CONNECTED\): bias has"):
         render_library(g, _sequential(g), RenderOptions(name="ad"))
+
+
+def _dw_rows_bytes(spec: object, optimize: str) -> int:
+    from crisp_eml.compiler.planner import plan_memory
+    from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
+
+    assert isinstance(spec, ConvSpec)
+    g = conv_graph(spec, seed=0)
+    src = render_library(g, plan_memory(g), RenderOptions(name="k", optimize=optimize))["src/k.c"]
+    m = re.search(r"\.rows_bytes = (\d+)", src)
+    assert m, "no depthwise params in the library"
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize(("h", "w", "c", "dil", "granted"), [
+    (16, 16, 32, 1, True),   # wide rows: the records (36 B a channel) are less than the ring
+    (25, 5, 64, 1, False),   # KWS's depthwise: narrow rows, the records would more than double the ring
+    (12, 10, 16, 2, True),   # dilation 2 at stride 1 (split rows)
+])
+def test_depthwise_records_scratch_by_mode(h: int, w: int, c: int, dil: int, granted: bool) -> None:
+    """The depthwise ring kernel's per-channel records (eml_dwp_records) get scratch after the ring: always with
+    --optimize speed, in balanced only where they at most double it, never in ram mode."""
+    from crisp_eml.compiler.c.lower import dw_records_bytes, dw_ring_bytes
+    from crisp_eml.compiler.synth_graphs import ConvSpec
+
+    spec = ConvSpec("DEPTHWISE_CONV_2D", h, w, c, c, 3, 3, dilation=dil)
+    f: dict[str, int | list[int]] = {"k_h": 3, "k_w": 3, "pad_h": dil, "pad_w": dil, "out_w": w, "in_w": w,
+                                     "in_c": c, "out_c": c, "stride_h": 1, "stride_w": 1, "dil_h": dil,
+                                     "dil_w": dil, "rq_fast": 1}
+    rec = dw_records_bytes(f)
+    assert rec == 36 * c + 3
+    four = dw_ring_bytes(f, two_rows=True)
+    assert _dw_rows_bytes(spec, "speed") == four + rec
+    balanced = _dw_rows_bytes(spec, "balanced")
+    assert (balanced == four + rec) is granted
+    assert balanced < four + rec or granted
+    assert _dw_rows_bytes(spec, "ram") < four + rec
+    assert dw_records_bytes({**f, "rq_fast": 0}) == 0
+    assert dw_records_bytes({**f, "dil_w": 3}) == 0

@@ -1155,39 +1155,53 @@ static inline uint32_t eml_pkhtb16(uint32_t hi, uint32_t lo)
     return r;
 }
 
+/* kernels with their own register allocation (see the eml_dwp_row functions) */
+#if defined(__clang__)
+#define EML_DWP_NOINLINE __attribute__((noinline))
+#else
+#define EML_DWP_NOINLINE __attribute__((noinline, noclone))
+#endif
+
+/* 4 pixels (pstride bytes apart, C channels each) from s into the columns d .. d + 3 of every channel (S apart):
+ * 4 channels a step, a 4x4 byte transpose in registers (UXTB16 / ORR / PKHBT / PKHTB) */
+static inline __attribute__((always_inline)) void eml_dwp_t4(int32_t C, const int8_t *s, int32_t pstride, int8_t *d,
+                                                             int32_t S)
+{
+    int32_t c;
+    for (c = 0; c + 4 <= C; c += 4) {
+        const uint32_t a = (uint32_t)eml_load32(s);
+        const uint32_t b = (uint32_t)eml_load32(s + pstride);
+        const uint32_t e = (uint32_t)eml_load32(s + 2 * pstride);
+        const uint32_t f = (uint32_t)eml_load32(s + 3 * pstride);
+        const uint32_t t0 = __uxtb16(a) | (__uxtb16(b) << 8);               /* a0 b0 a2 b2 */
+        const uint32_t t1 = eml_uxtb16_ror8(a) | (eml_uxtb16_ror8(b) << 8); /* a1 b1 a3 b3 */
+        const uint32_t u0 = __uxtb16(e) | (__uxtb16(f) << 8);               /* e0 f0 e2 f2 */
+        const uint32_t u1 = eml_uxtb16_ror8(e) | (eml_uxtb16_ror8(f) << 8); /* e1 f1 e3 f3 */
+        eml_store32(d, (uint32_t)eml_pack16((int32_t)t0, (int32_t)u0));
+        eml_store32(d + S, (uint32_t)eml_pack16((int32_t)t1, (int32_t)u1));
+        eml_store32(d + 2 * S, eml_pkhtb16(u0, t0));
+        eml_store32(d + 3 * S, eml_pkhtb16(u1, t1));
+        s += 4;
+        d += 4 * S;
+    }
+    for (; c < C; ++c) {
+        d[0] = s[0];
+        d[1] = s[pstride];
+        d[2] = s[2 * pstride];
+        d[3] = s[3 * pstride];
+        ++s;
+        d += S;
+    }
+}
+
 /* n pixels (pstride bytes apart, C channels each) from src into a ring row's columns dst, dst + 1, ... of every
  * channel (S apart) */
-static inline __attribute__((always_inline)) void eml_dwp_fill_run(int32_t C, const int8_t *src, int32_t pstride, int8_t *dst, int32_t S, int32_t n)
+static inline __attribute__((always_inline)) void eml_dwp_fill_run(int32_t C, const int8_t *src, int32_t pstride,
+                                                                   int8_t *dst, int32_t S, int32_t n)
 {
     int32_t j = 0, c;
-    /* 4 pixels x 4 channels a step: a 4x4 byte transpose in registers (UXTB16 / ORR / PKHBT / PKHTB) */
     for (; j + 4 <= n; j += 4) {
-        const int8_t *s = src + j * pstride;
-        int8_t *d = dst + j;
-        for (c = 0; c + 4 <= C; c += 4) {
-            const uint32_t a = (uint32_t)eml_load32(s);
-            const uint32_t b = (uint32_t)eml_load32(s + pstride);
-            const uint32_t e = (uint32_t)eml_load32(s + 2 * pstride);
-            const uint32_t f = (uint32_t)eml_load32(s + 3 * pstride);
-            const uint32_t t0 = __uxtb16(a) | (__uxtb16(b) << 8);               /* a0 b0 a2 b2 */
-            const uint32_t t1 = eml_uxtb16_ror8(a) | (eml_uxtb16_ror8(b) << 8); /* a1 b1 a3 b3 */
-            const uint32_t u0 = __uxtb16(e) | (__uxtb16(f) << 8);               /* e0 f0 e2 f2 */
-            const uint32_t u1 = eml_uxtb16_ror8(e) | (eml_uxtb16_ror8(f) << 8); /* e1 f1 e3 f3 */
-            eml_store32(d, (uint32_t)eml_pack16((int32_t)t0, (int32_t)u0));
-            eml_store32(d + S, (uint32_t)eml_pack16((int32_t)t1, (int32_t)u1));
-            eml_store32(d + 2 * S, eml_pkhtb16(u0, t0));
-            eml_store32(d + 3 * S, eml_pkhtb16(u1, t1));
-            s += 4;
-            d += 4 * S;
-        }
-        for (; c < C; ++c) {
-            d[0] = s[0];
-            d[1] = s[pstride];
-            d[2] = s[2 * pstride];
-            d[3] = s[3 * pstride];
-            ++s;
-            d += S;
-        }
+        eml_dwp_t4(C, src + j * pstride, pstride, dst + j, S);
     }
     for (; j < n; ++j) { /* the last n % 4 pixels: 4 channels a word */
         const int8_t *s = src + j * pstride;
@@ -1210,15 +1224,20 @@ static inline __attribute__((always_inline)) void eml_dwp_fill_run(int32_t C, co
 /* input row iy into a ring row: the image columns only (the padding columns keep the zero point eml_dwp_s8 set),
  * or the zero point everywhere for a row outside the image. split: the columns of a channel in two phases, the
  * even ones first (at 0, 1, ...) then the odd ones (from (W + 1) / 2), so a dilation-2 row is two dilation-1 rows */
-static void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S,
-                         int32_t blk, int32_t split, int8_t *row)
+void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S, int32_t blk,
+                  int32_t split, int8_t *row);
+EML_DWP_NOINLINE void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *in, int32_t iy, int32_t W, int32_t S,
+                                   int32_t blk, int32_t split, int8_t *row)
 {
     const int32_t C = p->in_c;
     const int32_t jx0 = p->pad_w < W ? p->pad_w : W;               /* first image column */
     const int32_t jx1 = p->pad_w + p->in_w < W ? p->pad_w + p->in_w : W; /* one past the last */
     const int8_t *src;
     int32_t ph;
-    if (iy < 0 || iy >= p->in_h) {
+    if (iy < 0) { /* a row above the image: its ring row is still as eml_dwp_s8 set it (all zero point) */
+        return;
+    }
+    if (iy >= p->in_h) {
         memset(row, (int8_t)(-p->in_offset), (size_t)blk);
         return;
     }
@@ -1309,7 +1328,8 @@ static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
     (mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
 
 static inline __attribute__((always_inline)) void
-eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t split, const eml_dwconv_params_t *p,
+eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t split, int32_t recs,
+            const eml_dwconv_params_t *p,
             const int8_t *x,
             int32_t d1, int32_t d2, int32_t d3, int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,
             const int32_t *shift, int8_t *out)
@@ -1324,33 +1344,53 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
     const int32_t n2 = p->out_w & ~1;   /* outputs of a row done two at a time */
     const int32_t off21 = 2 * off + 1;
     const int32_t ostep = split ? 2 * OC : OC; /* between the outputs of one pass */
+    const int32_t ow = p->out_w;
+    const int32_t h0 = (ow + 5) >> 1;                /* split: where the odd columns start (eml_dwp_fill) */
+    const int32_t nph[2] = {(ow + 1) >> 1, ow >> 1}; /* split: the outputs of each phase */
     const int8_t *const wend = w + OC;
     int32_t j = 0;
     for (; w < wend; ++w, ++out) {
-        const int32_t b0 = *bias++;
-        const int32_t b = mode == 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
-        const int32_t m = *mult++;
-        const int32_t sh = *shift++;
-        const int32_t e = -sh;
-        const int32_t K = mode == 3 ? off21 * (1 << (e - 1)) : 0; /* 2^(e-1) + off * 2^e */
+        int32_t b, m, sh, e, K;
         const int8_t *xp = x;
         int8_t *o = out;
-        int32_t n = p->out_w;
+        int32_t n = ow;
+        if (kind == 0 && recs) { /* bias: the records eml_dwp_records made, taps packed and doubled */
+            b = bias[5];
+            m = bias[6];
+            sh = bias[7];
+            K = bias[8];
+        } else {
+            const int32_t b0 = *bias++;
+            b = mode == 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
+            m = *mult++;
+            sh = *shift++;
+            K = mode == 3 ? off21 * (1 << (-sh - 1)) : 0; /* 2^(e-1) + off * 2^e */
+        }
+        e = -sh;
         if (kind == 0) {
-            int32_t t[9];
             int32_t k02a, k02b, k02c, k1ab, k1c;
-            eml_dwp_taps(w, OC, t);
-            k02a = eml_pack16(t[0], t[2]);
-            k02b = eml_pack16(t[3], t[5]);
-            k02c = eml_pack16(t[6], t[8]);
-            k1ab = eml_pack16(t[1], t[4]);
-            k1c = t[7];
-            if (mode == 3) { /* doubled weights: eml_rq_fold */
-                k02a = __sadd16(k02a, k02a);
-                k02b = __sadd16(k02b, k02b);
-                k02c = __sadd16(k02c, k02c);
-                k1ab = __sadd16(k1ab, k1ab);
-                k1c += k1c;
+            if (recs) {
+                k02a = bias[0];
+                k02b = bias[1];
+                k02c = bias[2];
+                k1ab = bias[3];
+                k1c = bias[4];
+                bias += 9;
+            } else {
+                int32_t t[9];
+                eml_dwp_taps(w, OC, t);
+                k02a = eml_pack16(t[0], t[2]);
+                k02b = eml_pack16(t[3], t[5]);
+                k02c = eml_pack16(t[6], t[8]);
+                k1ab = eml_pack16(t[1], t[4]);
+                k1c = t[7];
+                if (mode == 3) { /* doubled weights: eml_rq_fold */
+                    k02a = __sadd16(k02a, k02a);
+                    k02b = __sadd16(k02b, k02b);
+                    k02c = __sadd16(k02c, k02c);
+                    k1ab = __sadd16(k1ab, k1ab);
+                    k1c += k1c;
+                }
             }
             if (rows2) { /* 2 x 2 outputs a block: ring rows 1 and 2 feed both output rows */
                 const int8_t *const xend = xp + n2;
@@ -1399,9 +1439,9 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                 int32_t ph;
                 for (ph = 0; ph < (split ? 2 : 1); ++ph) {
                     if (split) { /* the even outputs from the even columns, then the odd ones (eml_dwp_fill) */
-                        xp = x + (ph ? (p->out_w + 5) / 2 : 0);
-                        o = out + ph * OC;
-                        n = ph ? p->out_w / 2 : (p->out_w + 1) / 2;
+                        xp = ph ? x + h0 : x;
+                        o = ph ? out + OC : out;
+                        n = nph[ph];
                     }
                     if (pairs) {
                         const int8_t *const xend = xp + (n & ~1);
@@ -1490,34 +1530,79 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
     }
 }
 
+/* The per-channel constants of the dil_w 1 loops (and the split dil_w 2 ones), made once per call when the scratch
+ * has room after the ring (EML_DWP_REC words per output channel): k02a, k02b, k02c, k1ab, k1c as eml_dwp_row packs
+ * them (doubled in mode 3), the bias (doubled in mode 3), the multiplier, the shift and K. Each output row then
+ * loads them instead of 9 strided taps, 4 packs, the doubling and K: with few outputs a row that setup weighed
+ * as much as the taps themselves. */
+#define EML_DWP_REC 9
+static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const int8_t *w, const int32_t *bias,
+                            const int32_t *mult, const int32_t *shift, int32_t *r)
+{
+    const int32_t OC = p->out_c;
+    const int32_t K1 = 2 * p->out_offset + 1;
+    int32_t c;
+    for (c = 0; c < OC; ++c, r += EML_DWP_REC) {
+        int32_t t[9];
+        int32_t k02a, k02b, k02c, k1ab, k1c;
+        eml_dwp_taps(w + c, OC, t);
+        k02a = eml_pack16(t[0], t[2]);
+        k02b = eml_pack16(t[3], t[5]);
+        k02c = eml_pack16(t[6], t[8]);
+        k1ab = eml_pack16(t[1], t[4]);
+        k1c = t[7];
+        r[5] = bias[c];
+        r[6] = mult[c];
+        r[7] = shift[c];
+        r[8] = 0;
+        if (mode == 3) { /* doubled weights and bias: eml_rq_fold */
+            k02a = __sadd16(k02a, k02a);
+            k02b = __sadd16(k02b, k02b);
+            k02c = __sadd16(k02c, k02c);
+            k1ab = __sadd16(k1ab, k1ab);
+            k1c += k1c;
+            r[5] = (int32_t)((uint32_t)bias[c] * 2u);
+            r[8] = K1 * (1 << (-shift[c] - 1));
+        }
+        r[0] = k02a;
+        r[1] = k02b;
+        r[2] = k02c;
+        r[3] = k1ab;
+        r[4] = k1c;
+    }
+}
+
 /* one function per (mode, kind, pairs, rows2) in use: each gets its own register allocation (measured on the M4:
  * fewer spills and fewer instructions than the nine bodies inlined into one dispatcher). External and never
  * cloned, so the dispatcher's calls keep their relocations: compiler.flash attributes kernel code by them. */
-#if defined(__clang__)
-#define EML_DWP_NOINLINE __attribute__((noinline))
-#else
-#define EML_DWP_NOINLINE __attribute__((noinline, noclone))
-#endif
-#define EML_DWP_ROW_FN(name, md, kd, pr, r2, sp)                                                                    \
+#define EML_DWP_ROW_FN(name, md, kd, pr, r2, sp, rc)                                                                    \
     void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3, int32_t S,         \
               const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out);        \
     EML_DWP_NOINLINE void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3,   \
                                int32_t S, const int8_t *w, const int32_t *bias, const int32_t *mult,                \
                                const int32_t *shift, int8_t *out)                                                   \
     {                                                                                                               \
-        eml_dwp_row(md, kd, pr, r2, sp, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                            \
+        eml_dwp_row(md, kd, pr, r2, sp, rc, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                        \
     }
-EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_fold_d2s1, 3, 0, 1, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 1, 0, 1, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d2s1, 3, 0, 1, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 1, 0, 1, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_fold_2rows_r, 3, 0, 1, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows_r, 1, 0, 1, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_fold_d1s1_r, 3, 0, 1, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_fold_d1_r, 3, 0, 0, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_fold_d2s1_r, 3, 0, 1, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1_r, 1, 0, 1, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1_r, 1, 0, 0, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1_r, 1, 0, 1, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0, 0, 0)
 
 void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                 const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
@@ -1528,7 +1613,7 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     int32_t mode = eml_rq_mode(p->rq_fast, p->act_min, p->act_max);
     /* 0: dil_w 1 stride 1, 3: dil_w 1, 1: dil_w 2, 2: any */
     const int32_t kind = p->dil_w == 1 ? (p->stride_w == 1 ? 0 : 3) : (p->dil_w == 2 ? 1 : 2);
-    int32_t W, S, blk, R, two, split, step, oy, iy;
+    int32_t W, S, blk, R, two, split, step, oy, iy, recs = 0;
     int32_t seen = -p->pad_h - 1; /* highest input row copied so far */
     eml_dwp_geometry(p, &W, &S, &blk);
     if (mode == 2) { /* the folded requantization (eml_rq_fold) when every shift allows it, else clamp (mode 1) */
@@ -1545,6 +1630,15 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     two = kind == 0 && mode != 0 && p->stride_h == 1 && p->dil_h == 1 && 4 * blk + 4 <= p->rows_bytes;
     R = two ? 4 : 2 * p->dil_h + 1;
     memset(rows, (int8_t)(-p->in_offset), (size_t)(R * blk + 4)); /* padding columns; the 4 overread bytes */
+    if ((kind == 0 || kind == 3 || split) && mode != 0) { /* the records when the scratch has room for them */
+        const int32_t at = (int32_t)((-(uintptr_t)(rows + R * blk + 4)) & 3u) + R * blk + 4; /* 4-aligned */
+        if (at + 4 * EML_DWP_REC * p->out_c <= p->rows_bytes) {
+            int32_t *rec = (int32_t *)(void *)(rows + at);
+            eml_dwp_records(p, mode, w, bias_full, mult, shift, rec);
+            bias_full = rec; /* the _r row functions read the records there */
+            recs = 1;
+        }
+    }
     for (oy = 0; oy < p->out_h; oy += step) {
         const int32_t lo = oy * p->stride_h - p->pad_h;
         const int32_t pair = two && oy + 1 < p->out_h;
@@ -1558,30 +1652,39 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
         }
         seen = hi;
         step = pair ? 2 : 1;
-        /* one copy per requantization mode and tap shape: the tests stay out of the loops */
+        /* one copy per requantization mode, tap shape and records: the tests stay out of the loops */
+#define EML_DWP_CALL(fn)                                                                                            \
+    do {                                                                                                            \
+        if (recs) {                                                                                                 \
+            fn##_r(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);                                           \
+        } else {                                                                                                    \
+            fn(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);                                               \
+        }                                                                                                           \
+    } while (0)
         if (pair && mode == 3) {
-            eml_dwp_fold_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_fold_2rows);
         } else if (pair) {
-            eml_dwp_clamp_2rows(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_clamp_2rows);
         } else if (split && mode == 3) {
-            eml_dwp_fold_d2s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_fold_d2s1);
         } else if (split) {
-            eml_dwp_clamp_d2s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_clamp_d2s1);
         } else if (mode == 3 && kind == 0) {
-            eml_dwp_fold_d1s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_fold_d1s1);
         } else if (mode == 3 && kind == 3) {
-            eml_dwp_fold_d1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_fold_d1);
         } else if (mode == 3 && kind == 1) {
             eml_dwp_fold_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else if (mode == 1 && kind == 0) {
-            eml_dwp_clamp_d1s1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_clamp_d1s1);
         } else if (mode == 1 && kind == 3) {
-            eml_dwp_clamp_d1(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
+            EML_DWP_CALL(eml_dwp_clamp_d1);
         } else if (mode == 1 && kind == 1) {
             eml_dwp_clamp_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else { /* dil_w > 2 or the exact double rounding: the general requantization (it is exact for any mode) */
             eml_dwp_any(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         }
+#undef EML_DWP_CALL
         out += step * p->out_w * p->out_c;
     }
 }

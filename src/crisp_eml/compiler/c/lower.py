@@ -161,6 +161,23 @@ def dw_ring_bytes(f: dict[str, int | list[int]], two_rows: bool = False) -> int:
     return rows * blk + 4
 
 
+DW_RECORD_WORDS = 9  # EML_DWP_REC: int32 words of one output channel's record
+
+
+def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
+    """Scratch bytes, after the ring, of the per-channel records ``eml_dwp_records`` makes once per call for the
+    dilation-1 loops (and dilation 2 at stride 1) of ``eml_dwp_s8`` with the fast requantization (3 bytes for
+    aligning them), 0 where the kernel never uses them."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    applies = i("k_h") == 3 and i("k_w") == 3 and i("rq_fast") == 1 and (
+        i("dil_w") == 1 or (i("dil_w") == 2 and i("stride_w") == 1))
+    return 4 * DW_RECORD_WORDS * i("out_c") + 3 if applies else 0
+
+
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
     """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
     every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
@@ -365,6 +382,11 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             # 3x3 (4 rows at stride 1, not in ram mode); speed: always room for two output rows a pass
             fast = dw3x3_fast(dwf)
             ring = dw_ring_bytes(dwf, two_rows=optimize == "speed" or (optimize == "balanced" and not fast))
+            # the per-channel records after the ring (after a 4-row one where the kernel would take that first):
+            # speed always, balanced when they at most double the ring
+            rec = dw_records_bytes(dwf)
+            if ring and rec and (optimize == "speed" or (optimize == "balanced" and rec <= ring)):
+                ring = dw_ring_bytes(dwf, two_rows=True) + rec
             if fast:
                 ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
             elif optimize == "ram":
