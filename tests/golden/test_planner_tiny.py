@@ -13,6 +13,7 @@ from crisp_eml.compiler.arena_check import check_plan
 from crisp_eml.compiler.planner import plan_memory
 from crisp_eml.compiler.reader import read_tflite
 from crisp_eml.compiler.reference import run_reference
+from crisp_eml.compiler.render import RenderOptions, render_library
 
 
 @pytest.mark.parametrize("name", sorted(tiny_models.BUILDERS))
@@ -49,8 +50,9 @@ def _two_branch_concat() -> bytes:
 
 def test_concatenation_costs_no_ram_of_its_own(tmp_path: Path) -> None:
     """The concatenation's output is written over both dying branches in its write order, so the arena holds
-    the input and that output (64 + 400 B), not both branches and the output (864 B); the replay in one flat
-    arena and the C (host, ASan/UBSan) give TFLM's bytes."""
+    the input and that output (64 + 400 B), not both branches and the output (864 B), and as each branch sits
+    where the output holds it the C has no copy for it; the replay in one flat arena and the C (host,
+    ASan/UBSan) give TFLM's bytes."""
     from op_checks import check_model
 
     model = _two_branch_concat()
@@ -60,6 +62,10 @@ def test_concatenation_costs_no_ram_of_its_own(tmp_path: Path) -> None:
     assert plan.arena_bytes <= 64 + 400 < plan.greedy_bytes
     assert {x for k, x, _, _ in plan.overlaps if k == concat.index} == set(concat.inputs)
     assert_no_illegal_overlap(g, plan)
+    # both branches sit exactly where the output holds them: the concatenation moves nothing
+    assert [plan.offsets[t] for t in concat.inputs] == [plan.offsets[concat.outputs[0]] + k * 200 for k in (0, 1)]
+    src = render_library(g, plan, RenderOptions(name="cat"))["src/cat.c"]
+    assert "eml_concat_s8(" not in src and f"/* {concat.index}: CONCATENATION */" in src
     xs = [np.random.default_rng(1).integers(-128, 128, (1, 64), dtype=np.int8)]
     for a, b in zip(check_plan(g, plan, xs), run_reference(g, xs), strict=True):
         assert np.array_equal(a, b)

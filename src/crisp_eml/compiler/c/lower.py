@@ -9,6 +9,7 @@ the kernels (weight interleaving, bias folding, parameter structs).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -309,6 +310,25 @@ class LowerCtx:
         return self.add_array("int8_t", suffix, np.asarray(t.data, np.int64))
 
 
+_ARENA_AT = re.compile(r"^&\w+_arena\[(\d+)\]$")
+
+
+def _concat_in_place(g: Graph, op: Op, ptr: Callable[[int], str]) -> bool:
+    """Whether every input of a concatenation whose inputs are whole blocks of its output (nothing outside the
+    axis) already sits where the output holds it (the planner's write-order overlap put it there), so the
+    concatenation has nothing to move."""
+    def at(ti: int) -> int | None:
+        m = _ARENA_AT.match(ptr(ti))
+        return int(m.group(1)) if m else None
+
+    pos = at(op.outputs[0])
+    for ti in op.inputs:
+        if pos is None or g.tensor(ti).data is not None or at(ti) != pos:
+            return False
+        pos += g.tensor(ti).nbytes
+    return True
+
+
 def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimize: str = "balanced") -> Layer:
     """``ptr(tensor_index)`` gives the C expression of an activation tensor's address in the arena; ``optimize``
     (ram | balanced | speed) picks kernels and weight layouts where those pull apart."""
@@ -533,6 +553,10 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                                  "quantization")
         outer = int(np.prod(out_t.shape[:axis]))
         inner = [int(np.prod(g.tensor(i).shape[axis:])) for i in op.inputs]
+        if outer == 1 and _concat_in_place(g, op, ptr):
+            layer.sections = []
+            layer.call = "/* in place: the producers wrote each input where the output holds it */"
+            return layer
         srcs = [operand(k, f"in{k}") for k in range(len(op.inputs))]
         layer.decls.append(f"static const int8_t *const {p}_ins[{len(srcs)}] = {{{', '.join(srcs)}}};")
         inn = add_array("int32_t", "inner", np.asarray(inner))
