@@ -159,6 +159,20 @@ def dw_ring_bytes(f: dict[str, int | list[int]], two_rows: bool = False) -> int:
     return rows * blk + 4
 
 
+def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
+    """Scratch bytes of the Cortex-M DSP direct strided depthwise 3x3 ``eml_dwn_s8`` (mirrors ``eml_dwn_ok``
+    in eml_kernels.c, less its scratch test), 0 when it does not apply."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    ok = (i("k_h") == 3 and i("k_w") == 3 and i("dil_h") == 1 and i("dil_w") == 1 and i("stride_w") >= 2
+          and i("stride_h") >= 1 and i("depth_mul") == 1 and i("out_c") % 4 == 0 and i("rq_fast") == 1
+          and i("pad_h") >= 0 and i("pad_w") >= 0)
+    return 39 * i("out_c") + 4 if ok else 0
+
+
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
     """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
     every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
@@ -367,6 +381,10 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                 ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
             elif optimize == "ram":
                 ring = 0
+            elif dw_direct_bytes(dwf):
+                # the Cortex-M direct strided kernel (eml_dwn_s8) needs its records whatever the row width: on
+                # narrow rows they exceed the ring, which would otherwise be taken at ~1.5x the instructions
+                ring = max(ring, dw_direct_bytes(dwf))
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
             ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
