@@ -1593,8 +1593,8 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
-           p->depth_mul == 1 && (p->out_c & 3) == 0 && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 &&
-           39 * p->out_c + 4 <= p->rows_bytes;
+           ((p->depth_mul == 1 && (p->out_c & 3) == 0) || (p->depth_mul == 2 && p->in_c * 2 == p->out_c)) &&
+           p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 4 <= p->rows_bytes;
 }
 
 /* eml_mbqm_fast(a, m, -(e1 + 1)) + off, before the final halving (done by SSAT's shift or before the clamp):
@@ -1683,32 +1683,86 @@ EML_DWP_NOINLINE void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int
     eml_dwn_run(1, q, x, rs, sC, n, o);
 }
 
-/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 C bytes), the zero point outside the image: per row
- * the image columns are one contiguous block of the input */
+/* depth multiplier 2: per input channel one record of 15 words, the 2 doubled biases, per tap the doubled weights
+ * of its 2 output channels as one (2 w0, 2 w1) word, (m, e - 1) x 2. A tap is one LDRSB of the input byte and
+ * SMLABB / SMLABT into the 2 accumulators; the taps go in pairs so that one LDRD fetches 2 weight words (7
+ * instructions per 4 MACs). Byte loads read exactly the window: any channel count, nothing past the input. */
+#define EML_DWN2_PAIR(xa, xb, adv)                                                                                  \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
+    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                           \
+    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"                                                                        \
+    "smlabb %[a0], %[t1], %[w1], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t1], %[w1], %[a1]\n\t"
+#define EML_DWN2_ADV "add %[xp], %[xp], %[rs]\n\t"
+
+static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, const eml_dwn_t *q, const int8_t *x,
+                                                               int32_t rs, int32_t sC, int32_t n, int8_t *o)
+{
+    const int32_t C = q->C;
+    const int32_t off21 = q->off21;
+    const int32_t lo = q->lo;
+    const int32_t hi = q->hi;
+    for (; n > 0; --n) {
+        const int32_t *wx = q->wx;
+        const int8_t *xc = x;
+        const int8_t *const oend = o + 2 * C;
+        for (; o != oend; o += 2) {
+            int32_t acc0, acc1, t0_, t1_, w0_, w1_;
+            const int8_t *xp_ = xc;
+            __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t" EML_DWN2_PAIR("", ", %[c]", "")
+                        EML_DWN2_PAIR(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN2_PAIR(", %[c]", ", %[c], lsl #1", "")
+                            EML_DWN2_ADV EML_DWN2_PAIR("", ", %[c]", "")
+                    "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
+                    "ldr %[w0], [%[wp]], #4\n\t"
+                    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
+                    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"
+                    : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w0_),
+                      [w1] "=&r"(w1_), [xp] "+r"(xp_), [wp] "+r"(wx)
+                    : [c] "r"(C), [rs] "r"(rs)
+                    : "memory");
+            EML_DWN_STORE(acc0, 0);
+            EML_DWN_STORE(acc1, 1);
+            wx += 4;
+            xc += 1;
+        }
+        x += sC;
+    }
+}
+
+void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+EML_DWP_NOINLINE void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                        int8_t *o)
+{
+    eml_dwn_run2(0, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                         int8_t *o)
+{
+    eml_dwn_run2(1, q, x, rs, sC, n, o);
+}
+
+/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 in_c bytes), the zero point outside the image: per row
+ * the image columns are one contiguous block of the input (memcpy / memset: a patch row of 64 channels is ~1/3 the
+ * instructions of a word loop) */
 static inline __attribute__((always_inline)) void eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
                                                                 int32_t iy0, int32_t ix0, int8_t *patch)
 {
-    const int32_t C = p->out_c;
-    const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)(-p->in_offset));
+    const int32_t C = p->in_c;
+    const int zp = (int)(uint8_t)(int8_t)(-p->in_offset);
     const int32_t a = (ix0 < 0 ? -ix0 : 0) * C;                    /* first image byte of a row */
     const int32_t b = (ix0 + 3 > p->in_w ? p->in_w - ix0 : 3) * C; /* one past the last */
-    int32_t ky, i;
+    int32_t ky;
     for (ky = 0; ky < 3; ++ky) {
         const int32_t iy = iy0 + ky;
         int8_t *d = patch + ky * 3 * C;
-        i = 0;
-        if (iy >= 0 && iy < p->in_h) {
-            const int8_t *s = in + (iy * p->in_w + ix0) * C;
-            for (; i < a; i += 4) {
-                memcpy(d + i, &zp4, 4);
-            }
-            for (; i < b; i += 4) {
-                const int32_t v = eml_load32(s + i);
-                memcpy(d + i, &v, 4);
-            }
-        }
-        for (; i < 3 * C; i += 4) {
-            memcpy(d + i, &zp4, 4);
+        if (iy >= 0 && iy < p->in_h && b > a) {
+            memset(d, zp, (size_t)a);
+            memcpy(d + a, in + ((iy * p->in_w + ix0) * C + a), (size_t)(b - a));
+            memset(d + b, zp, (size_t)(3 * C - b));
+        } else {
+            memset(d, zp, (size_t)(3 * C));
         }
     }
 }
@@ -1719,7 +1773,8 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                                  const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
                                  int8_t *out)
 {
-    const int32_t C = p->out_c;
+    const int32_t C = p->in_c;
+    const int32_t OC = p->out_c;
     const int32_t act = p->act_min != -128 || p->act_max != 127;
     const int32_t sw = p->stride_w;
     const int32_t rs = p->in_w * C;
@@ -1727,24 +1782,41 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
     const int32_t ox0 = (p->pad_w + sw - 1) / sw;
     int32_t ox1 = p->in_w < 3 ? 0 : (p->in_w - 3 + p->pad_w) / sw + 1;
     int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
-    int8_t *patch = (int8_t *)(wx + (30 * C) / 4);
+    int8_t *patch = (int8_t *)(wx + (30 * OC) / 4);
+    void (*run)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
     eml_dwn_t q;
     int32_t oy, ox, g, t;
     q.wx = wx;
-    for (g = 0; g < C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
-        for (t = 0; t < 4; ++t) {
-            *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+    if (p->depth_mul == 1) {
+        run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
+        for (g = 0; g < C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+            for (t = 0; t < 4; ++t) {
+                *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+            }
+            for (t = 0; t < 9; ++t) {
+                const int32_t v = eml_load32(w + t * C + g);
+                const int32_t e = __sxtb16(v);
+                const int32_t o = eml_sxtb16_ror8(v);
+                *wx++ = __sadd16(e, e);
+                *wx++ = __sadd16(o, o);
+            }
+            for (t = 0; t < 4; ++t) {
+                *wx++ = mult[g + t];
+                *wx++ = -shift[g + t] - 1;
+            }
         }
-        for (t = 0; t < 9; ++t) {
-            const int32_t v = eml_load32(w + t * C + g);
-            const int32_t e = __sxtb16(v);
-            const int32_t o = eml_sxtb16_ror8(v);
-            *wx++ = __sadd16(e, e);
-            *wx++ = __sadd16(o, o);
-        }
-        for (t = 0; t < 4; ++t) {
-            *wx++ = mult[g + t];
-            *wx++ = -shift[g + t] - 1;
+    } else {
+        run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
+        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, 9 taps (2 w0, 2 w1), (m, e - 1) x 2 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            *wx++ = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+            for (t = 0; t < 9; ++t) {
+                *wx++ = eml_pack16(2 * w[t * OC + g], 2 * w[t * OC + g + 1]);
+            }
+            for (t = 0; t < 2; ++t) {
+                *wx++ = mult[g + t];
+                *wx++ = -shift[g + t] - 1;
+            }
         }
     }
     q.C = C;
@@ -1763,23 +1835,14 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         for (ox = 0; ox < p->out_w; ++ox) {
             const int32_t ix0 = ox * sw - p->pad_w;
             if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
-                const int8_t *x = in + (iy0 * p->in_w + ix0) * C;
-                if (act) {
-                    eml_dwn_run_clamp(&q, x, rs, sw * C, ox1 - ox0, out);
-                } else {
-                    eml_dwn_run_ssat(&q, x, rs, sw * C, ox1 - ox0, out);
-                }
-                out += (ox1 - ox0) * C;
+                run(&q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
+                out += (ox1 - ox0) * OC;
                 ox = ox1 - 1;
                 continue;
             }
             eml_dwn_patch(p, in, iy0, ix0, patch);
-            if (act) {
-                eml_dwn_run_clamp(&q, patch, 3 * C, 0, 1, out);
-            } else {
-                eml_dwn_run_ssat(&q, patch, 3 * C, 0, 1, out);
-            }
-            out += C;
+            run(&q, patch, 3 * C, 0, 1, out);
+            out += OC;
         }
     }
 }
