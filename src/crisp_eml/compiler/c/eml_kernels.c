@@ -1597,15 +1597,6 @@ static int eml_dwn_ok(const eml_dwconv_params_t *p)
            p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 4 <= p->rows_bytes;
 }
 
-/* eml_mbqm_fast(a, m, -(e1 + 1)) + off, before the final halving (done by SSAT's shift or before the clamp):
- * ((hm + [hm < 0]) >> e1) + 2 off + 1 (see eml_mbqm_fast); a2: the accumulator doubled (mod 2^32) */
-static inline int32_t eml_dwn_rq(int32_t a2, int32_t m, int32_t e1, int32_t off21)
-{
-    int32_t hm;
-    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(a2), "r"(m));
-    return ((hm + (hm >> 31)) >> e1) + off21;
-}
-
 typedef struct {
     const int32_t *wx; /* per 4 channels: 2 bias_full, the 9 doubled widened weight pairs, (m, -shift - 1) x 4 */
     int32_t C, off21, lo, hi;
@@ -1613,7 +1604,8 @@ typedef struct {
 
 /* the 4 doubled biases and 9 taps of 4 channels, one asm block so that the compiler keeps the taps in order instead
  * of loading all the words first and spilling them: x: tap 0's input word (taps C apart in a row, rows rs apart),
- * wx: the record of the 4 channels (walked past the weights) */
+ * left on the next 4 channels' (so the loop keeps no copy of it), wx: the record of the 4 channels (walked past the
+ * weights) */
 #define EML_DWN_T(o)                                                                                                \
     "ldr %[t], [%[xp]" o "]\n\t"                                                                                    \
     "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                            \
@@ -1627,19 +1619,30 @@ typedef struct {
 #define EML_DWN_TAPS9(x, C, rs)                                                                                     \
     do {                                                                                                            \
         int32_t t_, u_, we_, wo_;                                                                                   \
-        const int8_t *xp_ = (x);                                                                                    \
         __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t"                                                                 \
                 "ldrd %[a2], %[a3], [%[wp]], #8\n\t" EML_DWN_ROW "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW             \
-                "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW                                                             \
+                "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW "sub %[xp], %[xp], %[rs], lsl #1\n\t"                        \
+                "add %[xp], %[xp], #4\n\t"                                                                             \
                 : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [a2] "=&r"(acc2), [a3] "=&r"(acc3), [t] "=&r"(t_),             \
-                  [u] "=&r"(u_), [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(xp_), [wp] "+r"(wx)                     \
+                  [u] "=&r"(u_), [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(x), [wp] "+r"(wx)                       \
                 : [c] "r"(C), [rs] "r"(rs)                                                                          \
                 : "memory");                                                                                        \
     } while (0)
 
+/* output i: eml_mbqm_fast(acc / 2, m, -(e1 + 1)) + off with the record's next (m, e1) (one LDRD walking wx, so the
+ * compiler keeps no second pointer to the record): ((hm + [hm < 0]) >> e1) + 2 off + 1 (see eml_mbqm_fast), halved
+ * by SSAT's shift or before the clamp; acc: the accumulator doubled (mod 2^32), what SMMULR takes */
 #define EML_DWN_STORE(acc, i)                                                                                       \
     do {                                                                                                            \
-        const int32_t v_ = eml_dwn_rq(acc, wx[2 * (i)], wx[2 * (i) + 1], off21);                                      \
+        int32_t v_, m_, e_;                                                                                         \
+        __asm__("ldrd %[m], %[e], [%[wp]], #8\n\t"                                                                  \
+                "smmulr %[v], %[a], %[m]\n\t"                                                                       \
+                "add %[v], %[v], %[v], asr #31\n\t"                                                                 \
+                "asr %[v], %[v], %[e]\n\t"                                                                          \
+                "add %[v], %[v], %[off]\n\t"                                                                        \
+                : [v] "=&r"(v_), [m] "=&r"(m_), [e] "=&r"(e_), [wp] "+r"(wx)                                        \
+                : [a] "r"(acc), [off] "r"(off21)                                                                    \
+                : "memory");                                                                                        \
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
 
@@ -1662,8 +1665,6 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
             EML_DWN_STORE(acc1, 1);
             EML_DWN_STORE(acc2, 2);
             EML_DWN_STORE(acc3, 3);
-            wx += 8;
-            xc += 4;
         }
         x += sC;
     }
@@ -1723,7 +1724,6 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
                     : "memory");
             EML_DWN_STORE(acc0, 0);
             EML_DWN_STORE(acc1, 1);
-            wx += 4;
             xc += 1;
         }
         x += sC;
