@@ -48,6 +48,9 @@ SPECS = [
     ConvSpec(D, 6, 12, 36, 36, 3, 3, stride=2, activation="RELU6"),  # direct strided: 36 channels, clamped
     ConvSpec(D, 8, 14, 8, 8, 3, 3, stride=2, padding="VALID"),      # direct strided: no border
     ConvSpec(D, 9, 20, 4, 4, 3, 3, stride=3),                       # direct: stride 3
+    ConvSpec(D, 5, 6, 16, 16, 3, 3, stride=2),                      # direct strided: narrow rows, patches on 3 sides
+    ConvSpec(D, 7, 9, 5, 10, 3, 3, stride=2, activation="RELU6"),   # direct strided: multiplier 2, odd, padded
+    ConvSpec(D, 6, 5, 3, 6, 3, 3, stride=2, activation="RELU"),     # direct strided: multiplier 2, 3 channels
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
 ]
 
