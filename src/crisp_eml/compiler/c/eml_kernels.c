@@ -1593,8 +1593,8 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
-           ((p->depth_mul == 1 && (p->out_c & 3) == 0) || (p->depth_mul == 2 && p->in_c * 2 == p->out_c)) &&
-           p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 4 <= p->rows_bytes;
+           p->depth_mul >= 1 && p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast &&
+           p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 2 * (p->out_c & 3) + 4 <= p->rows_bytes;
 }
 
 typedef struct {
@@ -1646,6 +1646,27 @@ typedef struct {
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
 
+/* depth multiplier 2: per input channel one record of 15 words, the 2 doubled biases, per tap the doubled weights
+ * of its 2 output channels as one (2 w0, 2 w1) word, (m, e - 1) x 2. A tap is one LDRSB of the input byte and
+ * SMLABB / SMLABT into the 2 accumulators; the taps go in pairs so that one LDRD fetches 2 weight words (7
+ * instructions per 4 MACs). Byte loads read exactly the window: any channel count, nothing past the input.
+ * Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
+ * weights of taps (0, 1), (2, 3), (4, 5), (6, 7), (8, 0) as int16 pairs, (m, e - 1); SMLABB / SMLABT add a pair's
+ * 2 taps into the one accumulator. */
+#define EML_DWN2_PAIR(xa, xb, adv)                                                                                  \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
+    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                           \
+    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"                                                                        \
+    "smlabb %[a0], %[t1], %[w1], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t1], %[w1], %[a1]\n\t"
+#define EML_DWN1_PAIR(xa, xb, adv)                                                                                  \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
+    "ldr %[w0], [%[wp]], #4\n\t"                                                                                   \
+    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
+    "smlabt %[a0], %[t1], %[w0], %[a0]\n\t"
+#define EML_DWN2_ADV "add %[xp], %[xp], %[rs]\n\t"
+
 /* n output pixels of one row: x: the first window's top-left input pixel, windows sC apart, rows rs apart */
 static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const eml_dwn_t *q, const int8_t *x,
                                                               int32_t rs, int32_t sC, int32_t n, int8_t *o)
@@ -1657,7 +1678,8 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
-        const int8_t *const oend = o + C;
+        const int8_t *const oend = o + (C & ~3);
+        const int8_t *const tend = oend + (C & 3);
         for (; o != oend; o += 4) {
             int32_t acc0, acc1, acc2, acc3;
             EML_DWN_TAPS9(xc, C, rs);
@@ -1665,6 +1687,22 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
             EML_DWN_STORE(acc1, 1);
             EML_DWN_STORE(acc2, 2);
             EML_DWN_STORE(acc3, 3);
+        }
+        for (; o != tend; ++o) { /* the last C % 4 channels one by one: a word would read past the pixel */
+            int32_t acc0, t0_, t1_, w_;
+            const int8_t *xp_ = xc;
+            __asm__("ldr %[a0], [%[wp]], #4\n\t" EML_DWN1_PAIR("", ", %[c]", "")
+                        EML_DWN1_PAIR(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN1_PAIR(", %[c]", ", %[c], lsl #1", "")
+                            EML_DWN2_ADV EML_DWN1_PAIR("", ", %[c]", "")
+                    "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
+                    "ldr %[w0], [%[wp]], #4\n\t"
+                    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
+                    : [a0] "=&r"(acc0), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w_), [xp] "+r"(xp_),
+                      [wp] "+r"(wx)
+                    : [c] "r"(C), [rs] "r"(rs)
+                    : "memory");
+            EML_DWN_STORE(acc0, 0);
+            xc += 1;
         }
         x += sC;
     }
@@ -1683,19 +1721,6 @@ EML_DWP_NOINLINE void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int
 {
     eml_dwn_run(1, q, x, rs, sC, n, o);
 }
-
-/* depth multiplier 2: per input channel one record of 15 words, the 2 doubled biases, per tap the doubled weights
- * of its 2 output channels as one (2 w0, 2 w1) word, (m, e - 1) x 2. A tap is one LDRSB of the input byte and
- * SMLABB / SMLABT into the 2 accumulators; the taps go in pairs so that one LDRD fetches 2 weight words (7
- * instructions per 4 MACs). Byte loads read exactly the window: any channel count, nothing past the input. */
-#define EML_DWN2_PAIR(xa, xb, adv)                                                                                  \
-    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
-    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                           \
-    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
-    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"                                                                        \
-    "smlabb %[a0], %[t1], %[w1], %[a0]\n\t"                                                                        \
-    "smlabt %[a1], %[t1], %[w1], %[a1]\n\t"
-#define EML_DWN2_ADV "add %[xp], %[xp], %[rs]\n\t"
 
 static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, const eml_dwn_t *q, const int8_t *x,
                                                                int32_t rs, int32_t sC, int32_t n, int8_t *o)
@@ -1745,26 +1770,41 @@ EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, in
 
 /* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 in_c bytes), the zero point outside the image: per row
  * the image columns are one contiguous block of the input (memcpy / memset: a patch row of 64 channels is ~1/3 the
- * instructions of a word loop) */
-static inline __attribute__((always_inline)) void eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
-                                                                int32_t iy0, int32_t ix0, int8_t *patch)
+ * instructions of a word loop). Returns the window's shape (image rows and columns); when it is the previous
+ * patch's (key), the zero point is where it must be already and only the image bytes are copied (the border
+ * windows of one side come in a run of the same shape). */
+static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
+                                                                   int32_t iy0, int32_t ix0, int8_t *patch,
+                                                                   int32_t key)
 {
     const int32_t C = p->in_c;
     const int zp = (int)(uint8_t)(int8_t)(-p->in_offset);
-    const int32_t a = (ix0 < 0 ? -ix0 : 0) * C;                    /* first image byte of a row */
-    const int32_t b = (ix0 + 3 > p->in_w ? p->in_w - ix0 : 3) * C; /* one past the last */
-    int32_t ky;
+    const int32_t la = ix0 < 0 ? -ix0 : 0;                       /* first image column of the window */
+    const int32_t lb = ix0 + 3 > p->in_w ? p->in_w - ix0 : 3;    /* one past the last */
+    const int32_t a = la * C;
+    const int32_t b = lb * C;
+    int32_t ky, shape = 0;
     for (ky = 0; ky < 3; ++ky) {
-        const int32_t iy = iy0 + ky;
+        if (iy0 + ky >= 0 && iy0 + ky < p->in_h && lb > la) {
+            shape |= 1 << ky;
+        }
+    }
+    if (shape != 0) {
+        shape |= (la << 3) | (lb << 6);
+    }
+    for (ky = 0; ky < 3; ++ky) {
         int8_t *d = patch + ky * 3 * C;
-        if (iy >= 0 && iy < p->in_h && b > a) {
-            memset(d, zp, (size_t)a);
-            memcpy(d + a, in + ((iy * p->in_w + ix0) * C + a), (size_t)(b - a));
-            memset(d + b, zp, (size_t)(3 * C - b));
-        } else {
+        if (shape & (1 << ky)) {
+            if (shape != key) {
+                memset(d, zp, (size_t)a);
+                memset(d + b, zp, (size_t)(3 * C - b));
+            }
+            memcpy(d + a, in + (((iy0 + ky) * p->in_w + ix0) * C + a), (size_t)(b - a));
+        } else if (shape != key) {
             memset(d, zp, (size_t)(3 * C));
         }
     }
+    return shape;
 }
 
 void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
@@ -1782,14 +1822,15 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
     const int32_t ox0 = (p->pad_w + sw - 1) / sw;
     int32_t ox1 = p->in_w < 3 ? 0 : (p->in_w - 3 + p->pad_w) / sw + 1;
     int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
-    int8_t *patch = (int8_t *)(wx + (30 * OC) / 4);
+    /* after the records: 30 bytes a channel, 32 a dm-1 tail channel */
+    int8_t *patch = (int8_t *)wx + 30 * OC + (p->depth_mul == 1 ? 2 * (OC & 3) : 0);
     void (*run)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
     eml_dwn_t q;
-    int32_t oy, ox, g, t;
+    int32_t oy, ox, g, t, key = -1;
     q.wx = wx;
     if (p->depth_mul == 1) {
         run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
-        for (g = 0; g < C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+        for (g = 0; g + 4 <= C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
             for (t = 0; t < 4; ++t) {
                 *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
             }
@@ -1804,6 +1845,14 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                 *wx++ = mult[g + t];
                 *wx++ = -shift[g + t] - 1;
             }
+        }
+        for (; g < C; ++g) { /* per tail channel: bias, taps (0, 1) .. (6, 7), (8, 0), m, e - 1 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            for (t = 0; t < 9; t += 2) {
+                *wx++ = eml_pack16(2 * w[t * C + g], t < 8 ? 2 * w[(t + 1) * C + g] : 0);
+            }
+            *wx++ = mult[g];
+            *wx++ = -shift[g] - 1;
         }
     } else {
         run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
@@ -1840,7 +1889,7 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                 ox = ox1 - 1;
                 continue;
             }
-            eml_dwn_patch(p, in, iy0, ix0, patch);
+            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
             run(&q, patch, 3 * C, 0, 1, out);
             out += OC;
         }

@@ -168,10 +168,9 @@ def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
         return v
 
     ok = (i("k_h") == 3 and i("k_w") == 3 and i("dil_h") == 1 and i("dil_w") == 1 and i("stride_w") >= 2
-          and i("stride_h") >= 1 and ((i("depth_mul") == 1 and i("out_c") % 4 == 0) or i("depth_mul") == 2)
-          and i("rq_fast") == 1
+          and i("stride_h") >= 1 and i("depth_mul") in (1, 2) and i("rq_fast") == 1
           and i("pad_h") >= 0 and i("pad_w") >= 0)
-    return 39 * i("out_c") + 4 if ok else 0
+    return 39 * i("out_c") + 2 * (i("out_c") % 4) + 4 if ok else 0
 
 
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
