@@ -1807,6 +1807,12 @@ static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwc
     return shape;
 }
 
+/* both int16 halves doubled */
+static inline int32_t eml_dwn_dbl(int32_t v)
+{
+    return __sadd16(v, v);
+}
+
 void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                 const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
@@ -1831,20 +1837,23 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
     if (p->depth_mul == 1) {
         run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
         for (g = 0; g + 4 <= C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+            /* the taps a row an iteration: this runs once per call, but on narrow layers it is a tenth of the
+             * work, and one tap an iteration spent a third of it on the loop */
+            const int8_t *wt = w + g;
             for (t = 0; t < 4; ++t) {
-                *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+                wx[t] = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+                wx[22 + 2 * t] = mult[g + t];
+                wx[23 + 2 * t] = -shift[g + t] - 1;
             }
-            for (t = 0; t < 9; ++t) {
-                const int32_t v = eml_load32(w + t * C + g);
-                const int32_t e = __sxtb16(v);
-                const int32_t o = eml_sxtb16_ror8(v);
-                *wx++ = __sadd16(e, e);
-                *wx++ = __sadd16(o, o);
+            for (t = 0; t < 3; ++t, wt += 3 * C) {
+                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt)));
+                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt)));
+                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt + C)));
+                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt + C)));
+                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt + 2 * C)));
+                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt + 2 * C)));
             }
-            for (t = 0; t < 4; ++t) {
-                *wx++ = mult[g + t];
-                *wx++ = -shift[g + t] - 1;
-            }
+            wx += 30;
         }
         for (; g < C; ++g) { /* per tail channel: bias, taps (0, 1) .. (6, 7), (8, 0), m, e - 1 */
             *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
