@@ -1577,19 +1577,21 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
 #endif
 
 #if EML_USE_DSP
-/* Cortex-M (DSP) depthwise 3x3, stride_w >= 2, dilation 1, depth multiplier 1, channels a multiple of 4, fast
+/* Cortex-M (DSP) depthwise 3x3, stride_w >= 2, dilation 1, depth multiplier 1 or 2, any channel count, fast
  * requantization: read straight from the NHWC input, no ring (at stride 2 each input byte serves only 2.25 MACs,
  * so copying it into a ring costs more than reading it where it is). Once per call the scratch gets one record of
  * 30 words per 4 channels: the 4 bias_full doubled, per tap the int8 weights widened and doubled into the words
  * (2 w0, 2 w2), (2 w1, 2 w3) (one LDRD; 2 w fits the int16 halves), and (m, e - 1) per channel. Per pixel and 4
  * channels a tap is then one input word: SXTB16 and SXTB16 ROR 8 give (x0, x2), (x1, x3) and SMLABB/SMLATT add
  * each channel's product; the accumulators are the sums doubled (mod 2^32), which is what eml_mbqm_fast's SMMULR
- * takes (no per-output x + x). Every window adds all 9 taps to bias_full (bias + in_offset * all taps' weights):
- * a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero point outside
- * (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping the tap).
- * Outputs are written in NHWC order, each 4 channels after their taps are read: the order of the generic loop
- * (element in-place contract). Scratch: 30 out_c (records) + 9 out_c (patch) + 4 (alignment) bytes; layers with
- * less (narrow rows) keep the ring kernel. */
+ * takes (no per-output x + x). The last C % 4 channels (depth multiplier 1) and depth multiplier 2 take byte taps
+ * instead (their records: see EML_DWN2_PAIR). Every window adds all 9 taps to bias_full (bias + in_offset * all taps'
+ * weights): a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero
+ * point outside (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping
+ * the tap). Outputs are written in NHWC order, each 4 (or 2, or 1) channels after their taps are read: the order
+ * of the generic loop (element in-place contract). Scratch: 30 out_c (records; 32 per tail channel) + 9 in_c
+ * (patch) + 4 (alignment) bytes, which lower.dw_direct_bytes reserves wherever this kernel applies (not in ram
+ * mode: no scratch there); a layer given less keeps the ring kernel. */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&

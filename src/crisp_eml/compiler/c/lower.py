@@ -382,8 +382,9 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             elif optimize == "ram":
                 ring = 0
             elif dw_direct_bytes(dwf):
-                # the Cortex-M direct strided kernel (eml_dwn_s8) needs its records whatever the row width: on
-                # narrow rows they exceed the ring, which would otherwise be taken at ~1.5x the instructions
+                # balanced and speed: room for the Cortex-M direct strided kernel (eml_dwn_s8, stride >= 2,
+                # multiplier 1 or 2), which needs its records whatever the row width: on narrow rows they exceed
+                # the ring, and the ring kernel takes ~1.5-2x its instructions there (other builds ignore it)
                 ring = max(ring, dw_direct_bytes(dwf))
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
