@@ -52,6 +52,7 @@ SPECS = [
     ConvSpec(D, 7, 9, 5, 10, 3, 3, stride=2, activation="RELU6"),   # direct strided: multiplier 2, odd, padded
     ConvSpec(D, 6, 5, 3, 6, 3, 3, stride=2, activation="RELU"),     # direct strided: multiplier 2, 3 channels
     ConvSpec(D, 9, 11, 7, 7, 3, 3, stride=2, activation="RELU6"),   # direct strided: 4 channels + a 3-channel tail
+    ConvSpec(D, 8, 9, 3, 3, 3, 3, stride=2),                        # direct strided: 3 channels, all tail
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
 ]
 
