@@ -1771,39 +1771,26 @@ EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, in
 }
 
 /* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 in_c bytes), the zero point outside the image: per row
- * the image columns are one contiguous block of the input (memcpy / memset: a patch row of 64 channels is ~1/3 the
- * instructions of a word loop). Returns the window's shape (image rows and columns); when it is the previous
+ * the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is ~1/3 the
+ * instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the previous
  * patch's (key), the zero point is where it must be already and only the image bytes are copied (the border
- * windows of one side come in a run of the same shape). */
+ * windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
 static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
                                                                    int32_t iy0, int32_t ix0, int8_t *patch,
                                                                    int32_t key)
 {
     const int32_t C = p->in_c;
-    const int zp = (int)(uint8_t)(int8_t)(-p->in_offset);
-    const int32_t la = ix0 < 0 ? -ix0 : 0;                       /* first image column of the window */
-    const int32_t lb = ix0 + 3 > p->in_w ? p->in_w - ix0 : 3;    /* one past the last */
-    const int32_t a = la * C;
-    const int32_t b = lb * C;
-    int32_t ky, shape = 0;
-    for (ky = 0; ky < 3; ++ky) {
-        if (iy0 + ky >= 0 && iy0 + ky < p->in_h && lb > la) {
-            shape |= 1 << ky;
-        }
+    const int32_t ka = ix0 < 0 ? -ix0 : 0;                    /* first image column of the window */
+    const int32_t kb = ix0 + 3 > p->in_w ? p->in_w - ix0 : 3; /* one past the last */
+    int32_t ky = iy0 < 0 ? -iy0 : 0;                          /* first image row */
+    const int32_t ke = iy0 + 3 > p->in_h ? p->in_h - iy0 : 3; /* one past the last */
+    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 2) | (ka << 4) | (kb << 6) : 0;
+    if (shape != key) {
+        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(9 * C));
     }
     if (shape != 0) {
-        shape |= (la << 3) | (lb << 6);
-    }
-    for (ky = 0; ky < 3; ++ky) {
-        int8_t *d = patch + ky * 3 * C;
-        if (shape & (1 << ky)) {
-            if (shape != key) {
-                memset(d, zp, (size_t)a);
-                memset(d + b, zp, (size_t)(3 * C - b));
-            }
-            memcpy(d + a, in + (((iy0 + ky) * p->in_w + ix0) * C + a), (size_t)(b - a));
-        } else if (shape != key) {
-            memset(d, zp, (size_t)(3 * C));
+        for (; ky < ke; ++ky) {
+            memcpy(patch + (3 * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
         }
     }
     return shape;
@@ -1847,13 +1834,16 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                 wx[22 + 2 * t] = mult[g + t];
                 wx[23 + 2 * t] = -shift[g + t] - 1;
             }
-            for (t = 0; t < 3; ++t, wt += 3 * C) {
-                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt)));
-                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt)));
-                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt + C)));
-                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt + C)));
-                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(eml_load32(wt + 2 * C)));
-                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(eml_load32(wt + 2 * C)));
+            for (t = 0; t < 3; ++t, wt += 3 * C) { /* loaded first: int8_t weights may alias the records */
+                const int32_t v0 = eml_load32(wt);
+                const int32_t v1 = eml_load32(wt + C);
+                const int32_t v2 = eml_load32(wt + 2 * C);
+                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(v0));
+                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v0));
+                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(v1));
+                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v1));
+                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(v2));
+                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v2));
             }
             wx += 30;
         }
