@@ -53,6 +53,8 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(D, 12, 10, 7, 14, 3, 3, stride=2, padding="VALID"),  # dw multiplier 2, odd, strided
     ConvSpec(F, 1, 1, 256, 64),                                   # FC
     ConvSpec(F, 1, 1, 63, 11),                                    # FC odd
+    ConvSpec(D, 8, 8, 64, 64, 3, 3, stride=2),                    # dw strided, narrow rows
+    ConvSpec(D, 8, 8, 24, 48, 3, 3, stride=2),                    # dw multiplier 2, strided, narrow rows
 ]
 
 

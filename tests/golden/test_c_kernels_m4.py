@@ -35,8 +35,8 @@ SPECS = [
     ConvSpec(D, 6, 6, 8, 8, 3, 3, padding="VALID", activation="RELU6"),  # ring path: pad 0
     ConvSpec(D, 5, 1, 4, 4, 3, 3),                                  # ring path: width 1
     ConvSpec(D, 8, 7, 6, 12, 3, 3),                                 # multiplier 2
-    ConvSpec(D, 8, 7, 5, 5, 3, 3, stride=2),                        # odd channels, strided
-    ConvSpec(D, 9, 8, 8, 8, 3, 3, stride=2, activation="RELU"),     # planar ring: strided, 4k channels
+    ConvSpec(D, 8, 7, 5, 5, 3, 3, stride=2),                        # direct strided: odd channels
+    ConvSpec(D, 9, 8, 8, 8, 3, 3, stride=2, activation="RELU"),     # direct strided: 4k channels
     ConvSpec(D, 8, 9, 4, 4, 3, 3, dilation=2),                      # planar ring: dilation 2 (pair + byte tap)
     ConvSpec(D, 6, 7, 8, 8, 3, 3, dilation=2, activation="RELU6"),  # dilation 2, clamped
     ConvSpec(D, 10, 9, 3, 3, 3, 3, dilation=3, activation="RELU6"),  # planar ring: dilation 3 (byte taps)
@@ -45,16 +45,22 @@ SPECS = [
     ConvSpec(D, 6, 12, 8, 8, 3, 3),                                 # records after a 4-row ring
     ConvSpec(D, 5, 12, 6, 6, 3, 3, activation="RELU6"),             # records, clamped, 6 channels
     ConvSpec(D, 7, 14, 4, 4, 3, 3, dilation=2),                     # records, dilation 2 split
-    ConvSpec(D, 9, 24, 6, 6, 3, 3, stride=2),                       # records, strided ring (6 channels)
+    ConvSpec(D, 7, 48, 2, 6, 3, 3, stride=2),                       # records, strided ring (multiplier 3)
+    ConvSpec(D, 7, 9, 3, 9, 3, 3, stride=2, activation="RELU6"),    # strided ring: multiplier 3, no records
     ConvSpec(D, 5, 20, 3, 6, 3, 3),                                 # records, multiplier 2
     ConvSpec(D, 6, 3, 7, 7, 3, 3),                                  # planar ring: odd channels, width 3
     ConvSpec(D, 4, 2, 5, 10, 3, 3, activation="RELU"),              # multiplier 2, width 2
-    ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # multiplier 2, strided, valid
-    ConvSpec(D, 3, 1, 6, 6, 3, 3, stride=2),                        # strided, width 1
+    ConvSpec(D, 7, 6, 5, 10, 3, 3, stride=2, padding="VALID"),      # direct strided: multiplier 2, valid
+    ConvSpec(D, 3, 1, 6, 6, 3, 3, stride=2),                        # direct strided: width 1
     ConvSpec(D, 7, 13, 4, 4, 3, 3, stride=2),                       # direct strided: 4 channels, pad 1 all round
     ConvSpec(D, 6, 12, 36, 36, 3, 3, stride=2, activation="RELU6"),  # direct strided: 36 channels, clamped
     ConvSpec(D, 8, 14, 8, 8, 3, 3, stride=2, padding="VALID"),      # direct strided: no border
     ConvSpec(D, 9, 20, 4, 4, 3, 3, stride=3),                       # direct: stride 3
+    ConvSpec(D, 5, 6, 16, 16, 3, 3, stride=2),                      # direct strided: narrow rows, patches on 3 sides
+    ConvSpec(D, 7, 9, 5, 10, 3, 3, stride=2, activation="RELU6"),   # direct strided: multiplier 2, odd, padded
+    ConvSpec(D, 6, 5, 3, 6, 3, 3, stride=2, activation="RELU"),     # direct strided: multiplier 2, 3 channels
+    ConvSpec(D, 9, 11, 7, 7, 3, 3, stride=2, activation="RELU6"),   # direct strided: 4 channels + a 3-channel tail
+    ConvSpec(D, 8, 9, 3, 3, 3, 3, stride=2),                        # direct strided: 3 channels, all tail
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
 ]
 

@@ -1691,33 +1691,26 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
 #endif
 
 #if EML_USE_DSP
-/* Cortex-M (DSP) depthwise 3x3, stride_w >= 2, dilation 1, depth multiplier 1, channels a multiple of 4, fast
+/* Cortex-M (DSP) depthwise 3x3, stride_w >= 2, dilation 1, depth multiplier 1 or 2, any channel count, fast
  * requantization: read straight from the NHWC input, no ring (at stride 2 each input byte serves only 2.25 MACs,
  * so copying it into a ring costs more than reading it where it is). Once per call the scratch gets one record of
  * 30 words per 4 channels: the 4 bias_full doubled, per tap the int8 weights widened and doubled into the words
  * (2 w0, 2 w2), (2 w1, 2 w3) (one LDRD; 2 w fits the int16 halves), and (m, e - 1) per channel. Per pixel and 4
  * channels a tap is then one input word: SXTB16 and SXTB16 ROR 8 give (x0, x2), (x1, x3) and SMLABB/SMLATT add
  * each channel's product; the accumulators are the sums doubled (mod 2^32), which is what eml_mbqm_fast's SMMULR
- * takes (no per-output x + x). Every window adds all 9 taps to bias_full (bias + in_offset * all taps' weights):
- * a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero point outside
- * (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping the tap).
- * Outputs are written in NHWC order, each 4 channels after their taps are read: the order of the generic loop
- * (element in-place contract). Scratch: 30 out_c (records) + 9 out_c (patch) + 4 (alignment) bytes; layers with
- * less (narrow rows) keep the ring kernel. */
+ * takes (no per-output x + x). The last C % 4 channels (depth multiplier 1) and depth multiplier 2 take byte taps
+ * instead (their records: see EML_DWN2_PAIR). Every window adds all 9 taps to bias_full (bias + in_offset * all taps'
+ * weights): a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero
+ * point outside (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping
+ * the tap). Outputs are written in NHWC order, each 4 (or 2, or 1) channels after their taps are read: the order
+ * of the generic loop (element in-place contract). Scratch: 30 out_c (records; 32 per tail channel) + 9 in_c
+ * (patch) + 4 (alignment) bytes, which lower.dw_direct_bytes reserves wherever this kernel applies (not in ram
+ * mode: no scratch there); a layer given less keeps the ring kernel. */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
-           p->depth_mul == 1 && (p->out_c & 3) == 0 && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 &&
-           39 * p->out_c + 4 <= p->rows_bytes;
-}
-
-/* eml_mbqm_fast(a, m, -(e1 + 1)) + off, before the final halving (done by SSAT's shift or before the clamp):
- * ((hm + [hm < 0]) >> e1) + 2 off + 1 (see eml_mbqm_fast); a2: the accumulator doubled (mod 2^32) */
-static inline int32_t eml_dwn_rq(int32_t a2, int32_t m, int32_t e1, int32_t off21)
-{
-    int32_t hm;
-    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(a2), "r"(m));
-    return ((hm + (hm >> 31)) >> e1) + off21;
+           p->depth_mul >= 1 && p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast &&
+           p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 2 * (p->out_c & 3) + 4 <= p->rows_bytes;
 }
 
 typedef struct {
@@ -1727,7 +1720,8 @@ typedef struct {
 
 /* the 4 doubled biases and 9 taps of 4 channels, one asm block so that the compiler keeps the taps in order instead
  * of loading all the words first and spilling them: x: tap 0's input word (taps C apart in a row, rows rs apart),
- * wx: the record of the 4 channels (walked past the weights) */
+ * left on the next 4 channels' (so the loop keeps no copy of it), wx: the record of the 4 channels (walked past the
+ * weights) */
 #define EML_DWN_T(o)                                                                                                \
     "ldr %[t], [%[xp]" o "]\n\t"                                                                                    \
     "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                            \
@@ -1741,21 +1735,53 @@ typedef struct {
 #define EML_DWN_TAPS9(x, C, rs)                                                                                     \
     do {                                                                                                            \
         int32_t t_, u_, we_, wo_;                                                                                   \
-        const int8_t *xp_ = (x);                                                                                    \
         __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t"                                                                 \
                 "ldrd %[a2], %[a3], [%[wp]], #8\n\t" EML_DWN_ROW "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW             \
-                "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW                                                             \
+                "add %[xp], %[xp], %[rs]\n\t" EML_DWN_ROW "sub %[xp], %[xp], %[rs], lsl #1\n\t"                        \
+                "add %[xp], %[xp], #4\n\t"                                                                             \
                 : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [a2] "=&r"(acc2), [a3] "=&r"(acc3), [t] "=&r"(t_),             \
-                  [u] "=&r"(u_), [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(xp_), [wp] "+r"(wx)                     \
+                  [u] "=&r"(u_), [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(x), [wp] "+r"(wx)                       \
                 : [c] "r"(C), [rs] "r"(rs)                                                                          \
                 : "memory");                                                                                        \
     } while (0)
 
+/* output i: eml_mbqm_fast(acc / 2, m, -(e1 + 1)) + off with the record's next (m, e1) (one LDRD walking wx, so the
+ * compiler keeps no second pointer to the record): ((hm + [hm < 0]) >> e1) + 2 off + 1 (see eml_mbqm_fast), halved
+ * by SSAT's shift or before the clamp; acc: the accumulator doubled (mod 2^32), what SMMULR takes */
 #define EML_DWN_STORE(acc, i)                                                                                       \
     do {                                                                                                            \
-        const int32_t v_ = eml_dwn_rq(acc, wx[2 * (i)], wx[2 * (i) + 1], off21);                                      \
+        int32_t v_, m_, e_;                                                                                         \
+        __asm__("ldrd %[m], %[e], [%[wp]], #8\n\t"                                                                  \
+                "smmulr %[v], %[a], %[m]\n\t"                                                                       \
+                "add %[v], %[v], %[v], asr #31\n\t"                                                                 \
+                "asr %[v], %[v], %[e]\n\t"                                                                          \
+                "add %[v], %[v], %[off]\n\t"                                                                        \
+                : [v] "=&r"(v_), [m] "=&r"(m_), [e] "=&r"(e_), [wp] "+r"(wx)                                        \
+                : [a] "r"(acc), [off] "r"(off21)                                                                    \
+                : "memory");                                                                                        \
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
+
+/* depth multiplier 2: per input channel one record of 15 words, the 2 doubled biases, per tap the doubled weights
+ * of its 2 output channels as one (2 w0, 2 w1) word, (m, e - 1) x 2. A tap is one LDRSB of the input byte and
+ * SMLABB / SMLABT into the 2 accumulators; the taps go in pairs so that one LDRD fetches 2 weight words (7
+ * instructions per 4 MACs). Byte loads read exactly the window: any channel count, nothing past the input.
+ * Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
+ * weights of taps (0, 1), (2, 3), (4, 5), (6, 7), (8, 0) as int16 pairs, (m, e - 1); SMLABB / SMLABT add a pair's
+ * 2 taps into the one accumulator. */
+#define EML_DWN2_PAIR(xa, xb, adv)                                                                                  \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
+    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                           \
+    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"                                                                        \
+    "smlabb %[a0], %[t1], %[w1], %[a0]\n\t"                                                                        \
+    "smlabt %[a1], %[t1], %[w1], %[a1]\n\t"
+#define EML_DWN1_PAIR(xa, xb, adv)                                                                                  \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
+    "ldr %[w0], [%[wp]], #4\n\t"                                                                                   \
+    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
+    "smlabt %[a0], %[t1], %[w0], %[a0]\n\t"
+#define EML_DWN2_ADV "add %[xp], %[xp], %[rs]\n\t"
 
 /* n output pixels of one row: x: the first window's top-left input pixel, windows sC apart, rows rs apart */
 static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const eml_dwn_t *q, const int8_t *x,
@@ -1768,7 +1794,8 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
-        const int8_t *const oend = o + C;
+        const int8_t *const oend = o + (C & ~3);
+        const int8_t *const tend = oend + (C & 3);
         for (; o != oend; o += 4) {
             int32_t acc0, acc1, acc2, acc3;
             EML_DWN_TAPS9(xc, C, rs);
@@ -1776,8 +1803,22 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
             EML_DWN_STORE(acc1, 1);
             EML_DWN_STORE(acc2, 2);
             EML_DWN_STORE(acc3, 3);
-            wx += 8;
-            xc += 4;
+        }
+        for (; o != tend; ++o) { /* the last C % 4 channels one by one: a word would read past the pixel */
+            int32_t acc0, t0_, t1_, w_;
+            const int8_t *xp_ = xc;
+            __asm__("ldr %[a0], [%[wp]], #4\n\t" EML_DWN1_PAIR("", ", %[c]", "")
+                        EML_DWN1_PAIR(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN1_PAIR(", %[c]", ", %[c], lsl #1", "")
+                            EML_DWN2_ADV EML_DWN1_PAIR("", ", %[c]", "")
+                    "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
+                    "ldr %[w0], [%[wp]], #4\n\t"
+                    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
+                    : [a0] "=&r"(acc0), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w_), [xp] "+r"(xp_),
+                      [wp] "+r"(wx)
+                    : [c] "r"(C), [rs] "r"(rs)
+                    : "memory");
+            EML_DWN_STORE(acc0, 0);
+            xc += 1;
         }
         x += sC;
     }
@@ -1797,34 +1838,82 @@ EML_DWP_NOINLINE void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int
     eml_dwn_run(1, q, x, rs, sC, n, o);
 }
 
-/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 C bytes), the zero point outside the image: per row
- * the image columns are one contiguous block of the input */
-static inline __attribute__((always_inline)) void eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
-                                                                int32_t iy0, int32_t ix0, int8_t *patch)
+static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, const eml_dwn_t *q, const int8_t *x,
+                                                               int32_t rs, int32_t sC, int32_t n, int8_t *o)
 {
-    const int32_t C = p->out_c;
-    const int32_t zp4 = (int32_t)(0x01010101u * (uint8_t)(int8_t)(-p->in_offset));
-    const int32_t a = (ix0 < 0 ? -ix0 : 0) * C;                    /* first image byte of a row */
-    const int32_t b = (ix0 + 3 > p->in_w ? p->in_w - ix0 : 3) * C; /* one past the last */
-    int32_t ky, i;
-    for (ky = 0; ky < 3; ++ky) {
-        const int32_t iy = iy0 + ky;
-        int8_t *d = patch + ky * 3 * C;
-        i = 0;
-        if (iy >= 0 && iy < p->in_h) {
-            const int8_t *s = in + (iy * p->in_w + ix0) * C;
-            for (; i < a; i += 4) {
-                memcpy(d + i, &zp4, 4);
-            }
-            for (; i < b; i += 4) {
-                const int32_t v = eml_load32(s + i);
-                memcpy(d + i, &v, 4);
-            }
+    const int32_t C = q->C;
+    const int32_t off21 = q->off21;
+    const int32_t lo = q->lo;
+    const int32_t hi = q->hi;
+    for (; n > 0; --n) {
+        const int32_t *wx = q->wx;
+        const int8_t *xc = x;
+        const int8_t *const oend = o + 2 * C;
+        for (; o != oend; o += 2) {
+            int32_t acc0, acc1, t0_, t1_, w0_, w1_;
+            const int8_t *xp_ = xc;
+            __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t" EML_DWN2_PAIR("", ", %[c]", "")
+                        EML_DWN2_PAIR(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN2_PAIR(", %[c]", ", %[c], lsl #1", "")
+                            EML_DWN2_ADV EML_DWN2_PAIR("", ", %[c]", "")
+                    "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
+                    "ldr %[w0], [%[wp]], #4\n\t"
+                    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
+                    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"
+                    : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w0_),
+                      [w1] "=&r"(w1_), [xp] "+r"(xp_), [wp] "+r"(wx)
+                    : [c] "r"(C), [rs] "r"(rs)
+                    : "memory");
+            EML_DWN_STORE(acc0, 0);
+            EML_DWN_STORE(acc1, 1);
+            xc += 1;
         }
-        for (; i < 3 * C; i += 4) {
-            memcpy(d + i, &zp4, 4);
+        x += sC;
+    }
+}
+
+void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+EML_DWP_NOINLINE void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                        int8_t *o)
+{
+    eml_dwn_run2(0, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                         int8_t *o)
+{
+    eml_dwn_run2(1, q, x, rs, sC, n, o);
+}
+
+/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 in_c bytes), the zero point outside the image: per row
+ * the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is ~1/3 the
+ * instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the previous
+ * patch's (key), the zero point is where it must be already and only the image bytes are copied (the border
+ * windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
+static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
+                                                                   int32_t iy0, int32_t ix0, int8_t *patch,
+                                                                   int32_t key)
+{
+    const int32_t C = p->in_c;
+    const int32_t ka = ix0 < 0 ? -ix0 : 0;                    /* first image column of the window */
+    const int32_t kb = ix0 + 3 > p->in_w ? p->in_w - ix0 : 3; /* one past the last */
+    int32_t ky = iy0 < 0 ? -iy0 : 0;                          /* first image row */
+    const int32_t ke = iy0 + 3 > p->in_h ? p->in_h - iy0 : 3; /* one past the last */
+    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 2) | (ka << 4) | (kb << 6) : 0;
+    if (shape != key) {
+        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(9 * C));
+    }
+    if (shape != 0) {
+        for (; ky < ke; ++ky) {
+            memcpy(patch + (3 * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
         }
     }
+    return shape;
+}
+
+/* both int16 halves doubled */
+static inline int32_t eml_dwn_dbl(int32_t v)
+{
+    return __sadd16(v, v);
 }
 
 void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
@@ -1833,7 +1922,8 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                                  const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
                                  int8_t *out)
 {
-    const int32_t C = p->out_c;
+    const int32_t C = p->in_c;
+    const int32_t OC = p->out_c;
     const int32_t act = p->act_min != -128 || p->act_max != 127;
     const int32_t sw = p->stride_w;
     const int32_t rs = p->in_w * C;
@@ -1841,24 +1931,56 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
     const int32_t ox0 = (p->pad_w + sw - 1) / sw;
     int32_t ox1 = p->in_w < 3 ? 0 : (p->in_w - 3 + p->pad_w) / sw + 1;
     int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
-    int8_t *patch = (int8_t *)(wx + (30 * C) / 4);
+    /* after the records: 30 bytes a channel, 32 a dm-1 tail channel */
+    int8_t *patch = (int8_t *)wx + 30 * OC + (p->depth_mul == 1 ? 2 * (OC & 3) : 0);
+    void (*run)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
     eml_dwn_t q;
-    int32_t oy, ox, g, t;
+    int32_t oy, ox, g, t, key = -1;
     q.wx = wx;
-    for (g = 0; g < C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
-        for (t = 0; t < 4; ++t) {
-            *wx++ = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+    if (p->depth_mul == 1) {
+        run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
+        for (g = 0; g + 4 <= C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+            /* the taps a row an iteration: this runs once per call, but on narrow layers it is a tenth of the
+             * work, and one tap an iteration spent a third of it on the loop */
+            const int8_t *wt = w + g;
+            for (t = 0; t < 4; ++t) {
+                wx[t] = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+                wx[22 + 2 * t] = mult[g + t];
+                wx[23 + 2 * t] = -shift[g + t] - 1;
+            }
+            for (t = 0; t < 3; ++t, wt += 3 * C) { /* loaded first: int8_t weights may alias the records */
+                const int32_t v0 = eml_load32(wt);
+                const int32_t v1 = eml_load32(wt + C);
+                const int32_t v2 = eml_load32(wt + 2 * C);
+                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(v0));
+                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v0));
+                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(v1));
+                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v1));
+                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(v2));
+                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v2));
+            }
+            wx += 30;
         }
-        for (t = 0; t < 9; ++t) {
-            const int32_t v = eml_load32(w + t * C + g);
-            const int32_t e = __sxtb16(v);
-            const int32_t o = eml_sxtb16_ror8(v);
-            *wx++ = __sadd16(e, e);
-            *wx++ = __sadd16(o, o);
+        for (; g < C; ++g) { /* per tail channel: bias, taps (0, 1) .. (6, 7), (8, 0), m, e - 1 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            for (t = 0; t < 9; t += 2) {
+                *wx++ = eml_pack16(2 * w[t * C + g], t < 8 ? 2 * w[(t + 1) * C + g] : 0);
+            }
+            *wx++ = mult[g];
+            *wx++ = -shift[g] - 1;
         }
-        for (t = 0; t < 4; ++t) {
-            *wx++ = mult[g + t];
-            *wx++ = -shift[g + t] - 1;
+    } else {
+        run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
+        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, 9 taps (2 w0, 2 w1), (m, e - 1) x 2 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            *wx++ = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+            for (t = 0; t < 9; ++t) {
+                *wx++ = eml_pack16(2 * w[t * OC + g], 2 * w[t * OC + g + 1]);
+            }
+            for (t = 0; t < 2; ++t) {
+                *wx++ = mult[g + t];
+                *wx++ = -shift[g + t] - 1;
+            }
         }
     }
     q.C = C;
@@ -1877,23 +1999,14 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         for (ox = 0; ox < p->out_w; ++ox) {
             const int32_t ix0 = ox * sw - p->pad_w;
             if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
-                const int8_t *x = in + (iy0 * p->in_w + ix0) * C;
-                if (act) {
-                    eml_dwn_run_clamp(&q, x, rs, sw * C, ox1 - ox0, out);
-                } else {
-                    eml_dwn_run_ssat(&q, x, rs, sw * C, ox1 - ox0, out);
-                }
-                out += (ox1 - ox0) * C;
+                run(&q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
+                out += (ox1 - ox0) * OC;
                 ox = ox1 - 1;
                 continue;
             }
-            eml_dwn_patch(p, in, iy0, ix0, patch);
-            if (act) {
-                eml_dwn_run_clamp(&q, patch, 3 * C, 0, 1, out);
-            } else {
-                eml_dwn_run_ssat(&q, patch, 3 * C, 0, 1, out);
-            }
-            out += C;
+            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
+            run(&q, patch, 3 * C, 0, 1, out);
+            out += OC;
         }
     }
 }

@@ -179,6 +179,20 @@ def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
     return 4 * DW_RECORD_WORDS * i("out_c") + 3 if applies else 0
 
 
+def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
+    """Scratch bytes of the Cortex-M DSP direct strided depthwise 3x3 ``eml_dwn_s8`` (mirrors ``eml_dwn_ok``
+    in eml_kernels.c, less its scratch test), 0 when it does not apply."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    ok = (i("k_h") == 3 and i("k_w") == 3 and i("dil_h") == 1 and i("dil_w") == 1 and i("stride_w") >= 2
+          and i("stride_h") >= 1 and i("depth_mul") in (1, 2) and i("rq_fast") == 1
+          and i("pad_h") >= 0 and i("pad_w") >= 0)
+    return 39 * i("out_c") + 2 * (i("out_c") % 4) + 4 if ok else 0
+
+
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
     """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
     every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
@@ -403,14 +417,20 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             fast = dw3x3_fast(dwf)
             ring = dw_ring_bytes(dwf, two_rows=optimize == "speed" or (optimize == "balanced" and not fast))
             # the per-channel records after the ring (after a 4-row one where the kernel would take that first):
-            # speed always, balanced when they at most double the ring
-            rec = dw_records_bytes(dwf)
+            # speed always, balanced when they at most double the ring; not where the direct kernel runs
+            direct = dw_direct_bytes(dwf)
+            rec = 0 if direct else dw_records_bytes(dwf)
             if ring and rec and (optimize == "speed" or (optimize == "balanced" and rec <= ring)):
                 ring = dw_ring_bytes(dwf, two_rows=True) + rec
             if fast:
                 ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
             elif optimize == "ram":
                 ring = 0
+            elif direct:
+                # balanced and speed: room for the Cortex-M direct strided kernel (eml_dwn_s8, stride >= 2,
+                # multiplier 1 or 2), which needs its records whatever the row width: on narrow rows they exceed
+                # the ring, and the ring kernel takes ~1.5-2x its instructions there (other builds ignore it)
+                ring = max(ring, direct)
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
             ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
