@@ -6,7 +6,7 @@ instructions per inference. Each configuration is a single-op graph (``compiler.
 compiled with the default options, run on QEMU ``mps2-an386`` (arm-none-eabi-gcc -O2) with SysTick read around the
 layer call (``compiler.layer_profile``), and its output checked byte for byte against the numpy reference.
 
-    .venv/bin/python benchmarks/compiler_kernels.py [--json]
+    .venv/bin/python benchmarks/compiler_kernels.py [--json] [--sweep N]
 """
 
 from __future__ import annotations
@@ -86,10 +86,59 @@ def run() -> dict[str, Any]:
     return {"configs": rows, "kws": kws}
 
 
+def sweep_specs(n: int, seed: int = 0) -> list[ConvSpec]:
+    """``n`` seeded random single-op geometries of the kinds models use: convolutions 1x1 / 3x3 / 5x5 (any
+    channel count, stride 1-2, dilation 1-2), depthwise 3x3 / 5x5 (multiplier 1-2), FC; activations mixed."""
+    rng = np.random.default_rng(seed)
+    specs: list[ConvSpec] = []
+    while len(specs) < n:
+        kind = [C, C, D, D, F][int(rng.integers(5))]
+        act = ["NONE", "RELU", "RELU6"][int(rng.integers(3))]
+        if kind == F:
+            specs.append(ConvSpec(F, 1, 1, int(rng.integers(8, 257)), int(rng.integers(2, 65)), activation=act))
+            continue
+        k = [1, 3, 3, 5][int(rng.integers(4))] if kind == C else [3, 3, 3, 5][int(rng.integers(4))]
+        h, w = (int(v) for v in rng.integers(max(k, 4), 25, 2))
+        stride = 1 if k == 1 else int(rng.integers(1, 3))
+        dil = 2 if k == 3 and stride == 1 and rng.random() < 0.2 else 1
+        pad = "VALID" if rng.random() < 0.25 and h > (k - 1) * dil and w > (k - 1) * dil else "SAME"
+        if kind == C:
+            ic, oc = int(rng.integers(1, 65)), int(rng.integers(2, 65))
+        else:
+            ic = int(rng.integers(1, 65))
+            oc = ic * int(rng.integers(1, 3))
+        specs.append(ConvSpec(kind, h, w, ic, oc, k, k, stride=stride, dilation=dil, padding=pad, activation=act))
+    return specs
+
+
+def sweep(n: int) -> list[dict[str, Any]]:
+    """Instructions per MAC of :func:`sweep_specs`, worst first."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, spec in enumerate(sweep_specs(n)):
+            layers, _, exact, _ = _profile(conv_graph(spec, seed=i), Path(tmp) / f"s{i}")
+            rows.append({"config": spec.label(), "macs": macs(spec), "instructions": layers[0][2],
+                         "per_mac": round(layers[0][2] / macs(spec), 2), "exact": exact})
+    return sorted(rows, key=lambda r: -r["per_mac"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sweep", type=int, default=0, metavar="N",
+                    help="instead: N seeded random geometries, worst first (how many are above the goal)")
     args = ap.parse_args()
+    if args.sweep:
+        rows = sweep(args.sweep)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return
+        over = [r for r in rows if r["per_mac"] > GOAL_PER_MAC]
+        print(f"{len(rows)} random geometries: {len(over)} above {GOAL_PER_MAC} instructions/MAC, "
+              f"{sum(not r['exact'] for r in rows)} not exact")
+        for r in rows[:20]:
+            print(f"{r['config']:<44} {r['macs']:>9} {r['instructions']:>10} {r['per_mac']:>9.2f}  {r['exact']}")
+        return
     res = run()
     if args.json:
         print(json.dumps(res, indent=2))
