@@ -49,6 +49,12 @@ SPECS = [
     ConvSpec(D, 8, 14, 8, 8, 3, 3, stride=2, padding="VALID"),      # direct strided: no border
     ConvSpec(D, 9, 20, 4, 4, 3, 3, stride=3),                       # direct: stride 3
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
+    ConvSpec(C, 7, 5, 2, 9),                                        # tiny K = 2: odd out_c, odd pixel count
+    ConvSpec(C, 5, 5, 3, 6, activation="RELU"),                     # tiny K = 3, clamped
+    ConvSpec(C, 6, 5, 7, 7),                                        # tiny K = 7 (two weight words)
+    ConvSpec(C, 9, 7, 3, 5, stride=2),                              # tiny 1x1 strided: gathered windows
+    ConvSpec(C, 8, 6, 1, 8, 3, 1),                                  # tiny 3x1, in_c 1: padded windows
+    ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # tiny K = 8, dilated, clamped
 ]
 
 

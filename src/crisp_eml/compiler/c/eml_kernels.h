@@ -33,6 +33,11 @@ typedef struct {
 void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
                    const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out);
 /* @end */
+/* @section convtk */
+/* K = k_h * k_w * in_c <= 8, every shift in -22..-1 and rq_fast: w is the per-channel-pair stream of bias, weights
+ * and requantization constants described in eml_kernels.c; no scratch */
+void eml_conv2d_tk_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
 /* @section conv16 */
 /* the same with int16 weights, 2 to a word (--optimize speed: twice the weight flash, fewer instructions) */
 void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
