@@ -55,6 +55,8 @@ SPECS = [
     ConvSpec(C, 9, 7, 3, 5, stride=2),                              # tiny 1x1 strided: gathered windows
     ConvSpec(C, 8, 6, 1, 8, 3, 1),                                  # tiny 3x1, in_c 1: padded windows
     ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # tiny K = 8, dilated, clamped
+    ConvSpec(C, 6, 5, 9, 7),                                        # tiny K = 9 (three weight words), odd out_c
+    ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # tiny 3x3 in_c 1 (K = 9): strided, clamped
 ]
 
 

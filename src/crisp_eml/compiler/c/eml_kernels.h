@@ -34,7 +34,7 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
                    const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out);
 /* @end */
 /* @section convtk */
-/* K = k_h * k_w * in_c <= 8, every shift in -22..-1 and rq_fast: w is the per-channel-pair stream of bias, weights
+/* K = k_h * k_w * in_c <= 12, every shift in -22..-1 and rq_fast: w is the per-channel-pair stream of bias, weights
  * and requantization constants described in eml_kernels.c; no scratch */
 void eml_conv2d_tk_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
 /* @end */

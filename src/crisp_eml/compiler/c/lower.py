@@ -110,10 +110,10 @@ def conv_staged(ic: int) -> bool:
 
 
 def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
-    """Whether a CONV_2D runs ``eml_conv2d_tk_s8`` (few MACs an output: K = k_h * k_w * in_c <= 8): it folds the
+    """Whether a CONV_2D runs ``eml_conv2d_tk_s8`` (few MACs an output: K = k_h * k_w * in_c <= 12): it folds the
     rounding and the output offset into one addend of 2^(e-1) + out_offset * 2^e with e = -shift, so it needs
     the fast requantization and e <= 22 (the addend plus the high mul stays below 2^31)."""
-    return k <= 8 and rq_fast and all(1 <= -s <= 22 for s in shifts)
+    return k <= 12 and rq_fast and all(1 <= -s <= 22 for s in shifts)
 
 
 def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
@@ -121,7 +121,7 @@ def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: 
     offset folded in), the weight word(s) (K <= 2: the bytes k0, 0, k1, 0; else k0..k3 of each group of 4 from
     the lowest byte, K padded with zeros), then m, 2^(e-1) + out_offset * 2^e and e = -shift."""
     oc, k = w.shape
-    kp = 4 if k <= 4 else 8
+    kp = -(-k // 4) * 4
     full = np.zeros((oc, kp), np.int64)
     if k <= 2:
         full[:, 0:2 * k:2] = w
