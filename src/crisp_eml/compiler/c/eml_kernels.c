@@ -689,7 +689,8 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
  * the inputs of 2 pixels in registers, runs every output channel over them and requantizes each accumulator where
  * it is made (no col, no accumulator scratch, no scratch at all). Constants, per output channel one run of int32
  * words: 2 b (the bias with the input offset folded in, doubled), the weight word(s), m, c, e, where m is the
- * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. Weight words (kind, EML_CTK_KIND):
+ * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. Weight words, by kind (the N of
+ * eml_conv2d_tkN_s8):
  *   kind 0, K <= 2: one word of the bytes (k0, 0, k1, 0): SXTB16 gives the int16 pair (k0, k1);
  *   kind g = 1, 2, 3 (K <= 4 g): g words of 4 k (k0, k1, k2, k3 from the lowest byte), K padded with zeros.
  * The inputs are doubled once per pixel (2x fits the int16 lanes) and the bias is doubled, so each accumulator is
@@ -698,7 +699,6 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
  * where subtracting 1 before adding 2^(e-1) changes no quotient) and one SSAT clamps: 5 instructions an output
  * with the store. */
 #define EML_CTK_K(p) ((p)->k_h * (p)->k_w * (p)->in_c)
-#define EML_CTK_KIND(p) (EML_CTK_K(p) <= 2 ? 0 : (EML_CTK_K(p) + 3) >> 2)
 
 /* requantize a doubled accumulator with (m, c, e) */
 static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
@@ -930,20 +930,55 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
     }
 }
 
-/* w: the constant words above; the activation narrows the int8 range only when clamp */
-void eml_conv2d_tk_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+/* w: the constant words above. One function a kind, and a clamped variant (the activation narrows the int8
+ * range), each in its own section: a model carries only the ones it calls */
+/* @end */
+/* @section convtk0 */
+void eml_conv2d_tk0_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
 {
-    const int32_t clamp = p->act_min > -128 || p->act_max < 127;
-    switch (EML_CTK_KIND(p) * 2 + clamp) {
-    case 0: eml_ctk_run(p, in, w, out, 0, 0); break;
-    case 1: eml_ctk_run(p, in, w, out, 0, 1); break;
-    case 2: eml_ctk_run(p, in, w, out, 1, 0); break;
-    case 3: eml_ctk_run(p, in, w, out, 1, 1); break;
-    case 4: eml_ctk_run(p, in, w, out, 2, 0); break;
-    case 5: eml_ctk_run(p, in, w, out, 2, 1); break;
-    case 6: eml_ctk_run(p, in, w, out, 3, 0); break;
-    default: eml_ctk_run(p, in, w, out, 3, 1); break;
-    }
+    eml_ctk_run(p, in, w, out, 0, 0);
+}
+/* @end */
+/* @section convtk0c */
+void eml_conv2d_tk0c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 0, 1);
+}
+/* @end */
+/* @section convtk1 */
+void eml_conv2d_tk1_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 1, 0);
+}
+/* @end */
+/* @section convtk1c */
+void eml_conv2d_tk1c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 1, 1);
+}
+/* @end */
+/* @section convtk2 */
+void eml_conv2d_tk2_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 2, 0);
+}
+/* @end */
+/* @section convtk2c */
+void eml_conv2d_tk2c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 2, 1);
+}
+/* @end */
+/* @section convtk3 */
+void eml_conv2d_tk3_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 3, 0);
+}
+/* @end */
+/* @section convtk3c */
+void eml_conv2d_tk3c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 3, 1);
 }
 /* @end */
 /* @section conv16 */

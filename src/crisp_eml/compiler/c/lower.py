@@ -110,14 +110,14 @@ def conv_staged(ic: int) -> bool:
 
 
 def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
-    """Whether a CONV_2D runs ``eml_conv2d_tk_s8`` (few MACs an output: K = k_h * k_w * in_c <= 12): it folds the
+    """Whether a CONV_2D runs ``eml_conv2d_tk*_s8`` (few MACs an output: K = k_h * k_w * in_c <= 12): it folds the
     rounding and the output offset into one addend of 2^(e-1) + out_offset * 2^e with e = -shift, so it needs
     the fast requantization and e <= 22 (the addend plus the high mul stays below 2^31)."""
     return k <= 12 and rq_fast and all(1 <= -s <= 22 for s in shifts)
 
 
 def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
-    """The constants of ``eml_conv2d_tk_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
+    """The constants of ``eml_conv2d_tk*_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
     offset folded in), the weight word(s) (K <= 2: the bytes k0, 0, k1, 0; else k0..k3 of each group of 4 from
     the lowest byte, K padded with zeros), then m, 2^(e-1) + out_offset * 2^e and e = -shift."""
     oc, k = w.shape
@@ -389,8 +389,10 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                                                                  shifts, int(prm["output_offset"])))
                 ctx.drop_array(m)  # the stream carries them
                 ctx.drop_array(s)
-                layer.sections.append("convtk")
-                layer.call = f"eml_conv2d_tk_s8(&{ps}, {x}, {st}, {y});"
+                k = kh * kw * ic
+                fn = f"tk{0 if k <= 2 else -(-k // 4)}{'c' if prm['act_min'] > -128 or prm['act_max'] < 127 else ''}"
+                layer.sections += ["convtk", f"conv{fn}"]
+                layer.call = f"eml_conv2d_{fn}_s8(&{ps}, {x}, {st}, {y});"
                 return layer
             wn = add_array("int32_t", "w", conv_weight_words(wq.reshape(oc, -1), wide))
             b = add_array("int32_t", "bias", np.concatenate([plain, np.zeros(oc % 2, np.int64)]))
