@@ -841,7 +841,8 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
             register int32_t e __asm__("r12");
             int32_t a0, a1, v0, v1, u;
             __asm__("ldmia %0!, {%1, %2, %3, %4, %5}"
-                    : "+r"(s), "=r"(b), "=r"(w), "=r"(m), "=r"(c), "=r"(e));
+                    : "+r"(s), "=r"(b), "=r"(w), "=r"(m), "=r"(c), "=r"(e)
+                    : "m"(*(const int32_t(*)[5])(const void *)s));
             u = __sxtb16(w);
             a0 = __smlad(u, x0, b);
             a1 = __smlad(u, y0, b);
