@@ -55,6 +55,15 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(F, 1, 1, 63, 11),                                    # FC odd
     ConvSpec(D, 8, 8, 64, 64, 3, 3, stride=2),                    # dw strided, narrow rows
     ConvSpec(D, 8, 8, 24, 48, 3, 3, stride=2),                    # dw multiplier 2, strided, narrow rows
+    ConvSpec(C, 12, 10, 7, 16),                                   # pointwise, few inputs (K = 7)
+    ConvSpec(C, 12, 10, 7, 7),                                    # pointwise 7 -> 7
+    ConvSpec(C, 12, 10, 5, 16),                                   # pointwise K = 5
+    ConvSpec(C, 12, 10, 4, 16),                                   # pointwise K = 4
+    ConvSpec(C, 12, 10, 3, 16),                                   # pointwise K = 3
+    ConvSpec(C, 12, 10, 9, 9),                                    # pointwise K = 9
+    ConvSpec(C, 12, 10, 1, 16, 3, 3),                             # 3x3, 1 input channel (K = 9)
+    ConvSpec(C, 12, 10, 2, 16),                                   # pointwise K = 2: above (~8 instr/output floor)
+    ConvSpec(C, 12, 10, 1, 8, 3, 1),                              # 3x1, 1 input channel, 8 outputs: above
 ]
 
 

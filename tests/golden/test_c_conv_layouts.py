@@ -32,7 +32,8 @@ from crisp_eml.core.graph import Graph
 
 C = "CONV_2D"
 SPECS = [
-    ConvSpec(C, 5, 5, 8, 6),                                          # 1x1 direct, odd pixel count
+    ConvSpec(C, 5, 5, 16, 6),                                         # 1x1 direct, odd pixel count (K > 12:
+                                                                      # K <= 12 takes eml_conv2d_tkN_s8)
     ConvSpec(C, 4, 5, 15, 35, activation="RELU6"),                    # staged (15 ch), odd out_c, 3 blocks, clamped
     ConvSpec(C, 9, 8, 3, 8, 3, 3, stride=2),                          # image stem: staged, borders, K = 27
     ConvSpec(C, 13, 6, 1, 18, 5, 4, stride=2, activation="RELU"),    # KWS-like stem: in_c 1, tall padding

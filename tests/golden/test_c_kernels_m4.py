@@ -62,6 +62,14 @@ SPECS = [
     ConvSpec(D, 9, 11, 7, 7, 3, 3, stride=2, activation="RELU6"),   # direct strided: 4 channels + a 3-channel tail
     ConvSpec(D, 8, 9, 3, 3, 3, 3, stride=2),                        # direct strided: 3 channels, all tail
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
+    ConvSpec(C, 7, 5, 2, 9),                                        # tiny K = 2: odd out_c, odd pixel count
+    ConvSpec(C, 5, 5, 3, 6, activation="RELU"),                     # tiny K = 3, clamped
+    ConvSpec(C, 6, 5, 7, 7),                                        # tiny K = 7 (two weight words)
+    ConvSpec(C, 9, 7, 3, 5, stride=2),                              # tiny 1x1 strided: gathered windows
+    ConvSpec(C, 8, 6, 1, 8, 3, 1),                                  # tiny 3x1, in_c 1: padded windows
+    ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # tiny K = 8, dilated, clamped
+    ConvSpec(C, 6, 5, 9, 7),                                        # tiny K = 9 (three weight words), odd out_c
+    ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # tiny 3x3 in_c 1 (K = 9): strided, clamped
 ]
 
 

@@ -683,6 +683,305 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
     eml_conv_run(p, in, w, bias, mult, shift, scratch, out, 0);
 }
 /* @end */
+/* @section convtk */
+/* Convolutions of few multiply-adds per output (K = k_h * k_w * in_c <= 12, lower.conv_tiny): there the fixed
+ * per-output work (requantization, im2col, accumulator round trips) outweighs the K MACs, so this kernel keeps
+ * the inputs of 2 pixels in registers, runs every output channel over them and requantizes each accumulator where
+ * it is made (no col, no accumulator scratch, no scratch at all). Constants, per output channel one run of int32
+ * words: 2 b (the bias with the input offset folded in, doubled), the weight word(s), m, c, e, where m is the
+ * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. Weight words, by kind (the N of
+ * eml_conv2d_tkN_s8):
+ *   kind 0, K <= 2: one word of the bytes (k0, 0, k1, 0): SXTB16 gives the int16 pair (k0, k1);
+ *   kind g = 1, 2, 3 (K <= 4 g): g words of 4 k (k0, k1, k2, k3 from the lowest byte), K padded with zeros.
+ * The inputs are doubled once per pixel (2x fits the int16 lanes) and the bias is doubled, so each accumulator is
+ * 2 acc and SMMLAR(2 acc, m, c) = hm + c with hm the high mul of eml_mbqm_fast; then (hm + c - [acc < 0]) >> e
+ * is eml_mbqm_fast + out_offset exactly (the sign of acc stands for the sign of hm: they differ only at hm = 0,
+ * where subtracting 1 before adding 2^(e-1) changes no quotient) and one SSAT clamps: 5 instructions an output
+ * with the store. */
+#define EML_CTK_K(p) ((p)->k_h * (p)->k_w * (p)->in_c)
+
+/* requantize a doubled accumulator with (m, c, e) */
+static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
+{
+#if EML_USE_DSP
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
+    return __ssat((t + (x2 >> 31)) >> e, 8);
+#else
+    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
+    const int32_t v = (t + (x2 >> 31)) >> e;
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+#if defined(__GNUC__)
+#define EML_CTK_NOINLINE __attribute__((noinline))
+#else
+#define EML_CTK_NOINLINE
+#endif
+
+/* the K bytes of the window of output pixel (oy, ox) gathered into buf (its bytes K .. KP - 1 stay as they are:
+ * they meet zero weights). tap: per k its input offset from the window's first byte (tap[k]), row (tap[12 + k])
+ * and column (tap[24 + k]) in the window. A window over the border takes the input zero point off the image.
+ * Byte by byte (K <= 12): gcc would turn per-tap loops into memcpy / memset calls, dearer than the bytes. One
+ * copy of it for every specialization of eml_ctk_run */
+static EML_CTK_NOINLINE void eml_ctk_window(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                            const int32_t *tap, int32_t K, int8_t *buf)
+{
+    const int32_t iy0 = oy * p->stride_h - p->pad_h;
+    const int32_t ix0 = ox * p->stride_w - p->pad_w;
+    int32_t k;
+    if (iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h && ix0 + (p->k_w - 1) * p->dil_w < p->in_w) {
+        const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
+        for (k = 0; k < K; ++k) {
+            buf[k] = src[tap[k]];
+        }
+        return;
+    }
+    for (k = 0; k < K; ++k) {
+        const int32_t iy = iy0 + tap[12 + k];
+        const int32_t ix = ix0 + tap[24 + k];
+        /* off the image: src + tap[k] is not formed */
+        buf[k] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w ? in[(iy0 * p->in_w + ix0) * p->in_c + tap[k]]
+                                                                     : (int8_t)-p->in_offset;
+    }
+}
+
+/* a pixel's input words from its window bytes b: DSP: kind 0: the doubled int16 pair (k0, k1); else per group of
+ * 4 the doubled SXTB16 pairs (k0, k2), (k1, k3); other builds: the doubled bytes, one a word */
+EML_CONV_INLINE void eml_ctk_load(const int8_t *b, int32_t *x, const int32_t kind)
+{
+#if EML_USE_DSP
+    if (kind == 0) {
+        x[0] = (int32_t)(((uint32_t)(uint16_t)(2 * b[0])) | ((uint32_t)(2 * b[1]) << 16));
+    } else {
+        int32_t g;
+        for (g = 0; g < kind; ++g) {
+            const int32_t w = eml_load32(b + 4 * g);
+            const int32_t e = __sxtb16(w), o = eml_sxtb16_ror8(w);
+            x[2 * g] = __sadd16(e, e);
+            x[2 * g + 1] = __sadd16(o, o);
+        }
+    }
+#else
+    int32_t k;
+    for (k = 0; k < (kind == 0 ? 2 : 4 * kind); ++k) {
+        x[k] = 2 * b[k];
+    }
+#endif
+}
+
+/* one output channel (constants at s) of pixels p (inputs x, output at o) and p + 1 (y, output at o + d) */
+EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int32_t *y, int8_t *o, int32_t d,
+                                  int32_t lo, int32_t hi, const int32_t kind, const int32_t clamp)
+{
+    const int32_t nw = kind == 0 ? 1 : kind;
+    const int32_t *r = s + 1 + nw;
+    int32_t a0 = s[0], a1 = s[0], v0, v1;
+#if EML_USE_DSP
+    if (kind == 0) {
+        const int32_t u = __sxtb16(s[1]);
+        a0 = __smlad(u, x[0], a0);
+        a1 = __smlad(u, y[0], a1);
+    } else { /* the groups written out: gcc keeps a loop of 3 and the inputs in memory */
+#define EML_CTK_GROUP(g)                                                                                            \
+    do {                                                                                                            \
+        const int32_t u = __sxtb16(s[1 + (g)]), v = eml_sxtb16_ror8(s[1 + (g)]);                                    \
+        a0 = __smlad(u, x[2 * (g)], a0);                                                                            \
+        a0 = __smlad(v, x[2 * (g) + 1], a0);                                                                        \
+        a1 = __smlad(u, y[2 * (g)], a1);                                                                            \
+        a1 = __smlad(v, y[2 * (g) + 1], a1);                                                                        \
+    } while (0)
+        EML_CTK_GROUP(0);
+        if (kind >= 2) {
+            EML_CTK_GROUP(1);
+        }
+        if (kind >= 3) {
+            EML_CTK_GROUP(2);
+        }
+#undef EML_CTK_GROUP
+    }
+#else
+    {
+        int32_t k;
+        for (k = 0; k < (kind == 0 ? 2 : 4 * nw); ++k) {
+            const int32_t u = kind == 0 ? eml_wbyte(s[1], 2 * k) : eml_wbyte(s[1 + (k >> 2)], k & 3);
+            a0 += u * x[k];
+            a1 += u * y[k];
+        }
+    }
+#endif
+    v0 = eml_ctk_rq(a0, r[0], r[1], r[2]);
+    v1 = eml_ctk_rq(a1, r[0], r[1], r[2]);
+    if (clamp) {
+        v0 = v0 < lo ? lo : (v0 > hi ? hi : v0);
+        v1 = v1 < lo ? lo : (v1 > hi ? hi : v1);
+    }
+    o[d] = (int8_t)v1;
+    o[0] = (int8_t)v0;
+}
+
+/* every output channel (constants s .. send) of pixels p (inputs x, outputs at o) and p + 1 (y, o + d) */
+EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, const int32_t *x, const int32_t *y,
+                                      int8_t *o, int32_t d, int32_t lo, int32_t hi, const int32_t kind,
+                                      const int32_t clamp)
+{
+#if EML_USE_DSP && defined(__GNUC__)
+    if (kind <= 1) {
+        /* one word of weights: the channel's 5 words in one LDM (gcc loads them as LDRD, LDRD, LDR and steps the
+         * pointer): 19 instructions for 2 outputs. LDM takes its registers in ascending order, hence the fixed
+         * (call-clobbered) ones */
+        const int32_t x0 = x[0], y0 = y[0];
+        const int32_t x1 = kind == 1 ? x[1] : 0, y1 = kind == 1 ? y[1] : 0;
+        while (s != send) {
+            register int32_t b __asm__("r0");
+            register int32_t w __asm__("r1");
+            register int32_t m __asm__("r2");
+            register int32_t c __asm__("r3");
+            register int32_t e __asm__("r12");
+            int32_t a0, a1, v0, v1, u;
+            __asm__("ldmia %0!, {%1, %2, %3, %4, %5}"
+                    : "+r"(s), "=r"(b), "=r"(w), "=r"(m), "=r"(c), "=r"(e)
+                    : "m"(*(const int32_t(*)[5])(const void *)s));
+            u = __sxtb16(w);
+            a0 = __smlad(u, x0, b);
+            a1 = __smlad(u, y0, b);
+            if (kind == 1) {
+                const int32_t v = eml_sxtb16_ror8(w);
+                a0 = __smlad(v, x1, a0);
+                a1 = __smlad(v, y1, a1);
+            }
+            v0 = eml_ctk_rq(a0, m, c, e);
+            v1 = eml_ctk_rq(a1, m, c, e);
+            if (clamp) {
+                v0 = v0 < lo ? lo : (v0 > hi ? hi : v0);
+                v1 = v1 < lo ? lo : (v1 > hi ? hi : v1);
+            }
+            o[d] = (int8_t)v1;
+            *o++ = (int8_t)v0;
+        }
+        return;
+    }
+#endif
+    for (; s != send; s += kind == 0 ? 5 : 4 + kind, ++o) {
+        eml_ctk_chan(s, x, y, o, d, lo, hi, kind, clamp);
+    }
+}
+
+EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out,
+                                 const int32_t kind, const int32_t clamp)
+{
+    const int32_t kp = kind == 0 ? 4 : 4 * kind;
+    const int32_t npix = p->out_h * p->out_w;
+    const int32_t oc_n = p->out_c;
+    const int32_t *const send = w + oc_n * (kind == 0 ? 5 : 4 + kind);
+    /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c where KP bytes from there stay inside
+     * the input (all but the last few pixels) */
+    const int32_t flat = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
+                         p->pad_w == 0 && p->in_w == p->out_w && p->in_h == p->out_h;
+    const int32_t nflat = flat ? npix - (kp + p->in_c - 1) / p->in_c : 0;
+    const int32_t step = 2 * p->in_c;
+    const int8_t *src = in;
+    int32_t px = 0, oy, ox;
+    int32_t x[12], y[12];
+    for (; px + 1 < nflat; px += 2, src += step, out += 2 * oc_n) {
+        eml_ctk_load(src, x, kind);
+        eml_ctk_load(src + p->in_c, y, kind);
+        eml_ctk_channels(w, send, x, y, out, oc_n, p->act_min, p->act_max, kind, clamp);
+    }
+    oy = px / p->out_w;
+    ox = px - oy * p->out_w;
+    if (px < npix) {
+        int32_t bx[3] = {0, 0, 0}, by[3] = {0, 0, 0}; /* bytes K .. KP - 1 stay 0 */
+        int32_t tap[36];
+        const int32_t K = EML_CTK_K(p);
+        int32_t ky, kx, i, k = 0;
+        for (ky = 0; ky < p->k_h; ++ky) {
+            for (kx = 0; kx < p->k_w; ++kx) {
+                for (i = 0; i < p->in_c; ++i, ++k) {
+                    tap[k] = (ky * p->dil_h * p->in_w + kx * p->dil_w) * p->in_c + i;
+                    tap[12 + k] = ky * p->dil_h;
+                    tap[24 + k] = kx * p->dil_w;
+                }
+            }
+        }
+        for (; px < npix; px += 2) {
+            const int32_t two = px + 1 < npix;
+            int32_t oy1 = oy, ox1 = ox + 1; /* pixel px + 1 */
+            if (ox1 == p->out_w) {
+                ox1 = 0;
+                ++oy1;
+            }
+            eml_ctk_window(p, in, oy, ox, tap, K, (int8_t *)bx);
+            if (two) {
+                eml_ctk_window(p, in, oy1, ox1, tap, K, (int8_t *)by);
+            }
+            eml_ctk_load((const int8_t *)bx, x, kind);
+            eml_ctk_load(two ? (const int8_t *)by : (const int8_t *)bx, y, kind);
+            oy = oy1;
+            ox = ox1 + 1;
+            if (ox == p->out_w) {
+                ox = 0;
+                ++oy;
+            }
+            /* p + 1's outputs oc_n bytes after p's (a last odd pixel: written twice) */
+            eml_ctk_channels(w, send, x, y, out, two ? oc_n : 0, p->act_min, p->act_max, kind, clamp);
+            out += two ? 2 * oc_n : oc_n;
+        }
+    }
+}
+
+/* w: the constant words above. One function a kind, and a clamped variant (the activation narrows the int8
+ * range), each in its own section: a model carries only the ones it calls */
+/* @end */
+/* @section convtk0 */
+void eml_conv2d_tk0_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 0, 0);
+}
+/* @end */
+/* @section convtk0c */
+void eml_conv2d_tk0c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 0, 1);
+}
+/* @end */
+/* @section convtk1 */
+void eml_conv2d_tk1_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 1, 0);
+}
+/* @end */
+/* @section convtk1c */
+void eml_conv2d_tk1c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 1, 1);
+}
+/* @end */
+/* @section convtk2 */
+void eml_conv2d_tk2_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 2, 0);
+}
+/* @end */
+/* @section convtk2c */
+void eml_conv2d_tk2c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 2, 1);
+}
+/* @end */
+/* @section convtk3 */
+void eml_conv2d_tk3_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 3, 0);
+}
+/* @end */
+/* @section convtk3c */
+void eml_conv2d_tk3c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    eml_ctk_run(p, in, w, out, 3, 1);
+}
+/* @end */
 /* @section conv16 */
 void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
                        const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out)

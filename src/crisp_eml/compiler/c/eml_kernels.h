@@ -33,6 +33,35 @@ typedef struct {
 void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
                    const int32_t *mult, const int32_t *shift, int16_t *scratch, int8_t *out);
 /* @end */
+/* @section convtk */
+/* K = k_h * k_w * in_c <= 12, every shift in -22..-1 and rq_fast: w is the per-channel stream of bias, weights
+ * and requantization constants described in eml_kernels.c; no scratch. tkN: kind N (K <= 2: 0, else K <= 4 N);
+ * tkNc: the activation narrows the int8 range */
+/* @end */
+/* @section convtk0 */
+void eml_conv2d_tk0_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk0c */
+void eml_conv2d_tk0c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk1 */
+void eml_conv2d_tk1_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk1c */
+void eml_conv2d_tk1c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk2 */
+void eml_conv2d_tk2_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk2c */
+void eml_conv2d_tk2c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk3 */
+void eml_conv2d_tk3_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
+/* @section convtk3c */
+void eml_conv2d_tk3c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
 /* @section conv16 */
 /* the same with int16 weights, 2 to a word (--optimize speed: twice the weight flash, fewer instructions) */
 void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,

@@ -110,6 +110,34 @@ def conv_staged(ic: int) -> bool:
     return ic % 4 != 0
 
 
+def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
+    """Whether a CONV_2D runs ``eml_conv2d_tk*_s8`` (few MACs an output: K = k_h * k_w * in_c <= 12): it folds the
+    rounding and the output offset into one addend of 2^(e-1) + out_offset * 2^e with e = -shift, so it needs
+    the fast requantization and e <= 22 (the addend plus the high mul stays below 2^31)."""
+    return k <= 12 and rq_fast and all(1 <= -s <= 22 for s in shifts)
+
+
+def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
+    """The constants of ``eml_conv2d_tk*_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
+    offset folded in), the weight word(s) (K <= 2: the bytes k0, 0, k1, 0; else k0..k3 of each group of 4 from
+    the lowest byte, K padded with zeros), then m, 2^(e-1) + out_offset * 2^e and e = -shift."""
+    oc, k = w.shape
+    kp = -(-k // 4) * 4
+    full = np.zeros((oc, kp), np.int64)
+    if k <= 2:
+        full[:, 0:2 * k:2] = w
+    else:
+        full[:, :k] = w
+    b = full.reshape(oc, kp // 4, 4) & 0xFF
+    words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
+    words = np.where(words >= 1 << 31, words - (1 << 32), words)
+    e = -np.asarray(shifts, np.int64)
+    c = (1 << (e - 1)) + out_off * (1 << e)
+    cols = [2 * np.asarray(plain, np.int64)[:, None], words, np.asarray(mult, np.int64)[:, None], c[:, None],
+            e[:, None]]
+    return np.concatenate(cols, 1).reshape(-1)
+
+
 def conv_scratch_int16(k: int, oc: int, staged: bool) -> int:
     """Scratch of ``eml_conv2d_s8``: im2col of two pixels (2 x K rounded up to 4), one int16 to align it, the
     accumulators of a block of up to 32 channels for two pixels (the second pixel's 32 int32 after the first's)
@@ -307,6 +335,18 @@ class LowerCtx:
         self.layer.weights_bytes += max(int(np.asarray(values).size), 1) * np.dtype(ctype[:-2]).itemsize
         return name
 
+    def drop_array(self, name: str) -> None:
+        """Take back an array ``add_array`` made (a kernel that turned out not to read it)."""
+        head = f" {name}["
+        for i, d in enumerate(self.layer.decls):
+            if d.startswith("static const ") and head in d.split("=", 1)[0]:
+                ctype = d[len("static const "):].split(" ", 1)[0]
+                n = int(d.split("[", 1)[1].split("]", 1)[0])
+                self.layer.weights_bytes -= n * np.dtype(ctype[:-2]).itemsize
+                del self.layer.decls[i]
+                return
+        raise KeyError(name)
+
     def add_struct(self, ctype: str, fields: dict[str, int | list[int]], suffix: str = "p") -> str:
         """A ``static const`` parameter struct; returns its C name."""
         name = f"{self.p}_{suffix}"
@@ -388,14 +428,27 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             # int8 weights in flash (balanced and ram: a one-pixel im2col would halve col but cost ~30% of the
             # speed, so ram takes the same kernel); speed: int16 weights (2x the flash, LDRD pairs)
             wide = optimize == "speed"
-            wn = add_array("int32_t", "w", conv_weight_words(wq.reshape(oc, -1), wide))
             # the input offset folded into the bias: the kernel multiplies raw inputs (-in_offset off the image)
             plain = (bias if bias is not None else np.zeros(oc, np.int64)) + in_off * wq.reshape(oc, -1).sum(1)
             if int(np.abs(plain).max()) >= 1 << 31:
                 raise InputError(f"operator {op.index} (CONV_2D): bias plus input offset times the weights "
                                  "does not fit in int32")
-            b = add_array("int32_t", "bias", np.concatenate([plain, np.zeros(oc % 2, np.int64)]))
             ps = add_struct("eml_conv_params_t", {**geo, **rest})
+            shifts = [int(v) for v in prm["output_shift"]]
+            if conv_tiny(kh * kw * ic, bool(rest["rq_fast"]), shifts):
+                # few MACs an output: one stream of biases, weights and requantization constants, no scratch
+                st = add_array("int32_t", "wq", conv_tiny_stream(wq.reshape(oc, -1), plain,
+                                                                 [int(v) for v in prm["output_multiplier"]],
+                                                                 shifts, int(prm["output_offset"])))
+                ctx.drop_array(m)  # the stream carries them
+                ctx.drop_array(s)
+                k = kh * kw * ic
+                fn = f"tk{0 if k <= 2 else -(-k // 4)}{'c' if prm['act_min'] > -128 or prm['act_max'] < 127 else ''}"
+                layer.sections += ["convtk", f"conv{fn}"]
+                layer.call = f"eml_conv2d_{fn}_s8(&{ps}, {x}, {st}, {y});"
+                return layer
+            wn = add_array("int32_t", "w", conv_weight_words(wq.reshape(oc, -1), wide))
+            b = add_array("int32_t", "bias", np.concatenate([plain, np.zeros(oc % 2, np.int64)]))
             layer.scratch_int16 = conv_scratch_int16(kh * kw * ic, oc, conv_staged(ic))
             kernel = "eml_conv2d_w16_s8" if wide else "eml_conv2d_s8"
             if wide:
