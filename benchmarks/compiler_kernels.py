@@ -55,6 +55,10 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(F, 1, 1, 63, 11),                                    # FC odd
     ConvSpec(D, 8, 8, 64, 64, 3, 3, stride=2),                    # dw strided, narrow rows
     ConvSpec(D, 8, 8, 24, 48, 3, 3, stride=2),                    # dw multiplier 2, strided, narrow rows
+    ConvSpec(F, 1, 1, 10, 8),                                     # FC classifier head, small depth
+    ConvSpec(F, 1, 1, 18, 39),                                    # FC small depth
+    ConvSpec(F, 1, 1, 24, 33),                                    # FC small depth, odd outputs
+    ConvSpec(F, 1, 1, 16, 16),                                    # FC depth 16
 ]
 
 

@@ -62,6 +62,13 @@ SPECS = [
     ConvSpec(D, 9, 11, 7, 7, 3, 3, stride=2, activation="RELU6"),   # direct strided: 4 channels + a 3-channel tail
     ConvSpec(D, 8, 9, 3, 3, 3, 3, stride=2),                        # direct strided: 3 channels, all tail
     ConvSpec(F, 1, 1, 37, 9),                                       # FC odd depth
+    ConvSpec(F, 1, 1, 1, 7),                                        # FC depth 1: the input tail word alone
+    ConvSpec(F, 1, 1, 3, 5, activation="RELU"),                     # FC depth 3, one 4-row group + 1, clamped
+    ConvSpec(F, 1, 1, 10, 8),                                       # FC classifier head: 2 groups, K % 4 == 2
+    ConvSpec(F, 1, 1, 18, 39, activation="RELU6"),                  # FC 9 groups + 3 rows, clamped
+    ConvSpec(F, 1, 1, 24, 33),                                      # FC whole words, 8 groups + 1
+    ConvSpec(F, 1, 1, 40, 3, activation="RELU"),                    # FC no 4-row group
+    ConvSpec(F, 1, 1, 25, 13),                                      # FC K % 4 == 1, odd rows
 ]
 
 
