@@ -2132,12 +2132,9 @@ static inline int32_t eml_fc_rq(int32_t a, int32_t m, int32_t e, int32_t K)
     return (hm + (hm >> 31) + K) >> e;
 }
 
-/* one int8 output: SSAT alone when the activation clamps nothing beyond int8, else the clamp */
-#define EML_FC_OUT(o, a)                                                                                            \
-    do {                                                                                                            \
-        const int32_t v_ = eml_fc_rq((a), m, e, K);                                                                 \
-        out[o] = act ? eml_clamp_s8(v_, lo, hi) : (int8_t)__ssat(v_, 8);                                            \
-    } while (0)
+/* the int8 output v of row o (SSAT alone unless the activation clamps inside int8: act, tested once a group) */
+#define EML_FC_ACT(v) ((v) = (v) < lo ? lo : ((v) > hi ? hi : (v)))
+#define EML_FC_OUT(o, v) (out[o] = (int8_t)__ssat((v), 8))
 
 /* one input word (x02, x13: its SXTB16 pairs) times word n of a row (r: the row's end) into a */
 #define EML_FC_MAC(a, r, n)                                                                                         \
@@ -2152,11 +2149,9 @@ static inline int32_t eml_fc_rq(int32_t a, int32_t m, int32_t e, int32_t K)
  * over). The words are addressed from the ends of the input's whole words and of the rows by one index that
  * counts up to 0: no end pointer, so the 4 accumulators, the 5 bases and the index stay in registers. The rows'
  * zero padding lets the input's last depth % 4 bytes (zero above, built once per batch) go as one more word;
- * the requantization is ~6 instructions into the store. act (an activation that clamps inside int8) is a
- * constant where inlined. */
-static inline __attribute__((always_inline)) void
-eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
-            const int32_t *mult, const int32_t *shift, int8_t *out, const int32_t act)
+ * the requantization is ~6 instructions into the store. */
+static void eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
+                        const int32_t *mult, const int32_t *shift, int8_t *out)
 {
     const int32_t depth = p->in_depth;
     const int32_t out_depth = p->out_depth;
@@ -2164,6 +2159,7 @@ eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const i
     const int32_t d4 = depth & ~3;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
+    const int32_t act = lo != -128 || hi != 127;
     const int32_t m = mult[0];
     const int32_t e = -shift[0];
     const int32_t K = (int32_t)((1u << (e - 1)) + ((uint32_t)p->out_offset << e));
@@ -2204,6 +2200,16 @@ eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const i
                 EML_FC_MAC(a3, r3, 0);
             }
             r0 = r3 + kp; /* the next group's first row */
+            a0 = eml_fc_rq(a0, m, e, K);
+            a1 = eml_fc_rq(a1, m, e, K);
+            a2 = eml_fc_rq(a2, m, e, K);
+            a3 = eml_fc_rq(a3, m, e, K);
+            if (act) {
+                EML_FC_ACT(a0);
+                EML_FC_ACT(a1);
+                EML_FC_ACT(a2);
+                EML_FC_ACT(a3);
+            }
             EML_FC_OUT(o, a0);
             EML_FC_OUT(o + 1, a1);
             EML_FC_OUT(o + 2, a2);
@@ -2223,12 +2229,17 @@ eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const i
                 EML_FC_MAC(a0, r0, 0);
             }
             r0 += kp;
+            a0 = eml_fc_rq(a0, m, e, K);
+            if (act) {
+                EML_FC_ACT(a0);
+            }
             EML_FC_OUT(o, a0);
         }
         out += out_depth;
     }
 }
 #undef EML_FC_MAC
+#undef EML_FC_ACT
 #undef EML_FC_OUT
 #endif
 
@@ -2247,11 +2258,7 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
     int32_t b, o, d;
 #if EML_USE_DSP
     if (p->rq_fold) {
-        if (lo != -128 || hi != 127) {
-            eml_fc_fold(p, in, w, bias_folded, mult, shift, out, 1);
-        } else {
-            eml_fc_fold(p, in, w, bias_folded, mult, shift, out, 0);
-        }
+        eml_fc_fold(p, in, w, bias_folded, mult, shift, out);
         return;
     }
 #endif
