@@ -2147,8 +2147,8 @@ static inline int32_t eml_fc_rq(int32_t a, int32_t m, int32_t e, int32_t K)
 /* Cortex-M DSP, folded requantization (rq_fold, per-tensor): 4 output rows per pass, so each input word's load
  * and two SXTB16 serve 4 rows (a classifier head's small depth leaves few MACs per output to spread the rest
  * over). The words are addressed from the ends of the input's whole words and of the rows by one index that
- * counts up to 0: no end pointer, so the 4 accumulators, the 5 bases and the index stay in registers. The rows'
- * zero padding lets the input's last depth % 4 bytes (zero above, built once per batch) go as one more word;
+ * counts up to 0: no end pointer to keep (GCC still spills a few bases: ~28 instructions a word for 16 MACs,
+ * against ~32 with 5 stepped pointers and an end). The rows' zero padding lets the input's last depth % 4 bytes (zero above, built once per batch) go as one more word;
  * the requantization is ~6 instructions into the store. */
 static void eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
                         const int32_t *mult, const int32_t *shift, int8_t *out)
