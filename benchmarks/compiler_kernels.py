@@ -64,6 +64,10 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(C, 12, 10, 1, 16, 3, 3),                             # 3x3, 1 input channel (K = 9)
     ConvSpec(C, 12, 10, 2, 16),                                   # pointwise K = 2: above (~8 instr/output floor)
     ConvSpec(C, 12, 10, 1, 8, 3, 1),                              # 3x1, 1 input channel, 8 outputs: above
+    ConvSpec(F, 1, 1, 10, 8),                                     # FC classifier head, small depth
+    ConvSpec(F, 1, 1, 18, 39),                                    # FC small depth
+    ConvSpec(F, 1, 1, 24, 33),                                    # FC small depth, odd outputs
+    ConvSpec(F, 1, 1, 16, 16),                                    # FC depth 16
 ]
 
 

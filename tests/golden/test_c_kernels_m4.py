@@ -70,6 +70,13 @@ SPECS = [
     ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # tiny K = 8, dilated, clamped
     ConvSpec(C, 6, 5, 9, 7),                                        # tiny K = 9 (three weight words), odd out_c
     ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # tiny 3x3 in_c 1 (K = 9): strided, clamped
+    ConvSpec(F, 1, 1, 1, 7),                                        # FC depth 1: the input tail word alone
+    ConvSpec(F, 1, 1, 3, 7, activation="RELU"),                     # FC depth 3, one 4-row group + 3, clamped
+    ConvSpec(F, 1, 1, 10, 8),                                       # FC classifier head: 2 groups, K % 4 == 2
+    ConvSpec(F, 1, 1, 18, 37, activation="RELU6"),                  # FC 9 groups + 1 row, clamped
+    ConvSpec(F, 1, 1, 24, 33),                                      # FC whole words, 8 groups + 1
+    ConvSpec(F, 1, 1, 40, 3, activation="RELU"),                    # FC no 4-row group
+    ConvSpec(F, 1, 1, 25, 13),                                      # FC K % 4 == 1, odd rows
 ]
 
 

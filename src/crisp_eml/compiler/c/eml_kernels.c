@@ -2421,6 +2421,127 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
 }
 /* @end */
 /* @section fc */
+#if EML_USE_DSP
+/* eml_mbqm_fast(a, m, -e) + out_offset with the rounding and the offset folded into K = 2^(e-1) + out_offset * 2^e
+ * (the form of eml_rq_fold: floor((t + 2^(e-1)) / 2^e) + off, t = hm - [hm < 0]); the caller saturates */
+static inline int32_t eml_fc_rq(int32_t a, int32_t m, int32_t e, int32_t K)
+{
+    int32_t hm;
+    __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(a + a), "r"(m));
+    return (hm + (hm >> 31) + K) >> e;
+}
+
+/* the int8 output v of row o (SSAT alone unless the activation clamps inside int8: act, tested once a group) */
+#define EML_FC_ACT(v) ((v) = (v) < lo ? lo : ((v) > hi ? hi : (v)))
+#define EML_FC_OUT(o, v) (out[o] = (int8_t)__ssat((v), 8))
+
+/* one input word (x02, x13: its SXTB16 pairs) times word n of a row (r: the row's end) into a */
+#define EML_FC_MAC(a, r, n)                                                                                         \
+    do {                                                                                                            \
+        const int32_t v_ = eml_load32((r) + (n));                                                                   \
+        (a) = __smlad(x02, __sxtb16(v_), (a));                                                                      \
+        (a) = __smlad(x13, eml_sxtb16_ror8(v_), (a));                                                               \
+    } while (0)
+
+/* Cortex-M DSP, folded requantization (rq_fold, per-tensor): 4 output rows per pass, so each input word's load
+ * and two SXTB16 serve 4 rows (a classifier head's small depth leaves few MACs per output to spread the rest
+ * over). The words are addressed from the ends of the input's whole words and of the rows by one index that
+ * counts up to 0: no end pointer to keep (GCC still spills a few bases: ~28 instructions a word for 16 MACs,
+ * against ~32 with 5 stepped pointers and an end). The rows' zero padding lets the input's last depth % 4 bytes (zero above, built once per batch) go as one more word;
+ * the requantization is ~6 instructions into the store. */
+static void eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
+                        const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    const int32_t depth = p->in_depth;
+    const int32_t out_depth = p->out_depth;
+    const int32_t kp = p->k_pad;
+    const int32_t d4 = depth & ~3;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
+    const int32_t act = lo != -128 || hi != 127;
+    const int32_t m = mult[0];
+    const int32_t e = -shift[0];
+    const int32_t K = (int32_t)((1u << (e - 1)) + ((uint32_t)p->out_offset << e));
+    int32_t b, o, j, n;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *xe = in + b * depth + d4;
+        const int8_t *r0 = w + d4;
+        uint32_t xt = 0u;
+        int32_t t02, t13;
+        for (j = depth - d4 - 1; j >= 0; --j) {
+            xt = (xt << 8) | (uint8_t)xe[j];
+        }
+        t02 = __sxtb16((int32_t)xt);
+        t13 = eml_sxtb16_ror8((int32_t)xt);
+        for (o = 0; o + 4 <= out_depth; o += 4) {
+            const int8_t *r1 = r0 + kp;
+            const int8_t *r2 = r1 + kp;
+            const int8_t *r3 = r2 + kp;
+            int32_t a0 = bias_folded[o];
+            int32_t a1 = bias_folded[o + 1];
+            int32_t a2 = bias_folded[o + 2];
+            int32_t a3 = bias_folded[o + 3];
+            for (n = -d4; n != 0; n += 4) {
+                const int32_t xa = eml_load32(xe + n);
+                const int32_t x02 = __sxtb16(xa);
+                const int32_t x13 = eml_sxtb16_ror8(xa);
+                EML_FC_MAC(a0, r0, n);
+                EML_FC_MAC(a1, r1, n);
+                EML_FC_MAC(a2, r2, n);
+                EML_FC_MAC(a3, r3, n);
+            }
+            if (d4 != depth) {
+                const int32_t x02 = t02;
+                const int32_t x13 = t13;
+                EML_FC_MAC(a0, r0, 0);
+                EML_FC_MAC(a1, r1, 0);
+                EML_FC_MAC(a2, r2, 0);
+                EML_FC_MAC(a3, r3, 0);
+            }
+            r0 = r3 + kp; /* the next group's first row */
+            a0 = eml_fc_rq(a0, m, e, K);
+            a1 = eml_fc_rq(a1, m, e, K);
+            a2 = eml_fc_rq(a2, m, e, K);
+            a3 = eml_fc_rq(a3, m, e, K);
+            if (act) {
+                EML_FC_ACT(a0);
+                EML_FC_ACT(a1);
+                EML_FC_ACT(a2);
+                EML_FC_ACT(a3);
+            }
+            EML_FC_OUT(o, a0);
+            EML_FC_OUT(o + 1, a1);
+            EML_FC_OUT(o + 2, a2);
+            EML_FC_OUT(o + 3, a3);
+        }
+        for (; o < out_depth; ++o) {
+            int32_t a0 = bias_folded[o];
+            for (n = -d4; n != 0; n += 4) {
+                const int32_t xa = eml_load32(xe + n);
+                const int32_t x02 = __sxtb16(xa);
+                const int32_t x13 = eml_sxtb16_ror8(xa);
+                EML_FC_MAC(a0, r0, n);
+            }
+            if (d4 != depth) {
+                const int32_t x02 = t02;
+                const int32_t x13 = t13;
+                EML_FC_MAC(a0, r0, 0);
+            }
+            r0 += kp;
+            a0 = eml_fc_rq(a0, m, e, K);
+            if (act) {
+                EML_FC_ACT(a0);
+            }
+            EML_FC_OUT(o, a0);
+        }
+        out += out_depth;
+    }
+}
+#undef EML_FC_MAC
+#undef EML_FC_ACT
+#undef EML_FC_OUT
+#endif
+
 /* bias_folded[o] = bias[o] + in_offset * sum(w[o]) (weights are symmetric: filter zero point 0). */
 void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
                const int32_t *mult, const int32_t *shift, int8_t *out)
@@ -2432,7 +2553,14 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
     const int32_t out_off = p->out_offset;
     const int32_t lo = p->act_min;
     const int32_t hi = p->act_max;
+    const int32_t kp = p->k_pad;
     int32_t b, o, d;
+#if EML_USE_DSP
+    if (p->rq_fold) {
+        eml_fc_fold(p, in, w, bias_folded, mult, shift, out);
+        return;
+    }
+#endif
     for (b = 0; b < p->batches; ++b) {
         const int8_t *ip = in + b * depth;
         const int8_t *wp = w;
@@ -2441,9 +2569,9 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
         /* 4 output rows share every input load: 16 int8 at a time widened to int16, _mm_madd_epi16 sums pairs
          * of products into int32 lanes; lane sums + bias, then the same requantization */
         for (; o + 4 <= out_depth; o += 4) {
-            const int8_t *w1 = wp + depth;
-            const int8_t *w2 = w1 + depth;
-            const int8_t *w3 = w2 + depth;
+            const int8_t *w1 = wp + kp;
+            const int8_t *w2 = w1 + kp;
+            const int8_t *w3 = w2 + kp;
             __m128i s0 = _mm_setzero_si128();
             __m128i s1 = _mm_setzero_si128();
             __m128i s2 = _mm_setzero_si128();
@@ -2485,7 +2613,7 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
                 a[2] += x * w2[d];
                 a[3] += x * w3[d];
             }
-            wp = w3 + depth;
+            wp = w3 + kp;
             for (j = 0; j < 4; ++j) {
                 const int32_t q = per_channel ? o + j : 0;
                 out[o + j] = eml_clamp_s8(eml_mbqm_pos(a[j], mult[q], shift[q]) + out_off, lo, hi);
@@ -2495,9 +2623,9 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
         /* 4 output rows share every input load: 16 int8 at a time, vmull_s8 (exact int16 products) then
          * vpadalq_s16 (pairs added into int32 lanes); lane sums + bias, then the same requantization */
         for (; o + 4 <= out_depth; o += 4) {
-            const int8_t *w1 = wp + depth;
-            const int8_t *w2 = w1 + depth;
-            const int8_t *w3 = w2 + depth;
+            const int8_t *w1 = wp + kp;
+            const int8_t *w2 = w1 + kp;
+            const int8_t *w3 = w2 + kp;
             int32x4_t s0 = vdupq_n_s32(0);
             int32x4_t s1 = vdupq_n_s32(0);
             int32x4_t s2 = vdupq_n_s32(0);
@@ -2537,7 +2665,7 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
                 a[2] += x * w2[d];
                 a[3] += x * w3[d];
             }
-            wp = w3 + depth;
+            wp = w3 + kp;
             for (j = 0; j < 4; ++j) {
                 const int32_t q = per_channel ? o + j : 0;
                 out[o + j] = eml_clamp_s8(eml_mbqm_pos(a[j], mult[q], shift[q]) + out_off, lo, hi);
@@ -2546,9 +2674,9 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
 #elif !EML_USE_DSP
         /* portable path: 4 output rows share every input load */
         for (; o + 4 <= out_depth; o += 4) {
-            const int8_t *w1 = wp + depth;
-            const int8_t *w2 = w1 + depth;
-            const int8_t *w3 = w2 + depth;
+            const int8_t *w1 = wp + kp;
+            const int8_t *w2 = w1 + kp;
+            const int8_t *w3 = w2 + kp;
             int32_t a0 = bias_folded[o];
             int32_t a1 = bias_folded[o + 1];
             int32_t a2 = bias_folded[o + 2];
@@ -2561,7 +2689,7 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
                 a2 += x * w2[d];
                 a3 += x * w3[d];
             }
-            wp = w3 + depth;
+            wp = w3 + kp;
             for (j = 0; j < 4; ++j) {
                 const int32_t q = per_channel ? o + j : 0;
                 const int32_t a = j == 0 ? a0 : (j == 1 ? a1 : (j == 2 ? a2 : a3));
@@ -2607,7 +2735,7 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
             for (; d < depth; ++d) {
                 acc += (int32_t)ip[d] * (int32_t)wp[d];
             }
-            wp += depth;
+            wp += kp;
             out[o] = eml_clamp_s8(eml_mbqm_pos(acc, mult[q], shift[q]) + out_off, lo, hi);
         }
         out += out_depth;

@@ -86,9 +86,13 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
                      const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 /* @end */
 /* @section fc */
+/* w: out_depth rows of in_depth int8 weights, each row padded with zeros to k_pad (in_depth rounded up to a
+ * multiple of 4) so that every row starts at a multiple of 4 bytes and ends on a whole word; rq_fold (per-tensor
+ * only): every accumulator provably below 2^30 in magnitude and every shift in [-22, -1] (the folded
+ * requantization) */
 typedef struct {
     int32_t batches, in_depth, out_depth, per_channel;
-    int32_t out_offset, act_min, act_max;
+    int32_t out_offset, act_min, act_max, k_pad, rq_fold;
 } eml_fc_params_t;
 
 void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,

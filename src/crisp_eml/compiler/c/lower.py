@@ -498,13 +498,24 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
         bias = _bias(g, op, out_depth)
         wq = np.asarray(w.data, np.int64)
         folded = (bias if bias is not None else np.zeros(out_depth, np.int64)) + int(prm["input_offset"]) * wq.sum(1)
-        wn = add_array("int8_t", "w", wq)
+        # rows padded with zero weights to a whole number of words: the Cortex-M DSP path reads each row's tail
+        # as one word (multiplied by the input's tail bytes, zero above), and every row starts word-aligned
+        k_pad = (in_depth + 3) & ~3
+        wp = np.zeros((out_depth, k_pad), np.int64)
+        wp[:, :in_depth] = wq.reshape(out_depth, in_depth)
+        shifts = [int(v) for v in np.asarray(prm["output_shift"], np.int64).reshape(-1)]
+        # the folded requantization (eml_fc_rq, per-tensor): |accumulator| < 2^30 (rq_fast_ok) and
+        # K = 2^(e-1) + out_offset * 2^e within int32 next to |hm| < 2^30 (e = -shift <= 22)
+        rq_fold = int(not int(prm["per_channel"]) and rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts)
+                      and min(shifts) >= -22)
+        wn = add_array("int8_t", "w", wp)
         b = add_array("int32_t", "bias_folded", folded)
         m = add_array("int32_t", "mult", np.asarray(prm["output_multiplier"], np.int64))
         s = add_array("int32_t", "shift", np.asarray(prm["output_shift"], np.int64))
         ps = add_struct("eml_fc_params_t", dict(batches=size // in_depth, in_depth=in_depth, out_depth=out_depth,
                                                 per_channel=int(prm["per_channel"]), out_offset=prm["output_offset"],
-                                                act_min=prm["act_min"], act_max=prm["act_max"]))
+                                                act_min=prm["act_min"], act_max=prm["act_max"], k_pad=k_pad,
+                                                rq_fold=rq_fold))
         layer.call = f"eml_fc_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {y});"
     elif op.type in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
         prm = op_params(g, op)
