@@ -180,17 +180,26 @@ def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
 
 
 def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
-    """Scratch bytes of the Cortex-M DSP direct strided depthwise 3x3 ``eml_dwn_s8`` (mirrors ``eml_dwn_ok``
-    in eml_kernels.c, less its scratch test), 0 when it does not apply."""
+    """Scratch bytes of the Cortex-M DSP direct depthwise ``eml_dwn_s8`` (3x3 at stride_w >= 2, any other window
+    up to 7x7 at any stride; mirrors ``eml_dwn_ok`` / ``eml_dwn_bytes`` in eml_kernels.c, less its scratch test),
+    0 when it does not apply. Proportional to the channels: records of 12 + 2 K bytes a channel (K = k_h k_w taps;
+    2 K more per tail channel at multiplier 1), a K-tap patch of the input channels, 4 for alignment."""
     def i(k: str) -> int:
         v = f[k]
         assert isinstance(v, int)
         return v
 
-    ok = (i("k_h") == 3 and i("k_w") == 3 and i("dil_h") == 1 and i("dil_w") == 1 and i("stride_w") >= 2
-          and i("stride_h") >= 1 and i("depth_mul") in (1, 2) and i("rq_fast") == 1
-          and i("pad_h") >= 0 and i("pad_w") >= 0)
-    return 39 * i("out_c") + 2 * (i("out_c") % 4) + 4 if ok else 0
+    kh, kw, oc = i("k_h"), i("k_w"), i("out_c")
+    k3 = kh == 3 and kw == 3
+    ok = (1 <= kh <= 7 and 1 <= kw <= 7 and (not k3 or i("stride_w") >= 2) and i("dil_h") == 1
+          and i("dil_w") == 1 and i("stride_w") >= 1 and i("stride_h") >= 1 and i("depth_mul") in (1, 2)
+          and i("rq_fast") == 1 and i("pad_h") >= 0 and i("pad_w") >= 0)
+    if not ok:
+        return 0
+    if k3:
+        return 39 * oc + 2 * (oc % 4) + 4
+    k = kh * kw
+    return (12 + 3 * k) * oc + (2 * k * (oc % 4) if i("depth_mul") == 1 else 0) + 4
 
 
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
@@ -427,9 +436,10 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             elif optimize == "ram":
                 ring = 0
             elif direct:
-                # balanced and speed: room for the Cortex-M direct strided kernel (eml_dwn_s8, stride >= 2,
-                # multiplier 1 or 2), which needs its records whatever the row width: on narrow rows they exceed
-                # the ring, and the ring kernel takes ~1.5-2x its instructions there (other builds ignore it)
+                # balanced and speed: room for the Cortex-M direct kernel (eml_dwn_s8: 3x3 at stride >= 2, other
+                # windows up to 7x7 at any stride; multiplier 1 or 2), which needs its records whatever the row
+                # width: on narrow rows they exceed the ring, and the ring kernel takes ~1.5-2x its instructions
+                # there; other windows have no ring and the element loop takes 2-4x (other builds ignore it)
                 ring = max(ring, direct)
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
