@@ -55,6 +55,10 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(F, 1, 1, 63, 11),                                    # FC odd
     ConvSpec(D, 8, 8, 64, 64, 3, 3, stride=2),                    # dw strided, narrow rows
     ConvSpec(D, 8, 8, 24, 48, 3, 3, stride=2),                    # dw multiplier 2, strided, narrow rows
+    ConvSpec(D, 16, 16, 32, 32, 5, 5),                            # dw 5x5 same
+    ConvSpec(D, 16, 16, 24, 48, 5, 5, stride=2),                  # dw 5x5 multiplier 2, strided
+    ConvSpec(D, 15, 12, 23, 23, 5, 5, padding="VALID", activation="RELU6"),  # dw 5x5 valid, odd, clamped
+    ConvSpec(D, 18, 24, 33, 66, 5, 5),                            # dw 5x5 multiplier 2, odd input channels
 ]
 
 
