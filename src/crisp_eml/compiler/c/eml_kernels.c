@@ -1706,26 +1706,13 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
  * of the generic loop (element in-place contract). Scratch: 30 out_c (records; 32 per tail channel) + 9 in_c
  * (patch) + 4 (alignment) bytes, which lower.dw_direct_bytes reserves wherever this kernel applies (not in ram
  * mode: no scratch there); a layer given less keeps the ring kernel. Any other window up to 7x7, at any stride
- * (there is no ring for it, and the element loop takes 2-4x the instructions), runs the same way through
- * eml_dwk_run (records, patch and scratch: eml_dwn_bytes). */
-/* scratch bytes: 3x3 as above; other windows (K = k_h k_w taps, see eml_dwk_run): 12 + 2 K bytes a channel of
- * records (4 + 2 K + 8 words per 4 channels), 2 K more per dm-1 tail channel (one word a tap), K in_c (patch), 4 */
-static int32_t eml_dwn_bytes(const eml_dwconv_params_t *p)
-{
-    const int32_t K = p->k_h * p->k_w;
-    if (K == 9 && p->k_h == 3) {
-        return 39 * p->out_c + 2 * (p->out_c & 3) + 4;
-    }
-    return (12 + 3 * K) * p->out_c + (p->depth_mul == 1 ? 2 * K * (p->out_c & 3) : 0) + 4;
-}
-
+ * (there is no ring for it, and the element loop takes 2-4x the instructions), runs the same way (eml_dwn_walk)
+ * with the records and row functions of section dwk (eml_dwk_s8). */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
-    const int32_t k3 = p->k_h == 3 && p->k_w == 3;
-    return p->k_h >= 1 && p->k_h <= 7 && p->k_w >= 1 && p->k_w <= 7 && (!k3 || p->stride_w >= 2) &&
-           p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 1 && p->stride_h >= 1 && p->depth_mul >= 1 &&
-           p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast && p->pad_h >= 0 &&
-           p->pad_w >= 0 && eml_dwn_bytes(p) <= p->rows_bytes;
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
+           p->depth_mul >= 1 && p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast &&
+           p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 2 * (p->out_c & 3) + 4 <= p->rows_bytes;
 }
 
 typedef struct {
@@ -1733,6 +1720,7 @@ typedef struct {
     int32_t C, off21, lo, hi;
     int32_t kh, kw; /* the window (eml_dwk_run) */
 } eml_dwn_t;
+typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
 
 /* the 4 doubled biases and 9 taps of 4 channels, one asm block so that the compiler keeps the taps in order instead
  * of loading all the words first and spilling them: x: tap 0's input word (taps C apart in a row, rows rs apart),
@@ -1900,6 +1888,264 @@ EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, in
     eml_dwn_run2(1, q, x, rs, sC, n, o);
 }
 
+/* the k_h x k_w window at input (iy0, ix0) into patch (k_h rows of k_w in_c bytes), the zero point outside the
+ * image: per row the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is
+ * ~1/3 the instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the
+ * previous patch's (key), the zero point is where it must be already and only the image bytes are copied (the
+ * border windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
+static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
+                                                                   int32_t iy0, int32_t ix0, int8_t *patch,
+                                                                   int32_t key)
+{
+    const int32_t C = p->in_c;
+    const int32_t kh = p->k_h;
+    const int32_t kw = p->k_w;
+    const int32_t ka = ix0 < 0 ? -ix0 : 0;                      /* first image column of the window */
+    const int32_t kb = ix0 + kw > p->in_w ? p->in_w - ix0 : kw; /* one past the last */
+    int32_t ky = iy0 < 0 ? -iy0 : 0;                            /* first image row */
+    const int32_t ke = iy0 + kh > p->in_h ? p->in_h - iy0 : kh; /* one past the last */
+    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 4) | (ka << 8) | (kb << 12) : 0;
+    if (shape != key) {
+        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(kh * kw * C));
+    }
+    if (shape != 0) {
+        for (; ky < ke; ++ky) {
+            memcpy(patch + (kw * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
+        }
+    }
+    return shape;
+}
+
+/* both int16 halves doubled */
+static inline int32_t eml_dwn_dbl(int32_t v)
+{
+    return __sadd16(v, v);
+}
+
+/* the output image with q's records (q->wx set): runs of windows inside the image straight from the input, the
+ * others through the patch (shared by eml_dwn_s8 and eml_dwk_s8) */
+void eml_dwn_walk(const eml_dwconv_params_t *p, const int8_t *in, eml_dwn_t *q, eml_dwn_fn run, int8_t *patch,
+                  int8_t *out);
+EML_DWP_NOINLINE void eml_dwn_walk(const eml_dwconv_params_t *p, const int8_t *in, eml_dwn_t *q, eml_dwn_fn run,
+                                   int8_t *patch, int8_t *out)
+{
+    const int32_t C = p->in_c;
+    const int32_t OC = p->out_c;
+    const int32_t sw = p->stride_w;
+    const int32_t rs = p->in_w * C;
+    const int32_t kh = p->k_h;
+    const int32_t kw = p->k_w;
+    /* output columns ox0 .. ox1 - 1 have all k_w taps inside the image */
+    const int32_t ox0 = (p->pad_w + sw - 1) / sw;
+    int32_t ox1 = p->in_w < kw ? 0 : (p->in_w - kw + p->pad_w) / sw + 1;
+    int32_t oy, ox, key = -1;
+    q->C = C;
+    q->kh = kh;
+    q->kw = kw;
+    q->off21 = 2 * p->out_offset + 1;
+    q->lo = p->act_min;
+    q->hi = p->act_max;
+    if (ox1 > p->out_w) {
+        ox1 = p->out_w;
+    }
+    if (ox1 < ox0) {
+        ox1 = ox0;
+    }
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        const int32_t inside = iy0 >= 0 && iy0 + kh <= p->in_h;
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int32_t ix0 = ox * sw - p->pad_w;
+            if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
+                run(q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
+                out += (ox1 - ox0) * OC;
+                ox = ox1 - 1;
+                continue;
+            }
+            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
+            run(q, patch, kw * C, 0, 1, out);
+            out += OC;
+        }
+    }
+}
+
+void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
+                                 const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
+                                 int8_t *out)
+{
+    const int32_t C = p->in_c;
+    const int32_t OC = p->out_c;
+    const int32_t act = p->act_min != -128 || p->act_max != 127;
+    int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
+    /* after the records: 30 bytes a channel, 32 a dm-1 tail channel */
+    int8_t *patch = (int8_t *)wx + 30 * OC + (p->depth_mul == 1 ? 2 * (OC & 3) : 0);
+    eml_dwn_fn run;
+    eml_dwn_t q;
+    int32_t g, t;
+    q.wx = wx;
+    if (p->depth_mul == 1) {
+        run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
+        for (g = 0; g + 4 <= C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
+            /* the taps a row an iteration: this runs once per call, but on narrow layers it is a tenth of the
+             * work, and one tap an iteration spent a third of it on the loop */
+            const int8_t *wt = w + g;
+            for (t = 0; t < 4; ++t) {
+                wx[t] = (int32_t)((uint32_t)bias_full[g + t] * 2u);
+                wx[22 + 2 * t] = mult[g + t];
+                wx[23 + 2 * t] = -shift[g + t] - 1;
+            }
+            for (t = 0; t < 3; ++t, wt += 3 * C) { /* loaded first: int8_t weights may alias the records */
+                const int32_t v0 = eml_load32(wt);
+                const int32_t v1 = eml_load32(wt + C);
+                const int32_t v2 = eml_load32(wt + 2 * C);
+                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(v0));
+                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v0));
+                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(v1));
+                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v1));
+                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(v2));
+                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v2));
+            }
+            wx += 30;
+        }
+        for (; g < C; ++g) { /* per tail channel: bias, taps (0, 1) .. (6, 7), (8, 0), m, e - 1 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            for (t = 0; t < 9; t += 2) {
+                *wx++ = eml_pack16(2 * w[t * C + g], t < 8 ? 2 * w[(t + 1) * C + g] : 0);
+            }
+            *wx++ = mult[g];
+            *wx++ = -shift[g] - 1;
+        }
+    } else {
+        run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
+        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, 9 taps (2 w0, 2 w1), (m, e - 1) x 2 */
+            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
+            *wx++ = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+            for (t = 0; t < 9; ++t) {
+                *wx++ = eml_pack16(2 * w[t * OC + g], 2 * w[t * OC + g + 1]);
+            }
+            for (t = 0; t < 2; ++t) {
+                *wx++ = mult[g + t];
+                *wx++ = -shift[g + t] - 1;
+            }
+        }
+    }
+    eml_dwn_walk(p, in, &q, run, patch, out);
+}
+#endif
+
+void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                     const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+    int32_t oy, ox, c, j, ky, kx;
+    const int32_t oc_n = p->out_c;
+    const int32_t in_c = p->in_c;
+#if EML_USE_DSP
+    if (rows != NULL && eml_dwn_ok(p)) {
+        eml_dwn_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
+    if (rows != NULL && eml_dwp_ok(p)) {
+        eml_dwp_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
+#else
+    if (rows != NULL && eml_dw3x3_ok(p)) {
+        eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
+        return;
+    }
+#endif
+    if (p->depth_mul == 1 && (oc_n & 3) == 0) {
+        eml_dwconv2d_dm1_s8(p, in, w, bias_full, mult, shift, out);
+        return;
+    }
+    const int32_t out_off = p->out_offset;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
+    const int32_t in_off = p->in_offset;
+    const int32_t k_w = p->k_w;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        int32_t ky0, ky1;
+        eml_tap_range(iy0, p->in_h, p->k_h, p->dil_h, &ky0, &ky1);
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int32_t ix0 = ox * p->stride_w - p->pad_w;
+            int32_t kx0, kx1;
+            eml_tap_range(ix0, p->in_w, k_w, p->dil_w, &kx0, &kx1);
+            for (c = 0; c < oc_n; c += 4) {
+                const int32_t n = oc_n - c < 4 ? oc_n - c : 4;
+                int32_t acc0 = bias_full[c];
+                int32_t acc1 = n > 1 ? bias_full[c + 1] : 0;
+                int32_t acc2 = n > 2 ? bias_full[c + 2] : 0;
+                int32_t acc3 = n > 3 ? bias_full[c + 3] : 0;
+                int32_t acc[4];
+                if (ky0 != 0 || ky1 != p->k_h || kx0 != 0 || kx1 != k_w) {
+                    /* clipped window: start from the plain bias and add in_offset per valid tap */
+                    const int32_t *bp = bias_full + oc_n;
+                    acc0 = bp[c];
+                    acc1 = n > 1 ? bp[c + 1] : 0;
+                    acc2 = n > 2 ? bp[c + 2] : 0;
+                    acc3 = n > 3 ? bp[c + 3] : 0;
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const int8_t *wp = w + (ky * k_w + kx) * oc_n + c;
+                            acc0 += (int32_t)wp[0] * in_off;
+                            acc1 += n > 1 ? (int32_t)wp[1] * in_off : 0;
+                            acc2 += n > 2 ? (int32_t)wp[2] * in_off : 0;
+                            acc3 += n > 3 ? (int32_t)wp[3] * in_off : 0;
+                        }
+                    }
+                }
+                if (p->depth_mul == 1 && n == 4) {
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *ip = in + ((iy0 + p->dil_h * ky) * p->in_w + ix0) * in_c + c;
+                        const int8_t *wp = w + ky * k_w * oc_n + c;
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const int8_t *xi = ip + p->dil_w * kx * in_c;
+                            const int8_t *wi = wp + kx * oc_n;
+                            acc0 += (int32_t)wi[0] * xi[0];
+                            acc1 += (int32_t)wi[1] * xi[1];
+                            acc2 += (int32_t)wi[2] * xi[2];
+                            acc3 += (int32_t)wi[3] * xi[3];
+                        }
+                    }
+                } else {
+                    acc[0] = acc0;
+                    acc[1] = acc1;
+                    acc[2] = acc2;
+                    acc[3] = acc3;
+                    for (ky = ky0; ky < ky1; ++ky) {
+                        for (kx = kx0; kx < kx1; ++kx) {
+                            const int8_t *xi = in + ((iy0 + p->dil_h * ky) * p->in_w + ix0 + p->dil_w * kx) * in_c;
+                            const int8_t *wi = w + (ky * k_w + kx) * oc_n + c;
+                            for (j = 0; j < n; ++j) {
+                                acc[j] += (int32_t)wi[j] * xi[(c + j) / p->depth_mul];
+                            }
+                        }
+                    }
+                    acc0 = acc[0];
+                    acc1 = acc[1];
+                    acc2 = acc[2];
+                    acc3 = acc[3];
+                }
+                *out++ = eml_clamp_s8(eml_mbqm(acc0, mult[c], shift[c]) + out_off, lo, hi);
+                if (n > 1) {
+                    *out++ = eml_clamp_s8(eml_mbqm(acc1, mult[c + 1], shift[c + 1]) + out_off, lo, hi);
+                }
+                if (n > 2) {
+                    *out++ = eml_clamp_s8(eml_mbqm(acc2, mult[c + 2], shift[c + 2]) + out_off, lo, hi);
+                }
+                if (n > 3) {
+                    *out++ = eml_clamp_s8(eml_mbqm(acc3, mult[c + 3], shift[c + 3]) + out_off, lo, hi);
+                }
+            }
+        }
+    }
+}
+/* @end */
+/* @section dwk */
+#if EML_USE_DSP
 /* any other k_h x k_w window (up to 7 x 7), any stride, depth multiplier 1 or 2: the taps of one window row in an
  * asm loop (one input word of 4 channels a tap, as EML_DWN_T, then the pointer C on), the rows in C. Depth
  * multiplier 2 takes 2 input channels a group: LDRH of their 2 bytes, SXTB16 / SXTB16 ROR 8 give x0 and x1 in
@@ -2064,68 +2310,45 @@ EML_DWP_NOINLINE void eml_dwk_run2_clamp(const eml_dwn_t *q, const int8_t *x, in
     eml_dwk_run(1, 2, q, x, rs, sC, n, o);
 }
 
-/* the k_h x k_w window at input (iy0, ix0) into patch (k_h rows of k_w in_c bytes), the zero point outside the
- * image: per row the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is
- * ~1/3 the instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the
- * previous patch's (key), the zero point is where it must be already and only the image bytes are copied (the
- * border windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
-static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
-                                                                   int32_t iy0, int32_t ix0, int8_t *patch,
-                                                                   int32_t key)
+/* scratch bytes: 12 + 2 K bytes a channel of records (4 + 2 K + 8 words per 4 channels, K = k_h k_w taps), 2 K
+ * more per multiplier-1 tail channel (one word a tap), K in_c (the patch), 4 (alignment) */
+static int32_t eml_dwk_bytes(const eml_dwconv_params_t *p)
 {
-    const int32_t C = p->in_c;
-    const int32_t kh = p->k_h;
-    const int32_t kw = p->k_w;
-    const int32_t ka = ix0 < 0 ? -ix0 : 0;                      /* first image column of the window */
-    const int32_t kb = ix0 + kw > p->in_w ? p->in_w - ix0 : kw; /* one past the last */
-    int32_t ky = iy0 < 0 ? -iy0 : 0;                            /* first image row */
-    const int32_t ke = iy0 + kh > p->in_h ? p->in_h - iy0 : kh; /* one past the last */
-    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 4) | (ka << 8) | (kb << 12) : 0;
-    if (shape != key) {
-        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(kh * kw * C));
-    }
-    if (shape != 0) {
-        for (; ky < ke; ++ky) {
-            memcpy(patch + (kw * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
-        }
-    }
-    return shape;
+    const int32_t K = p->k_h * p->k_w;
+    return (12 + 3 * K) * p->out_c + (p->depth_mul == 1 ? 2 * K * (p->out_c & 3) : 0) + 4;
 }
 
-/* both int16 halves doubled */
-static inline int32_t eml_dwn_dbl(int32_t v)
+static int eml_dwk_ok(const eml_dwconv_params_t *p)
 {
-    return __sadd16(v, v);
+    return p->k_h >= 1 && p->k_h <= 7 && p->k_w >= 1 && p->k_w <= 7 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->stride_w >= 1 && p->stride_h >= 1 && p->depth_mul >= 1 && p->depth_mul <= 2 &&
+           p->in_c * p->depth_mul == p->out_c && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 &&
+           eml_dwk_bytes(p) <= p->rows_bytes;
 }
+#endif
 
-void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
-                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
-EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
-                                 const int32_t *bias_full, const int32_t *mult, const int32_t *shift, int8_t *rows,
-                                 int8_t *out)
+/* Depthwise windows other than 3x3 (the renderer calls this, and adds the section, only for those, so that models
+ * of 3x3 depthwise carry none of its code): the Cortex-M DSP direct kernel where the layer has its scratch
+ * (lower.dw_direct_bytes), else eml_dwconv2d_s8. */
+void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
 {
-    const int32_t C = p->in_c;
-    const int32_t OC = p->out_c;
-    const int32_t act = p->act_min != -128 || p->act_max != 127;
-    const int32_t sw = p->stride_w;
-    const int32_t rs = p->in_w * C;
-    const int32_t kh = p->k_h;
-    const int32_t kw = p->k_w;
-    const int32_t K = kh * kw;
-    /* output columns ox0 .. ox1 - 1 have all k_w taps inside the image */
-    const int32_t ox0 = (p->pad_w + sw - 1) / sw;
-    int32_t ox1 = p->in_w < kw ? 0 : (p->in_w - kw + p->pad_w) / sw + 1;
-    int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
-    /* after the records (eml_dwn_bytes less the patch and the alignment) */
-    int8_t *patch = (int8_t *)wx + eml_dwn_bytes(p) - 4 - K * OC;
-    void (*run)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
-    eml_dwn_t q;
-    int32_t oy, ox, g, t, key = -1;
-    q.wx = wx;
-    if (kh != 3 || kw != 3) { /* eml_dwk_run's records */
+#if EML_USE_DSP
+    if (rows != NULL && eml_dwk_ok(p)) {
+        const int32_t C = p->in_c;
+        const int32_t OC = p->out_c;
+        const int32_t K = p->k_h * p->k_w;
+        const int32_t act = p->act_min != -128 || p->act_max != 127;
+        int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
+        /* after the records: eml_dwk_bytes less the patch and the alignment */
+        int8_t *patch = (int8_t *)wx + eml_dwk_bytes(p) - 4 - K * OC;
+        eml_dwn_t q;
+        int32_t g, t;
+        q.wx = wx;
         const int32_t dm = p->depth_mul;
         const int32_t gi = dm == 1 ? 4 : 2; /* input channels of a group */
-        run = dm == 1 ? (act ? eml_dwk_run1_clamp : eml_dwk_run1_ssat) : (act ? eml_dwk_run2_clamp : eml_dwk_run2_ssat);
+        const eml_dwn_fn run = dm == 1 ? (act ? eml_dwk_run1_clamp : eml_dwk_run1_ssat)
+                                       : (act ? eml_dwk_run2_clamp : eml_dwk_run2_ssat);
         for (g = 0; g + gi <= C; g += gi) { /* 4 bias, per tap 2 words, (m, e - 1) x 4 */
             const int32_t o0 = g * dm;
             for (t = 0; t < 4; ++t) {
@@ -2159,190 +2382,11 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
                 *wx++ = -shift[o0 + t] - 1;
             }
         }
-    } else if (p->depth_mul == 1) {
-        run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
-        for (g = 0; g + 4 <= C; g += 4) { /* per 4 channels: 2 bias, 9 taps of 2 (w0, w2), 2 (w1, w3), (m, e - 1) x 4 */
-            /* the taps a row an iteration: this runs once per call, but on narrow layers it is a tenth of the
-             * work, and one tap an iteration spent a third of it on the loop */
-            const int8_t *wt = w + g;
-            for (t = 0; t < 4; ++t) {
-                wx[t] = (int32_t)((uint32_t)bias_full[g + t] * 2u);
-                wx[22 + 2 * t] = mult[g + t];
-                wx[23 + 2 * t] = -shift[g + t] - 1;
-            }
-            for (t = 0; t < 3; ++t, wt += 3 * C) { /* loaded first: int8_t weights may alias the records */
-                const int32_t v0 = eml_load32(wt);
-                const int32_t v1 = eml_load32(wt + C);
-                const int32_t v2 = eml_load32(wt + 2 * C);
-                wx[4 + 6 * t] = eml_dwn_dbl(__sxtb16(v0));
-                wx[5 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v0));
-                wx[6 + 6 * t] = eml_dwn_dbl(__sxtb16(v1));
-                wx[7 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v1));
-                wx[8 + 6 * t] = eml_dwn_dbl(__sxtb16(v2));
-                wx[9 + 6 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v2));
-            }
-            wx += 30;
-        }
-        for (; g < C; ++g) { /* per tail channel: bias, taps (0, 1) .. (6, 7), (8, 0), m, e - 1 */
-            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
-            for (t = 0; t < 9; t += 2) {
-                *wx++ = eml_pack16(2 * w[t * C + g], t < 8 ? 2 * w[(t + 1) * C + g] : 0);
-            }
-            *wx++ = mult[g];
-            *wx++ = -shift[g] - 1;
-        }
-    } else {
-        run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
-        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, 9 taps (2 w0, 2 w1), (m, e - 1) x 2 */
-            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
-            *wx++ = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
-            for (t = 0; t < 9; ++t) {
-                *wx++ = eml_pack16(2 * w[t * OC + g], 2 * w[t * OC + g + 1]);
-            }
-            for (t = 0; t < 2; ++t) {
-                *wx++ = mult[g + t];
-                *wx++ = -shift[g + t] - 1;
-            }
-        }
-    }
-    q.C = C;
-    q.kh = kh;
-    q.kw = kw;
-    q.off21 = 2 * p->out_offset + 1;
-    q.lo = p->act_min;
-    q.hi = p->act_max;
-    if (ox1 > p->out_w) {
-        ox1 = p->out_w;
-    }
-    if (ox1 < ox0) {
-        ox1 = ox0;
-    }
-    for (oy = 0; oy < p->out_h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_h;
-        const int32_t inside = iy0 >= 0 && iy0 + kh <= p->in_h;
-        for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t ix0 = ox * sw - p->pad_w;
-            if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
-                run(&q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
-                out += (ox1 - ox0) * OC;
-                ox = ox1 - 1;
-                continue;
-            }
-            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
-            run(&q, patch, kw * C, 0, 1, out);
-            out += OC;
-        }
-    }
-}
-#endif
-
-void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
-                     const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
-{
-    int32_t oy, ox, c, j, ky, kx;
-    const int32_t oc_n = p->out_c;
-    const int32_t in_c = p->in_c;
-#if EML_USE_DSP
-    if (rows != NULL && eml_dwn_ok(p)) {
-        eml_dwn_s8(p, in, w, bias_full, mult, shift, rows, out);
-        return;
-    }
-    if (rows != NULL && eml_dwp_ok(p)) {
-        eml_dwp_s8(p, in, w, bias_full, mult, shift, rows, out);
-        return;
-    }
-#else
-    if (rows != NULL && eml_dw3x3_ok(p)) {
-        eml_dw3x3_s8(p, in, w, bias_full, mult, shift, rows, out);
+        eml_dwn_walk(p, in, &q, run, patch, out);
         return;
     }
 #endif
-    if (p->depth_mul == 1 && (oc_n & 3) == 0) {
-        eml_dwconv2d_dm1_s8(p, in, w, bias_full, mult, shift, out);
-        return;
-    }
-    const int32_t out_off = p->out_offset;
-    const int32_t lo = p->act_min;
-    const int32_t hi = p->act_max;
-    const int32_t in_off = p->in_offset;
-    const int32_t k_w = p->k_w;
-    for (oy = 0; oy < p->out_h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_h;
-        int32_t ky0, ky1;
-        eml_tap_range(iy0, p->in_h, p->k_h, p->dil_h, &ky0, &ky1);
-        for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t ix0 = ox * p->stride_w - p->pad_w;
-            int32_t kx0, kx1;
-            eml_tap_range(ix0, p->in_w, k_w, p->dil_w, &kx0, &kx1);
-            for (c = 0; c < oc_n; c += 4) {
-                const int32_t n = oc_n - c < 4 ? oc_n - c : 4;
-                int32_t acc0 = bias_full[c];
-                int32_t acc1 = n > 1 ? bias_full[c + 1] : 0;
-                int32_t acc2 = n > 2 ? bias_full[c + 2] : 0;
-                int32_t acc3 = n > 3 ? bias_full[c + 3] : 0;
-                int32_t acc[4];
-                if (ky0 != 0 || ky1 != p->k_h || kx0 != 0 || kx1 != k_w) {
-                    /* clipped window: start from the plain bias and add in_offset per valid tap */
-                    const int32_t *bp = bias_full + oc_n;
-                    acc0 = bp[c];
-                    acc1 = n > 1 ? bp[c + 1] : 0;
-                    acc2 = n > 2 ? bp[c + 2] : 0;
-                    acc3 = n > 3 ? bp[c + 3] : 0;
-                    for (ky = ky0; ky < ky1; ++ky) {
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            const int8_t *wp = w + (ky * k_w + kx) * oc_n + c;
-                            acc0 += (int32_t)wp[0] * in_off;
-                            acc1 += n > 1 ? (int32_t)wp[1] * in_off : 0;
-                            acc2 += n > 2 ? (int32_t)wp[2] * in_off : 0;
-                            acc3 += n > 3 ? (int32_t)wp[3] * in_off : 0;
-                        }
-                    }
-                }
-                if (p->depth_mul == 1 && n == 4) {
-                    for (ky = ky0; ky < ky1; ++ky) {
-                        const int8_t *ip = in + ((iy0 + p->dil_h * ky) * p->in_w + ix0) * in_c + c;
-                        const int8_t *wp = w + ky * k_w * oc_n + c;
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            const int8_t *xi = ip + p->dil_w * kx * in_c;
-                            const int8_t *wi = wp + kx * oc_n;
-                            acc0 += (int32_t)wi[0] * xi[0];
-                            acc1 += (int32_t)wi[1] * xi[1];
-                            acc2 += (int32_t)wi[2] * xi[2];
-                            acc3 += (int32_t)wi[3] * xi[3];
-                        }
-                    }
-                } else {
-                    acc[0] = acc0;
-                    acc[1] = acc1;
-                    acc[2] = acc2;
-                    acc[3] = acc3;
-                    for (ky = ky0; ky < ky1; ++ky) {
-                        for (kx = kx0; kx < kx1; ++kx) {
-                            const int8_t *xi = in + ((iy0 + p->dil_h * ky) * p->in_w + ix0 + p->dil_w * kx) * in_c;
-                            const int8_t *wi = w + (ky * k_w + kx) * oc_n + c;
-                            for (j = 0; j < n; ++j) {
-                                acc[j] += (int32_t)wi[j] * xi[(c + j) / p->depth_mul];
-                            }
-                        }
-                    }
-                    acc0 = acc[0];
-                    acc1 = acc[1];
-                    acc2 = acc[2];
-                    acc3 = acc[3];
-                }
-                *out++ = eml_clamp_s8(eml_mbqm(acc0, mult[c], shift[c]) + out_off, lo, hi);
-                if (n > 1) {
-                    *out++ = eml_clamp_s8(eml_mbqm(acc1, mult[c + 1], shift[c + 1]) + out_off, lo, hi);
-                }
-                if (n > 2) {
-                    *out++ = eml_clamp_s8(eml_mbqm(acc2, mult[c + 2], shift[c + 2]) + out_off, lo, hi);
-                }
-                if (n > 3) {
-                    *out++ = eml_clamp_s8(eml_mbqm(acc3, mult[c + 3], shift[c + 3]) + out_off, lo, hi);
-                }
-            }
-        }
-    }
+    eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
 }
 /* @end */
 /* @section fc */

@@ -444,7 +444,13 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
             ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
-            layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
+            # windows other than 3x3 with the direct kernel's scratch: its own entry and section (3x3 models
+            # carry none of its code)
+            dwk = bool(ring) and direct > 0 and (kh, kw) != (3, 3)
+            if dwk:
+                layer.sections.append("dwk")
+            kernel = "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
+            layer.call = f"{kernel}(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
         prm = op_params(g, op)
         w = _const(g, op, 1)
