@@ -180,8 +180,9 @@ def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
 
 
 def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
-    """Scratch bytes of the Cortex-M DSP direct depthwise ``eml_dwn_s8`` (3x3 at stride_w >= 2, any other window
-    up to 7x7 at any stride; mirrors ``eml_dwn_ok`` / ``eml_dwn_bytes`` in eml_kernels.c, less its scratch test),
+    """Scratch bytes of the Cortex-M DSP direct depthwise kernels: ``eml_dwn_s8`` (3x3 at stride_w >= 2, mirrors
+    ``eml_dwn_ok``) and ``eml_dwk_s8`` (any other window up to 7x7 at any stride, mirrors ``eml_dwk_ok`` /
+    ``eml_dwk_bytes``) in eml_kernels.c, less their scratch tests,
     0 when it does not apply. Proportional to the channels: records of 12 + 2 K bytes a channel (K = k_h k_w taps;
     2 K more per tail channel at multiplier 1), a K-tap patch of the input channels, 4 for alignment."""
     def i(k: str) -> int:
@@ -436,10 +437,11 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             elif optimize == "ram":
                 ring = 0
             elif direct:
-                # balanced and speed: room for the Cortex-M direct kernel (eml_dwn_s8: 3x3 at stride >= 2, other
-                # windows up to 7x7 at any stride; multiplier 1 or 2), which needs its records whatever the row
-                # width: on narrow rows they exceed the ring, and the ring kernel takes ~1.5-2x its instructions
-                # there; other windows have no ring and the element loop takes 2-4x (other builds ignore it)
+                # balanced and speed: room for the Cortex-M direct kernels (eml_dwn_s8: 3x3 at stride >= 2;
+                # eml_dwk_s8: other windows up to 7x7 at any stride; multiplier 1 or 2), which need their records
+                # whatever the row width: on narrow rows they exceed the ring, and the ring kernel takes ~1.5-2x
+                # their instructions there; other windows have no ring and the element loop takes 2-4x (other
+                # builds ignore it)
                 ring = max(ring, direct)
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
