@@ -68,6 +68,10 @@ CONFIGS: list[ConvSpec] = [
     ConvSpec(F, 1, 1, 18, 39),                                    # FC small depth
     ConvSpec(F, 1, 1, 24, 33),                                    # FC small depth, odd outputs
     ConvSpec(F, 1, 1, 16, 16),                                    # FC depth 16
+    ConvSpec(D, 16, 16, 32, 32, 5, 5),                            # dw 5x5 same
+    ConvSpec(D, 16, 16, 24, 48, 5, 5, stride=2),                  # dw 5x5 multiplier 2, strided
+    ConvSpec(D, 15, 12, 23, 23, 5, 5, padding="VALID", activation="RELU6"),  # dw 5x5 valid, odd, clamped
+    ConvSpec(D, 18, 24, 33, 66, 5, 5),                            # dw 5x5 multiplier 2, odd input channels
 ]
 
 

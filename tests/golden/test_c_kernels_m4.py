@@ -77,6 +77,16 @@ SPECS = [
     ConvSpec(F, 1, 1, 24, 33),                                      # FC whole words, 8 groups + 1
     ConvSpec(F, 1, 1, 40, 3, activation="RELU"),                    # FC no 4-row group
     ConvSpec(F, 1, 1, 25, 13),                                      # FC K % 4 == 1, odd rows
+    ConvSpec(D, 7, 6, 7, 7, 5, 5),                                  # direct 5x5: 4 channels + a 3-channel tail
+    ConvSpec(D, 6, 5, 5, 10, 5, 5, activation="RELU6"),             # direct 5x5: multiplier 2, odd, clamped
+    ConvSpec(D, 9, 8, 6, 12, 5, 5, stride=2),                       # direct 5x5: multiplier 2, strided
+    ConvSpec(D, 4, 1, 8, 8, 5, 5),                                  # direct 5x5: width 1, all patches
+    ConvSpec(D, 5, 3, 3, 3, 5, 5, activation="RELU"),               # direct 5x5: width 3, all tail
+    ConvSpec(D, 9, 9, 9, 9, 5, 5, padding="VALID"),                 # direct 5x5: valid, no border
+    ConvSpec(D, 8, 5, 4, 8, 5, 5, padding="VALID"),                 # direct 5x5: multiplier 2, width 5
+    ConvSpec(D, 7, 2, 6, 6, 5, 5, stride=2),                        # direct 5x5: width 2, 2-channel tail
+    ConvSpec(D, 9, 10, 6, 6, 7, 7),                                 # direct 7x7 (the per-tap row loop)
+    ConvSpec(D, 6, 7, 3, 6, 5, 3, stride=2, activation="RELU6"),    # direct 5x3: multiplier 2, 1 input channel tail
 ]
 
 

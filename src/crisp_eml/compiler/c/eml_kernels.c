@@ -2004,7 +2004,9 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
  * the tap). Outputs are written in NHWC order, each 4 (or 2, or 1) channels after their taps are read: the order
  * of the generic loop (element in-place contract). Scratch: 30 out_c (records; 32 per tail channel) + 9 in_c
  * (patch) + 4 (alignment) bytes, which lower.dw_direct_bytes reserves wherever this kernel applies (not in ram
- * mode: no scratch there); a layer given less keeps the ring kernel. */
+ * mode: no scratch there); a layer given less keeps the ring kernel. Any other window up to 7x7, at any stride
+ * (there is no ring for it, and the element loop takes 2-4x the instructions), runs the same way (eml_dwn_walk)
+ * with the records and row functions of section dwk (eml_dwk_s8). */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
     return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
@@ -2015,7 +2017,9 @@ static int eml_dwn_ok(const eml_dwconv_params_t *p)
 typedef struct {
     const int32_t *wx; /* per 4 channels: 2 bias_full, the 9 doubled widened weight pairs, (m, -shift - 1) x 4 */
     int32_t C, off21, lo, hi;
+    int32_t kh, kw; /* the window (eml_dwk_run) */
 } eml_dwn_t;
+typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
 
 /* the 4 doubled biases and 9 taps of 4 channels, one asm block so that the compiler keeps the taps in order instead
  * of loading all the words first and spilling them: x: tap 0's input word (taps C apart in a row, rows rs apart),
@@ -2183,27 +2187,29 @@ EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, in
     eml_dwn_run2(1, q, x, rs, sC, n, o);
 }
 
-/* the 3x3 window at input (iy0, ix0) into patch (3 rows of 3 in_c bytes), the zero point outside the image: per row
- * the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is ~1/3 the
- * instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the previous
- * patch's (key), the zero point is where it must be already and only the image bytes are copied (the border
- * windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
+/* the k_h x k_w window at input (iy0, ix0) into patch (k_h rows of k_w in_c bytes), the zero point outside the
+ * image: per row the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is
+ * ~1/3 the instructions of a word loop). Returns the window's shape (its image rows and columns); when it is the
+ * previous patch's (key), the zero point is where it must be already and only the image bytes are copied (the
+ * border windows of one side come in a run of the same shape); otherwise one memset first puts it everywhere. */
 static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwconv_params_t *p, const int8_t *in,
                                                                    int32_t iy0, int32_t ix0, int8_t *patch,
                                                                    int32_t key)
 {
     const int32_t C = p->in_c;
-    const int32_t ka = ix0 < 0 ? -ix0 : 0;                    /* first image column of the window */
-    const int32_t kb = ix0 + 3 > p->in_w ? p->in_w - ix0 : 3; /* one past the last */
-    int32_t ky = iy0 < 0 ? -iy0 : 0;                          /* first image row */
-    const int32_t ke = iy0 + 3 > p->in_h ? p->in_h - iy0 : 3; /* one past the last */
-    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 2) | (ka << 4) | (kb << 6) : 0;
+    const int32_t kh = p->k_h;
+    const int32_t kw = p->k_w;
+    const int32_t ka = ix0 < 0 ? -ix0 : 0;                      /* first image column of the window */
+    const int32_t kb = ix0 + kw > p->in_w ? p->in_w - ix0 : kw; /* one past the last */
+    int32_t ky = iy0 < 0 ? -iy0 : 0;                            /* first image row */
+    const int32_t ke = iy0 + kh > p->in_h ? p->in_h - iy0 : kh; /* one past the last */
+    const int32_t shape = ky < ke && ka < kb ? ky | (ke << 4) | (ka << 8) | (kb << 12) : 0;
     if (shape != key) {
-        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(9 * C));
+        memset(patch, (int)(uint8_t)(int8_t)(-p->in_offset), (size_t)(kh * kw * C));
     }
     if (shape != 0) {
         for (; ky < ke; ++ky) {
-            memcpy(patch + (3 * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
+            memcpy(patch + (kw * ky + ka) * C, in + (((iy0 + ky) * p->in_w + ix0 + ka) * C), (size_t)((kb - ka) * C));
         }
     }
     return shape;
@@ -2215,6 +2221,53 @@ static inline int32_t eml_dwn_dbl(int32_t v)
     return __sadd16(v, v);
 }
 
+/* the output image with q's records (q->wx set): runs of windows inside the image straight from the input, the
+ * others through the patch (shared by eml_dwn_s8 and eml_dwk_s8) */
+void eml_dwn_walk(const eml_dwconv_params_t *p, const int8_t *in, eml_dwn_t *q, eml_dwn_fn run, int8_t *patch,
+                  int8_t *out);
+EML_DWP_NOINLINE void eml_dwn_walk(const eml_dwconv_params_t *p, const int8_t *in, eml_dwn_t *q, eml_dwn_fn run,
+                                   int8_t *patch, int8_t *out)
+{
+    const int32_t C = p->in_c;
+    const int32_t OC = p->out_c;
+    const int32_t sw = p->stride_w;
+    const int32_t rs = p->in_w * C;
+    const int32_t kh = p->k_h;
+    const int32_t kw = p->k_w;
+    /* output columns ox0 .. ox1 - 1 have all k_w taps inside the image */
+    const int32_t ox0 = (p->pad_w + sw - 1) / sw;
+    int32_t ox1 = p->in_w < kw ? 0 : (p->in_w - kw + p->pad_w) / sw + 1;
+    int32_t oy, ox, key = -1;
+    q->C = C;
+    q->kh = kh;
+    q->kw = kw;
+    q->off21 = 2 * p->out_offset + 1;
+    q->lo = p->act_min;
+    q->hi = p->act_max;
+    if (ox1 > p->out_w) {
+        ox1 = p->out_w;
+    }
+    if (ox1 < ox0) {
+        ox1 = ox0;
+    }
+    for (oy = 0; oy < p->out_h; ++oy) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        const int32_t inside = iy0 >= 0 && iy0 + kh <= p->in_h;
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int32_t ix0 = ox * sw - p->pad_w;
+            if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
+                run(q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
+                out += (ox1 - ox0) * OC;
+                ox = ox1 - 1;
+                continue;
+            }
+            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
+            run(q, patch, kw * C, 0, 1, out);
+            out += OC;
+        }
+    }
+}
+
 void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                 const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
@@ -2224,17 +2277,12 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
     const int32_t C = p->in_c;
     const int32_t OC = p->out_c;
     const int32_t act = p->act_min != -128 || p->act_max != 127;
-    const int32_t sw = p->stride_w;
-    const int32_t rs = p->in_w * C;
-    /* output columns ox0 .. ox1 - 1 have all 3 taps inside the image */
-    const int32_t ox0 = (p->pad_w + sw - 1) / sw;
-    int32_t ox1 = p->in_w < 3 ? 0 : (p->in_w - 3 + p->pad_w) / sw + 1;
     int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
     /* after the records: 30 bytes a channel, 32 a dm-1 tail channel */
     int8_t *patch = (int8_t *)wx + 30 * OC + (p->depth_mul == 1 ? 2 * (OC & 3) : 0);
-    void (*run)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, int32_t, int8_t *);
+    eml_dwn_fn run;
     eml_dwn_t q;
-    int32_t oy, ox, g, t, key = -1;
+    int32_t g, t;
     q.wx = wx;
     if (p->depth_mul == 1) {
         run = act ? eml_dwn_run_clamp : eml_dwn_run_ssat;
@@ -2282,32 +2330,7 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
             }
         }
     }
-    q.C = C;
-    q.off21 = 2 * p->out_offset + 1;
-    q.lo = p->act_min;
-    q.hi = p->act_max;
-    if (ox1 > p->out_w) {
-        ox1 = p->out_w;
-    }
-    if (ox1 < ox0) {
-        ox1 = ox0;
-    }
-    for (oy = 0; oy < p->out_h; ++oy) {
-        const int32_t iy0 = oy * p->stride_h - p->pad_h;
-        const int32_t inside = iy0 >= 0 && iy0 + 3 <= p->in_h;
-        for (ox = 0; ox < p->out_w; ++ox) {
-            const int32_t ix0 = ox * sw - p->pad_w;
-            if (inside && ox == ox0 && ox0 < ox1) { /* the run of windows inside the image */
-                run(&q, in + (iy0 * p->in_w + ix0) * C, rs, sw * C, ox1 - ox0, out);
-                out += (ox1 - ox0) * OC;
-                ox = ox1 - 1;
-                continue;
-            }
-            key = eml_dwn_patch(p, in, iy0, ix0, patch, key);
-            run(&q, patch, 3 * C, 0, 1, out);
-            out += OC;
-        }
-    }
+    eml_dwn_walk(p, in, &q, run, patch, out);
 }
 #endif
 
@@ -2418,6 +2441,251 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
             }
         }
     }
+}
+/* @end */
+/* @section dwk */
+#if EML_USE_DSP
+/* any other k_h x k_w window (up to 7 x 7), any stride, depth multiplier 1 or 2: the taps of one window row in an
+ * asm loop (one input word of 4 channels a tap, as EML_DWN_T, then the pointer C on), the rows in C. Depth
+ * multiplier 2 takes 2 input channels a group: LDRH of their 2 bytes, SXTB16 / SXTB16 ROR 8 give x0 and x1 in
+ * the bottom halves, SMLABB / SMLABT against the (2 w, 2 w) of their 2 outputs: 4 outputs a group, as at
+ * multiplier 1. Records: per group the 4 doubled biases, per tap 2 words, (m, e - 1) x 4; per tail channel (C % 4
+ * at multiplier 1, the odd input channel at 2) the doubled bias(es), one word a tap (2 w, or (2 w0, 2 w1)),
+ * (m, e - 1) x 1 or 2. */
+/* one tap of a group at input xp + off: ld, the 2 weight words, both SXTB16, 4 multiply-adds (mid: the last 3) */
+#define EML_DWK_G(ld, mid, off)                                                                                     \
+    ld " %[t], [%[xp]" off "]\n\t"                                                                                 \
+    "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                           \
+    "sxtb16 %[u], %[t]\n\t"                                                                                        \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                                                \
+    "smlabb %[a0], %[u], %[we], %[a0]\n\t" mid
+#define EML_DWK_MID1                                                                                                \
+    "smlatt %[a2], %[u], %[we], %[a2]\n\t"                                                                         \
+    "smlabb %[a1], %[t], %[wo], %[a1]\n\t"                                                                         \
+    "smlatt %[a3], %[t], %[wo], %[a3]\n\t"
+#define EML_DWK_MID2                                                                                                \
+    "smlabt %[a1], %[u], %[we], %[a1]\n\t"                                                                         \
+    "smlabb %[a2], %[t], %[wo], %[a2]\n\t"                                                                         \
+    "smlabt %[a3], %[t], %[wo], %[a3]\n\t"
+/* the loop's end: k counts rows (k_w 5) or taps */
+#define EML_DWK_NEXT                                                                                                \
+    "subs %[k], %[k], #1\n\t"                                                                                      \
+    "bne 1b\n\t"
+/* k_w 5, the whole window: taps 0, C, 2C of a row from xp, 3C and 4C from xp + 2C, then r2 = rs - 2C on to the
+ * next row (from the stack: one load a row keeps the asm at 12 registers) */
+#define EML_DWK_ROW5(ld, mid)                                                                                       \
+    "1:\n\t" EML_DWK_G(ld, mid, "") EML_DWK_G(ld, mid, ", %[c]") EML_DWK_G(ld, mid, ", %[c], lsl #1")               \
+    "add %[xp], %[xp], %[c], lsl #1\n\t" EML_DWK_G(ld, mid, ", %[c]") EML_DWK_G(ld, mid, ", %[c], lsl #1")         \
+    "ldr %[t], %[r2]\n\t"                                                                                          \
+    "add %[xp], %[xp], %[t]\n\t" EML_DWK_NEXT
+/* any k_w, one window row: the taps C apart */
+#define EML_DWK_ROWN(ld, mid) "1:\n\t" EML_DWK_G(ld, mid, "") "add %[xp], %[xp], %[c]\n\t" EML_DWK_NEXT
+#define EML_DWK_GROUP(body)                                                                                         \
+    __asm__(body                                                                                                    \
+            : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [t] "=&r"(t_), [u] "=&r"(u_),   \
+              [we] "=&r"(we_), [wo] "=&r"(wo_), [xp] "+r"(xp), [wp] "+r"(wx), [k] "+r"(k)                          \
+            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : "cc", "memory")
+/* one byte tap (tail channels): the input byte, one weight word, 1 (multiplier 1) or 2 multiply-adds */
+#define EML_DWK_B(more, off)                                                                                        \
+    "ldrsb %[t], [%[xp]" off "]\n\t"                                                                               \
+    "ldr %[w], [%[wp]], #4\n\t"                                                                                    \
+    "smlabb %[a0], %[t], %[w], %[a0]\n\t" more
+#define EML_DWK_BROW5(more)                                                                                         \
+    "1:\n\t" EML_DWK_B(more, "") EML_DWK_B(more, ", %[c]") EML_DWK_B(more, ", %[c], lsl #1")                         \
+    "add %[xp], %[xp], %[c], lsl #1\n\t" EML_DWK_B(more, ", %[c]") EML_DWK_B(more, ", %[c], lsl #1")               \
+    "ldr %[t], %[r2]\n\t"                                                                                          \
+    "add %[xp], %[xp], %[t]\n\t" EML_DWK_NEXT
+#define EML_DWK_BROWN(more) "1:\n\t" EML_DWK_B(more, "") "add %[xp], %[xp], %[c]\n\t" EML_DWK_NEXT
+#define EML_DWK_BYTE(body)                                                                                          \
+    __asm__(body                                                                                                    \
+            : [a0] "+r"(acc0), [a1] "+r"(acc1), [t] "=&r"(t_), [w] "=&r"(w_), [xp] "+r"(xp), [wp] "+r"(wx),       \
+              [k] "+r"(k)                                                                                           \
+            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : "cc", "memory")
+
+static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32_t dm, const eml_dwn_t *q,
+                                                              const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                                              int8_t *o)
+{
+    const int32_t C = q->C;
+    const int32_t off21 = q->off21;
+    const int32_t lo = q->lo;
+    const int32_t hi = q->hi;
+    const int32_t kh = q->kh;
+    const int32_t kw = q->kw;
+    const int32_t rk = rs - kw * C;               /* from past a row's last tap to the next row's first */
+    const int32_t r2 = rs - 2 * C;                /* k_w 5: from the row's third tap to the next row's first */
+    const int32_t ng = dm == 1 ? C >> 2 : C >> 1; /* groups of 4 outputs */
+    const int32_t nt = dm == 1 ? C & 3 : C & 1;   /* tail input channels */
+    for (; n > 0; --n) {
+        const int32_t *wx = q->wx;
+        const int8_t *xc = x;
+        int32_t g, ky;
+        for (g = ng; g > 0; --g) {
+            int32_t acc0 = wx[0], acc1 = wx[1], acc2 = wx[2], acc3 = wx[3], t_, u_, we_, wo_, k;
+            const int8_t *xp = xc;
+            wx += 4;
+            if (kw == 5) {
+                k = kh;
+                if (dm == 1) {
+                    EML_DWK_GROUP(EML_DWK_ROW5("ldr", EML_DWK_MID1));
+                } else {
+                    EML_DWK_GROUP(EML_DWK_ROW5("ldrh", EML_DWK_MID2));
+                }
+            } else {
+                for (ky = kh; ky > 0; --ky) {
+                    k = kw;
+                    if (dm == 1) {
+                        EML_DWK_GROUP(EML_DWK_ROWN("ldr", EML_DWK_MID1));
+                    } else {
+                        EML_DWK_GROUP(EML_DWK_ROWN("ldrh", EML_DWK_MID2));
+                    }
+                    xp += rk;
+                }
+            }
+            EML_DWN_STORE(acc0, 0);
+            EML_DWN_STORE(acc1, 1);
+            EML_DWN_STORE(acc2, 2);
+            EML_DWN_STORE(acc3, 3);
+            o += 4;
+            xc += dm == 1 ? 4 : 2;
+        }
+        for (g = nt; g > 0; --g) { /* byte taps: a word would read past the pixel */
+            int32_t acc0 = wx[0], acc1 = dm == 1 ? 0 : wx[1], t_, w_, k;
+            const int8_t *xp = xc;
+            wx += dm;
+            if (kw == 5) {
+                k = kh;
+                if (dm == 1) {
+                    EML_DWK_BYTE(EML_DWK_BROW5(""));
+                } else {
+                    EML_DWK_BYTE(EML_DWK_BROW5("smlabt %[a1], %[t], %[w], %[a1]\n\t"));
+                }
+            } else {
+                for (ky = kh; ky > 0; --ky) {
+                    k = kw;
+                    if (dm == 1) {
+                        EML_DWK_BYTE(EML_DWK_BROWN(""));
+                    } else {
+                        EML_DWK_BYTE(EML_DWK_BROWN("smlabt %[a1], %[t], %[w], %[a1]\n\t"));
+                    }
+                    xp += rk;
+                }
+            }
+            EML_DWN_STORE(acc0, 0);
+            if (dm == 2) {
+                EML_DWN_STORE(acc1, 1);
+            }
+            o += dm;
+            xc += 1;
+        }
+        x += sC;
+    }
+}
+
+void eml_dwk_run1_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwk_run1_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwk_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+void eml_dwk_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
+EML_DWP_NOINLINE void eml_dwk_run1_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                        int8_t *o)
+{
+    eml_dwk_run(0, 1, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwk_run1_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                         int8_t *o)
+{
+    eml_dwk_run(1, 1, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwk_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                        int8_t *o)
+{
+    eml_dwk_run(0, 2, q, x, rs, sC, n, o);
+}
+EML_DWP_NOINLINE void eml_dwk_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
+                                         int8_t *o)
+{
+    eml_dwk_run(1, 2, q, x, rs, sC, n, o);
+}
+
+/* scratch bytes: 12 + 2 K bytes a channel of records (4 + 2 K + 8 words per 4 channels, K = k_h k_w taps), 2 K
+ * more per multiplier-1 tail channel (one word a tap), K in_c (the patch), 4 (alignment) */
+static int32_t eml_dwk_bytes(const eml_dwconv_params_t *p)
+{
+    const int32_t K = p->k_h * p->k_w;
+    return (12 + 3 * K) * p->out_c + (p->depth_mul == 1 ? 2 * K * (p->out_c & 3) : 0) + 4;
+}
+
+static int eml_dwk_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h >= 1 && p->k_h <= 7 && p->k_w >= 1 && p->k_w <= 7 && p->dil_h == 1 && p->dil_w == 1 &&
+           p->stride_w >= 1 && p->stride_h >= 1 && p->depth_mul >= 1 && p->depth_mul <= 2 &&
+           p->in_c * p->depth_mul == p->out_c && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 &&
+           eml_dwk_bytes(p) <= p->rows_bytes;
+}
+#endif
+
+/* Depthwise windows other than 3x3 (the renderer calls this, and adds the section, only for those, so that models
+ * of 3x3 depthwise carry none of its code): the Cortex-M DSP direct kernel where the layer has its scratch
+ * (lower.dw_direct_bytes), else eml_dwconv2d_s8. */
+void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+#if EML_USE_DSP
+    if (rows != NULL && eml_dwk_ok(p)) {
+        const int32_t C = p->in_c;
+        const int32_t OC = p->out_c;
+        const int32_t K = p->k_h * p->k_w;
+        const int32_t act = p->act_min != -128 || p->act_max != 127;
+        int32_t *wx = (int32_t *)(void *)(rows + ((4 - ((uintptr_t)rows & 3)) & 3));
+        /* after the records: eml_dwk_bytes less the patch and the alignment */
+        int8_t *patch = (int8_t *)wx + eml_dwk_bytes(p) - 4 - K * OC;
+        eml_dwn_t q;
+        int32_t g, t;
+        q.wx = wx;
+        const int32_t dm = p->depth_mul;
+        const int32_t gi = dm == 1 ? 4 : 2; /* input channels of a group */
+        const eml_dwn_fn run = dm == 1 ? (act ? eml_dwk_run1_clamp : eml_dwk_run1_ssat)
+                                       : (act ? eml_dwk_run2_clamp : eml_dwk_run2_ssat);
+        for (g = 0; g + gi <= C; g += gi) { /* 4 bias, per tap 2 words, (m, e - 1) x 4 */
+            const int32_t o0 = g * dm;
+            for (t = 0; t < 4; ++t) {
+                wx[t] = (int32_t)((uint32_t)bias_full[o0 + t] * 2u);
+                wx[4 + 2 * K + 2 * t] = mult[o0 + t];
+                wx[5 + 2 * K + 2 * t] = -shift[o0 + t] - 1;
+            }
+            for (t = 0; t < K; ++t) {
+                const int8_t *wt = w + t * OC + o0;
+                if (dm == 1) { /* (w0, w2), (w1, w3) */
+                    const int32_t v = eml_load32(wt);
+                    wx[4 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
+                    wx[5 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
+                } else { /* (w0, w1), (w2, w3) */
+                    wx[4 + 2 * t] = eml_pack16(2 * wt[0], 2 * wt[1]);
+                    wx[5 + 2 * t] = eml_pack16(2 * wt[2], 2 * wt[3]);
+                }
+            }
+            wx += 12 + 2 * K;
+        }
+        for (; g < C; ++g) { /* tail: bias(es), one word a tap, (m, e - 1) x dm */
+            const int32_t o0 = g * dm;
+            for (t = 0; t < dm; ++t) {
+                *wx++ = (int32_t)((uint32_t)bias_full[o0 + t] * 2u);
+            }
+            for (t = 0; t < K; ++t) {
+                *wx++ = eml_pack16(2 * w[t * OC + o0], dm == 2 ? 2 * w[t * OC + o0 + 1] : 0);
+            }
+            for (t = 0; t < dm; ++t) {
+                *wx++ = mult[o0 + t];
+                *wx++ = -shift[o0 + t] - 1;
+            }
+        }
+        eml_dwn_walk(p, in, &q, run, patch, out);
+        return;
+    }
+#endif
+    eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
 }
 /* @end */
 /* @section fc */

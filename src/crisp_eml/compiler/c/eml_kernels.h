@@ -85,6 +85,11 @@ typedef struct {
 void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                      const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 /* @end */
+/* @section dwk */
+/* depthwise windows other than 3x3, up to 7x7: rows: NULL, or lower.dw_direct_bytes of scratch (Cortex-M DSP) */
+void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+/* @end */
 /* @section fc */
 /* w: out_depth rows of in_depth int8 weights, each row padded with zeros to k_pad (in_depth rounded up to a
  * multiple of 4) so that every row starts at a multiple of 4 bytes and ends on a whole word; rq_fold (per-tensor

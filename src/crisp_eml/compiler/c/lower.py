@@ -207,18 +207,34 @@ def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
     return 4 * DW_RECORD_WORDS * i("out_c") + 3 if applies else 0
 
 
+# balanced gives the direct depthwise kernels their records only up to the layer's own activations and this many
+# bytes: the scratch is one static block beside the arena, so a wide 5x5 layer (87 B a channel: 84 KB at 960
+# channels) would add its records to every model's RAM; --optimize speed gives them whatever their size
+DW_DIRECT_BALANCED_MAX = 16384
+
+
 def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
-    """Scratch bytes of the Cortex-M DSP direct strided depthwise 3x3 ``eml_dwn_s8`` (mirrors ``eml_dwn_ok``
-    in eml_kernels.c, less its scratch test), 0 when it does not apply."""
+    """Scratch bytes of the Cortex-M DSP direct depthwise kernels: ``eml_dwn_s8`` (3x3 at stride_w >= 2, mirrors
+    ``eml_dwn_ok``) and ``eml_dwk_s8`` (any other window up to 7x7 at any stride, mirrors ``eml_dwk_ok`` /
+    ``eml_dwk_bytes``) in eml_kernels.c, less their scratch tests,
+    0 when it does not apply. Proportional to the channels: records of 12 + 2 K bytes a channel (K = k_h k_w taps;
+    2 K more per tail channel at multiplier 1), a K-tap patch of the input channels, 4 for alignment."""
     def i(k: str) -> int:
         v = f[k]
         assert isinstance(v, int)
         return v
 
-    ok = (i("k_h") == 3 and i("k_w") == 3 and i("dil_h") == 1 and i("dil_w") == 1 and i("stride_w") >= 2
-          and i("stride_h") >= 1 and i("depth_mul") in (1, 2) and i("rq_fast") == 1
-          and i("pad_h") >= 0 and i("pad_w") >= 0)
-    return 39 * i("out_c") + 2 * (i("out_c") % 4) + 4 if ok else 0
+    kh, kw, oc = i("k_h"), i("k_w"), i("out_c")
+    k3 = kh == 3 and kw == 3
+    ok = (1 <= kh <= 7 and 1 <= kw <= 7 and (not k3 or i("stride_w") >= 2) and i("dil_h") == 1
+          and i("dil_w") == 1 and i("stride_w") >= 1 and i("stride_h") >= 1 and i("depth_mul") in (1, 2)
+          and i("rq_fast") == 1 and i("pad_h") >= 0 and i("pad_w") >= 0)
+    if not ok:
+        return 0
+    if k3:
+        return 39 * oc + 2 * (oc % 4) + 4
+    k = kh * kw
+    return (12 + 3 * k) * oc + (2 * k * (oc % 4) if i("depth_mul") == 1 else 0) + 4
 
 
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
@@ -479,15 +495,24 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                 ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
             elif optimize == "ram":
                 ring = 0
-            elif direct:
-                # balanced and speed: room for the Cortex-M direct strided kernel (eml_dwn_s8, stride >= 2,
-                # multiplier 1 or 2), which needs its records whatever the row width: on narrow rows they exceed
-                # the ring, and the ring kernel takes ~1.5-2x its instructions there (other builds ignore it)
+            elif direct and (optimize == "speed"
+                             or direct <= min(in_t.nbytes + out_t.nbytes, DW_DIRECT_BALANCED_MAX)):
+                # speed, and balanced within bounds: room for the Cortex-M direct kernels (eml_dwn_s8: 3x3 at
+                # stride >= 2; eml_dwk_s8: other windows up to 7x7 at any stride; multiplier 1 or 2), which need
+                # their records whatever the row width: on narrow rows they exceed the ring, and the ring kernel
+                # takes ~1.5-2x their instructions there; other windows have no ring and the element loop takes
+                # 2-4x (other builds ignore it)
                 ring = max(ring, direct)
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
             ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
-            layer.call = f"eml_dwconv2d_s8(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
+            # windows other than 3x3 with the direct kernel's scratch: its own entry and section (3x3 models
+            # carry none of its code)
+            dwk = bool(ring) and direct > 0 and (kh, kw) != (3, 3)
+            if dwk:
+                layer.sections.append("dwk")
+            kernel = "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
+            layer.call = f"{kernel}(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
         prm = op_params(g, op)
         w = _const(g, op, 1)
