@@ -133,7 +133,7 @@ def test_depthwise_records_scratch_by_mode(h: int, w: int, c: int, dil: int, gra
 
 def test_wide_5x5_depthwise_gets_the_direct_kernel_only_in_speed_mode() -> None:
     """The direct k x k depthwise kernel's records grow with the channels (87 B a channel for 5x5): balanced
-    grants them up to the layer's activations and DW_DIRECT_BALANCED_MAX, speed always, ram never."""
+    grants them up to DW_DIRECT_BALANCED_MAX bytes, speed always, ram never."""
     from crisp_eml.compiler.c.lower import DW_DIRECT_BALANCED_MAX
     from crisp_eml.compiler.planner import plan_memory
     from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
@@ -143,6 +143,6 @@ def test_wide_5x5_depthwise_gets_the_direct_kernel_only_in_speed_mode() -> None:
         src = render_library(g, plan_memory(g), RenderOptions(name="k", optimize=optimize))["src/k.c"]
         return "eml_dwk_s8(" in src
 
-    assert (12 + 3 * 25) * 240 > DW_DIRECT_BALANCED_MAX
+    assert DW_DIRECT_BALANCED_MAX < (12 + 3 * 25) * 240
     assert not kernel(240, "balanced") and kernel(240, "speed") and not kernel(240, "ram")
     assert kernel(64, "balanced") and not kernel(64, "ram")

@@ -207,9 +207,9 @@ def dw_records_bytes(f: dict[str, int | list[int]]) -> int:
     return 4 * DW_RECORD_WORDS * i("out_c") + 3 if applies else 0
 
 
-# balanced gives the direct depthwise kernels their records only up to the layer's own activations and this many
-# bytes: the scratch is one static block beside the arena, so a wide 5x5 layer (87 B a channel: 84 KB at 960
-# channels) would add its records to every model's RAM; --optimize speed gives them whatever their size
+# balanced gives the direct depthwise kernels their records only up to this many bytes: the scratch is one static
+# block beside the arena, so a wide 5x5 layer (87 B a channel: 84 KB at 960 channels) would add its records to
+# the model's RAM; --optimize speed gives them whatever their size
 DW_DIRECT_BALANCED_MAX = 16384
 
 
@@ -495,8 +495,7 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                 ring = max(ring, 3 * (ow + 2) * ic + 4 * oc)
             elif optimize == "ram":
                 ring = 0
-            elif direct and (optimize == "speed"
-                             or direct <= min(in_t.nbytes + out_t.nbytes, DW_DIRECT_BALANCED_MAX)):
+            elif direct and (optimize == "speed" or direct <= DW_DIRECT_BALANCED_MAX):
                 # speed, and balanced within bounds: room for the Cortex-M direct kernels (eml_dwn_s8: 3x3 at
                 # stride >= 2; eml_dwk_s8: other windows up to 7x7 at any stride; multiplier 1 or 2), which need
                 # their records whatever the row width: on narrow rows they exceed the ring, and the ring kernel
