@@ -933,54 +933,35 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
 
 /* w: the constant words above. One function a kind, and a clamped variant (the activation narrows the int8
  * range), each in its own section: a model carries only the ones it calls */
+#define EML_CTK_FN(name, kind, clamp)                                                                               \
+    void name(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)                          \
+    {                                                                                                               \
+        eml_ctk_run(p, in, w, out, kind, clamp);                                                                    \
+    }
 /* @end */
 /* @section convtk0 */
-void eml_conv2d_tk0_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 0, 0);
-}
+EML_CTK_FN(eml_conv2d_tk0_s8, 0, 0)
 /* @end */
 /* @section convtk0c */
-void eml_conv2d_tk0c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 0, 1);
-}
+EML_CTK_FN(eml_conv2d_tk0c_s8, 0, 1)
 /* @end */
 /* @section convtk1 */
-void eml_conv2d_tk1_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 1, 0);
-}
+EML_CTK_FN(eml_conv2d_tk1_s8, 1, 0)
 /* @end */
 /* @section convtk1c */
-void eml_conv2d_tk1c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 1, 1);
-}
+EML_CTK_FN(eml_conv2d_tk1c_s8, 1, 1)
 /* @end */
 /* @section convtk2 */
-void eml_conv2d_tk2_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 2, 0);
-}
+EML_CTK_FN(eml_conv2d_tk2_s8, 2, 0)
 /* @end */
 /* @section convtk2c */
-void eml_conv2d_tk2c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 2, 1);
-}
+EML_CTK_FN(eml_conv2d_tk2c_s8, 2, 1)
 /* @end */
 /* @section convtk3 */
-void eml_conv2d_tk3_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 3, 0);
-}
+EML_CTK_FN(eml_conv2d_tk3_s8, 3, 0)
 /* @end */
 /* @section convtk3c */
-void eml_conv2d_tk3c_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
-{
-    eml_ctk_run(p, in, w, out, 3, 1);
-}
+EML_CTK_FN(eml_conv2d_tk3c_s8, 3, 1)
 /* @end */
 /* @section conv16 */
 void eml_conv2d_w16_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, const int32_t *bias,
@@ -2128,18 +2109,14 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
 }
 
 /* one function per activation case (external, never cloned: see EML_DWP_ROW_FN) */
-void eml_dwn_run_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-EML_DWP_NOINLINE void eml_dwn_run_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                       int8_t *o)
-{
-    eml_dwn_run(0, q, x, rs, sC, n, o);
-}
-EML_DWP_NOINLINE void eml_dwn_run_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                        int8_t *o)
-{
-    eml_dwn_run(1, q, x, rs, sC, n, o);
-}
+#define EML_DWN_RUN_FN(name, call)                                                                                  \
+    void name(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);                 \
+    EML_DWP_NOINLINE void name(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o)  \
+    {                                                                                                               \
+        call;                                                                                                       \
+    }
+EML_DWN_RUN_FN(eml_dwn_run_ssat, eml_dwn_run(0, q, x, rs, sC, n, o))
+EML_DWN_RUN_FN(eml_dwn_run_clamp, eml_dwn_run(1, q, x, rs, sC, n, o))
 
 static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, const eml_dwn_t *q, const int8_t *x,
                                                                int32_t rs, int32_t sC, int32_t n, int8_t *o)
@@ -2174,18 +2151,8 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
     }
 }
 
-void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-EML_DWP_NOINLINE void eml_dwn_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                        int8_t *o)
-{
-    eml_dwn_run2(0, q, x, rs, sC, n, o);
-}
-EML_DWP_NOINLINE void eml_dwn_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                         int8_t *o)
-{
-    eml_dwn_run2(1, q, x, rs, sC, n, o);
-}
+EML_DWN_RUN_FN(eml_dwn_run2_ssat, eml_dwn_run2(0, q, x, rs, sC, n, o))
+EML_DWN_RUN_FN(eml_dwn_run2_clamp, eml_dwn_run2(1, q, x, rs, sC, n, o))
 
 /* the k_h x k_w window at input (iy0, ix0) into patch (k_h rows of k_w in_c bytes), the zero point outside the
  * image: per row the image columns are one contiguous block of the input (memcpy: a patch row of 64 channels is
@@ -2584,30 +2551,10 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
     }
 }
 
-void eml_dwk_run1_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-void eml_dwk_run1_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-void eml_dwk_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-void eml_dwk_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n, int8_t *o);
-EML_DWP_NOINLINE void eml_dwk_run1_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                        int8_t *o)
-{
-    eml_dwk_run(0, 1, q, x, rs, sC, n, o);
-}
-EML_DWP_NOINLINE void eml_dwk_run1_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                         int8_t *o)
-{
-    eml_dwk_run(1, 1, q, x, rs, sC, n, o);
-}
-EML_DWP_NOINLINE void eml_dwk_run2_ssat(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                        int8_t *o)
-{
-    eml_dwk_run(0, 2, q, x, rs, sC, n, o);
-}
-EML_DWP_NOINLINE void eml_dwk_run2_clamp(const eml_dwn_t *q, const int8_t *x, int32_t rs, int32_t sC, int32_t n,
-                                         int8_t *o)
-{
-    eml_dwk_run(1, 2, q, x, rs, sC, n, o);
-}
+EML_DWN_RUN_FN(eml_dwk_run1_ssat, eml_dwk_run(0, 1, q, x, rs, sC, n, o))
+EML_DWN_RUN_FN(eml_dwk_run1_clamp, eml_dwk_run(1, 1, q, x, rs, sC, n, o))
+EML_DWN_RUN_FN(eml_dwk_run2_ssat, eml_dwk_run(0, 2, q, x, rs, sC, n, o))
+EML_DWN_RUN_FN(eml_dwk_run2_clamp, eml_dwk_run(1, 2, q, x, rs, sC, n, o))
 
 /* scratch bytes: 12 + 2 K bytes a channel of records (4 + 2 K + 8 words per 4 channels, K = k_h k_w taps), 2 K
  * more per multiplier-1 tail channel (one word a tap), K in_c (the patch), 4 (alignment) */
