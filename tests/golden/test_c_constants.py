@@ -93,7 +93,15 @@ def check_constants(g: Graph, src: str, name: str) -> int:
             n += 256
         if op.type not in FIELDS and op.type not in TABLES:
             continue
-        if op.type in TABLES:
+        if op.type in TABLES and re.search(rf"static const int32_t {p}_wq\[", src):
+            # a small-K convolution (eml_conv2d_tk*_s8): per channel one run of words, m and -shift near its end
+            # (doubled bias, ceil(K / 4) weight words, m, rounding addend, e = -shift)
+            oc = len(prm["output_multiplier"])
+            run = np.asarray(_table(src, f"{p}_wq")).reshape(oc, -1)
+            assert run[:, -3].tolist() == list(prm["output_multiplier"]), (op.index, op.type)
+            assert (-run[:, -1]).tolist() == list(prm["output_shift"]), (op.index, op.type)
+            n += 2 * oc
+        elif op.type in TABLES:
             assert _table(src, f"{p}_mult") == list(prm["output_multiplier"]), (op.index, op.type)
             assert _table(src, f"{p}_shift") == list(prm["output_shift"]), (op.index, op.type)
             n += 2 * len(prm["output_multiplier"])
