@@ -159,7 +159,7 @@ def render_library(g: Graph, plan: PlanLike, opts: RenderOptions) -> dict[str, s
 
     ins, outs = io_tensors(g, ptr)
     optimize = check_optimize(opts.optimize)
-    layers: list[Layer] = [lower_op(g, op, name, ptr, optimize=optimize) for op in g.ops]
+    layers: list[Layer] = [lower_op(g, op, name, ptr, optimize=optimize, offsets=plan.offsets) for op in g.ops]
     a_sec, w_sec = flash.check_sections(opts.arena_section, opts.weights_section)
     opts = replace(opts, arena_section=a_sec, weights_section=w_sec)
     dedup = flash.dedupe_layers(layers)  # identical constants emitted once (weights_bytes counts them once)

@@ -1588,6 +1588,26 @@ static inline __attribute__((always_inline)) void eml_dwp_taps(const int8_t *wp,
 #undef EML_DWP_TAP2
 }
 
+/* one channel's taps as the dil_w 1 loops use them: (w0, w2), (w3, w5), (w6, w8), (w1, w4), w7, doubled in mode 3
+ * (eml_rq_fold takes the accumulator doubled; 2 w fits the int16 halves) */
+static inline __attribute__((always_inline)) void eml_dwp_pack(const int8_t *wp, int32_t OC, int32_t mode, int32_t *k)
+{
+    int32_t t[9];
+    eml_dwp_taps(wp, OC, t);
+    k[0] = eml_pack16(t[0], t[2]);
+    k[1] = eml_pack16(t[3], t[5]);
+    k[2] = eml_pack16(t[6], t[8]);
+    k[3] = eml_pack16(t[1], t[4]);
+    k[4] = t[7];
+    if (mode == 3) {
+        k[0] = __sadd16(k[0], k[0]);
+        k[1] = __sadd16(k[1], k[1]);
+        k[2] = __sadd16(k[2], k[2]);
+        k[3] = __sadd16(k[3], k[3]);
+        k[4] += k[4];
+    }
+}
+
 /* one output row (rows2: two, the second out_w * out_c bytes on), output channel by output channel: x: ring row 0
  * of input channel 0 (rows 1, 2, 3 at x + d1, x + d2, x + d3, channels S apart), w: tap 0 of channel 0 (taps
  * out_c apart). kind 0: dil_w 1 (pairs: and stride 1), 1: dil_w 2
@@ -1657,20 +1677,13 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                 k1c = bias[4];
                 bias += 9;
             } else {
-                int32_t t[9];
-                eml_dwp_taps(w, OC, t);
-                k02a = eml_pack16(t[0], t[2]);
-                k02b = eml_pack16(t[3], t[5]);
-                k02c = eml_pack16(t[6], t[8]);
-                k1ab = eml_pack16(t[1], t[4]);
-                k1c = t[7];
-                if (mode == 3) { /* doubled weights: eml_rq_fold */
-                    k02a = __sadd16(k02a, k02a);
-                    k02b = __sadd16(k02b, k02b);
-                    k02c = __sadd16(k02c, k02c);
-                    k1ab = __sadd16(k1ab, k1ab);
-                    k1c += k1c;
-                }
+                int32_t k[5];
+                eml_dwp_pack(w, OC, mode, k);
+                k02a = k[0];
+                k02b = k[1];
+                k02c = k[2];
+                k1ab = k[3];
+                k1c = k[4];
             }
             if (rows2) { /* 2 x 2 outputs a block: ring rows 1 and 2 feed both output rows */
                 const int8_t *const xend = xp + n2;
@@ -1823,39 +1836,18 @@ static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const in
     const int32_t K1 = 2 * p->out_offset + 1;
     int32_t c;
     for (c = 0; c < OC; ++c, r += EML_DWP_REC) {
-        int32_t t[9];
-        int32_t k02a, k02b, k02c, k1ab, k1c;
-        eml_dwp_taps(w + c, OC, t);
-        k02a = eml_pack16(t[0], t[2]);
-        k02b = eml_pack16(t[3], t[5]);
-        k02c = eml_pack16(t[6], t[8]);
-        k1ab = eml_pack16(t[1], t[4]);
-        k1c = t[7];
-        r[5] = bias[c];
+        eml_dwp_pack(w + c, OC, mode, r); /* r[0..4] */
+        r[5] = mode == 3 ? (int32_t)((uint32_t)bias[c] * 2u) : bias[c]; /* doubled: eml_rq_fold */
         r[6] = mult[c];
         r[7] = shift[c];
-        r[8] = 0;
-        if (mode == 3) { /* doubled weights and bias: eml_rq_fold */
-            k02a = __sadd16(k02a, k02a);
-            k02b = __sadd16(k02b, k02b);
-            k02c = __sadd16(k02c, k02c);
-            k1ab = __sadd16(k1ab, k1ab);
-            k1c += k1c;
-            r[5] = (int32_t)((uint32_t)bias[c] * 2u);
-            r[8] = K1 * (1 << (-shift[c] - 1));
-        }
-        r[0] = k02a;
-        r[1] = k02b;
-        r[2] = k02c;
-        r[3] = k1ab;
-        r[4] = k1c;
+        r[8] = mode == 3 ? K1 * (1 << (-shift[c] - 1)) : 0;
     }
 }
 
 /* one function per (mode, kind, pairs, rows2) in use: each gets its own register allocation (measured on the M4:
  * fewer spills and fewer instructions than the nine bodies inlined into one dispatcher). External and never
  * cloned, so the dispatcher's calls keep their relocations: compiler.flash attributes kernel code by them. */
-#define EML_DWP_ROW_FN(name, md, kd, pr, r2, sp, rc)                                                                    \
+#define EML_DWP_ROW_FN(name, md, kd, pr, r2, sp, rc)                                                                   \
     void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3, int32_t S,         \
               const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *shift, int8_t *out);        \
     EML_DWP_NOINLINE void name(const eml_dwconv_params_t *p, const int8_t *x, int32_t d1, int32_t d2, int32_t d3,   \
@@ -2662,8 +2654,8 @@ static inline int32_t eml_fc_rq(int32_t a, int32_t m, int32_t e, int32_t K)
  * and two SXTB16 serve 4 rows (a classifier head's small depth leaves few MACs per output to spread the rest
  * over). The words are addressed from the ends of the input's whole words and of the rows by one index that
  * counts up to 0: no end pointer to keep (GCC still spills a few bases: ~28 instructions a word for 16 MACs,
- * against ~32 with 5 stepped pointers and an end). The rows' zero padding lets the input's last depth % 4 bytes (zero above, built once per batch) go as one more word;
- * the requantization is ~6 instructions into the store. */
+ * against ~32 with 5 stepped pointers and an end). The rows' zero padding lets the input's last depth % 4 bytes
+ * (zero above, built once per batch) go as one more word; the requantization is ~6 instructions into the store. */
 static void eml_fc_fold(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
                         const int32_t *mult, const int32_t *shift, int8_t *out)
 {

@@ -9,8 +9,7 @@ the kernels (weight interleaving, bias folding, parameter structs).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -380,28 +379,25 @@ class LowerCtx:
         return self.add_array("int8_t", suffix, np.asarray(t.data, np.int64))
 
 
-_ARENA_AT = re.compile(r"^&\w+_arena\[(\d+)\]$")
-
-
-def _concat_in_place(g: Graph, op: Op, ptr: Callable[[int], str]) -> bool:
+def _concat_in_place(g: Graph, op: Op, offsets: Mapping[int, int] | None) -> bool:
     """Whether every input of a concatenation whose inputs are whole blocks of its output (nothing outside the
-    axis) already sits where the output holds it (the planner's write-order overlap put it there), so the
-    concatenation has nothing to move."""
-    def at(ti: int) -> int | None:
-        m = _ARENA_AT.match(ptr(ti))
-        return int(m.group(1)) if m else None
-
-    pos = at(op.outputs[0])
+    axis) already sits where the output holds it in the arena (the planner's write-order overlap put it there),
+    so the concatenation has nothing to move."""
+    if offsets is None or op.outputs[0] not in offsets:
+        return False
+    pos = offsets[op.outputs[0]]
     for ti in op.inputs:
-        if pos is None or g.tensor(ti).data is not None or at(ti) != pos:
+        if g.tensor(ti).data is not None or offsets.get(ti) != pos:
             return False
         pos += g.tensor(ti).nbytes
     return True
 
 
-def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimize: str = "balanced") -> Layer:
+def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimize: str = "balanced",
+             offsets: Mapping[int, int] | None = None) -> Layer:
     """``ptr(tensor_index)`` gives the C expression of an activation tensor's address in the arena; ``optimize``
-    (ram | balanced | speed) picks kernels and weight layouts where those pull apart."""
+    (ram | balanced | speed) picks kernels and weight layouts where those pull apart; ``offsets`` (the plan's
+    arena offsets, when known) lets a concatenation see that its producers already wrote it in place."""
     from crisp_eml.compiler.opdefs import find
 
     d = find(g, op)
@@ -661,7 +657,7 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                                  "quantization")
         outer = int(np.prod(out_t.shape[:axis]))
         inner = [int(np.prod(g.tensor(i).shape[axis:])) for i in op.inputs]
-        if outer == 1 and _concat_in_place(g, op, ptr):
+        if outer == 1 and _concat_in_place(g, op, offsets):
             layer.sections = []
             layer.call = "/* in place: the producers wrote each input where the output holds it */"
             return layer
