@@ -1971,7 +1971,7 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
  * channels a tap is then one input word: SXTB16 and SXTB16 ROR 8 give (x0, x2), (x1, x3) and SMLABB/SMLATT add
  * each channel's product; the accumulators are the sums doubled (mod 2^32), which is what eml_mbqm_fast's SMMULR
  * takes (no per-output x + x). The last C % 4 channels (depth multiplier 1) and depth multiplier 2 take byte taps
- * instead (their records: see EML_DWN2_PAIR). Every window adds all 9 taps to bias_full (bias + in_offset * all taps'
+ * instead (their records: see EML_DWN1_PAIR, EML_DWN2_P). Every window adds all 9 taps to bias_full (bias + in_offset * all taps'
  * weights): a window that leaves the image is first copied into a 3x3 patch in the scratch with the input zero
  * point outside (x + in_offset = 0 there: in_offset * w - in_offset * w, the same integer TFLite gets by skipping
  * the tap). Outputs are written in NHWC order, each 4 (or 2, or 1) channels after their taps are read: the order
@@ -2038,20 +2038,9 @@ typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, 
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
 
-/* depth multiplier 2: per input channel one record of 15 words, the 2 doubled biases, per tap the doubled weights
- * of its 2 output channels as one (2 w0, 2 w1) word, (m, e - 1) x 2. A tap is one LDRSB of the input byte and
- * SMLABB / SMLABT into the 2 accumulators; the taps go in pairs so that one LDRD fetches 2 weight words (7
- * instructions per 4 MACs). Byte loads read exactly the window: any channel count, nothing past the input.
- * Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
+/* Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
  * weights of taps (0, 1), (2, 3), (4, 5), (6, 7), (8, 0) as int16 pairs, (m, e - 1); SMLABB / SMLABT add a pair's
- * 2 taps into the one accumulator. */
-#define EML_DWN2_PAIR(xa, xb, adv)                                                                                  \
-    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
-    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                           \
-    "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"                                                                        \
-    "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"                                                                        \
-    "smlabb %[a0], %[t1], %[w1], %[a0]\n\t"                                                                        \
-    "smlabt %[a1], %[t1], %[w1], %[a1]\n\t"
+ * 2 taps into the one accumulator (depth multiplier 2: EML_DWN2_P). */
 #define EML_DWN1_PAIR(xa, xb, adv)                                                                                  \
     "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                         \
     "ldr %[w0], [%[wp]], #4\n\t"                                                                                   \
@@ -2110,23 +2099,75 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
 EML_DWN_RUN_FN(eml_dwn_run_ssat, eml_dwn_run(0, q, x, rs, sC, n, o))
 EML_DWN_RUN_FN(eml_dwn_run_clamp, eml_dwn_run(1, q, x, rs, sC, n, o))
 
+/* depth multiplier 2, per input channel (its 2 outputs): taps 2k and 2k + 1 (k < 4) as one word (x_2k, x_2k+1) (2
+ * LDRSB and PKHBT) and one SMLAD per output against the record's (2 w_2k, 2 w_2k+1) of that output; tap 8 one
+ * LDRSB and SMLABB / SMLABT against (2 w8 o0, 2 w8 o1): 31 instructions for 18 MACs (the byte taps were 35).
+ * Record of 15 words: 2 doubled biases, (P0 o0, P0 o1) .. (P3 o0, P3 o1), T8, (m, e - 1) x 2. */
+#define EML_DWN2_P(xa, xb, adv)                                                                                    \
+    "ldrsb %[t0], [%[xp]" xa "]\n\t" adv "ldrsb %[t1], [%[xp]" xb "]\n\t"                                          \
+    "pkhbt %[t0], %[t0], %[t1], lsl #16\n\t"                                                                        \
+    "ldrd %[w0], %[w1], [%[wp]], #8\n\t"                                                                            \
+    "smlad %[a0], %[t0], %[w0], %[a0]\n\t"                                                                          \
+    "smlad %[a1], %[t0], %[w1], %[a1]\n\t"
+/* the requantization of 2 outputs (as EML_DWN_STORE), both saturated to int8 (SSAT ..., ASR #1) and packed into
+ * one halfword (BFI): with an activation, the clamp of both at once in byte lanes (SSUB8 sets GE where a lane is
+ * >= the bound, SEL keeps it or takes the bound: exact, [lo, hi] lies inside int8), then one STRH (unaligned is
+ * fine on the M4). 14 instructions for 2 outputs, 18 clamped (the compiler's clamp branches and spills were ~30). */
+#define EML_DWN2_RQ(v, a, m, e)                                                                                     \
+    "ldrd %[" m "], %[" e "], [%[wp]], #8\n\t"                                                                      \
+    "smmulr %[" v "], %[" a "], %[" m "]\n\t"                                                                       \
+    "add %[" v "], %[" v "], %[" v "], asr #31\n\t"                                                                 \
+    "asr %[" v "], %[" v "], %[" e "]\n\t"                                                                          \
+    "add %[" v "], %[" v "], %[off]\n\t"
+#define EML_DWN2_ST(act, acc0, acc1, op)                                                                            \
+    do {                                                                                                            \
+        int32_t v0_, v1_, m_, e_;                                                                                   \
+        if (act) {                                                                                                  \
+            __asm__(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
+                    "ssat %[v0], #8, %[v0], asr #1\n\t"                                                             \
+                    "ssat %[v1], #8, %[v1], asr #1\n\t"                                                             \
+                    "bfi %[v0], %[v1], #8, #8\n\t"                                                                  \
+                    "ssub8 %[m], %[v0], %[lo]\n\t"                                                                  \
+                    "sel %[v0], %[v0], %[lo]\n\t"                                                                   \
+                    "ssub8 %[m], %[hi], %[v0]\n\t"                                                                  \
+                    "sel %[v0], %[v0], %[hi]\n\t"                                                                   \
+                    "strh %[v0], [%[o]], #2\n\t"                                                                    \
+                    : [v0] "=&r"(v0_), [v1] "=&r"(v1_), [m] "=&r"(m_), [e] "=&r"(e_), [wp] "+r"(wx), [o] "+r"(op) \
+                    : [a0] "r"(acc0), [a1] "r"(acc1), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)                \
+                    : "memory");                                                                                    \
+        } else {                                                                                                    \
+            __asm__(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
+                    "ssat %[v0], #8, %[v0], asr #1\n\t"                                                             \
+                    "ssat %[v1], #8, %[v1], asr #1\n\t"                                                             \
+                    "bfi %[v0], %[v1], #8, #8\n\t"                                                                  \
+                    "strh %[v0], [%[o]], #2\n\t"                                                                    \
+                    : [v0] "=&r"(v0_), [v1] "=&r"(v1_), [m] "=&r"(m_), [e] "=&r"(e_), [wp] "+r"(wx), [o] "+r"(op) \
+                    : [a0] "r"(acc0), [a1] "r"(acc1), [off] "r"(off21)                                              \
+                    : "memory");                                                                                    \
+        }                                                                                                           \
+    } while (0)
+/* lo, hi repeated in the 4 byte lanes (SSUB8 / SEL operands of EML_DWN2_ST) */
+#define EML_DWN2_LANES(v) ((int32_t)(((uint32_t)(v) & 0xffu) * 0x01010101u))
+
 static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, const eml_dwn_t *q, const int8_t *x,
                                                                int32_t rs, int32_t sC, int32_t n, int8_t *o)
 {
     const int32_t C = q->C;
     const int32_t off21 = q->off21;
-    const int32_t lo = q->lo;
-    const int32_t hi = q->hi;
+    const int32_t lo4 = EML_DWN2_LANES(q->lo);
+    const int32_t hi4 = EML_DWN2_LANES(q->hi);
+    (void)lo4;
+    (void)hi4;
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
         const int8_t *const oend = o + 2 * C;
-        for (; o != oend; o += 2) {
+        while (o != oend) {
             int32_t acc0, acc1, t0_, t1_, w0_, w1_;
             const int8_t *xp_ = xc;
-            __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t" EML_DWN2_PAIR("", ", %[c]", "")
-                        EML_DWN2_PAIR(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN2_PAIR(", %[c]", ", %[c], lsl #1", "")
-                            EML_DWN2_ADV EML_DWN2_PAIR("", ", %[c]", "")
+            __asm__("ldrd %[a0], %[a1], [%[wp]], #8\n\t" EML_DWN2_P("", ", %[c]", "")
+                        EML_DWN2_P(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN2_P(", %[c]", ", %[c], lsl #1", "")
+                            EML_DWN2_ADV EML_DWN2_P("", ", %[c]", "")
                     "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
                     "ldr %[w0], [%[wp]], #4\n\t"
                     "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
@@ -2135,8 +2176,7 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
                       [w1] "=&r"(w1_), [xp] "+r"(xp_), [wp] "+r"(wx)
                     : [c] "r"(C), [rs] "r"(rs)
                     : "memory");
-            EML_DWN_STORE(acc0, 0);
-            EML_DWN_STORE(acc1, 1);
+            EML_DWN2_ST(act, acc0, acc1, o);
             xc += 1;
         }
         x += sC;
@@ -2277,16 +2317,31 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         }
     } else {
         run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
-        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, 9 taps (2 w0, 2 w1), (m, e - 1) x 2 */
-            *wx++ = (int32_t)((uint32_t)bias_full[g] * 2u);
-            *wx++ = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, (P0 o0, P0 o1) .. (P3 o0, P3 o1), T8, (m, e-1) x 2 */
+            /* a tap's 2 weights are adjacent bytes: one LDRH each; taps 2k, 2k + 1 make one word whose SXTB16 /
+             * SXTB16 ROR 8 are (w_2k, w_2k+1) of output 0 / 1 (all loaded first: int8_t weights may alias) */
+            const int8_t *wt = w + g;
+            const int32_t b0 = bias_full[g], b1 = bias_full[g + 1];
+            const int32_t m0 = mult[g], m1 = mult[g + 1], e0 = -shift[g] - 1, e1 = -shift[g + 1] - 1;
+            uint16_t h[9];
+            int32_t v;
             for (t = 0; t < 9; ++t) {
-                *wx++ = eml_pack16(2 * w[t * OC + g], 2 * w[t * OC + g + 1]);
+                memcpy(&h[t], wt + t * OC, 2);
             }
-            for (t = 0; t < 2; ++t) {
-                *wx++ = mult[g + t];
-                *wx++ = -shift[g + t] - 1;
+            wx[0] = (int32_t)((uint32_t)b0 * 2u);
+            wx[1] = (int32_t)((uint32_t)b1 * 2u);
+            for (t = 0; t < 4; ++t) {
+                v = (int32_t)((uint32_t)h[2 * t] | ((uint32_t)h[2 * t + 1] << 16));
+                wx[2 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
+                wx[3 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
             }
+            v = (int32_t)(((uint32_t)h[8] & 0xffu) | (((uint32_t)h[8] & 0xff00u) << 8)); /* bytes (w0, 0, w1, 0) */
+            wx[10] = eml_dwn_dbl(__sxtb16(v));
+            wx[11] = m0;
+            wx[12] = e0;
+            wx[13] = m1;
+            wx[14] = e1;
+            wx += 15;
         }
     }
     eml_dwn_walk(p, in, &q, run, patch, out);
