@@ -2112,7 +2112,8 @@ EML_DWN_RUN_FN(eml_dwn_run_clamp, eml_dwn_run(1, q, x, rs, sC, n, o))
 /* the requantization of 2 outputs (as EML_DWN_STORE), both saturated to int8 (SSAT ..., ASR #1) and packed into
  * one halfword (BFI): with an activation, the clamp of both at once in byte lanes (SSUB8 sets GE where a lane is
  * >= the bound, SEL keeps it or takes the bound: exact, [lo, hi] lies inside int8), then one STRH (unaligned is
- * fine on the M4). 14 instructions for 2 outputs, 18 clamped (the compiler's clamp branches and spills were ~30). */
+ * fine on the M4). 14 instructions for 2 outputs, 18 clamped (the compiler's clamp branches and spills were ~30).
+ * volatile: the store is the asm's effect (its outputs may be dead, as at a run's last output). */
 #define EML_DWN2_RQ(v, a, m, e)                                                                                     \
     "ldrd %[" m "], %[" e "], [%[wp]], #8\n\t"                                                                      \
     "smmulr %[" v "], %[" a "], %[" m "]\n\t"                                                                       \
@@ -2123,7 +2124,7 @@ EML_DWN_RUN_FN(eml_dwn_run_clamp, eml_dwn_run(1, q, x, rs, sC, n, o))
     do {                                                                                                            \
         int32_t v0_, v1_, m_, e_;                                                                                   \
         if (act) {                                                                                                  \
-            __asm__(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
+            __asm__ volatile(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
                     "ssat %[v0], #8, %[v0], asr #1\n\t"                                                             \
                     "ssat %[v1], #8, %[v1], asr #1\n\t"                                                             \
                     "bfi %[v0], %[v1], #8, #8\n\t"                                                                  \
@@ -2136,7 +2137,7 @@ EML_DWN_RUN_FN(eml_dwn_run_clamp, eml_dwn_run(1, q, x, rs, sC, n, o))
                     : [a0] "r"(acc0), [a1] "r"(acc1), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)                \
                     : "memory");                                                                                    \
         } else {                                                                                                    \
-            __asm__(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
+            __asm__ volatile(EML_DWN2_RQ("v0", "a0", "m", "e") EML_DWN2_RQ("v1", "a1", "m", "e")                             \
                     "ssat %[v0], #8, %[v0], asr #1\n\t"                                                             \
                     "ssat %[v1], #8, %[v1], asr #1\n\t"                                                             \
                     "bfi %[v0], %[v1], #8, #8\n\t"                                                                  \
@@ -2212,6 +2213,14 @@ static inline __attribute__((always_inline)) int32_t eml_dwn_patch(const eml_dwc
         }
     }
     return shape;
+}
+
+/* 2 bytes, any alignment, as an unsigned halfword (one LDRH on the M4) */
+static inline uint32_t eml_dwn_ld16(const int8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
 /* both int16 halves doubled */
@@ -2317,31 +2326,36 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         }
     } else {
         run = act ? eml_dwn_run2_clamp : eml_dwn_run2_ssat;
-        for (g = 0; g < OC; g += 2) { /* per input channel: 2 bias, (P0 o0, P0 o1) .. (P3 o0, P3 o1), T8, (m, e-1) x 2 */
-            /* a tap's 2 weights are adjacent bytes: one LDRH each; taps 2k, 2k + 1 make one word whose SXTB16 /
-             * SXTB16 ROR 8 are (w_2k, w_2k+1) of output 0 / 1 (all loaded first: int8_t weights may alias) */
-            const int8_t *wt = w + g;
-            const int32_t b0 = bias_full[g], b1 = bias_full[g + 1];
-            const int32_t m0 = mult[g], m1 = mult[g + 1], e0 = -shift[g] - 1, e1 = -shift[g + 1] - 1;
-            uint16_t h[9];
-            int32_t v;
-            for (t = 0; t < 9; ++t) {
-                memcpy(&h[t], wt + t * OC, 2);
-            }
-            wx[0] = (int32_t)((uint32_t)b0 * 2u);
-            wx[1] = (int32_t)((uint32_t)b1 * 2u);
-            for (t = 0; t < 4; ++t) {
-                v = (int32_t)((uint32_t)h[2 * t] | ((uint32_t)h[2 * t + 1] << 16));
-                wx[2 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
-                wx[3 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
-            }
-            v = (int32_t)(((uint32_t)h[8] & 0xffu) | (((uint32_t)h[8] & 0xff00u) << 8)); /* bytes (w0, 0, w1, 0) */
-            wx[10] = eml_dwn_dbl(__sxtb16(v));
-            wx[11] = m0;
-            wx[12] = e0;
-            wx[13] = m1;
-            wx[14] = e1;
-            wx += 15;
+        /* per input channel: 2 bias, (P0 o0, P0 o1) .. (P3 o0, P3 o1), T8, (m, e - 1) x 2. A tap's 2 weights are
+         * adjacent bytes (one LDRH); taps 2k, 2k + 1 make one word whose SXTB16 / SXTB16 ROR 8 are (w_2k, w_2k+1) of
+         * output 0 / 1. Straight-line, the window's 3 rows from 3 pointers, each word stored as soon as it is made
+         * (the compiler keeps int8_t loads after the stores before them, which may alias them: loading all first
+         * spilled): a tiny layer (4 output pixels) spent as much here as in its runs. */
+        const int8_t *r0 = w;
+        const int8_t *r1 = w + 3 * OC;
+        const int8_t *r2 = w + 6 * OC;
+        const int32_t O2 = 2 * OC;
+        uint32_t v;
+        for (g = 0; g < OC; g += 2, r0 += 2, r1 += 2, r2 += 2, wx += 15) {
+            wx[0] = (int32_t)((uint32_t)bias_full[g] * 2u);
+            wx[1] = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+            v = eml_dwn_ld16(r0) | (eml_dwn_ld16(r0 + OC) << 16);
+            wx[2] = eml_dwn_dbl(__sxtb16((int32_t)v));
+            wx[3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+            v = eml_dwn_ld16(r0 + O2) | (eml_dwn_ld16(r1) << 16);
+            wx[4] = eml_dwn_dbl(__sxtb16((int32_t)v));
+            wx[5] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+            v = eml_dwn_ld16(r1 + OC) | (eml_dwn_ld16(r1 + O2) << 16);
+            wx[6] = eml_dwn_dbl(__sxtb16((int32_t)v));
+            wx[7] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+            v = eml_dwn_ld16(r2) | (eml_dwn_ld16(r2 + OC) << 16);
+            wx[8] = eml_dwn_dbl(__sxtb16((int32_t)v));
+            wx[9] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+            wx[10] = eml_dwn_dbl(eml_pack16(r2[O2], r2[O2 + 1]));
+            wx[11] = mult[g];
+            wx[12] = -shift[g] - 1;
+            wx[13] = mult[g + 1];
+            wx[14] = -shift[g + 1] - 1;
         }
     }
     eml_dwn_walk(p, in, &q, run, patch, out);
@@ -2494,6 +2508,33 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
     "add %[xp], %[xp], %[t]\n\t" EML_DWK_NEXT
 /* any k_w, one window row: the taps C apart */
 #define EML_DWK_ROWN(ld, mid) "1:\n\t" EML_DWK_G(ld, mid, "") "add %[xp], %[xp], %[c]\n\t" EML_DWK_NEXT
+/* depth multiplier 2, k_w 5: taps j, j + 1 of a row's pair at xp + ja, xp + jb: their LDRH (x0, x1) joined into one
+ * word (x0_j, x1_j, x0_j+1, x1_j+1), SXTB16 / SXTB16 ROR 8 give (x0_j, x0_j+1), (x1_j, x1_j+1), and one SMLAD per
+ * output against the record's (2 w_j, 2 w_j+1) of that output: 11 instructions for 8 MACs (2 taps of 8, 16) */
+#define EML_DWK_P2(ja, jb)                                                                                          \
+    "ldrh %[t], [%[xp]" ja "]\n\t"                                                                                 \
+    "ldrh %[b], [%[xp]" jb "]\n\t"                                                                                 \
+    "orr %[t], %[t], %[b], lsl #16\n\t"                                                                            \
+    "sxtb16 %[u], %[t]\n\t"                                                                                        \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                                                \
+    "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                           \
+    "smlad %[a0], %[u], %[we], %[a0]\n\t"                                                                          \
+    "smlad %[a1], %[u], %[wo], %[a1]\n\t"                                                                          \
+    "ldrd %[we], %[wo], [%[wp]], #8\n\t"                                                                           \
+    "smlad %[a2], %[t], %[we], %[a2]\n\t"                                                                          \
+    "smlad %[a3], %[t], %[wo], %[a3]\n\t"
+/* the whole 5-wide window at multiplier 2: per row the pairs (0, 1), (2, 3) and tap 4 alone (EML_DWK_G); records:
+ * per row 4 pair words for taps (0, 1) (outputs 0-3), 4 for (2, 3), then tap 4's (2 w0, 2 w1), (2 w2, 2 w3) */
+#define EML_DWK_ROW5P                                                                                               \
+    "1:\n\t" EML_DWK_P2("", ", %[c]") "add %[xp], %[xp], %[c], lsl #1\n\t" EML_DWK_P2("", ", %[c]")                \
+        EML_DWK_G("ldrh", EML_DWK_MID2, ", %[c], lsl #1") "ldr %[t], %[r2]\n\t"                                        \
+    "add %[xp], %[xp], %[t]\n\t" EML_DWK_NEXT
+#define EML_DWK_GROUP2(body)                                                                                        \
+    __asm__(body                                                                                                    \
+            : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [t] "=&r"(t_), [u] "=&r"(u_),   \
+              [we] "=&r"(we_), [wo] "=&r"(wo_), [b] "=&r"(b_), [xp] "+r"(xp), [wp] "+r"(wx), [k] "+r"(k)          \
+            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : "cc", "memory")
 #define EML_DWK_GROUP(body)                                                                                         \
     __asm__(body                                                                                                    \
             : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [t] "=&r"(t_), [u] "=&r"(u_),   \
@@ -2532,6 +2573,10 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
     const int32_t r2 = rs - 2 * C;                /* k_w 5: from the row's third tap to the next row's first */
     const int32_t ng = dm == 1 ? C >> 2 : C >> 1; /* groups of 4 outputs */
     const int32_t nt = dm == 1 ? C & 3 : C & 1;   /* tail input channels */
+    const int32_t lo4 = EML_DWN2_LANES(lo);       /* multiplier 2: EML_DWN2_ST */
+    const int32_t hi4 = EML_DWN2_LANES(hi);
+    (void)lo4;
+    (void)hi4;
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
@@ -2545,7 +2590,8 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
                 if (dm == 1) {
                     EML_DWK_GROUP(EML_DWK_ROW5("ldr", EML_DWK_MID1));
                 } else {
-                    EML_DWK_GROUP(EML_DWK_ROW5("ldrh", EML_DWK_MID2));
+                    int32_t b_;
+                    EML_DWK_GROUP2(EML_DWK_ROW5P);
                 }
             } else {
                 for (ky = kh; ky > 0; --ky) {
@@ -2558,12 +2604,18 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
                     xp += rk;
                 }
             }
-            EML_DWN_STORE(acc0, 0);
-            EML_DWN_STORE(acc1, 1);
-            EML_DWN_STORE(acc2, 2);
-            EML_DWN_STORE(acc3, 3);
-            o += 4;
-            xc += dm == 1 ? 4 : 2;
+            if (dm == 1) {
+                EML_DWN_STORE(acc0, 0);
+                EML_DWN_STORE(acc1, 1);
+                EML_DWN_STORE(acc2, 2);
+                EML_DWN_STORE(acc3, 3);
+                o += 4;
+                xc += 4;
+            } else {
+                EML_DWN2_ST(act, acc0, acc1, o);
+                EML_DWN2_ST(act, acc2, acc3, o);
+                xc += 2;
+            }
         }
         for (g = nt; g > 0; --g) { /* byte taps: a word would read past the pixel */
             int32_t acc0 = wx[0], acc1 = dm == 1 ? 0 : wx[1], t_, w_, k;
@@ -2587,11 +2639,12 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
                     xp += rk;
                 }
             }
-            EML_DWN_STORE(acc0, 0);
-            if (dm == 2) {
-                EML_DWN_STORE(acc1, 1);
+            if (dm == 1) {
+                EML_DWN_STORE(acc0, 0);
+                o += 1;
+            } else {
+                EML_DWN2_ST(act, acc0, acc1, o);
             }
-            o += dm;
             xc += 1;
         }
         x += sC;
@@ -2651,7 +2704,21 @@ void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
             }
             for (t = 0; t < K; ++t) {
                 const int8_t *wt = w + t * OC + o0;
-                if (dm == 1) { /* (w0, w2), (w1, w3) */
+                if (dm == 2 && p->k_w == 5 && t % 5 < 4) { /* EML_DWK_ROW5P's pairs: row taps (0, 1), (2, 3) */
+                    const int32_t j = 4 + 2 * t;                 /* the pair's first word */
+                    uint16_t h0, h1, h2, h3;
+                    if ((t % 5) & 1) { /* written with the pair's first tap */
+                        continue;
+                    }
+                    memcpy(&h0, wt, 2);
+                    memcpy(&h1, wt + 2, 2);
+                    memcpy(&h2, wt + OC, 2);
+                    memcpy(&h3, wt + OC + 2, 2);
+                    wx[j] = eml_dwn_dbl(__sxtb16((int32_t)((uint32_t)h0 | ((uint32_t)h2 << 16))));
+                    wx[j + 1] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)((uint32_t)h0 | ((uint32_t)h2 << 16))));
+                    wx[j + 2] = eml_dwn_dbl(__sxtb16((int32_t)((uint32_t)h1 | ((uint32_t)h3 << 16))));
+                    wx[j + 3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)((uint32_t)h1 | ((uint32_t)h3 << 16))));
+                } else if (dm == 1) { /* (w0, w2), (w1, w3) */
                     const int32_t v = eml_load32(wt);
                     wx[4 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
                     wx[5 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
