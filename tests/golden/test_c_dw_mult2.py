@@ -36,6 +36,10 @@ SPECS = [
     ConvSpec(D, 7, 5, 2, 4, 3, 3),                                    # 3x3 s1 ring: 2 input channels
     ConvSpec(D, 6, 7, 7, 14, 3, 3, activation="RELU6"),               # 3x3 s1 ring: odd, clamped
     ConvSpec(D, 5, 4, 11, 22, 3, 3, padding="VALID", activation="RELU"),  # 3x3 s1 valid, narrow
+    ConvSpec(D, 7, 6, 13, 26, 3, 3, activation="RELU6"),              # 3x3 s1 direct (clamped, >= 12): C % 4 == 1
+    ConvSpec(D, 5, 9, 12, 24, 3, 3, padding="VALID", activation="RELU"),  # 3x3 s1 direct, valid
+    ConvSpec(D, 3, 2, 15, 30, 3, 3, activation="RELU"),               # 3x3 s1 direct: every window a patch
+    ConvSpec(D, 6, 5, 14, 28, 3, 3),                                  # 3x3 s1 unclamped: the ring
 ]
 
 

@@ -1980,9 +1980,14 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
  * mode: no scratch there); a layer given less keeps the ring kernel. Any other window up to 7x7, at any stride
  * (there is no ring for it, and the element loop takes 2-4x the instructions), runs the same way (eml_dwn_walk)
  * with the records and row functions of section dwk (eml_dwk_s8). */
+/* Stride 1 too at depth multiplier 2 with an activation clamp and >= 12 input channels: its byte taps gain nothing
+ * from the ring, whose clamped rows cost more (measured on the M4: 12 to 64 channels 3.5-3.8 -> 3.2-3.6
+ * instructions/MAC; unclamped, or fewer channels, the ring stays ahead). lower.dw_direct_bytes mirrors this. */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
-    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && p->stride_w >= 2 && p->stride_h >= 1 &&
+    const int32_t s1 = p->depth_mul == 2 && p->in_c >= 12 && (p->act_min != -128 || p->act_max != 127);
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && (p->stride_w >= 2 || s1) &&
+           p->stride_h >= 1 &&
            p->depth_mul >= 1 && p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast &&
            p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 2 * (p->out_c & 3) + 4 <= p->rows_bytes;
 }

@@ -213,7 +213,8 @@ DW_DIRECT_BALANCED_MAX = 16384
 
 
 def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
-    """Scratch bytes of the Cortex-M DSP direct depthwise kernels: ``eml_dwn_s8`` (3x3 at stride_w >= 2, mirrors
+    """Scratch bytes of the Cortex-M DSP direct depthwise kernels: ``eml_dwn_s8`` (3x3 at stride_w >= 2, or 1 at
+    depth multiplier 2 with a clamp and >= 12 input channels, mirrors
     ``eml_dwn_ok``) and ``eml_dwk_s8`` (any other window up to 7x7 at any stride, mirrors ``eml_dwk_ok`` /
     ``eml_dwk_bytes``) in eml_kernels.c, less their scratch tests,
     0 when it does not apply. Proportional to the channels: records of 12 + 2 K bytes a channel (K = k_h k_w taps;
@@ -225,7 +226,10 @@ def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
 
     kh, kw, oc = i("k_h"), i("k_w"), i("out_c")
     k3 = kh == 3 and kw == 3
-    ok = (1 <= kh <= 7 and 1 <= kw <= 7 and (not k3 or i("stride_w") >= 2) and i("dil_h") == 1
+    # 3x3 at stride 1: only multiplier 2, clamped, >= 12 input channels (there it beats the ring)
+    s1 = (k3 and i("stride_w") == 1 and i("depth_mul") == 2 and i("in_c") >= 12
+          and (i("act_min") != -128 or i("act_max") != 127))
+    ok = (1 <= kh <= 7 and 1 <= kw <= 7 and (not k3 or i("stride_w") >= 2 or s1) and i("dil_h") == 1
           and i("dil_w") == 1 and i("stride_w") >= 1 and i("stride_h") >= 1 and i("depth_mul") in (1, 2)
           and i("rq_fast") == 1 and i("pad_h") >= 0 and i("pad_w") >= 0)
     if not ok:
