@@ -1985,8 +1985,8 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
  * instructions/MAC; unclamped, or fewer channels, the ring stays ahead). lower.dw_direct_bytes mirrors this. */
 static int eml_dwn_ok(const eml_dwconv_params_t *p)
 {
-    const int32_t s1 = p->depth_mul == 2 && p->in_c >= 12 && (p->act_min != -128 || p->act_max != 127);
-    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && (p->stride_w >= 2 || s1) &&
+    return p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 &&
+           (p->stride_w >= 2 || (p->depth_mul == 2 && p->in_c >= 12 && (p->act_min != -128 || p->act_max != 127))) &&
            p->stride_h >= 1 &&
            p->depth_mul >= 1 && p->depth_mul <= 2 && p->in_c * p->depth_mul == p->out_c && p->rq_fast &&
            p->pad_h >= 0 && p->pad_w >= 0 && 39 * p->out_c + 2 * (p->out_c & 3) + 4 <= p->rows_bytes;
@@ -2707,29 +2707,23 @@ void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
                 wx[4 + 2 * K + 2 * t] = mult[o0 + t];
                 wx[5 + 2 * K + 2 * t] = -shift[o0 + t] - 1;
             }
-            for (t = 0; t < K; ++t) {
+            for (t = 0; dm == 1 && t < K; ++t) { /* (w0, w2), (w1, w3) */
+                const int32_t v = eml_load32(w + t * OC + o0);
+                wx[4 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
+                wx[5 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
+            }
+            for (t = 0; dm == 2 && t < K; ++t) {
                 const int8_t *wt = w + t * OC + o0;
-                if (dm == 2 && p->k_w == 5 && t % 5 < 4) { /* EML_DWK_ROW5P's pairs: row taps (0, 1), (2, 3) */
-                    const int32_t j = 4 + 2 * t;                 /* the pair's first word */
-                    uint16_t h0, h1, h2, h3;
-                    if ((t % 5) & 1) { /* written with the pair's first tap */
-                        continue;
-                    }
-                    memcpy(&h0, wt, 2);
-                    memcpy(&h1, wt + 2, 2);
-                    memcpy(&h2, wt + OC, 2);
-                    memcpy(&h3, wt + OC + 2, 2);
-                    wx[j] = eml_dwn_dbl(__sxtb16((int32_t)((uint32_t)h0 | ((uint32_t)h2 << 16))));
-                    wx[j + 1] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)((uint32_t)h0 | ((uint32_t)h2 << 16))));
-                    wx[j + 2] = eml_dwn_dbl(__sxtb16((int32_t)((uint32_t)h1 | ((uint32_t)h3 << 16))));
-                    wx[j + 3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)((uint32_t)h1 | ((uint32_t)h3 << 16))));
-                } else if (dm == 1) { /* (w0, w2), (w1, w3) */
-                    const int32_t v = eml_load32(wt);
-                    wx[4 + 2 * t] = eml_dwn_dbl(__sxtb16(v));
-                    wx[5 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8(v));
-                } else { /* (w0, w1), (w2, w3) */
+                if (p->k_w != 5 || t % 5 == 4) { /* (w0, w1), (w2, w3) */
                     wx[4 + 2 * t] = eml_pack16(2 * wt[0], 2 * wt[1]);
                     wx[5 + 2 * t] = eml_pack16(2 * wt[2], 2 * wt[3]);
+                } else if ((t % 5 & 1) == 0) { /* EML_DWK_ROW5P's pairs: row taps (0, 1), (2, 3), 4 words */
+                    const uint32_t h0 = eml_dwn_ld16(wt), h1 = eml_dwn_ld16(wt + 2);
+                    const uint32_t h2 = eml_dwn_ld16(wt + OC), h3 = eml_dwn_ld16(wt + OC + 2);
+                    wx[4 + 2 * t] = eml_dwn_dbl(__sxtb16((int32_t)(h0 | (h2 << 16))));
+                    wx[5 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)(h0 | (h2 << 16))));
+                    wx[6 + 2 * t] = eml_dwn_dbl(__sxtb16((int32_t)(h1 | (h3 << 16))));
+                    wx[7 + 2 * t] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)(h1 | (h3 << 16))));
                 }
             }
             wx += 12 + 2 * K;
