@@ -2164,6 +2164,37 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
     const int32_t hi4 = EML_DWN2_LANES(q->hi);
     (void)lo4;
     (void)hi4;
+    for (; n > 0 && act; --n) { /* clamped: taps and outputs in one asm block (xp walks the channels) */
+        const int32_t *wx = q->wx;
+        const int8_t *xp_ = x;
+        const int8_t *const oend = o + 2 * C;
+        while (o != oend) {
+            int32_t a0_, a1_, t0_, t1_, w0_, w1_;
+            __asm__ volatile("ldrd %[a0], %[a1], [%[wp]], #8\n\t" EML_DWN2_P("", ", %[c]", "")
+                                 EML_DWN2_P(", %[c], lsl #1", "", EML_DWN2_ADV) EML_DWN2_P(", %[c]", ", %[c], lsl #1", "")
+                                     EML_DWN2_ADV EML_DWN2_P("", ", %[c]", "")
+                             "ldrsb %[t0], [%[xp], %[c], lsl #1]\n\t"
+                             "ldr %[w0], [%[wp]], #4\n\t"
+                             "smlabb %[a0], %[t0], %[w0], %[a0]\n\t"
+                             "smlabt %[a1], %[t0], %[w0], %[a1]\n\t"
+                             "sub %[xp], %[xp], %[rs], lsl #1\n\t"
+                             "add %[xp], %[xp], #1\n\t"
+                             EML_DWN2_RQ("t0", "a0", "w0", "w1") EML_DWN2_RQ("t1", "a1", "w0", "w1")
+                             "ssat %[t0], #8, %[t0], asr #1\n\t"
+                             "ssat %[t1], #8, %[t1], asr #1\n\t"
+                             "bfi %[t0], %[t1], #8, #8\n\t"
+                             "ssub8 %[w0], %[t0], %[lo]\n\t"
+                             "sel %[t0], %[t0], %[lo]\n\t"
+                             "ssub8 %[w0], %[hi], %[t0]\n\t"
+                             "sel %[t0], %[t0], %[hi]\n\t"
+                             "strh %[t0], [%[o]], #2\n\t"
+                             : [a0] "=&r"(a0_), [a1] "=&r"(a1_), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w0_),
+                               [w1] "=&r"(w1_), [xp] "+r"(xp_), [wp] "+r"(wx), [o] "+r"(o)
+                             : [c] "r"(C), [rs] "r"(rs), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)
+                             : "memory");
+        }
+        x += sC;
+    }
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
@@ -2339,11 +2370,16 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         const int8_t *r0 = w;
         const int8_t *r1 = w + 3 * OC;
         const int8_t *r2 = w + 6 * OC;
+        const int8_t *r3 = w + 8 * OC;
         const int32_t O2 = 2 * OC;
+        const int32_t *const wend = wx + 15 * C;
+        const int32_t *bp = bias_full;
+        const int32_t *mp = mult;
+        const int32_t *sp = shift;
         uint32_t v;
-        for (g = 0; g < OC; g += 2, r0 += 2, r1 += 2, r2 += 2, wx += 15) {
-            wx[0] = (int32_t)((uint32_t)bias_full[g] * 2u);
-            wx[1] = (int32_t)((uint32_t)bias_full[g + 1] * 2u);
+        for (; wx != wend; r0 += 2, r1 += 2, r2 += 2, r3 += 2, bp += 2, mp += 2, sp += 2, wx += 15) {
+            wx[0] = (int32_t)((uint32_t)bp[0] * 2u);
+            wx[1] = (int32_t)((uint32_t)bp[1] * 2u);
             v = eml_dwn_ld16(r0) | (eml_dwn_ld16(r0 + OC) << 16);
             wx[2] = eml_dwn_dbl(__sxtb16((int32_t)v));
             wx[3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
@@ -2356,11 +2392,11 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
             v = eml_dwn_ld16(r2) | (eml_dwn_ld16(r2 + OC) << 16);
             wx[8] = eml_dwn_dbl(__sxtb16((int32_t)v));
             wx[9] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            wx[10] = eml_dwn_dbl(eml_pack16(r2[O2], r2[O2 + 1]));
-            wx[11] = mult[g];
-            wx[12] = -shift[g] - 1;
-            wx[13] = mult[g + 1];
-            wx[14] = -shift[g + 1] - 1;
+            wx[10] = eml_dwn_dbl(eml_pack16(r3[0], r3[1]));
+            wx[11] = mp[0];
+            wx[12] = ~sp[0]; /* -shift - 1 */
+            wx[13] = mp[1];
+            wx[14] = ~sp[1];
         }
     }
     eml_dwn_walk(p, in, &q, run, patch, out);
