@@ -1,10 +1,13 @@
-"""The Cortex-M DSP depthwise 3x3 kernel of 1-3 channels at stride >= 2 (``eml_dwt_s8``, section dwt, chosen by
-``lower.dw_tiny``: bands of windows sharing one set of taps, borders read inside the image with zero weights, chunks
-through a stack buffer): byte-identical to the numpy reference on QEMU Cortex-M4 and on the host builds (SSE2 or NEON,
-portable EML_NO_SIMD, ASan/UBSan), which run the element loop of ``eml_dwconv2d_s8`` for the same layers."""
+"""The Cortex-M DSP depthwise kernels of tiny layers: ``eml_dwt_s8`` (section dwt, ``lower.dw_tiny``: 3x3 of 1-3
+channels at stride >= 2; bands of windows sharing one set of taps, borders read inside the image with zero weights,
+chunks through a stack buffer) and ``eml_dwf_s8`` (section dwf, ``lower.dw_few``: 1-2 output pixels of windows of
+25+ taps, no padding; the int8 weights read in place): byte-identical to the numpy reference on QEMU Cortex-M4
+and on the host builds (SSE2 or NEON, portable EML_NO_SIMD, ASan/UBSan), which run the element loop of
+``eml_dwconv2d_s8`` for the same layers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,7 @@ import pytest
 
 from crisp_eml.compiler import build
 from crisp_eml.compiler.build import write_tree
-from crisp_eml.compiler.c.lower import dw_tiny
+from crisp_eml.compiler.c.lower import dw_few, dw_tiny
 from crisp_eml.compiler.planner import plan_memory
 from crisp_eml.compiler.reference import run_reference
 from crisp_eml.compiler.render import RenderOptions, render_library
@@ -35,10 +38,21 @@ SPECS = [
 ]
 
 
-def _lib(spec: ConvSpec, seed: int, out: Path) -> Graph:
+FEW = [
+    ConvSpec(D, 7, 5, 31, 31, 5, 5, stride=2, padding="VALID", activation="RELU6"),  # 2 pixels, 3 channels over 4k
+    ConvSpec(D, 5, 5, 16, 16, 5, 5, padding="VALID"),                  # 1 pixel
+    ConvSpec(D, 8, 8, 12, 12, 7, 7, stride=2, padding="VALID"),        # 7x7: a tap an iteration
+    ConvSpec(D, 6, 5, 9, 9, 5, 5, padding="VALID"),                    # 2 pixels down, 9 channels
+    ConvSpec(D, 9, 5, 8, 8, 5, 5, stride=3, padding="VALID"),          # stride 3
+    ConvSpec(D, 5, 8, 10, 10, 5, 7, padding="VALID"),                  # 5x7, 2 pixels across
+]
+CASES = [(s, "eml_dwt_s8") for s in SPECS] + [(s, "eml_dwf_s8") for s in FEW]
+
+
+def _lib(spec: ConvSpec, kernel: str, seed: int, out: Path) -> Graph:
     g = conv_graph(spec, seed=seed)
     files = render_library(g, plan_memory(g), RenderOptions(name="k"))
-    assert "eml_dwt_s8(" in files["src/k.c"], spec.label()  # the kernel under test is the one chosen
+    assert f"{kernel}(" in files["src/k.c"], spec.label()  # the kernel under test is the one chosen
     write_tree(files, out)
     return g
 
@@ -53,7 +67,7 @@ def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
 
 
 def test_specs_are_nontrivial() -> None:
-    for i, spec in enumerate(SPECS):
+    for i, (spec, _) in enumerate(CASES):
         g = conv_graph(spec, seed=i)
         out = _want(g, _vectors(g, 2, seed=i))
         assert np.unique(out).size > min(10, out.size // 2), spec.label()
@@ -81,19 +95,36 @@ def test_dw_tiny_choice() -> None:
     assert not dw_tiny(_f(out_h=3, out_w=5))  # 15 pixels: the fixed cost
 
 
+def test_dw_few_choice() -> None:
+    """Multiplier 1, 8+ channels, windows of 25+ taps, no padding, 1-2 output pixels: the kernel; otherwise not."""
+    f = _f(in_h=7, in_w=5, in_c=31, out_c=31, out_h=2, out_w=1, k_h=5, k_w=5)
+    assert dw_few(f)
+    assert dw_few({**f, "k_h": 7, "k_w": 4, "in_h": 9, "stride_h": 1, "out_h": 2})
+    assert not dw_few({**f, "out_h": 3, "in_h": 9})  # 3 pixels
+    assert not dw_few({**f, "pad_h": 1})
+    assert not dw_few({**f, "k_h": 3, "k_w": 3})
+    assert not dw_few({**f, "in_c": 7, "out_c": 7})
+    assert not dw_few({**f, "depth_mul": 2, "out_c": 62})
+    assert not dw_few({**f, "dil_w": 2})
+    assert not dw_few({**f, "in_h": 6})  # the second window would end past the image
+
+
 @pytest.mark.parametrize("optimize", ["ram", "balanced", "speed"])
-def test_no_scratch(optimize: str) -> None:
-    """The kernel needs no scratch in any mode (the layer's rows pointer is NULL)."""
-    g = conv_graph(SPECS[0], seed=0)
+@pytest.mark.parametrize("case", [0, len(SPECS)], ids=["dwt", "dwf"])
+def test_no_scratch(optimize: str, case: int) -> None:
+    """The kernels need no scratch in any mode (the layer's rows pointer is NULL, the plan's scratch 0)."""
+    spec, kernel = CASES[case]
+    g = conv_graph(spec, seed=0)
     files = render_library(g, plan_memory(g), RenderOptions(name="k", optimize=optimize))
-    call = next(line for line in files["src/k.c"].splitlines() if "eml_dwt_s8(" in line)
+    call = next(line for line in files["src/k.c"].splitlines() if f"{kernel}(" in line)
     assert "NULL" in call
+    assert json.loads(files["MANIFEST.json"])["scratch_bytes"] == 0
 
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
+    for i, (spec, kernel) in enumerate(CASES):
+        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
         vec = _vectors(g, 3, seed=i)
         exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
         got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
@@ -101,8 +132,8 @@ def test_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
 
 
 def test_under_sanitizers(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
+    for i, (spec, kernel) in enumerate(CASES):
+        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
         vec = _vectors(g, 2, seed=i)
         exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
         got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
@@ -111,8 +142,8 @@ def test_under_sanitizers(tmp_path: Path) -> None:
 
 @pytest.mark.cross
 def test_on_cortex_m4(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
+    for i, (spec, kernel) in enumerate(CASES):
+        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
         vec = _vectors(g, 3, seed=i)
         res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
         assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()

@@ -2887,6 +2887,156 @@ void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
     eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
 }
 /* @end */
+/* @section dwf */
+/* Depthwise layers of a few output pixels without padding (lower.dw_few; multiplier 1, dilation_w 1, any window
+ * up to 7 x 7, stride, dilation_h): the direct kernels' per-call records (eml_dwk_s8: 12 + 3 K bytes a channel)
+ * cost more than the MACs of so few windows. This one reads the int8 weights in place: per window and 4 channels a
+ * tap, one input word and one weight word, SXTB16 / SXTB16 ROR 8 of each, SMLABB / SMLATT into 4 accumulators
+ * (windows of rows of 3 or 5 taps in one asm loop); the last in_c % 4 channels from the last 4 (in_c >= 4). Every
+ * window is inside the image (no padding); no scratch; outputs in order, each after its window is read (element
+ * grouping). */
+#if EML_USE_DSP
+/* one tap of 4 channels: the input word at xp + xoff, the weight word at wp + woff (dilation_w 1: the taps of a
+ * row are C apart in both) */
+#define EML_DWF_T(xoff, woff)                                                                                       \
+    "ldr %[t], [%[xp]" xoff "]\n\t"                                                                                 \
+    "ldr %[u], [%[wp]" woff "]\n\t"                                                                                 \
+    "sxtb16 %[v], %[t]\n\t"                                                                                         \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                                                 \
+    "sxtb16 %[w], %[u]\n\t"                                                                                         \
+    "sxtb16 %[u], %[u], ror #8\n\t"                                                                                 \
+    "smlabb %[a0], %[v], %[w], %[a0]\n\t"                                                                           \
+    "smlatt %[a2], %[v], %[w], %[a2]\n\t"                                                                           \
+    "smlabb %[a1], %[t], %[u], %[a1]\n\t"                                                                           \
+    "smlatt %[a3], %[t], %[u], %[a3]\n\t"
+#define EML_DWF_ROW3 EML_DWF_T("", "") EML_DWF_T(", %[c]", ", %[c]") EML_DWF_T(", %[c], lsl #1", ", %[c], lsl #1")
+/* k_w 5: taps 0, 1, 2 from xp, 3 and 4 from xp + 2 C (and the weights from wp, wp + 2 C) */
+#define EML_DWF_ROW5                                                                                                \
+    EML_DWF_ROW3 "add %[xp], %[xp], %[c], lsl #1\n\t"                                                              \
+                 "add %[wp], %[wp], %[c], lsl #1\n\t" EML_DWF_T(", %[c]", ", %[c]")                                \
+                     EML_DWF_T(", %[c], lsl #1", ", %[c], lsl #1")
+/* the whole window of k_w 3 or 5 (k rows): after a row, xp on by r2 (the row step less the advance in the row) and
+ * wp past the row's weights (3 C a row of 3; 2 C advanced in a row of 5, 3 C more) */
+#define EML_DWF_WIN(row)                                                                                            \
+    "1:\n\t" row "ldr %[t], %[r2]\n\t"                                                                              \
+    "add %[xp], %[xp], %[t]\n\t"                                                                                    \
+    "add %[wp], %[wp], %[c], lsl #1\n\t"                                                                            \
+    "add %[wp], %[wp], %[c]\n\t"                                                                                    \
+    "subs %[k], %[k], #1\n\t"                                                                                       \
+    "bne 1b\n\t"
+/* any k_w, one row: a tap an iteration */
+#define EML_DWF_ROWN                                                                                                \
+    "1:\n\t" EML_DWF_T("", "") "add %[xp], %[xp], %[c]\n\t"                                                        \
+    "add %[wp], %[wp], %[c]\n\t"                                                                                    \
+    "subs %[k], %[k], #1\n\t"                                                                                       \
+    "bne 1b\n\t"
+#define EML_DWF_ASM(body)                                                                                           \
+    __asm__(body                                                                                                    \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "=&r"(t_), [u] "=&r"(u_),           \
+              [v] "=&r"(v_), [w] "=&r"(w_), [xp] "+r"(xp), [wp] "+r"(wp), [k] "+r"(k)                              \
+            : [c] "r"(C), [r2] "m"(r2)                                                                \
+            : "memory")
+
+/* channels g .. g + 3 of one window (x, wt: its first tap's input and weights), from the 4 values at a */
+static inline __attribute__((always_inline)) void eml_dwf_group(const eml_dwconv_params_t *p, const int8_t *x,
+                                                                const int8_t *wt, int32_t *a)
+{
+    const int32_t C = p->in_c;
+    const int32_t rs = p->dil_h * p->in_w * C;
+    const int32_t kw = p->k_w;
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], t_, u_, v_, w_, k, ky;
+    const int8_t *xp = x;
+    const int8_t *wp = wt;
+    if (kw == 3 || kw == 5) {
+        const int32_t r2 = rs - (kw == 5 ? 2 * C : 0);
+        k = p->k_h;
+        if (kw == 3) {
+            EML_DWF_ASM(EML_DWF_WIN(EML_DWF_ROW3));
+        } else {
+            EML_DWF_ASM(EML_DWF_WIN(EML_DWF_ROW5));
+        }
+    } else {
+        const int32_t r2 = 0;
+        for (ky = 0; ky < p->k_h; ++ky) {
+            xp = x + ky * rs;
+            k = kw;
+            EML_DWF_ASM(EML_DWF_ROWN);
+        }
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+static int eml_dwf_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h >= 1 && p->k_h <= 7 && p->k_w >= 1 && p->k_w <= 7 && p->depth_mul == 1 && p->in_c == p->out_c &&
+           p->dil_w == 1 && p->in_c >= 4 && p->rq_fast && p->pad_h == 0 && p->pad_w == 0 &&
+           (p->out_h - 1) * p->stride_h + (p->k_h - 1) * p->dil_h < p->in_h &&
+           (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w < p->in_w;
+}
+
+/* channels g .. g + 3 of one window, requantized (as eml_rq8 mode 1 or 2: act or not) to out + g + j for j >= j0 */
+static inline __attribute__((always_inline)) void eml_dwf_out(int32_t act, const eml_dwconv_params_t *p,
+                                                              const int8_t *x, const int8_t *w,
+                                                              const int32_t *bias_full, const int32_t *mult,
+                                                              const int32_t *shift, int32_t g, int32_t j0,
+                                                              int8_t *out)
+{
+    int32_t a[4], j;
+    a[0] = bias_full[g];
+    a[1] = bias_full[g + 1];
+    a[2] = bias_full[g + 2];
+    a[3] = bias_full[g + 3];
+    eml_dwf_group(p, x + g, w + g, a);
+    for (j = j0; j < 4; ++j) {
+        out[g + j] = act ? eml_rq8(1, a[j], mult[g + j], shift[g + j], p->out_offset, p->act_min, p->act_max)
+                         : eml_rq8(2, a[j], mult[g + j], shift[g + j], p->out_offset, -128, 127);
+    }
+}
+
+/* per window the channels 4 at a time; a last in_c % 4 from the group of the last 4 channels (computed again, their
+ * outputs already stored) */
+static __attribute__((noinline)) void eml_dwf_run(int32_t act, const eml_dwconv_params_t *p, const int8_t *in,
+                                                  const int8_t *w, const int32_t *bias_full, const int32_t *mult,
+                                                  const int32_t *shift, int8_t *out)
+{
+    const int32_t C = p->in_c;
+    int32_t oy, ox, g;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * C;
+            for (g = 0; g + 4 <= C; g += 4) {
+                eml_dwf_out(act, p, x, w, bias_full, mult, shift, g, 0, out);
+            }
+            if (g < C) {
+                eml_dwf_out(act, p, x, w, bias_full, mult, shift, C - 4, 4 - (C - g), out);
+            }
+            out += C;
+        }
+    }
+}
+#endif
+
+/* the renderer calls this (and adds the section) only where lower.dw_few chose it; other builds run
+ * eml_dwconv2d_s8 */
+void eml_dwf_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+#if EML_USE_DSP
+    if (eml_dwf_ok(p)) {
+        if (p->act_min != -128 || p->act_max != 127) {
+            eml_dwf_run(1, p, in, w, bias_full, mult, shift, out);
+        } else {
+            eml_dwf_run(0, p, in, w, bias_full, mult, shift, out);
+        }
+        return;
+    }
+#endif
+    eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
+}
+/* @end */
 /* @section fc */
 #if EML_USE_DSP
 /* eml_mbqm_fast(a, m, -e) + out_offset with the rounding and the offset folded into K = 2^(e-1) + out_offset * 2^e

@@ -257,6 +257,31 @@ def dw_tiny(f: dict[str, int | list[int]]) -> bool:
             and i("stride_h") >= 1 and i("out_h") * i("out_w") >= DW_TINY_MIN_PIXELS)
 
 
+DW_FEW_PIXELS = 2  # eml_dwf_s8 takes depthwise layers of at most this many output pixels (multiplier 1, no padding)
+DW_FEW_MIN_TAPS = 25  # ... of windows of at least this many taps (3x3: eml_dwn_s8's records stay ahead)
+DW_FEW_MIN_CHANNELS = 8  # ... and at least this many channels (the last in_c % 4 take a whole group again)
+
+
+def dw_few(f: dict[str, int | list[int]]) -> bool:
+    """Whether the depthwise layer runs the Cortex-M DSP kernel of a few output pixels ``eml_dwf_s8`` (section dwf;
+    mirrors ``eml_dwf_ok`` in eml_kernels.c, which needs only 4 channels and any window): multiplier 1, at least
+    DW_FEW_MIN_CHANNELS channels, dilation_w 1, windows of DW_FEW_MIN_TAPS to 49 taps, no padding (every window
+    inside the image), at most DW_FEW_PIXELS output pixels, where the direct kernels' per-call records cost more
+    than the MACs of so few windows (5x5x16, 1 pixel: 7.5 -> 4.7 instructions/MAC; at 4 pixels of 64 channels the
+    records win). It needs no scratch."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    inside = ((i("out_h") - 1) * i("stride_h") + (i("k_h") - 1) * i("dil_h") < i("in_h")
+              and (i("out_w") - 1) * i("stride_w") + (i("k_w") - 1) * i("dil_w") < i("in_w"))
+    return (1 <= i("k_h") <= 7 and 1 <= i("k_w") <= 7 and i("k_h") * i("k_w") >= DW_FEW_MIN_TAPS
+            and i("depth_mul") == 1 and i("in_c") == i("out_c") >= DW_FEW_MIN_CHANNELS and i("dil_w") == 1
+            and i("rq_fast") == 1 and i("pad_h") == 0 and i("pad_w") == 0 and inside
+            and i("out_h") * i("out_w") <= DW_FEW_PIXELS and not dw3x3_fast(f))
+
+
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
     """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
     every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
@@ -519,8 +544,8 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                 # takes ~1.5-2x their instructions there; other windows have no ring and the element loop takes
                 # 2-4x (other builds ignore it)
                 ring = max(ring, direct)
-            tiny = dw_tiny(dwf)
-            if tiny:  # eml_dwt_s8 needs no scratch (other builds: the element loop; dw3x3_fast is stride 1)
+            tiny = "dwt" if dw_tiny(dwf) else "dwf" if dw_few(dwf) else ""
+            if tiny:  # eml_dwt_s8 / eml_dwf_s8 need no scratch (other builds: the element loop; not dw3x3_fast)
                 ring = 0
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
@@ -529,8 +554,8 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             # carry none of its code)
             dwk = bool(ring) and direct > 0 and (kh, kw) != (3, 3)
             if dwk or tiny:
-                layer.sections.append("dwt" if tiny else "dwk")
-            kernel = "eml_dwt_s8" if tiny else "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
+                layer.sections.append(tiny or "dwk")
+            kernel = f"eml_{tiny}_s8" if tiny else "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
             layer.call = f"{kernel}(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
         prm = op_params(g, op)
