@@ -2977,23 +2977,40 @@ static int eml_dwf_ok(const eml_dwconv_params_t *p)
            (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w < p->in_w;
 }
 
-/* channels g .. g + 3 of one window, requantized (as eml_rq8 mode 1 or 2: act or not) to out + g + j for j >= j0 */
+/* one output of the fast requantization (eml_mbqm_fast + out_offset): ssat to int8, or the activation's clamp */
+static inline __attribute__((always_inline)) int8_t eml_dwf_rq(int32_t act, int32_t acc, int32_t m, int32_t s,
+                                                               int32_t off, int32_t lo, int32_t hi)
+{
+    const int32_t v = eml_mbqm_fast(acc, m, s) + off;
+    return act ? eml_clamp_s8(v, lo, hi) : (int8_t)__ssat(v, 8);
+}
+
+/* channels g .. g + 3 of one window, requantized to out + g + j for j >= j0 (the 4 one after another, no loop) */
 static inline __attribute__((always_inline)) void eml_dwf_out(int32_t act, const eml_dwconv_params_t *p,
                                                               const int8_t *x, const int8_t *w,
                                                               const int32_t *bias_full, const int32_t *mult,
                                                               const int32_t *shift, int32_t g, int32_t j0,
                                                               int8_t *out)
 {
-    int32_t a[4], j;
+    const int32_t off = p->out_offset;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
+    int32_t a[4];
     a[0] = bias_full[g];
     a[1] = bias_full[g + 1];
     a[2] = bias_full[g + 2];
     a[3] = bias_full[g + 3];
     eml_dwf_group(p, x + g, w + g, a);
-    for (j = j0; j < 4; ++j) {
-        out[g + j] = act ? eml_rq8(1, a[j], mult[g + j], shift[g + j], p->out_offset, p->act_min, p->act_max)
-                         : eml_rq8(2, a[j], mult[g + j], shift[g + j], p->out_offset, -128, 127);
+    if (j0 == 0) {
+        out[g] = eml_dwf_rq(act, a[0], mult[g], shift[g], off, lo, hi);
     }
+    if (j0 <= 1) {
+        out[g + 1] = eml_dwf_rq(act, a[1], mult[g + 1], shift[g + 1], off, lo, hi);
+    }
+    if (j0 <= 2) {
+        out[g + 2] = eml_dwf_rq(act, a[2], mult[g + 2], shift[g + 2], off, lo, hi);
+    }
+    out[g + 3] = eml_dwf_rq(act, a[3], mult[g + 3], shift[g + 3], off, lo, hi);
 }
 
 /* per window the channels 4 at a time; a last in_c % 4 from the group of the last 4 channels (computed again, their
