@@ -3015,9 +3015,10 @@ static inline __attribute__((always_inline)) void eml_dwf_out(int32_t act, const
 
 /* per window the channels 4 at a time; a last in_c % 4 from the group of the last 4 channels (computed again, their
  * outputs already stored) */
-static __attribute__((noinline)) void eml_dwf_run(int32_t act, const eml_dwconv_params_t *p, const int8_t *in,
-                                                  const int8_t *w, const int32_t *bias_full, const int32_t *mult,
-                                                  const int32_t *shift, int8_t *out)
+static inline __attribute__((always_inline)) void eml_dwf_run(int32_t act, const eml_dwconv_params_t *p,
+                                                              const int8_t *in, const int8_t *w,
+                                                              const int32_t *bias_full, const int32_t *mult,
+                                                              const int32_t *shift, int8_t *out)
 {
     const int32_t C = p->in_c;
     int32_t oy, ox, g;
@@ -3034,6 +3035,21 @@ static __attribute__((noinline)) void eml_dwf_run(int32_t act, const eml_dwconv_
         }
     }
 }
+
+/* one function per activation case (the activation test out of the loops) */
+static __attribute__((noinline)) void eml_dwf_run_ssat(const eml_dwconv_params_t *p, const int8_t *in,
+                                                       const int8_t *w, const int32_t *bias_full,
+                                                       const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    eml_dwf_run(0, p, in, w, bias_full, mult, shift, out);
+}
+
+static __attribute__((noinline)) void eml_dwf_run_clamp(const eml_dwconv_params_t *p, const int8_t *in,
+                                                        const int8_t *w, const int32_t *bias_full,
+                                                        const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    eml_dwf_run(1, p, in, w, bias_full, mult, shift, out);
+}
 #endif
 
 /* the renderer calls this (and adds the section) only where lower.dw_few chose it; other builds run
@@ -3044,9 +3060,9 @@ void eml_dwf_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
 #if EML_USE_DSP
     if (eml_dwf_ok(p)) {
         if (p->act_min != -128 || p->act_max != 127) {
-            eml_dwf_run(1, p, in, w, bias_full, mult, shift, out);
+            eml_dwf_run_clamp(p, in, w, bias_full, mult, shift, out);
         } else {
-            eml_dwf_run(0, p, in, w, bias_full, mult, shift, out);
+            eml_dwf_run_ssat(p, in, w, bias_full, mult, shift, out);
         }
         return;
     }
