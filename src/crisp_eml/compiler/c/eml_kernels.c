@@ -2934,8 +2934,8 @@ void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
     __asm__(body                                                                                                    \
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "=&r"(t_), [u] "=&r"(u_),           \
               [v] "=&r"(v_), [w] "=&r"(w_), [xp] "+r"(xp), [wp] "+r"(wp), [k] "+r"(k)                              \
-            : [c] "r"(C), [r2] "m"(r2)                                                                \
-            : "memory")
+            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : "cc", "memory")
 
 /* channels g .. g + 3 of one window (x, wt: its first tap's input and weights), from the 4 values at a */
 static inline __attribute__((always_inline)) void eml_dwf_group(const eml_dwconv_params_t *p, const int8_t *x,
