@@ -2784,6 +2784,449 @@ void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
     eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
 }
 /* @end */
+/* @section dwt */
+/* Depthwise 3x3 of 1-3 channels (multiplier 1, dilation 1, stride_w >= 2; lower.dw_tiny), where the kernels of 4
+ * channels a word (eml_dwn_s8, eml_dwp_s8) waste lanes and their per-call records, patches and ring copies cost
+ * more than the MACs. The output goes in chunks of whole rows (or of a row's pixels) through a stack buffer;
+ * within a chunk, one channel at a time, rectangles of windows that share one set of taps: the rows whose windows
+ * have the same rows inside the image times the columns whose windows have the same columns inside (the run
+ * inside the image, and each column off a side). A window off a side reads the 3 columns inside the image nearest
+ * to it and a window off the top or bottom reads a row inside in place of each row outside, with those taps'
+ * weights zero and the start 2 bias + in_offset times the doubled weights left: every window is 9 LDRSB and 9
+ * multiply-adds against taps in 5 registers (int16 pairs: SMLABB / SMLABT take either half). The activation's
+ * clamp is applied 4 outputs a word (SSUB8 / SEL) as the chunk is copied out; no scratch. In-place contract
+ * (kernel_groups, element grouping: the planner may put the output over its input): a chunk's outputs reach the
+ * output only once every input byte of the chunk has been read. */
+#if EML_USE_DSP
+#define EML_DWT_BUF 256 /* output bytes of a chunk (stack) */
+
+/* a rectangle's constants (the asm reads them at these offsets): the doubled start, multiplier, e - 1,
+ * 2 out_offset + 1, the input step from a window to the next (stride_w C), windows a row, the input and output
+ * steps from a row's end to the next row's start, rows */
+typedef struct {
+    int32_t start, m, e1, off21, sC, n, rstep, ostep, rows;
+} eml_dwt_q;
+
+/* one tap: x + off's byte times the h half of wr */
+#define EML_DWT_TAP(x, off, h, wr) "ldrsb %[t], [%[" x "]" off "]\n\t" "smlab" h " %[a], %[t], %[" wr "], %[a]\n\t"
+#define EML_DWT_LOOP(c1, c2)                                                                                        \
+    "2:\n\t"                                                                                                        \
+    "ldr %[i], [%[q], #20]\n\t"                                                                                     \
+    "1:\n\t"                                                                                                        \
+    "ldr %[a], [%[q]]\n\t"                                                                                         \
+    EML_DWT_TAP("x0", "", "b", "w0") EML_DWT_TAP("x0", ", #" c1, "t", "w0") EML_DWT_TAP("x0", ", #" c2, "b", "w2")  \
+    EML_DWT_TAP("x1", "", "t", "w2") EML_DWT_TAP("x1", ", #" c1, "b", "w4") EML_DWT_TAP("x1", ", #" c2, "t", "w4")  \
+    EML_DWT_TAP("x2", "", "b", "w6") EML_DWT_TAP("x2", ", #" c1, "t", "w6") EML_DWT_TAP("x2", ", #" c2, "b", "w8")  \
+    "ldr %[t], [%[q], #16]\n\t"                                                                                     \
+    "add %[x0], %[x0], %[t]\n\t"                                                                                    \
+    "add %[x1], %[x1], %[t]\n\t"                                                                                    \
+    "add %[x2], %[x2], %[t]\n\t"                                                                                    \
+    "ldr %[t], [%[q], #4]\n\t"                                                                                      \
+    "smmulr %[a], %[a], %[t]\n\t"                                                                                   \
+    "add %[a], %[a], %[a], asr #31\n\t"                                                                             \
+    "ldr %[t], [%[q], #8]\n\t"                                                                                      \
+    "asr %[a], %[a], %[t]\n\t"                                                                                      \
+    "ldr %[t], [%[q], #12]\n\t"                                                                                     \
+    "add %[a], %[a], %[t]\n\t"                                                                                      \
+    "ssat %[a], #8, %[a], asr #1\n\t"                                                                               \
+    "strb %[a], [%[o]], #" c1 "\n\t"                                                                                \
+    "subs %[i], %[i], #1\n\t"                                                                                       \
+    "bne 1b\n\t"                                                                                                    \
+    "ldr %[t], [%[q], #24]\n\t"                                                                                     \
+    "add %[x0], %[x0], %[t]\n\t"                                                                                    \
+    "add %[x1], %[x1], %[t]\n\t"                                                                                    \
+    "add %[x2], %[x2], %[t]\n\t"                                                                                    \
+    "ldr %[t], [%[q], #28]\n\t"                                                                                     \
+    "add %[o], %[o], %[t]\n\t"                                                                                      \
+    "ldr %[t], [%[q], #32]\n\t"                                                                                     \
+    "subs %[t], %[t], #1\n\t"                                                                                       \
+    "str %[t], [%[q], #32]\n\t"                                                                                     \
+    "bne 2b\n\t"
+#define EML_DWT_ASM(c1, c2)                                                                                         \
+    __asm__ volatile(EML_DWT_LOOP(c1, c2)                                                                           \
+                     : [a] "=&r"(a_), [t] "=&r"(t_), [i] "=&r"(i_), [x0] "+r"(x0), [x1] "+r"(x1), [x2] "+r"(x2),    \
+                       [o] "+r"(o)                                                                                  \
+                     : [q] "r"(q), [w0] "r"(w0), [w2] "r"(w2), [w4] "r"(w4), [w6] "r"(w6), [w8] "r"(w8)             \
+                     : "cc", "memory")
+
+/* q->rows rows of q->n windows from (x0, x1, x2) (the window's 3 row starts), outputs C apart from o (requantized
+ * and saturated to int8, not clamped); q->rows counts down to 0 */
+static __attribute__((noinline)) void eml_dwt_rect(int32_t C, eml_dwt_q *q, const int32_t *wp, const int8_t *x0,
+                                                   const int8_t *x1, const int8_t *x2, int8_t *o)
+{
+    const int32_t w0 = wp[0], w2 = wp[1], w4 = wp[2], w6 = wp[3], w8 = wp[4];
+    int32_t a_, t_, i_;
+    if (C == 1) {
+        EML_DWT_ASM("1", "2");
+    } else if (C == 2) {
+        EML_DWT_ASM("2", "4");
+    } else {
+        EML_DWT_ASM("3", "6");
+    }
+}
+
+/* n bytes of the chunk to the output 4 a word (unaligned LDR / STR; a library memcpy of a few unaligned bytes goes a
+ * byte at a time), clamped to [lo, hi] (SSUB8 sets a GE flag per byte, SEL picks the bound where it is beyond) */
+static void eml_dwt_out(const int8_t *buf, int32_t n, int32_t lo, int32_t hi, int8_t *out)
+{
+    const int32_t lo4 = (int32_t)(0x01010101u * (uint8_t)lo);
+    const int32_t hi4 = (int32_t)(0x01010101u * (uint8_t)hi);
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int32_t v = eml_load32(buf + i), t;
+        __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+                "sel %[v], %[v], %[lo]\n\t"
+                "ssub8 %[t], %[hi], %[v]\n\t"
+                "sel %[v], %[v], %[hi]\n\t"
+                : [v] "+r"(v), [t] "=&r"(t)
+                : [lo] "r"(lo4), [hi] "r"(hi4)
+                : "cc");
+        memcpy(out + i, &v, 4);
+    }
+    for (; i < n; ++i) {
+        out[i] = eml_clamp_s8(buf[i], lo, hi);
+    }
+}
+
+static int eml_dwt_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h == 3 && p->k_w == 3 && p->dil_w == 1 && p->dil_h == 1 && p->depth_mul == 1 && p->in_c >= 1 &&
+           p->in_c <= 3 && p->out_c == p->in_c && p->rq_fast && p->pad_h >= 0 && p->pad_w >= 0 && p->in_w >= 3 &&
+           p->stride_w >= 1 && p->stride_h >= 1;
+}
+
+/* the packed doubled taps pk[0..4] of a channel (v: its 9 doubled taps) for windows read sh columns right of their
+ * own (taps whose column kx = j + sh is outside 0..2 weigh 0), and the sums of each row's taps */
+static void eml_dwt_taps(const int32_t *v, int32_t sh, int32_t *pk, int32_t *rsum)
+{
+    int32_t u[10], ky, j, t = 0;
+    for (ky = 0; ky < 3; ++ky) {
+        rsum[ky] = 0;
+        for (j = 0; j < 3; ++j, ++t) {
+            u[t] = j + sh >= 0 && j + sh < 3 ? v[t + sh] : 0;
+            rsum[ky] += u[t];
+        }
+    }
+    u[9] = 0;
+    for (j = 0; j < 5; ++j) {
+        pk[j] = eml_pack16(u[2 * j], u[2 * j + 1]);
+    }
+}
+
+/* bands of output columns read with one shift (1 inside the image, at most 2 off each side for 3 x 3) and of output
+ * rows with the same rows inside the image (1 inside, at most 2 off the top, 2 off the bottom) */
+#define EML_DWT_BANDS 8
+
+static void eml_dwt_s8_dsp(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                           const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    const int32_t C = p->in_c;
+    const int32_t OW = p->out_w;
+    const int32_t rw = p->in_w * C;
+    const int32_t sw = p->stride_w;
+    const int32_t sh_ = p->stride_h;
+    /* a chunk: nrow rows of OW windows, or npix windows of a row */
+    const int32_t nrow = EML_DWT_BUF / (OW * C);
+    const int32_t npix = nrow ? OW : EML_DWT_BUF / C;
+    /* column bands: first output column, shift (read column - own column); row bands: first output row, first
+     * and one-past-last rows of the window inside the image */
+    int32_t cb[EML_DWT_BANDS + 1][2], rb[EML_DWT_BANDS + 1][3];
+    int32_t ncb = 0, nrb = 0, i;
+    int32_t v[9];
+    int8_t buf[EML_DWT_BUF];
+    eml_dwt_q q;
+    int32_t oy, ox0, o;
+    for (i = 0; i < OW; ++i) {
+        const int32_t ix0 = i * sw - p->pad_w;
+        const int32_t bx = ix0 < 0 ? 0 : ix0 > p->in_w - 3 ? p->in_w - 3 : ix0;
+        if (ncb == 0 || bx - ix0 != cb[ncb - 1][1]) {
+            if (ncb == EML_DWT_BANDS) {
+                eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, NULL, out);
+                return;
+            }
+            cb[ncb][0] = i;
+            cb[ncb][1] = bx - ix0;
+            ++ncb;
+        }
+    }
+    cb[ncb][0] = OW;
+    for (i = 0; i < p->out_h; ++i) {
+        int32_t ky0, ky1;
+        eml_tap_range(i * sh_ - p->pad_h, p->in_h, 3, p->dil_h, &ky0, &ky1);
+        if (nrb == 0 || ky0 != rb[nrb - 1][1] || ky1 != rb[nrb - 1][2]) {
+            if (nrb == EML_DWT_BANDS) {
+                eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, NULL, out);
+                return;
+            }
+            rb[nrb][0] = i;
+            rb[nrb][1] = ky0;
+            rb[nrb][2] = ky1;
+            ++nrb;
+        }
+    }
+    rb[nrb][0] = p->out_h;
+    q.off21 = 2 * p->out_offset + 1;
+    q.sC = sw * C;
+    for (oy = 0; oy < p->out_h; oy += nrow ? nrow : 1) {
+        const int32_t oy1 = nrow == 0 || p->out_h - oy < nrow ? (nrow == 0 ? oy + 1 : p->out_h) : oy + nrow;
+        for (ox0 = 0; ox0 < OW; ox0 += npix) {
+            const int32_t xb = OW - ox0 < npix ? OW : ox0 + npix;
+            const int32_t cw = (xb - ox0) * C;
+            for (o = 0; o < C; ++o) {
+                const int32_t plain2 = 2 * bias_full[C + o];
+                int32_t r, c;
+                q.m = mult[o];
+                q.e1 = -shift[o] - 1;
+                for (i = 0; i < 9; ++i) {
+                    v[i] = 2 * w[i * C + o];
+                }
+                for (c = 0; c < ncb; ++c) { /* the column bands within the chunk */
+                    const int32_t x0 = cb[c][0] > ox0 ? cb[c][0] : ox0;
+                    const int32_t x1 = cb[c + 1][0] < xb ? cb[c + 1][0] : xb;
+                    const int32_t d = (x0 * sw - p->pad_w + cb[c][1]) * C + o;
+                    int32_t pk[5], rsum[3];
+                    if (x0 >= x1) {
+                        continue;
+                    }
+                    eml_dwt_taps(v, cb[c][1], pk, rsum);
+                    q.n = x1 - x0;
+                    q.rstep = sh_ * rw - q.n * q.sC;
+                    q.ostep = cw - q.n * C;
+                    for (r = 0; r < nrb; ++r) { /* the row bands within the chunk */
+                        const int32_t y0 = rb[r][0] > oy ? rb[r][0] : oy;
+                        const int32_t y1 = rb[r + 1][0] < oy1 ? rb[r + 1][0] : oy1;
+                        const int32_t ky0 = rb[r][1];
+                        const int32_t ky1 = rb[r][2];
+                        /* rows of the window inside the image; a row outside reads the first row inside with its
+                         * weights masked to 0 */
+                        const int32_t in0 = ky0 == 0;
+                        const int32_t in1 = ky0 <= 1 && ky1 > 1;
+                        const int32_t in2 = ky1 == 3;
+                        const int8_t *r0 = in + ((y0 * sh_ - p->pad_h) + p->dil_h * ky0) * rw;
+                        const int32_t m1 = in0 ? (in1 ? -1 : 0xffff) : (in1 ? (int32_t)0xffff0000u : 0);
+                        int32_t wp[5];
+                        if (y0 >= y1) {
+                            continue;
+                        }
+                        wp[0] = in0 ? pk[0] : 0;
+                        wp[1] = pk[1] & m1;
+                        wp[2] = in1 ? pk[2] : 0;
+                        wp[3] = in2 ? pk[3] : 0;
+                        wp[4] = in2 ? pk[4] : 0;
+                        q.start = plain2 + p->in_offset * ((in0 ? rsum[0] : 0) + (in1 ? rsum[1] : 0) +
+                                                           (in2 ? rsum[2] : 0));
+                        q.rows = y1 - y0;
+                        eml_dwt_rect(C, &q, wp, r0 + d, (in1 ? r0 + (1 - ky0) * p->dil_h * rw : r0) + d,
+                                     (in2 ? r0 + (2 - ky0) * p->dil_h * rw : r0) + d,
+                                     buf + (y0 - oy) * cw + (x0 - ox0) * C + o);
+                    }
+                }
+            }
+            /* the chunk's outputs only now: every input byte they read has been read (in-place contract) */
+            eml_dwt_out(buf, (oy1 - oy) * cw, p->act_min, p->act_max, out);
+            out += (oy1 - oy) * cw;
+        }
+    }
+}
+#endif
+
+/* the renderer calls this (and adds the section) only where lower.dw_tiny chose it; other builds run
+ * eml_dwconv2d_s8 */
+void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+#if EML_USE_DSP
+    if (eml_dwt_ok(p)) {
+        eml_dwt_s8_dsp(p, in, w, bias_full, mult, shift, out);
+        return;
+    }
+#endif
+    eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
+}
+/* @end */
+/* @section dwf */
+/* Depthwise layers of a few output pixels without padding (lower.dw_few; multiplier 1, dilation_w 1, any window
+ * up to 7 x 7, stride, dilation_h): the direct kernels' per-call records (eml_dwk_s8: 12 + 3 K bytes a channel)
+ * cost more than the MACs of so few windows. This one reads the int8 weights in place: per window and 4 channels a
+ * tap, one input word and one weight word, SXTB16 / SXTB16 ROR 8 of each, SMLABB / SMLATT into 4 accumulators
+ * (windows of rows of 3 or 5 taps in one asm loop); the last in_c % 4 channels from the last 4 (in_c >= 4). Every
+ * window is inside the image (no padding); no scratch; outputs in order, each after its window is read (element
+ * grouping). */
+#if EML_USE_DSP
+/* one tap of 4 channels: the input word at xp + xoff, the weight word at wp + woff (dilation_w 1: the taps of a
+ * row are C apart in both) */
+#define EML_DWF_T(xoff, woff)                                                                                       \
+    "ldr %[t], [%[xp]" xoff "]\n\t"                                                                                 \
+    "ldr %[u], [%[wp]" woff "]\n\t"                                                                                 \
+    "sxtb16 %[v], %[t]\n\t"                                                                                         \
+    "sxtb16 %[t], %[t], ror #8\n\t"                                                                                 \
+    "sxtb16 %[w], %[u]\n\t"                                                                                         \
+    "sxtb16 %[u], %[u], ror #8\n\t"                                                                                 \
+    "smlabb %[a0], %[v], %[w], %[a0]\n\t"                                                                           \
+    "smlatt %[a2], %[v], %[w], %[a2]\n\t"                                                                           \
+    "smlabb %[a1], %[t], %[u], %[a1]\n\t"                                                                           \
+    "smlatt %[a3], %[t], %[u], %[a3]\n\t"
+#define EML_DWF_ROW3 EML_DWF_T("", "") EML_DWF_T(", %[c]", ", %[c]") EML_DWF_T(", %[c], lsl #1", ", %[c], lsl #1")
+/* k_w 5: taps 0, 1, 2 from xp, 3 and 4 from xp + 2 C (and the weights from wp, wp + 2 C) */
+#define EML_DWF_ROW5                                                                                                \
+    EML_DWF_ROW3 "add %[xp], %[xp], %[c], lsl #1\n\t"                                                              \
+                 "add %[wp], %[wp], %[c], lsl #1\n\t" EML_DWF_T(", %[c]", ", %[c]")                                \
+                     EML_DWF_T(", %[c], lsl #1", ", %[c], lsl #1")
+/* the whole window of k_w 3 or 5 (k rows): after a row, xp on by r2 (the row step less the advance in the row) and
+ * wp past the row's weights (3 C a row of 3; 2 C advanced in a row of 5, 3 C more) */
+#define EML_DWF_WIN(row)                                                                                            \
+    "1:\n\t" row "ldr %[t], %[r2]\n\t"                                                                              \
+    "add %[xp], %[xp], %[t]\n\t"                                                                                    \
+    "add %[wp], %[wp], %[c], lsl #1\n\t"                                                                            \
+    "add %[wp], %[wp], %[c]\n\t"                                                                                    \
+    "subs %[k], %[k], #1\n\t"                                                                                       \
+    "bne 1b\n\t"
+/* any k_w, one row: a tap an iteration */
+#define EML_DWF_ROWN                                                                                                \
+    "1:\n\t" EML_DWF_T("", "") "add %[xp], %[xp], %[c]\n\t"                                                        \
+    "add %[wp], %[wp], %[c]\n\t"                                                                                    \
+    "subs %[k], %[k], #1\n\t"                                                                                       \
+    "bne 1b\n\t"
+#define EML_DWF_ASM(body)                                                                                           \
+    __asm__(body                                                                                                    \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "=&r"(t_), [u] "=&r"(u_),           \
+              [v] "=&r"(v_), [w] "=&r"(w_), [xp] "+r"(xp), [wp] "+r"(wp), [k] "+r"(k)                              \
+            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : "cc", "memory")
+
+/* channels g .. g + 3 of one window (x, wt: its first tap's input and weights), from the 4 values at a */
+static inline __attribute__((always_inline)) void eml_dwf_group(const eml_dwconv_params_t *p, const int8_t *x,
+                                                                const int8_t *wt, int32_t *a)
+{
+    const int32_t C = p->in_c;
+    const int32_t rs = p->dil_h * p->in_w * C;
+    const int32_t kw = p->k_w;
+    int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], t_, u_, v_, w_, k, ky;
+    const int8_t *xp = x;
+    const int8_t *wp = wt;
+    if (kw == 3 || kw == 5) {
+        const int32_t r2 = rs - (kw == 5 ? 2 * C : 0);
+        k = p->k_h;
+        if (kw == 3) {
+            EML_DWF_ASM(EML_DWF_WIN(EML_DWF_ROW3));
+        } else {
+            EML_DWF_ASM(EML_DWF_WIN(EML_DWF_ROW5));
+        }
+    } else {
+        const int32_t r2 = 0;
+        for (ky = 0; ky < p->k_h; ++ky) {
+            xp = x + ky * rs;
+            k = kw;
+            EML_DWF_ASM(EML_DWF_ROWN);
+        }
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+
+static int eml_dwf_ok(const eml_dwconv_params_t *p)
+{
+    return p->k_h >= 1 && p->k_h <= 7 && p->k_w >= 1 && p->k_w <= 7 && p->depth_mul == 1 && p->in_c == p->out_c &&
+           p->dil_w == 1 && p->in_c >= 4 && p->rq_fast && p->pad_h == 0 && p->pad_w == 0 &&
+           (p->out_h - 1) * p->stride_h + (p->k_h - 1) * p->dil_h < p->in_h &&
+           (p->out_w - 1) * p->stride_w + (p->k_w - 1) * p->dil_w < p->in_w;
+}
+
+/* one output of the fast requantization (eml_mbqm_fast + out_offset): ssat to int8, or the activation's clamp */
+static inline __attribute__((always_inline)) int8_t eml_dwf_rq(int32_t act, int32_t acc, int32_t m, int32_t s,
+                                                               int32_t off, int32_t lo, int32_t hi)
+{
+    const int32_t v = eml_mbqm_fast(acc, m, s) + off;
+    return act ? eml_clamp_s8(v, lo, hi) : (int8_t)__ssat(v, 8);
+}
+
+/* channels g .. g + 3 of one window, requantized to out + g + j for j >= j0 (the 4 one after another, no loop) */
+static inline __attribute__((always_inline)) void eml_dwf_out(int32_t act, const eml_dwconv_params_t *p,
+                                                              const int8_t *x, const int8_t *w,
+                                                              const int32_t *bias_full, const int32_t *mult,
+                                                              const int32_t *shift, int32_t g, int32_t j0,
+                                                              int8_t *out)
+{
+    const int32_t off = p->out_offset;
+    const int32_t lo = p->act_min;
+    const int32_t hi = p->act_max;
+    int32_t a[4];
+    a[0] = bias_full[g];
+    a[1] = bias_full[g + 1];
+    a[2] = bias_full[g + 2];
+    a[3] = bias_full[g + 3];
+    eml_dwf_group(p, x + g, w + g, a);
+    if (j0 == 0) {
+        out[g] = eml_dwf_rq(act, a[0], mult[g], shift[g], off, lo, hi);
+    }
+    if (j0 <= 1) {
+        out[g + 1] = eml_dwf_rq(act, a[1], mult[g + 1], shift[g + 1], off, lo, hi);
+    }
+    if (j0 <= 2) {
+        out[g + 2] = eml_dwf_rq(act, a[2], mult[g + 2], shift[g + 2], off, lo, hi);
+    }
+    out[g + 3] = eml_dwf_rq(act, a[3], mult[g + 3], shift[g + 3], off, lo, hi);
+}
+
+/* per window the channels 4 at a time; a last in_c % 4 from the group of the last 4 channels (computed again, their
+ * outputs already stored) */
+static inline __attribute__((always_inline)) void eml_dwf_run(int32_t act, const eml_dwconv_params_t *p,
+                                                              const int8_t *in, const int8_t *w,
+                                                              const int32_t *bias_full, const int32_t *mult,
+                                                              const int32_t *shift, int8_t *out)
+{
+    const int32_t C = p->in_c;
+    int32_t oy, ox, g;
+    for (oy = 0; oy < p->out_h; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+            const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * C;
+            for (g = 0; g + 4 <= C; g += 4) {
+                eml_dwf_out(act, p, x, w, bias_full, mult, shift, g, 0, out);
+            }
+            if (g < C) {
+                eml_dwf_out(act, p, x, w, bias_full, mult, shift, C - 4, 4 - (C - g), out);
+            }
+            out += C;
+        }
+    }
+}
+
+/* one function per activation case (the activation test out of the loops) */
+static __attribute__((noinline)) void eml_dwf_run_ssat(const eml_dwconv_params_t *p, const int8_t *in,
+                                                       const int8_t *w, const int32_t *bias_full,
+                                                       const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    eml_dwf_run(0, p, in, w, bias_full, mult, shift, out);
+}
+
+static __attribute__((noinline)) void eml_dwf_run_clamp(const eml_dwconv_params_t *p, const int8_t *in,
+                                                        const int8_t *w, const int32_t *bias_full,
+                                                        const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+    eml_dwf_run(1, p, in, w, bias_full, mult, shift, out);
+}
+#endif
+
+/* the renderer calls this (and adds the section) only where lower.dw_few chose it; other builds run
+ * eml_dwconv2d_s8 */
+void eml_dwf_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out)
+{
+#if EML_USE_DSP
+    if (eml_dwf_ok(p)) {
+        if (p->act_min != -128 || p->act_max != 127) {
+            eml_dwf_run_clamp(p, in, w, bias_full, mult, shift, out);
+        } else {
+            eml_dwf_run_ssat(p, in, w, bias_full, mult, shift, out);
+        }
+        return;
+    }
+#endif
+    eml_dwconv2d_s8(p, in, w, bias_full, mult, shift, rows, out);
+}
+/* @end */
 /* @section fc */
 #if EML_USE_DSP
 /* eml_mbqm_fast(a, m, -e) + out_offset with the rounding and the offset folded into K = 2^(e-1) + out_offset * 2^e

@@ -90,6 +90,18 @@ void eml_dwconv2d_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_
 void eml_dwk_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
                 const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
 /* @end */
+/* @section dwt */
+/* depthwise 3x3 of 1-3 channels at stride >= 2 (lower.dw_tiny): the Cortex-M DSP kernel, no scratch; rows as for
+ * eml_dwconv2d_s8 (other builds run it) */
+void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+/* @end */
+/* @section dwf */
+/* depthwise layers of a few output pixels (lower.dw_few): the Cortex-M DSP kernel, no scratch; rows as for
+ * eml_dwconv2d_s8 (other builds run it) */
+void eml_dwf_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
+                const int32_t *mult, const int32_t *shift, int8_t *rows, int8_t *out);
+/* @end */
 /* @section fc */
 /* w: out_depth rows of in_depth int8 weights, each row padded with zeros to k_pad (in_depth rounded up to a
  * multiple of 4) so that every row starts at a multiple of 4 bytes and ends on a whole word; rq_fold (per-tensor

@@ -240,6 +240,52 @@ def dw_direct_bytes(f: dict[str, int | list[int]]) -> int:
     return (12 + 3 * k) * oc + (2 * k * (oc % 4) if i("depth_mul") == 1 else 0) + 4
 
 
+DW_TINY_CHANNELS = 3  # eml_dwt_s8 takes depthwise 3x3 layers of at most this many channels (multiplier 1) ...
+DW_TINY_MIN_PIXELS = 16  # ... and at least this many output pixels (below, its fixed cost exceeds eml_dwn_s8's)
+
+
+def dw_tiny(f: dict[str, int | list[int]]) -> bool:
+    """Whether the depthwise layer runs the Cortex-M DSP kernel of few channels ``eml_dwt_s8`` (section dwt;
+    mirrors ``eml_dwt_ok`` in eml_kernels.c, less its band-count fallback): 3x3, multiplier 1, 1 to
+    DW_TINY_CHANNELS channels, dilation 1, stride_w >= 2, at least 3 input columns and DW_TINY_MIN_PIXELS output
+    pixels, where the kernels of 4 channels a word waste lanes and their records and border patches cost more than
+    the MACs (at stride 1 the planar ring stays ahead). It needs no scratch."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    return (i("k_h") == 3 and i("k_w") == 3 and i("dil_w") == 1 and i("dil_h") == 1 and i("depth_mul") == 1
+            and 1 <= i("in_c") <= DW_TINY_CHANNELS and i("out_c") == i("in_c") and i("rq_fast") == 1
+            and i("pad_h") >= 0 and i("pad_w") >= 0 and i("in_w") >= 3 and i("stride_w") >= 2
+            and i("stride_h") >= 1 and i("out_h") * i("out_w") >= DW_TINY_MIN_PIXELS)
+
+
+DW_FEW_PIXELS = 2  # eml_dwf_s8 takes depthwise layers of at most this many output pixels (multiplier 1, no padding)
+DW_FEW_MIN_TAPS = 25  # ... of windows of at least this many taps (3x3: eml_dwn_s8's records stay ahead)
+DW_FEW_MIN_CHANNELS = 8  # ... and at least this many channels (the last in_c % 4 take a whole group again)
+
+
+def dw_few(f: dict[str, int | list[int]]) -> bool:
+    """Whether the depthwise layer runs the Cortex-M DSP kernel of a few output pixels ``eml_dwf_s8`` (section dwf;
+    mirrors ``eml_dwf_ok`` in eml_kernels.c, which needs only 4 channels and any window): multiplier 1, at least
+    DW_FEW_MIN_CHANNELS channels, dilation_w 1, windows of DW_FEW_MIN_TAPS to 49 taps, no padding (every window
+    inside the image), at most DW_FEW_PIXELS output pixels, where the direct kernels' per-call records cost more
+    than the MACs of so few windows (5x5x16, 1 pixel: 7.5 -> 4.7 instructions/MAC; at 4 pixels of 64 channels the
+    records win). It needs no scratch."""
+    def i(k: str) -> int:
+        v = f[k]
+        assert isinstance(v, int)
+        return v
+
+    inside = ((i("out_h") - 1) * i("stride_h") + (i("k_h") - 1) * i("dil_h") < i("in_h")
+              and (i("out_w") - 1) * i("stride_w") + (i("k_w") - 1) * i("dil_w") < i("in_w"))
+    return (1 <= i("k_h") <= 7 and 1 <= i("k_w") <= 7 and i("k_h") * i("k_w") >= DW_FEW_MIN_TAPS
+            and i("depth_mul") == 1 and i("in_c") == i("out_c") >= DW_FEW_MIN_CHANNELS and i("dil_w") == 1
+            and i("rq_fast") == 1 and i("pad_h") == 0 and i("pad_w") == 0 and inside
+            and i("out_h") * i("out_w") <= DW_FEW_PIXELS and not dw3x3_fast(f))
+
+
 def rq_fast_ok(bias: np.ndarray | None, w_rows: np.ndarray, shifts: list[int]) -> bool:
     """Whether a convolution may requantize with ``eml_mbqm_fast``: every shift <= -1 and every partial sum of
     every accumulator provably below 2^30 in magnitude. Any partial sum is at most |bias| + 3 * 255 * sum|w| of
@@ -502,15 +548,18 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
                 # takes ~1.5-2x their instructions there; other windows have no ring and the element loop takes
                 # 2-4x (other builds ignore it)
                 ring = max(ring, direct)
+            tiny = "dwt" if dw_tiny(dwf) else "dwf" if dw_few(dwf) else ""
+            if tiny:  # eml_dwt_s8 / eml_dwf_s8 need no scratch (other builds: the element loop; not dw3x3_fast)
+                ring = 0
             rows = f"(int8_t *){prefix}_col" if ring else "NULL"
             layer.scratch_int16 = (ring + 1) // 2
             ps = add_struct("eml_dwconv_params_t", {**dwf, "rows_bytes": ring})
             # windows other than 3x3 with the direct kernel's scratch: its own entry and section (3x3 models
             # carry none of its code)
             dwk = bool(ring) and direct > 0 and (kh, kw) != (3, 3)
-            if dwk:
-                layer.sections.append("dwk")
-            kernel = "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
+            if dwk or tiny:
+                layer.sections.append(tiny or "dwk")
+            kernel = f"eml_{tiny}_s8" if tiny else "eml_dwk_s8" if dwk else "eml_dwconv2d_s8"
             layer.call = f"{kernel}(&{ps}, {x}, {wn}, {b}, {m}, {s}, {rows}, {y});"
     elif op.type == "FULLY_CONNECTED":
         prm = op_params(g, op)
