@@ -689,16 +689,18 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
  * the inputs of 2 pixels in registers, runs every output channel over them and requantizes each accumulator where
  * it is made (no col, no accumulator scratch, no scratch at all). Constants, per output channel one run of int32
  * words: 2 b (the bias with the input offset folded in, doubled), the weight word(s), m, c, e, where m is the
- * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. Weight words, by kind (the N of
- * eml_conv2d_tkN_s8):
- *   kind 0, K <= 2: one word of the bytes (k0, 0, k1, 0): SXTB16 gives the int16 pair (k0, k1);
- *   kind g = 1, 2, 3 (K <= 4 g): g words of 4 k (k0, k1, k2, k3 from the lowest byte), K padded with zeros.
- * The inputs are doubled once per pixel (2x fits the int16 lanes) and the bias is doubled, so each accumulator is
- * 2 acc and SMMLAR(2 acc, m, c) = hm + c with hm the high mul of eml_mbqm_fast; then (hm + c - [acc < 0]) >> e
- * is eml_mbqm_fast + out_offset exactly (the sign of acc stands for the sign of hm: they differ only at hm = 0,
- * where subtracting 1 before adding 2^(e-1) changes no quotient) and one SSAT clamps: 5 instructions an output
- * with the store. */
+ * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. The weights are stored doubled as int16
+ * pairs (2 w fits int16), in the order SMLAD meets the inputs, by kind (the N of eml_conv2d_tkN_s8):
+ *   kind 0, K <= 2: one word (2 k0, 2 k1), low half first, against the input pair (x0, x1);
+ *   kind g = 1, 2, 3 (K <= 4 g): per group of 4 k two words (2 k0, 2 k2), (2 k1, 2 k3), against SXTB16 and
+ *   SXTB16-ROR8 of the group's input word; K padded with zeros.
+ * So each accumulator is 2 acc with the inputs taken as they are, and SMMLAR(2 acc, m, c) = hm + c with hm the
+ * high mul of eml_mbqm_fast; then (hm + c - [acc < 0]) >> e is eml_mbqm_fast + out_offset exactly (the sign of
+ * acc stands for the sign of hm: they differ only at hm = 0, where subtracting 1 before adding 2^(e-1) changes no
+ * quotient) and one SSAT clamps: 5 instructions an output with the store. */
 #define EML_CTK_K(p) ((p)->k_h * (p)->k_w * (p)->in_c)
+/* pixels a gather fills at most: 256 bytes of stack (lower.CTK_COL_BYTES), kp bytes a pixel */
+#define EML_CTK_COL_BYTES 256
 
 /* requantize a doubled accumulator with (m, c, e) */
 static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
@@ -720,40 +722,75 @@ static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
 #define EML_CTK_NOINLINE
 #endif
 
-/* the K bytes of the window of output pixel (oy, ox) gathered into buf (its bytes K .. KP - 1 stay as they are:
- * they meet zero weights). tap: per k its input offset from the window's first byte (tap[k]), row (tap[12 + k])
- * and column (tap[24 + k]) in the window. A window over the border takes the input zero point off the image.
- * Byte by byte (K <= 12): gcc would turn per-tap loops into memcpy / memset calls, dearer than the bytes. One
- * copy of it for every specialization of eml_ctk_run */
-static EML_CTK_NOINLINE void eml_ctk_window(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
-                                            const int32_t *tap, int32_t K, int8_t *buf)
+/* n output pixels from (oy, ox) on, in raster order, into col: byte k of pixel j at col[j * kp + k] is tap k
+ * (ky, kx, i) of its window, -in_offset off the image (bytes K .. kp - 1 are left as they are). Tap by tap over
+ * each output row's run of pixels: the pixels whose tap lies inside the image form one run, copied with a fixed
+ * step; the ones before and after it take the pad. One copy of it for every specialization of eml_ctk_run */
+static EML_CTK_NOINLINE void eml_ctk_gather(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                            int32_t n, int32_t kp, int8_t *col)
 {
-    const int32_t iy0 = oy * p->stride_h - p->pad_h;
-    const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    int32_t k;
-    if (iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h && ix0 + (p->k_w - 1) * p->dil_w < p->in_w) {
-        const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
-        for (k = 0; k < K; ++k) {
-            buf[k] = src[tap[k]];
+    const int8_t pad = (int8_t)-p->in_offset;
+    const int32_t sw = p->stride_w, step = p->stride_w * p->in_c;
+    while (n > 0) {
+        const int32_t m = p->out_w - ox < n ? p->out_w - ox : n;
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * sw - p->pad_w;
+        int8_t *dst = col;
+        int32_t ky, kx, i;
+        for (ky = 0; ky < p->k_h; ++ky) {
+            const int32_t iy = iy0 + ky * p->dil_h;
+            for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->dil_w; /* the tap's column for the run's first pixel */
+                /* pixels lo .. hi - 1 of the run read inside the image */
+                int32_t lo = ix >= 0 ? 0 : (sw - 1 - ix) / sw;
+                int32_t hi = ix < p->in_w ? (p->in_w - 1 - ix) / sw + 1 : 0;
+                if (hi > m) {
+                    hi = m;
+                }
+                if (iy < 0 || iy >= p->in_h) {
+                    hi = 0;
+                }
+                if (lo > hi) {
+                    lo = hi;
+                }
+                for (i = 0; i < p->in_c; ++i, ++dst) {
+                    int8_t *d = dst;
+                    int32_t j;
+                    for (j = 0; j < lo; ++j, d += kp) {
+                        *d = pad;
+                    }
+                    if (lo < hi) { /* src is formed only inside the image */
+                        const int8_t *s = in + (iy * p->in_w + ix + lo * sw) * p->in_c + i;
+                        for (; j < hi; ++j, d += kp, s += step) {
+                            *d = *s;
+                        }
+                    }
+                    for (; j < m; ++j, d += kp) {
+                        *d = pad;
+                    }
+                }
+            }
         }
-        return;
-    }
-    for (k = 0; k < K; ++k) {
-        const int32_t iy = iy0 + tap[12 + k];
-        const int32_t ix = ix0 + tap[24 + k];
-        /* off the image: src + tap[k] is not formed */
-        buf[k] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w ? in[(iy0 * p->in_w + ix0) * p->in_c + tap[k]]
-                                                                     : (int8_t)-p->in_offset;
+        col += m * kp;
+        n -= m;
+        ox = 0;
+        ++oy;
     }
 }
 
-/* a pixel's input words from its window bytes b: DSP: kind 0: the doubled int16 pair (k0, k1); else per group of
- * 4 the doubled SXTB16 pairs (k0, k2), (k1, k3); other builds: the doubled bytes, one a word */
+/* a pixel's input words from its bytes b: DSP: kind 0: the int16 pair (b0, b1); kind 1: the SXTB16 pairs (b0,
+ * b2), (b1, b3); kinds 2, 3: per group of 4 those pairs doubled; other builds: the bytes (doubled for kinds 2,
+ * 3), one a word */
 EML_CONV_INLINE void eml_ctk_load(const int8_t *b, int32_t *x, const int32_t kind)
 {
 #if EML_USE_DSP
     if (kind == 0) {
-        x[0] = (int32_t)(((uint32_t)(uint16_t)(2 * b[0])) | ((uint32_t)(2 * b[1]) << 16));
+        int32_t r;
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"((int32_t)b[0]), "r"((int32_t)b[1]));
+        x[0] = r;
+    } else if (kind == 1) {
+        const int32_t w = eml_load32(b);
+        x[0] = __sxtb16(w);
+        x[1] = eml_sxtb16_ror8(w);
     } else {
         int32_t g;
         for (g = 0; g < kind; ++g) {
@@ -766,23 +803,40 @@ EML_CONV_INLINE void eml_ctk_load(const int8_t *b, int32_t *x, const int32_t kin
 #else
     int32_t k;
     for (k = 0; k < (kind == 0 ? 2 : 4 * kind); ++k) {
-        x[k] = 2 * b[k];
+        x[k] = kind <= 1 ? b[k] : 2 * b[k];
     }
 #endif
 }
+
+/* the weight of k in other builds: kinds 0, 1: doubled, the signed int16 half of a word; kinds 2, 3: a byte */
+static inline int32_t eml_ctk_w(const int32_t *wk, int32_t k, const int32_t kind)
+{
+    if (kind >= 2) {
+        return eml_wbyte(wk[k >> 2], k & 3);
+    }
+    {
+        const int32_t word = kind == 0 ? wk[0] : wk[k & 1];
+        const int32_t half = kind == 0 ? k : (k >> 1) & 1;
+        return (int32_t)((uint32_t)word << (16 - 16 * half)) >> 16;
+    }
+}
+
+/* constant words a channel */
+#define EML_CTK_RUN(kind) ((kind) == 0 ? 5 : ((kind) == 1 ? 6 : 4 + (kind)))
 
 /* one output channel (constants at s) of pixels p (inputs x, output at o) and p + 1 (y, output at o + d) */
 EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int32_t *y, int8_t *o, int32_t d,
                                   int32_t lo, int32_t hi, const int32_t kind, const int32_t clamp)
 {
-    const int32_t nw = kind == 0 ? 1 : kind;
-    const int32_t *r = s + 1 + nw;
+    const int32_t *r = s + EML_CTK_RUN(kind) - 3;
     int32_t a0 = s[0], a1 = s[0], v0, v1;
 #if EML_USE_DSP
-    if (kind == 0) {
-        const int32_t u = __sxtb16(s[1]);
-        a0 = __smlad(u, x[0], a0);
-        a1 = __smlad(u, y[0], a1);
+    if (kind <= 1) {
+        int32_t j;
+        for (j = 0; j <= kind; ++j) {
+            a0 = __smlad(s[1 + j], x[j], a0);
+            a1 = __smlad(s[1 + j], y[j], a1);
+        }
     } else { /* the groups written out: gcc keeps a loop of 3 and the inputs in memory */
 #define EML_CTK_GROUP(g)                                                                                            \
     do {                                                                                                            \
@@ -793,9 +847,7 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
         a1 = __smlad(v, y[2 * (g) + 1], a1);                                                                        \
     } while (0)
         EML_CTK_GROUP(0);
-        if (kind >= 2) {
-            EML_CTK_GROUP(1);
-        }
+        EML_CTK_GROUP(1);
         if (kind >= 3) {
             EML_CTK_GROUP(2);
         }
@@ -804,8 +856,8 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
 #else
     {
         int32_t k;
-        for (k = 0; k < (kind == 0 ? 2 : 4 * nw); ++k) {
-            const int32_t u = kind == 0 ? eml_wbyte(s[1], 2 * k) : eml_wbyte(s[1 + (k >> 2)], k & 3);
+        for (k = 0; k < (kind == 0 ? 2 : 4 * kind); ++k) {
+            const int32_t u = eml_ctk_w(s + 1, k, kind);
             a0 += u * x[k];
             a1 += u * y[k];
         }
@@ -826,108 +878,140 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
                                       int8_t *o, int32_t d, int32_t lo, int32_t hi, const int32_t kind,
                                       const int32_t clamp)
 {
+    for (; s != send; s += EML_CTK_RUN(kind), ++o) {
+        eml_ctk_chan(s, x, y, o, d, lo, hi, kind, clamp);
+    }
+}
+
 #if EML_USE_DSP && defined(__GNUC__)
-    if (kind <= 1) {
-        /* one word of weights: the channel's 5 words in one LDM (gcc loads them as LDRD, LDRD, LDR and steps the
-         * pointer): 19 instructions for 2 outputs. LDM takes its registers in ascending order, hence the fixed
-         * (call-clobbered) ones */
-        const int32_t x0 = x[0], y0 = y[0];
-        const int32_t x1 = kind == 1 ? x[1] : 0, y1 = kind == 1 ? y[1] : 0;
-        while (s != send) {
-            register int32_t b __asm__("r0");
-            register int32_t w __asm__("r1");
-            register int32_t m __asm__("r2");
-            register int32_t c __asm__("r3");
-            register int32_t e __asm__("r12");
-            int32_t a0, a1, v0, v1, u;
-            __asm__("ldmia %0!, {%1, %2, %3, %4, %5}"
-                    : "+r"(s), "=r"(b), "=r"(w), "=r"(m), "=r"(c), "=r"(e)
-                    : "m"(*(const int32_t(*)[5])(const void *)s));
-            u = __sxtb16(w);
-            a0 = __smlad(u, x0, b);
-            a1 = __smlad(u, y0, b);
-            if (kind == 1) {
-                const int32_t v = eml_sxtb16_ror8(w);
-                a0 = __smlad(v, x1, a0);
-                a1 = __smlad(v, y1, a1);
+/* kinds 0 and 1 on the DSP, no clamp: an even number (>= 2) of channels from s on, written in assembly (gcc keeps
+ * neither the LDM's fixed registers nor the loop's pointers without moves and spills): a channel's words in one
+ * LDM, 2 outputs requantized and stored, 13 instructions (kind 0) or 15 (kind 1) a channel, the loop's compare
+ * and branch once per 2 channels. Kind 1 takes 14 registers without the loop's end, which it reads from memory */
+#define EML_CTK_ASM0                                                                                                \
+    "ldmia %[s]!, {r0, r1, r2, r3, r12}\n\t"                                                                        \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad r1, r1, %[y0], r0\n\t"                                                                                   \
+    "smmlar r0, %[t], r2, r3\n\t"                                                                                   \
+    "add r0, r0, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r2, r1, r2, r3\n\t"                                                                                     \
+    "add r2, r2, r1, asr #31\n\t"                                                                                   \
+    "asr r0, r0, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t"                                                                                           \
+    "ssat r0, #8, r0\n\t"                                                                                           \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "strb r2, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r0, [%[o]], #1\n\t"
+#define EML_CTK_ASM1                                                                                                \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
+    "add r1, r1, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r2, r0, r3, r4\n\t"                                                                                     \
+    "add r2, r2, r0, asr #31\n\t"                                                                                   \
+    "asr r1, r1, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t"                                                                                           \
+    "ssat r1, #8, r1\n\t"                                                                                           \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "strb r2, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r1, [%[o]], #1\n\t"
+
+static EML_CTK_NOINLINE void eml_ctk_asm0(const int32_t *s, const int32_t *send, int32_t x0, int32_t y0, int8_t *o,
+                                int32_t d)
+{
+    int32_t t;
+    __asm__ volatile("1:\n\t" EML_CTK_ASM0 EML_CTK_ASM0 "cmp %[s], %[send]\n\t"
+                     "bne 1b\n\t"
+                     : [s] "+r"(s), [o] "+r"(o), [t] "=&r"(t)
+                     : [x0] "r"(x0), [y0] "r"(y0), [d] "r"(d), [send] "r"(send)
+                     : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+}
+
+static EML_CTK_NOINLINE void eml_ctk_asm1(const int32_t *s, const int32_t *send, int32_t x0, int32_t x1, int32_t y0,
+                                int32_t y1, int8_t *o, int32_t d)
+{
+    int32_t t;
+    __asm__ volatile("1:\n\t" EML_CTK_ASM1 EML_CTK_ASM1 "ldr r1, %[send]\n\t"
+                     "cmp %[s], r1\n\t"
+                     "bne 1b\n\t"
+                     : [s] "+r"(s), [o] "+r"(o), [t] "=&r"(t)
+                     : [x0] "r"(x0), [x1] "r"(x1), [y0] "r"(y0), [y1] "r"(y1), [d] "r"(d), [send] "m"(send)
+                     : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+}
+#endif
+
+/* n pixels, pixel j's bytes at src + j * step, outputs from out on */
+EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *src, int32_t step, int32_t n,
+                                    const int32_t *w, const int32_t *send, int8_t *out, const int32_t kind,
+                                    const int32_t clamp)
+{
+    const int32_t oc_n = p->out_c;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    int32_t x[12], y[12];
+#if EML_USE_DSP && defined(__GNUC__)
+    if (kind <= 1 && !clamp) {
+        /* an odd channel count: the first channel in C, the rest in pairs */
+        const int32_t *const s1 = w + (oc_n & 1) * (kind == 0 ? 5 : 6);
+        for (; n > 0; n -= 2, src += 2 * step) {
+            const int32_t d = n >= 2 ? oc_n : 0; /* a last odd pixel: its outputs written twice */
+            eml_ctk_load(src, x, kind);
+            eml_ctk_load(n >= 2 ? src + step : src, y, kind);
+            if (oc_n & 1) {
+                eml_ctk_chan(w, x, y, out, d, lo, hi, kind, clamp);
             }
-            v0 = eml_ctk_rq(a0, m, c, e);
-            v1 = eml_ctk_rq(a1, m, c, e);
-            if (clamp) {
-                v0 = v0 < lo ? lo : (v0 > hi ? hi : v0);
-                v1 = v1 < lo ? lo : (v1 > hi ? hi : v1);
+            if (s1 != send) {
+                if (kind == 0) {
+                    eml_ctk_asm0(s1, send, x[0], y[0], out + (oc_n & 1), d);
+                } else {
+                    eml_ctk_asm1(s1, send, x[0], x[1], y[0], y[1], out + (oc_n & 1), d);
+                }
             }
-            o[d] = (int8_t)v1;
-            *o++ = (int8_t)v0;
+            out += oc_n + d;
         }
         return;
     }
 #endif
-    for (; s != send; s += kind == 0 ? 5 : 4 + kind, ++o) {
-        eml_ctk_chan(s, x, y, o, d, lo, hi, kind, clamp);
+    for (; n >= 2; n -= 2, src += 2 * step, out += 2 * oc_n) {
+        eml_ctk_load(src, x, kind);
+        eml_ctk_load(src + step, y, kind);
+        eml_ctk_channels(w, send, x, y, out, oc_n, lo, hi, kind, clamp);
+    }
+    if (n) { /* a last odd pixel: its outputs written twice */
+        eml_ctk_load(src, x, kind);
+        eml_ctk_channels(w, send, x, x, out, 0, lo, hi, kind, clamp);
     }
 }
 
 EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out,
                                  const int32_t kind, const int32_t clamp)
 {
-    const int32_t kp = kind == 0 ? 4 : 4 * kind;
+    /* bytes a pixel's load reads, and the gather's bytes a pixel */
+    const int32_t kp = kind == 0 ? 2 : 4 * kind;
     const int32_t npix = p->out_h * p->out_w;
-    const int32_t oc_n = p->out_c;
-    const int32_t *const send = w + oc_n * (kind == 0 ? 5 : 4 + kind);
-    /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c where KP bytes from there stay inside
-     * the input (all but the last few pixels) */
+    const int32_t *const send = w + p->out_c * EML_CTK_RUN(kind);
+    /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c, where its kp bytes stay inside the
+     * input up to pixel nflat (even: the rest go through the gather) */
     const int32_t flat = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
                          p->pad_w == 0 && p->in_w == p->out_w && p->in_h == p->out_h;
-    const int32_t nflat = flat ? npix - (kp + p->in_c - 1) / p->in_c : 0;
-    const int32_t step = 2 * p->in_c;
-    const int8_t *src = in;
-    int32_t px = 0, oy, ox;
-    int32_t x[12], y[12];
-    for (; px + 1 < nflat; px += 2, src += step, out += 2 * oc_n) {
-        eml_ctk_load(src, x, kind);
-        eml_ctk_load(src + p->in_c, y, kind);
-        eml_ctk_channels(w, send, x, y, out, oc_n, p->act_min, p->act_max, kind, clamp);
+    const int32_t nflat = flat && npix > (kp - 1) / p->in_c ? (npix - (kp - 1) / p->in_c) & ~1 : 0;
+    /* whole pixel pairs a gather (kp <= 12: 20 or more) */
+    const int32_t chunk = (EML_CTK_COL_BYTES / kp) & ~1;
+    int32_t col[EML_CTK_COL_BYTES / 4];
+    int32_t px = nflat;
+    eml_ctk_pixels(p, in, p->in_c, nflat, w, send, out, kind, clamp);
+    if (px < npix && EML_CTK_K(p) < kp) {
+        /* the bytes past K meet zero weights; zeroed once all the same (the gather never writes them) */
+        memset(col, 0, (size_t)(npix - px < chunk ? npix - px : chunk) * (size_t)kp);
     }
-    oy = px / p->out_w;
-    ox = px - oy * p->out_w;
-    if (px < npix) {
-        int32_t bx[3] = {0, 0, 0}, by[3] = {0, 0, 0}; /* bytes K .. KP - 1 stay 0 */
-        int32_t tap[36];
-        const int32_t K = EML_CTK_K(p);
-        int32_t ky, kx, i, k = 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
-            for (kx = 0; kx < p->k_w; ++kx) {
-                for (i = 0; i < p->in_c; ++i, ++k) {
-                    tap[k] = (ky * p->dil_h * p->in_w + kx * p->dil_w) * p->in_c + i;
-                    tap[12 + k] = ky * p->dil_h;
-                    tap[24 + k] = kx * p->dil_w;
-                }
-            }
-        }
-        for (; px < npix; px += 2) {
-            const int32_t two = px + 1 < npix;
-            int32_t oy1 = oy, ox1 = ox + 1; /* pixel px + 1 */
-            if (ox1 == p->out_w) {
-                ox1 = 0;
-                ++oy1;
-            }
-            eml_ctk_window(p, in, oy, ox, tap, K, (int8_t *)bx);
-            if (two) {
-                eml_ctk_window(p, in, oy1, ox1, tap, K, (int8_t *)by);
-            }
-            eml_ctk_load((const int8_t *)bx, x, kind);
-            eml_ctk_load(two ? (const int8_t *)by : (const int8_t *)bx, y, kind);
-            oy = oy1;
-            ox = ox1 + 1;
-            if (ox == p->out_w) {
-                ox = 0;
-                ++oy;
-            }
-            /* p + 1's outputs oc_n bytes after p's (a last odd pixel: written twice) */
-            eml_ctk_channels(w, send, x, y, out, two ? oc_n : 0, p->act_min, p->act_max, kind, clamp);
-            out += two ? 2 * oc_n : oc_n;
-        }
+    while (px < npix) {
+        const int32_t n = npix - px < chunk ? npix - px : chunk;
+        const int32_t oy = px / p->out_w;
+        eml_ctk_gather(p, in, oy, px - oy * p->out_w, n, kp, (int8_t *)col);
+        eml_ctk_pixels(p, (const int8_t *)col, kp, n, w, send, out + px * p->out_c, kind, clamp);
+        px += n;
     }
 }
 

@@ -118,17 +118,20 @@ def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
 
 def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
     """The constants of ``eml_conv2d_tk*_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
-    offset folded in), the weight word(s) (K <= 2: the bytes k0, 0, k1, 0; else k0..k3 of each group of 4 from
-    the lowest byte, K padded with zeros), then m, 2^(e-1) + out_offset * 2^e and e = -shift."""
+    offset folded in), the weight words, then m, 2^(e-1) + out_offset * 2^e and e = -shift. Weights: K <= 4 doubled,
+    as int16 pairs (low half first): K <= 2 one word (2 k0, 2 k1), else (2 k0, 2 k2), (2 k1, 2 k3); K > 4 the
+    bytes k0..k3 of each group of 4 from the lowest byte; K padded with zeros."""
     oc, k = w.shape
-    kp = -(-k // 4) * 4
+    kp = 2 if k <= 2 else -(-k // 4) * 4
     full = np.zeros((oc, kp), np.int64)
-    if k <= 2:
-        full[:, 0:2 * k:2] = w
+    if k <= 4:
+        full[:, :k] = 2 * w
+        pairs = full.reshape(oc, 1, 2) if k <= 2 else full.reshape(oc, 2, 2).transpose(0, 2, 1)
+        words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
     else:
         full[:, :k] = w
-    b = full.reshape(oc, kp // 4, 4) & 0xFF
-    words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
+        b = full.reshape(oc, kp // 4, 4) & 0xFF
+        words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
     words = np.where(words >= 1 << 31, words - (1 << 32), words)
     e = -np.asarray(shifts, np.int64)
     c = (1 << (e - 1)) + out_off * (1 << e)

@@ -1,0 +1,100 @@
+"""The small-K convolution kernel (``eml_conv2d_tk*_s8``, K = k_h * k_w * in_c <= 12) on the geometries its paths
+split on: kinds 0 and 1 (K <= 4: doubled int16 weight pairs, the assembly channel loop on Cortex-M4) and 2, 3
+(byte weights), flat 1x1 inputs read in place and gathered windows (padded, strided, dilated; chunks of the stack
+col and rows split across them), odd channel and pixel counts, clamped activations. C byte-identical to the numpy
+reference (itself byte-exact with TFLite Micro) on QEMU Cortex-M4 and on the host (SSE2 / NEON build, portable
+EML_NO_SIMD, ASan/UBSan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisp_eml.compiler import build
+from crisp_eml.compiler.build import write_tree
+from crisp_eml.compiler.planner import plan_memory
+from crisp_eml.compiler.reference import run_reference
+from crisp_eml.compiler.render import RenderOptions, render_library
+from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
+from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
+from crisp_eml.core.graph import Graph
+
+C = "CONV_2D"
+SPECS = [
+    ConvSpec(C, 12, 10, 2, 16),                                     # kind 0 flat, in_c 2, even channels
+    ConvSpec(C, 7, 5, 2, 9),                                        # kind 0: odd out_c, odd pixel count
+    ConvSpec(C, 9, 7, 1, 6),                                        # kind 0, K = 1: flat tail through the gather
+    ConvSpec(C, 6, 7, 2, 5, activation="RELU6"),                    # kind 0 clamped (the C channel loop)
+    ConvSpec(C, 17, 15, 2, 3),                                      # kind 0, 255 pixels: two gather chunks
+    ConvSpec(C, 12, 10, 1, 8, 3, 1),                                # kind 1, 3x1 SAME: padded rows
+    ConvSpec(C, 8, 6, 1, 7, 3, 1, stride=2),                        # kind 1, 3x1 strided, odd out_c
+    ConvSpec(C, 5, 5, 3, 6, activation="RELU"),                     # kind 1 flat K = 3, clamped
+    ConvSpec(C, 9, 9, 4, 11),                                       # kind 1 flat K = 4, odd out_c, odd pixels
+    ConvSpec(C, 9, 7, 3, 5, stride=2),                              # kind 1, 1x1 strided: gathered
+    ConvSpec(C, 10, 9, 1, 4, 1, 3, dilation=2),                     # kind 1, 1x3 dilated: column borders
+    ConvSpec(C, 11, 13, 1, 3, 2, 2, stride=2, padding="VALID"),     # kind 1, 2x2 valid strided
+    ConvSpec(C, 22, 24, 6, 20),                                     # kind 2 flat (K = 6)
+    ConvSpec(C, 6, 5, 7, 7),                                        # kind 2, K = 7
+    ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # kind 2, dilated, clamped
+    ConvSpec(C, 6, 5, 9, 7),                                        # kind 3 flat, odd out_c
+    ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # kind 3, 3x3 in_c 1 strided, clamped
+    ConvSpec(C, 12, 10, 1, 16, 3, 3),                               # kind 3, 3x3 in_c 1 SAME
+    ConvSpec(C, 13, 11, 1, 5, 3, 3, stride=3, padding="VALID"),     # kind 3, stride 3, window past no border
+]
+
+
+def _lib(spec: ConvSpec, seed: int, out: Path) -> Graph:
+    g = conv_graph(spec, seed=seed)
+    write_tree(render_library(g, plan_memory(g), RenderOptions(name="k")), out)
+    return g
+
+
+def _want(g: Graph, vec: np.ndarray) -> np.ndarray:
+    shape = g.tensor(g.inputs[0]).shape
+    return np.stack([run_reference(g, [v.reshape(shape)])[0].reshape(-1) for v in vec])
+
+
+def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
+    return random_vectors(int(np.prod(g.tensor(g.inputs[0]).shape)), n, seed=seed)
+
+
+def test_specs_take_the_tiny_kernel() -> None:
+    """Each spec compiles to the eml_conv2d_tk*_s8 of its kind (else it would test another kernel) and its outputs
+    spread over many int8 values (a saturated output would hide bugs)."""
+    for i, spec in enumerate(SPECS):
+        g = conv_graph(spec, seed=i)
+        k = spec.k_h * spec.k_w * spec.in_c
+        files = render_library(g, plan_memory(g), RenderOptions(name="k"))
+        assert f"eml_conv2d_tk{0 if k <= 2 else -(-k // 4)}" in files["src/k.c"], spec.label()
+        out = _want(g, _vectors(g, 2, seed=i))
+        assert np.unique(out).size > min(20, out.size // 2), spec.label()
+
+
+@pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
+def test_conv_tiny_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 3, seed=i)
+        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
+        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
+        assert np.array_equal(got, _want(g, vec)), spec.label()
+
+
+def test_conv_tiny_under_sanitizers(tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 2, seed=i)
+        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
+        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
+        assert np.array_equal(got, _want(g, vec)), spec.label()
+
+
+@pytest.mark.cross
+def test_conv_tiny_on_cortex_m4(tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 3, seed=i)
+        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
+        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
