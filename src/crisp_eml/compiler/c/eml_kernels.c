@@ -919,15 +919,39 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
     "strb r2, [%[o], %[d]]\n\t"                                                                                     \
     "strb r1, [%[o]], #1\n\t"
 
-static EML_CTK_NOINLINE void eml_ctk_asm0(const int32_t *s, const int32_t *send, int32_t x0, int32_t y0, int8_t *o,
-                                int32_t d)
+/* kind 0, pixels 2 bytes apart (in_c 2 read in place, or the gathered col): npairs >= 1 pixel pairs from src on,
+ * each pair's 4 bytes one LDR, SXTB16 / SXTB16-ROR8 and PKHBT / PKHTB giving the two pixels' input pairs, then
+ * every channel (the first alone when out_c is odd): 10 instructions a pixel pair besides the channels */
+#define EML_CTK_PIX0(entry)                                                                                         \
+    "2:\n\t"                                                                                                        \
+    "ldr r0, [%[src]], #4\n\t"                                                                                      \
+    "sxtb16 r1, r0\n\t"                                                                                             \
+    "sxtb16 r0, r0, ror #8\n\t"                                                                                     \
+    "pkhbt %[x0], r1, r0, lsl #16\n\t"                                                                              \
+    "pkhtb %[y0], r0, r1, asr #16\n\t"                                                                              \
+    "ldr %[s], %[w]\n\t" entry "1:\n\t" EML_CTK_ASM0 "3:\n\t" EML_CTK_ASM0 "cmp %[s], %[send]\n\t"                  \
+    "bne 1b\n\t"                                                                                                    \
+    "add %[o], %[o], %[d]\n\t"                                                                                      \
+    "ldr r0, %[end]\n\t"                                                                                            \
+    "cmp %[src], r0\n\t"                                                                                            \
+    "bne 2b\n\t"
+static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, const int32_t *w, const int32_t *send,
+                                          int8_t *o, int32_t d)
 {
-    int32_t t;
-    __asm__ volatile("1:\n\t" EML_CTK_ASM0 EML_CTK_ASM0 "cmp %[s], %[send]\n\t"
-                     "bne 1b\n\t"
-                     : [s] "+r"(s), [o] "+r"(o), [t] "=&r"(t)
-                     : [x0] "r"(x0), [y0] "r"(y0), [d] "r"(d), [send] "r"(send)
-                     : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+    const int8_t *const end = src + 4 * npairs;
+    const int32_t *s;
+    int32_t t, x0, y0;
+    if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX0("b 3f\n\t")
+                         : [src] "+r"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [y0] "=&r"(y0)
+                         : [d] "r"(d), [send] "r"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+    } else {
+        __asm__ volatile(EML_CTK_PIX0("")
+                         : [src] "+r"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [y0] "=&r"(y0)
+                         : [d] "r"(d), [send] "r"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+    }
 }
 
 static EML_CTK_NOINLINE void eml_ctk_asm1(const int32_t *s, const int32_t *send, int32_t x0, int32_t x1, int32_t y0,
@@ -952,9 +976,15 @@ EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *sr
     const int32_t lo = p->act_min, hi = p->act_max;
     int32_t x[12], y[12];
 #if EML_USE_DSP && defined(__GNUC__)
-    if (kind <= 1 && !clamp) {
+    if (kind == 0 && !clamp && step == 2 && n >= 2) {
+        eml_ctk_asm0(src, n >> 1, w, send, out, oc_n);
+        src += 2 * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind == 1 && !clamp) {
         /* an odd channel count: the first channel in C, the rest in pairs */
-        const int32_t *const s1 = w + (oc_n & 1) * (kind == 0 ? 5 : 6);
+        const int32_t *const s1 = w + (oc_n & 1) * EML_CTK_RUN(kind);
         for (; n > 0; n -= 2, src += 2 * step) {
             const int32_t d = n >= 2 ? oc_n : 0; /* a last odd pixel: its outputs written twice */
             eml_ctk_load(src, x, kind);
@@ -963,11 +993,7 @@ EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *sr
                 eml_ctk_chan(w, x, y, out, d, lo, hi, kind, clamp);
             }
             if (s1 != send) {
-                if (kind == 0) {
-                    eml_ctk_asm0(s1, send, x[0], y[0], out + (oc_n & 1), d);
-                } else {
-                    eml_ctk_asm1(s1, send, x[0], x[1], y[0], y[1], out + (oc_n & 1), d);
-                }
+                eml_ctk_asm1(s1, send, x[0], x[1], y[0], y[1], out + (oc_n & 1), d);
             }
             out += oc_n + d;
         }
@@ -993,9 +1019,11 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
     const int32_t npix = p->out_h * p->out_w;
     const int32_t *const send = w + p->out_c * EML_CTK_RUN(kind);
     /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c, where its kp bytes stay inside the
-     * input up to pixel nflat (even: the rest go through the gather) */
-    const int32_t flat = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
-                         p->pad_w == 0 && p->in_w == p->out_w && p->in_h == p->out_h;
+     * input up to pixel nflat (even: the rest go through the gather); kind 0 only at in_c 2 (its pixel pairs are
+     * one word: with in_c 1 the gather's 2-byte rows are faster) */
+    const int32_t flat = (kind != 0 || p->in_c == 2) && p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 &&
+                         p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->in_w == p->out_w &&
+                         p->in_h == p->out_h;
     const int32_t nflat = flat && npix > (kp - 1) / p->in_c ? (npix - (kp - 1) / p->in_c) & ~1 : 0;
     /* whole pixel pairs a gather (kp <= 12: 20 or more) */
     const int32_t chunk = (EML_CTK_COL_BYTES / kp) & ~1;
