@@ -777,6 +777,57 @@ static EML_CTK_NOINLINE void eml_ctk_gather(const eml_conv_params_t *p, const in
     }
 }
 
+/* kind 1, a window one column wide over one input channel (k_w 1, in_c 1, stride_w 1, pad_w 0: K = k_h, 3 or
+ * 4): n (<= 64) output pixels from (oy, ox) on, in raster order, into col as the gather would write them (pixel
+ * j's word: its rows' bytes from the lowest, zero past k_h), two pixels from one halfword of each row: about 10
+ * instructions a pixel pair where the gather takes 40-60. A row off the image reads a run of pads */
+static inline const uint8_t *eml_ctk_row(const eml_conv_params_t *p, const int8_t *in, int32_t iy, int32_t ox,
+                                         const uint32_t *pads)
+{
+    return iy >= 0 && iy < p->in_h ? (const uint8_t *)in + iy * p->in_w + ox : (const uint8_t *)pads;
+}
+
+static EML_CTK_NOINLINE void eml_ctk_columns(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                             int32_t n, uint32_t *col)
+{
+    const uint32_t m3 = p->k_h > 3 ? 0xFFFFu : 0u;
+    const int32_t dh = p->dil_h;
+    uint32_t pads[16];
+    int32_t j;
+    for (j = 0; j < 16; ++j) {
+        pads[j] = (uint32_t)(uint8_t)-p->in_offset * 0x01010101u;
+    }
+    while (n > 0) {
+        const int32_t m = p->out_w - ox < n ? p->out_w - ox : n;
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        /* row 3 of a 3-row window: the pads, read, then masked off */
+        const uint8_t *const r[4] = {eml_ctk_row(p, in, iy0, ox, pads), eml_ctk_row(p, in, iy0 + dh, ox, pads),
+                                     eml_ctk_row(p, in, iy0 + 2 * dh, ox, pads),
+                                     m3 ? eml_ctk_row(p, in, iy0 + 3 * dh, ox, pads) : (const uint8_t *)pads};
+        for (j = 0; j + 1 < m; j += 2) {
+            uint16_t h0, h1, h2, h3;
+            uint32_t e, o;
+            memcpy(&h0, r[0] + j, 2);
+            memcpy(&h1, r[1] + j, 2);
+            memcpy(&h2, r[2] + j, 2);
+            memcpy(&h3, r[3] + j, 2);
+            /* e: rows 0 and 2 of pixels j and j + 1, o: rows 1 and 3; interleaved into the two pixel words */
+            e = (uint32_t)h0 | (uint32_t)h2 << 16;
+            o = (uint32_t)h1 | ((uint32_t)h3 & m3) << 16;
+            col[j] = (e & 0x00FF00FFu) | (o & 0x00FF00FFu) << 8;
+            col[j + 1] = (e >> 8 & 0x00FF00FFu) | (o & 0xFF00FF00u);
+        }
+        if (j < m) {
+            col[j] = (uint32_t)r[0][j] | (uint32_t)r[1][j] << 8 | (uint32_t)r[2][j] << 16 |
+                     (m3 ? (uint32_t)r[3][j] << 24 : 0u);
+        }
+        col += m;
+        n -= m;
+        ox = 0;
+        ++oy;
+    }
+}
+
 /* a pixel's input words from its bytes b: DSP: kind 0: the int16 pair (b0, b1); kind 1: the SXTB16 pairs (b0,
  * b2), (b1, b3); kinds 2, 3: per group of 4 those pairs doubled; other builds: the bytes (doubled for kinds 2,
  * 3), one a word */
@@ -954,16 +1005,48 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
     }
 }
 
-static EML_CTK_NOINLINE void eml_ctk_asm1(const int32_t *s, const int32_t *send, int32_t x0, int32_t x1, int32_t y0,
-                                int32_t y1, int8_t *o, int32_t d)
+/* kind 1: npairs >= 1 pixel pairs, pixel j's 4 bytes at src + j * step: the pair's two words, SXTB16 and
+ * SXTB16-ROR8 of each, then every channel (the first alone when out_c is odd). The 14 registers go to the
+ * channels: src, step, the loop's ends and w are read from memory */
+#define EML_CTK_PIX1(entry)                                                                                         \
+    "2:\n\t"                                                                                                        \
+    "ldr r0, %[src]\n\t"                                                                                            \
+    "ldr r1, %[step]\n\t"                                                                                           \
+    "ldr r2, [r0]\n\t"                                                                                              \
+    "ldr r3, [r0, r1]\n\t"                                                                                          \
+    "add r0, r0, r1, lsl #1\n\t"                                                                                    \
+    "str r0, %[src]\n\t"                                                                                            \
+    "sxtb16 %[x0], r2\n\t"                                                                                          \
+    "sxtb16 %[x1], r2, ror #8\n\t"                                                                                  \
+    "sxtb16 %[y0], r3\n\t"                                                                                          \
+    "sxtb16 %[y1], r3, ror #8\n\t"                                                                                  \
+    "ldr %[s], %[w]\n\t" entry "1:\n\t" EML_CTK_ASM1 "3:\n\t" EML_CTK_ASM1 "ldr r1, %[send]\n\t"                    \
+    "cmp %[s], r1\n\t"                                                                                              \
+    "bne 1b\n\t"                                                                                                    \
+    "add %[o], %[o], %[d]\n\t"                                                                                      \
+    "ldr r0, %[src]\n\t"                                                                                            \
+    "ldr r1, %[end]\n\t"                                                                                            \
+    "cmp r0, r1\n\t"                                                                                                \
+    "bne 2b\n\t"
+static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
+                                          const int32_t *send, int8_t *o, int32_t d)
 {
-    int32_t t;
-    __asm__ volatile("1:\n\t" EML_CTK_ASM1 EML_CTK_ASM1 "ldr r1, %[send]\n\t"
-                     "cmp %[s], r1\n\t"
-                     "bne 1b\n\t"
-                     : [s] "+r"(s), [o] "+r"(o), [t] "=&r"(t)
-                     : [x0] "r"(x0), [x1] "r"(x1), [y0] "r"(y0), [y1] "r"(y1), [d] "r"(d), [send] "m"(send)
-                     : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+    const int8_t *const end = src + 2 * step * npairs;
+    const int32_t *s;
+    int32_t t, x0, x1, y0, y1;
+    if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t")
+                         : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                           [y0] "=&r"(y0), [y1] "=&r"(y1)
+                         : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+    } else {
+        __asm__ volatile(EML_CTK_PIX1("")
+                         : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                           [y0] "=&r"(y0), [y1] "=&r"(y1)
+                         : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+    }
 }
 #endif
 
@@ -982,20 +1065,16 @@ EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *sr
         out += oc_n * (n & ~1);
         n &= 1;
     }
-    if (kind == 1 && !clamp) {
-        /* an odd channel count: the first channel in C, the rest in pairs */
-        const int32_t *const s1 = w + (oc_n & 1) * EML_CTK_RUN(kind);
-        for (; n > 0; n -= 2, src += 2 * step) {
-            const int32_t d = n >= 2 ? oc_n : 0; /* a last odd pixel: its outputs written twice */
+    if (kind == 1 && !clamp && n >= 2) {
+        eml_ctk_asm1(src, step, n >> 1, w, send, out, oc_n);
+        src += step * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind <= 1 && !clamp && n <= 1) {
+        if (n) { /* a last odd pixel: its outputs written twice */
             eml_ctk_load(src, x, kind);
-            eml_ctk_load(n >= 2 ? src + step : src, y, kind);
-            if (oc_n & 1) {
-                eml_ctk_chan(w, x, y, out, d, lo, hi, kind, clamp);
-            }
-            if (s1 != send) {
-                eml_ctk_asm1(s1, send, x[0], x[1], y[0], y[1], out + (oc_n & 1), d);
-            }
-            out += oc_n + d;
+            eml_ctk_channels(w, send, x, x, out, 0, lo, hi, kind, clamp);
         }
         return;
     }
@@ -1025,19 +1104,27 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
                          p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->in_w == p->out_w &&
                          p->in_h == p->out_h;
     const int32_t nflat = flat && npix > (kp - 1) / p->in_c ? (npix - (kp - 1) / p->in_c) & ~1 : 0;
+    /* kind 1 windows one column wide over one channel (3x1, 4x1): eml_ctk_columns */
+    const int32_t cols = kind == 1 && p->k_w == 1 && p->in_c == 1 && p->stride_w == 1 && p->pad_w == 0 &&
+                         p->in_w == p->out_w;
     /* whole pixel pairs a gather (kp <= 12: 20 or more) */
     const int32_t chunk = (EML_CTK_COL_BYTES / kp) & ~1;
     int32_t col[EML_CTK_COL_BYTES / 4];
     int32_t px = nflat;
     eml_ctk_pixels(p, in, p->in_c, nflat, w, send, out, kind, clamp);
-    if (px < npix && EML_CTK_K(p) < kp) {
-        /* the bytes past K meet zero weights; zeroed once all the same (the gather never writes them) */
+    if (px < npix && EML_CTK_K(p) < kp && !cols) {
+        /* the bytes past K meet zero weights; zeroed once all the same (the gather never writes them; the
+         * column fill writes whole words) */
         memset(col, 0, (size_t)(npix - px < chunk ? npix - px : chunk) * (size_t)kp);
     }
     while (px < npix) {
+        const int32_t oy = px / p->out_w, ox = px - oy * p->out_w;
         const int32_t n = npix - px < chunk ? npix - px : chunk;
-        const int32_t oy = px / p->out_w;
-        eml_ctk_gather(p, in, oy, px - oy * p->out_w, n, kp, (int8_t *)col);
+        if (cols) {
+            eml_ctk_columns(p, in, oy, ox, n, (uint32_t *)col);
+        } else {
+            eml_ctk_gather(p, in, oy, ox, n, kp, (int8_t *)col);
+        }
         eml_ctk_pixels(p, (const int8_t *)col, kp, n, w, send, out + px * p->out_c, kind, clamp);
         px += n;
     }
