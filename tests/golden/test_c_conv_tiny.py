@@ -1,9 +1,10 @@
-"""The small-K convolution kernel (``eml_conv2d_tk*_s8``, K = k_h * k_w * in_c <= 12) on the geometries its paths
-split on: kinds 0 and 1 (K <= 4: doubled int16 weight pairs, the assembly channel loop on Cortex-M4) and 2, 3
-(byte weights), flat 1x1 inputs read in place and gathered windows (padded, strided, dilated; chunks of the stack
-col and rows split across them), odd channel and pixel counts, clamped activations. C byte-identical to the numpy
-reference (itself byte-exact with TFLite Micro) on QEMU Cortex-M4 and on the host (SSE2 / NEON build, portable
-EML_NO_SIMD, ASan/UBSan)."""
+"""The small-K convolution kernel (``eml_conv2d_tk*_s8``, K = k_h * k_w * in_c <= 12) and the small-depth
+fully-connected kernel (``eml_fc_small_s8``, depth <= 12) on the geometries their paths split on: kinds 0 and 1
+(K <= 4: doubled int16 weight pairs, the assembly pixel loops on Cortex-M4; 3x1 / 4x1 one-channel windows filled
+from the rows) and 2, 3 (byte weights), flat 1x1 inputs read in place and gathered windows (padded, strided,
+dilated; chunks of the stack col and rows split across them), odd channel and pixel counts, clamped activations.
+C byte-identical to the numpy reference (itself byte-exact with TFLite Micro) on QEMU Cortex-M4 and on the host
+(SSE2 / NEON build, portable EML_NO_SIMD, ASan/UBSan)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
 from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
 from crisp_eml.core.graph import Graph
 
-C = "CONV_2D"
+C, F = "CONV_2D", "FULLY_CONNECTED"
 SPECS = [
     ConvSpec(C, 12, 10, 2, 16),                                     # kind 0 flat, in_c 2, even channels
     ConvSpec(C, 7, 5, 2, 9),                                        # kind 0: odd out_c, odd pixel count
@@ -42,6 +43,14 @@ SPECS = [
     ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # kind 3, 3x3 in_c 1 strided, clamped
     ConvSpec(C, 12, 10, 1, 16, 3, 3),                               # kind 3, 3x3 in_c 1 SAME
     ConvSpec(C, 13, 11, 1, 5, 3, 3, stride=3, padding="VALID"),     # kind 3, stride 3, window past no border
+    ConvSpec(C, 9, 5, 1, 6, 4, 1, padding="VALID"),                 # kind 1, 4x1 (the fourth row read)
+    ConvSpec(C, 10, 7, 1, 9, 4, 1, dilation=2),                     # kind 1, 4x1 dilated SAME, odd out_w
+    ConvSpec(F, 1, 1, 10, 8),                                       # small FC: classifier head, K % 4 == 2
+    ConvSpec(F, 1, 1, 1, 7),                                        # small FC depth 1
+    ConvSpec(F, 1, 1, 4, 5, activation="RELU"),                     # small FC one whole word, clamped
+    ConvSpec(F, 1, 1, 7, 9, activation="RELU"),                     # small FC, 2 groups, clamped
+    ConvSpec(F, 1, 1, 12, 13),                                      # small FC 3 whole words
+    ConvSpec(F, 1, 1, 9, 2),                                        # small FC 3 groups, K % 4 == 1
 ]
 
 
@@ -61,15 +70,16 @@ def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
 
 
 def test_specs_take_the_tiny_kernel() -> None:
-    """Each spec compiles to the eml_conv2d_tk*_s8 of its kind (else it would test another kernel) and its outputs
-    spread over many int8 values (a saturated output would hide bugs)."""
+    """Each spec compiles to eml_fc_small_s8 or the eml_conv2d_tk*_s8 of its kind (else it would test another
+    kernel) and its outputs spread over many int8 values (a saturated output would hide bugs)."""
     for i, spec in enumerate(SPECS):
         g = conv_graph(spec, seed=i)
         k = spec.k_h * spec.k_w * spec.in_c
         files = render_library(g, plan_memory(g), RenderOptions(name="k"))
-        assert f"eml_conv2d_tk{0 if k <= 2 else -(-k // 4)}" in files["src/k.c"], spec.label()
-        out = _want(g, _vectors(g, 2, seed=i))
-        assert np.unique(out).size > min(20, out.size // 2), spec.label()
+        fn = "eml_fc_small_s8" if spec.kind == F else f"eml_conv2d_tk{0 if k <= 2 else -(-k // 4)}"
+        assert fn in files["src/k.c"], spec.label()
+        out = _want(g, _vectors(g, 8, seed=i))  # 8 vectors: a small FC has few outputs a vector
+        assert np.unique(out).size > min(20, out.size // 4), spec.label()
 
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])

@@ -1,11 +1,12 @@
-"""The Python mirror of the small-K convolution's constant words (lower.conv_tiny_stream, eml_kernels.c convtk):
-every weight lands where the kernel's SMLAD / byte reads take it, per kind."""
+"""The Python mirrors of the small-K convolution's and the small-depth FC's constant words
+(lower.conv_tiny_stream, lower.fc_small_stream; eml_kernels.c convtk, fcs): every weight lands where the
+kernel's SMLAD / byte reads take it, per kind."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from crisp_eml.compiler.c.lower import conv_tiny_stream
+from crisp_eml.compiler.c.lower import conv_tiny_stream, fc_small, fc_small_stream
 
 
 def _half(word: int, i: int) -> int:
@@ -43,3 +44,28 @@ def test_stream_layout_per_kind() -> None:
                 else:  # bytes k0..k3 of each group
                     got.append(_byte(run[c, 1 + (j >> 2)], j & 3))
             assert got[:k] == w[c].tolist() and not any(got[k:]), (k, c)
+
+
+def test_fc_small_stream_layout() -> None:
+    rng = np.random.default_rng(1)
+    for k in range(1, 13):
+        od = 5
+        w = rng.integers(-128, 128, (od, k))
+        w[1, -1] = -128
+        folded = rng.integers(-(1 << 20), 1 << 20, od)
+        st = fc_small_stream(w, folded, 3 << 28, -9, 17)
+        assert st[:3].tolist() == [3 << 28, (1 << 8) + 17 * (1 << 9), 9]
+        g = -(-k // 4)
+        rows = st[3:].reshape(od, 1 + 2 * g)
+        assert rows[:, 0].tolist() == (2 * folded).tolist()
+        for o in range(od):
+            got = [_half(rows[o, 1 + 2 * (j >> 2) + (j & 1)], (j >> 1) & 1) // 2 for j in range(4 * g)]
+            assert got[:k] == w[o].tolist() and not any(got[k:]), (k, o)
+
+
+def test_fc_small_takes_small_per_tensor_layers_only() -> None:
+    assert fc_small(12, False, True, [-5])
+    assert not fc_small(13, False, True, [-5])  # deeper: the general kernel
+    assert not fc_small(10, True, True, [-5, -6])  # per-channel
+    assert not fc_small(10, False, False, [-5])  # no fast requantization
+    assert not fc_small(10, False, True, [-23])  # the rounding addend would not fit

@@ -3148,6 +3148,118 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
     }
 }
 /* @end */
+/* @section fcs */
+/* A fully-connected layer of small depth (in_depth <= 12, per-tensor, lower.fc_small): a classifier head's few
+ * MACs an output leave the general kernel's per-group setup and byte unpacking dominant. Constants (lower.
+ * fc_small_stream): m, c = 2^(e-1) + out_offset * 2^e and e = -shift (1..22), then per output row its doubled
+ * bias (input offset folded in) and its doubled weights as int16 pairs, per group of 4 (2 w0, 2 w2), (2 w1,
+ * 2 w3): 1 + 2 g words a row (g = ceil(in_depth / 4), weights past in_depth zero). The inputs are taken once a
+ * batch (SXTB16 pairs on the DSP), each row is 2 g SMLAD and the requantization of the small-K convolution
+ * (SMMLAR(2 acc, m, c), the sign correction, the shift, SSAT): ~20 instructions a row at depth 12 */
+static inline int32_t eml_fcs_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
+{
+#if EML_USE_DSP
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
+    return __ssat((t + (x2 >> 31)) >> e, 8);
+#else
+    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
+    const int32_t v = (t + (x2 >> 31)) >> e;
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+#if defined(__GNUC__)
+#define EML_FCS_INLINE static inline __attribute__((always_inline))
+#else
+#define EML_FCS_INLINE static inline
+#endif
+
+/* one row: its doubled bias and 2 g weight words at s times the input pairs x (DSP) or bytes (other builds) */
+EML_FCS_INLINE int32_t eml_fcs_row(const int32_t *s, const int32_t *x, const int32_t g)
+{
+    int32_t a = s[0];
+#if EML_USE_DSP
+    a = __smlad(s[1], x[0], a);
+    a = __smlad(s[2], x[1], a);
+    if (g >= 2) { /* written out: gcc keeps a loop over the pairs in memory */
+        a = __smlad(s[3], x[2], a);
+        a = __smlad(s[4], x[3], a);
+    }
+    if (g >= 3) {
+        a = __smlad(s[5], x[4], a);
+        a = __smlad(s[6], x[5], a);
+    }
+#else
+    int32_t j;
+    for (j = 0; j < 4 * g; ++j) { /* weight j: half (j >> 1) & 1 of word 2 (j >> 2) + (j & 1) */
+        const uint32_t word = (uint32_t)s[1 + 2 * (j >> 2) + (j & 1)];
+        a += (int32_t)(int16_t)(uint16_t)(word >> (16 * ((j >> 1) & 1))) * x[j];
+    }
+#endif
+    return a;
+}
+
+EML_FCS_INLINE void eml_fcs_run(const eml_fc_params_t *p, const int8_t *in, const int32_t *w, int8_t *out,
+                                const int32_t g)
+{
+    const int32_t depth = p->in_depth, od = p->out_depth;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t m = w[0], c = w[1], e = w[2];
+    const int32_t *const send = w + 3 + od * (1 + 2 * g);
+    int32_t b, j;
+    for (b = 0; b < p->batches; ++b, in += depth, out += od) {
+        const int32_t *s = w + 3;
+        int8_t *o = out;
+        int32_t x[12];
+        for (j = 0; j < g; ++j) {
+            uint32_t v = 0u;
+            if (4 * j + 4 <= depth) {
+                v = (uint32_t)eml_load32(in + 4 * j);
+            } else { /* the last bytes alone: the row's end may be the tensor's */
+                int32_t k;
+                for (k = depth - 1; k >= 4 * j; --k) {
+                    v = (v << 8) | (uint8_t)in[k];
+                }
+            }
+#if EML_USE_DSP
+            x[2 * j] = __sxtb16((int32_t)v);
+            x[2 * j + 1] = eml_sxtb16_ror8((int32_t)v);
+#else
+            {
+                int32_t k;
+                for (k = 0; k < 4; ++k) {
+                    x[4 * j + k] = (int32_t)(int8_t)(uint8_t)(v >> (8 * k));
+                }
+            }
+#endif
+        }
+        /* the clamp tested once a batch */
+        if (lo != -128 || hi != 127) {
+            for (; s != send; s += 1 + 2 * g) {
+                const int32_t v = eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+                *o++ = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+            }
+        } else {
+            for (; s != send; s += 1 + 2 * g) {
+                *o++ = (int8_t)eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+            }
+        }
+    }
+}
+
+void eml_fc_small_s8(const eml_fc_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    /* one copy a group count: the row loop unrolled */
+    if (p->in_depth <= 4) {
+        eml_fcs_run(p, in, w, out, 1);
+    } else if (p->in_depth <= 8) {
+        eml_fcs_run(p, in, w, out, 2);
+    } else {
+        eml_fcs_run(p, in, w, out, 3);
+    }
+}
+/* @end */
 /* @section pool */
 /* Input origin of output position o, and the kernel taps [start, end) that fall inside the input. */
 static void eml_pool_window(int32_t o, int32_t stride, int32_t pad, int32_t k, int32_t size, int32_t *origin,

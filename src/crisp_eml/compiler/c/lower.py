@@ -140,6 +140,28 @@ def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: 
     return np.concatenate(cols, 1).reshape(-1)
 
 
+def fc_small(depth: int, per_channel: bool, rq_fast: bool, shifts: list[int]) -> bool:
+    """Whether a FULLY_CONNECTED runs ``eml_fc_small_s8``: depth <= 12, per-tensor, and the small-K convolution's
+    requantization conditions (see :func:`conv_tiny`)."""
+    return not per_channel and conv_tiny(depth, rq_fast, shifts)
+
+
+def fc_small_stream(w: np.ndarray, folded: np.ndarray, mult: int, shift: int, out_off: int) -> np.ndarray:
+    """The constants of ``eml_fc_small_s8`` (see eml_kernels.c): m, 2^(e-1) + out_offset * 2^e, e = -shift, then
+    per output row its doubled bias and its doubled weights as int16 pairs, per group of 4 (2 w0, 2 w2),
+    (2 w1, 2 w3), low half first, the depth padded with zeros to the groups."""
+    od, k = w.shape
+    kp = -(-k // 4) * 4
+    full = np.zeros((od, kp), np.int64)
+    full[:, :k] = 2 * w
+    pairs = full.reshape(od, kp // 4, 2, 2).transpose(0, 1, 3, 2).reshape(od, kp // 2, 2)
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
+    words = np.where(words >= 1 << 31, words - (1 << 32), words)
+    e = -shift
+    rows = np.concatenate([2 * np.asarray(folded, np.int64)[:, None], words], 1).reshape(-1)
+    return np.concatenate([np.asarray([mult, (1 << (e - 1)) + out_off * (1 << e), e], np.int64), rows])
+
+
 def conv_scratch_int16(k: int, oc: int, staged: bool) -> int:
     """Scratch of ``eml_conv2d_s8``: im2col of two pixels (2 x K rounded up to 4), one int16 to align it, the
     accumulators of a block of up to 32 channels for two pixels (the second pixel's 32 int32 after the first's)
@@ -531,6 +553,19 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
         # K = 2^(e-1) + out_offset * 2^e within int32 next to |hm| < 2^30 (e = -shift <= 22)
         rq_fold = int(not int(prm["per_channel"]) and rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts)
                       and min(shifts) >= -22)
+        if fc_small(in_depth, bool(prm["per_channel"]), rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts),
+                    shifts):
+            # small depth: one stream of requantization constants, biases and weights (eml_fc_small_s8)
+            st = add_array("int32_t", "wq", fc_small_stream(wq.reshape(out_depth, in_depth), folded,
+                                                            int(np.asarray(prm["output_multiplier"]).reshape(-1)[0]),
+                                                            shifts[0], int(prm["output_offset"])))
+            ps = add_struct("eml_fc_params_t", dict(batches=size // in_depth, in_depth=in_depth, out_depth=out_depth,
+                                                    per_channel=0, out_offset=prm["output_offset"],
+                                                    act_min=prm["act_min"], act_max=prm["act_max"], k_pad=k_pad,
+                                                    rq_fold=rq_fold))
+            layer.sections.append("fcs")
+            layer.call = f"eml_fc_small_s8(&{ps}, {x}, {st}, {y});"
+            return layer
         wn = add_array("int8_t", "w", wp)
         b = add_array("int32_t", "bias_folded", folded)
         m = add_array("int32_t", "mult", np.asarray(prm["output_multiplier"], np.int64))
