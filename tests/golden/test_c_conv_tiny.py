@@ -2,7 +2,8 @@
 fully-connected kernel (``eml_fc_small_s8``, depth <= 12) on the geometries their paths split on: kinds 0 and 1
 (K <= 4: doubled int16 weight pairs, the assembly pixel loops on Cortex-M4; 3x1 / 4x1 one-channel windows filled
 from the rows) and 2, 3 (byte weights), flat 1x1 inputs read in place and gathered windows (padded, strided,
-dilated; chunks of the stack col and rows split across them), odd channel and pixel counts, clamped activations.
+dilated; tap runs along long rows, pixel by pixel on short ones; chunks of the stack col and rows split across
+them), odd channel and pixel counts, clamped activations.
 C byte-identical to the numpy reference (itself byte-exact with TFLite Micro) on QEMU Cortex-M4 and on the host
 (SSE2 / NEON build, portable EML_NO_SIMD, ASan/UBSan)."""
 
@@ -45,6 +46,8 @@ SPECS = [
     ConvSpec(C, 13, 11, 1, 5, 3, 3, stride=3, padding="VALID"),     # kind 3, stride 3, window past no border
     ConvSpec(C, 9, 5, 1, 6, 4, 1, padding="VALID"),                 # kind 1, 4x1 (the fourth row read)
     ConvSpec(C, 10, 7, 1, 9, 4, 1, dilation=2),                     # kind 1, 4x1 dilated SAME, odd out_w
+    ConvSpec(C, 9, 20, 1, 6, 1, 3, stride=2),                       # row-run gather: strided, right border
+    ConvSpec(C, 8, 14, 2, 5, stride=2, activation="RELU"),          # row-run gather: kind 0, in_c 2, strided
     ConvSpec(F, 1, 1, 10, 8),                                       # small FC: classifier head, K % 4 == 2
     ConvSpec(F, 1, 1, 1, 7),                                        # small FC depth 1
     ConvSpec(F, 1, 1, 4, 5, activation="RELU"),                     # small FC one whole word, clamped
