@@ -1146,10 +1146,11 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
     int32_t col[EML_CTK_COL_BYTES / 4];
     int32_t px = nflat;
     eml_ctk_pixels(p, in, p->in_c, nflat, w, send, out, kind, clamp);
-    /* tap runs along the rows (eml_ctk_gather) on rows of 3 K pixels or more, else pixel by pixel (their setup,
-     * once a tap and row, would outweigh a short row's copies: 3x3 windows on 10-pixel rows 3.71 per MAC pixel by
-     * pixel against 3.80, 1x3 ones 5.60 against 5.32) */
-    const int32_t runs = p->out_w >= 3 * EML_CTK_K(p);
+    /* kinds 0 and 1: tap runs along the rows (eml_ctk_gather) on rows of 3 K pixels or more, else pixel by pixel
+     * (their setup, once a tap and row, would outweigh a short row's copies: 3x3 windows on 10-pixel rows 3.71 per
+     * MAC pixel by pixel against 3.80, 1x3 ones 5.60 against 5.32); kinds 2 and 3 (K >= 5) pixel by pixel: rows
+     * of 15 pixels and more gain little, and their models (a flat 1x1 layer's last pixels) carry one gather */
+    const int32_t runs = kind <= 1 && p->out_w >= 3 * EML_CTK_K(p);
     int32_t tap[36];
     if (px < npix && !cols && !runs) {
         int32_t ky, kx, i, k = 0;
