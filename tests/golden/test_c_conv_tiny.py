@@ -9,13 +9,15 @@ C byte-identical to the numpy reference (itself byte-exact with TFLite Micro) on
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crisp_eml.compiler import build
-from crisp_eml.compiler.build import write_tree
+from crisp_eml.compiler.build import M4_FLAGS, WARNINGS, write_tree
 from crisp_eml.compiler.planner import plan_memory
 from crisp_eml.compiler.reference import run_reference
 from crisp_eml.compiler.render import RenderOptions, render_library
@@ -111,3 +113,20 @@ def test_conv_tiny_on_cortex_m4(tmp_path: Path) -> None:
         vec = _vectors(g, 3, seed=i)
         res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
         assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+
+
+@pytest.mark.cross
+def test_assembly_fits_with_the_frame_pointer(tmp_path: Path) -> None:
+    """The Cortex-M4 assembly loops leave the frame pointer (r7) alone: a build keeping it (-fno-omit-frame-pointer,
+    as profilers and unwinders want) still has registers for every operand."""
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    for i, spec in enumerate([ConvSpec(C, 6, 5, 2, 5), ConvSpec(C, 6, 5, 3, 5), ConvSpec(C, 6, 5, 4, 5)]):
+        _lib(spec, i, tmp_path / f"lib{i}")
+        src = tmp_path / f"lib{i}" / "src"
+        for opt in ("-O2", "-Os", "-O3"):
+            cmd = [cc, *M4_FLAGS, *WARNINGS, opt, "-fno-omit-frame-pointer", f"-I{src}", "-c",
+                   str(src / "eml_kernels.c"), "-o", str(tmp_path / "k.o")]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            assert r.returncode == 0, (spec.label(), opt, r.stderr[:2000])

@@ -987,12 +987,14 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
     "ssat r2, #8, r2\n\t"                                                                                           \
     "strb r2, [%[o], %[d]]\n\t"                                                                                     \
     "strb r0, [%[o]], #1\n\t"
-#define EML_CTK_ASM1                                                                                                \
+/* kind 1 at K = 3: the second weight word is (2 k1, 0), so one register holds both pixels' k1 inputs (x1, y1)
+ * and SMLADX takes pixel p + 1's from its high half: 13 registers with the frame pointer kept */
+#define EML_CTK_ASM13                                                                                               \
     "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
     "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
     "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
     "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
-    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "smladx r0, r2, %[x1], r0\n\t"                                                                                  \
     "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
     "add r1, r1, %[t], asr #31\n\t"                                                                                 \
     "smmlar r2, r0, r3, r4\n\t"                                                                                     \
@@ -1003,6 +1005,24 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
     "ssat r2, #8, r2\n\t"                                                                                           \
     "strb r2, [%[o], %[d]]\n\t"                                                                                     \
     "strb r1, [%[o]], #1\n\t"
+/* kind 1 at K = 4: e loaded after the products (r1 free by then) to stay within 13 registers */
+#define EML_CTK_ASM14                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "ldr r1, [%[s]], #4\n\t"                                                                                        \
+    "smmlar r2, %[t], r3, r4\n\t"                                                                                   \
+    "add r2, r2, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r3, r0, r3, r4\n\t"                                                                                     \
+    "add r3, r3, r0, asr #31\n\t"                                                                                   \
+    "asr r2, r2, r1\n\t"                                                                                            \
+    "asr r3, r3, r1\n\t"                                                                                            \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "ssat r3, #8, r3\n\t"                                                                                           \
+    "strb r3, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r2, [%[o]], #1\n\t"
 
 /* kind 0, pixels 2 bytes apart (in_c 2 read in place, or the gathered col): npairs >= 1 pixel pairs from src on,
  * each pair's 4 bytes one LDR, SXTB16 / SXTB16-ROR8 and PKHBT / PKHTB giving the two pixels' input pairs, then
@@ -1040,9 +1060,11 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
 }
 
 /* kind 1: npairs >= 1 pixel pairs, pixel j's 4 bytes at src + j * step: the pair's two words, SXTB16 and
- * SXTB16-ROR8 of each, then every channel (the first alone when out_c is odd). The 14 registers go to the
- * channels: src, step, the loop's ends and w are read from memory */
-#define EML_CTK_PIX1(entry)                                                                                         \
+ * SXTB16-ROR8 of each (K = 3: the k1 inputs of both pixels packed in one register), then every channel (the first
+ * alone when out_c is odd): 15 instructions a channel at K = 3, 16 at K = 4. src, step, the loop's ends and w are
+ * read from memory: with them in registers the asm would need more than the 13 that a build keeping the frame
+ * pointer (r7) leaves */
+#define EML_CTK_PIX1(entry, chan, pack)                                                                             \
     "2:\n\t"                                                                                                        \
     "ldr r0, %[src]\n\t"                                                                                            \
     "ldr r1, %[step]\n\t"                                                                                           \
@@ -1051,10 +1073,7 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
     "add r0, r0, r1, lsl #1\n\t"                                                                                    \
     "str r0, %[src]\n\t"                                                                                            \
     "sxtb16 %[x0], r2\n\t"                                                                                          \
-    "sxtb16 %[x1], r2, ror #8\n\t"                                                                                  \
-    "sxtb16 %[y0], r3\n\t"                                                                                          \
-    "sxtb16 %[y1], r3, ror #8\n\t"                                                                                  \
-    "ldr %[s], %[w]\n\t" entry "1:\n\t" EML_CTK_ASM1 "3:\n\t" EML_CTK_ASM1 "ldr r1, %[send]\n\t"                    \
+    "sxtb16 %[y0], r3\n\t" pack "ldr %[s], %[w]\n\t" entry "1:\n\t" chan "3:\n\t" chan "ldr r1, %[send]\n\t"        \
     "cmp %[s], r1\n\t"                                                                                              \
     "bne 1b\n\t"                                                                                                    \
     "add %[o], %[o], %[d]\n\t"                                                                                      \
@@ -1062,25 +1081,40 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
     "ldr r1, %[end]\n\t"                                                                                            \
     "cmp r0, r1\n\t"                                                                                                \
     "bne 2b\n\t"
+#define EML_CTK_PACK3                                                                                               \
+    "sxtb16 r2, r2, ror #8\n\t"                                                                                     \
+    "sxtb16 r3, r3, ror #8\n\t"                                                                                     \
+    "pkhbt %[x1], r2, r3, lsl #16\n\t"
+#define EML_CTK_PACK4                                                                                               \
+    "sxtb16 %[x1], r2, ror #8\n\t"                                                                                  \
+    "sxtb16 %[y1], r3, ror #8\n\t"
+#define EML_CTK_OPS3                                                                                                \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0)      \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)                                    \
+    : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory"
+#define EML_CTK_OPS4                                                                                                \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0),     \
+      [y1] "=&r"(y1)                                                                                                \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)                                    \
+    : "r0", "r1", "r2", "r3", "r4", "cc", "memory"
 static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
-                                          const int32_t *send, int8_t *o, int32_t d)
+                                          const int32_t *send, int8_t *o, int32_t d, int32_t k)
 {
     const int8_t *const end = src + 2 * step * npairs;
     const int32_t *s;
     int32_t t, x0, x1, y0, y1;
-    if (d & 1) {
-        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t")
-                         : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                           [y0] "=&r"(y0), [y1] "=&r"(y1)
-                         : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)
-                         : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+    if (k == 3) {
+        if (d & 1) {
+            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
+        } else {
+            __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
+        }
+    } else if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
     } else {
-        __asm__ volatile(EML_CTK_PIX1("")
-                         : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                           [y0] "=&r"(y0), [y1] "=&r"(y1)
-                         : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)
-                         : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory");
+        __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
     }
+    (void)y1;
 }
 #endif
 
@@ -1100,7 +1134,7 @@ EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *sr
         n &= 1;
     }
     if (kind == 1 && !clamp && n >= 2) {
-        eml_ctk_asm1(src, step, n >> 1, w, send, out, oc_n);
+        eml_ctk_asm1(src, step, n >> 1, w, send, out, oc_n, EML_CTK_K(p));
         src += step * (n & ~1);
         out += oc_n * (n & ~1);
         n &= 1;
