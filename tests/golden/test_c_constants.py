@@ -93,9 +93,15 @@ def check_constants(g: Graph, src: str, name: str) -> int:
             n += 256
         if op.type not in FIELDS and op.type not in TABLES:
             continue
-        if op.type in TABLES and re.search(rf"static const int32_t {p}_wq\[", src):
+        if op.type == "FULLY_CONNECTED" and re.search(rf"static const int32_t {p}_wq\[", src):
+            # a small-depth FC (eml_fc_small_s8): the stream starts with m, the rounding addend and e = -shift
+            st = _table(src, f"{p}_wq")
+            assert [st[0]] == list(np.asarray(prm["output_multiplier"]).reshape(-1)), (op.index, op.type)
+            assert [-st[2]] == list(np.asarray(prm["output_shift"]).reshape(-1)), (op.index, op.type)
+            n += 2
+        elif op.type in TABLES and re.search(rf"static const int32_t {p}_wq\[", src):
             # a small-K convolution (eml_conv2d_tk*_s8): per channel one run of words, m and -shift near its end
-            # (doubled bias, ceil(K / 4) weight words, m, rounding addend, e = -shift)
+            # (doubled bias, the weight words: 1 for K <= 2, 2 for K <= 4, else ceil(K / 4); m, rounding addend, e)
             oc = len(prm["output_multiplier"])
             run = np.asarray(_table(src, f"{p}_wq")).reshape(oc, -1)
             assert run[:, -3].tolist() == list(prm["output_multiplier"]), (op.index, op.type)

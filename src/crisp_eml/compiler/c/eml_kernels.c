@@ -689,16 +689,18 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
  * the inputs of 2 pixels in registers, runs every output channel over them and requantizes each accumulator where
  * it is made (no col, no accumulator scratch, no scratch at all). Constants, per output channel one run of int32
  * words: 2 b (the bias with the input offset folded in, doubled), the weight word(s), m, c, e, where m is the
- * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. Weight words, by kind (the N of
- * eml_conv2d_tkN_s8):
- *   kind 0, K <= 2: one word of the bytes (k0, 0, k1, 0): SXTB16 gives the int16 pair (k0, k1);
- *   kind g = 1, 2, 3 (K <= 4 g): g words of 4 k (k0, k1, k2, k3 from the lowest byte), K padded with zeros.
- * The inputs are doubled once per pixel (2x fits the int16 lanes) and the bias is doubled, so each accumulator is
- * 2 acc and SMMLAR(2 acc, m, c) = hm + c with hm the high mul of eml_mbqm_fast; then (hm + c - [acc < 0]) >> e
- * is eml_mbqm_fast + out_offset exactly (the sign of acc stands for the sign of hm: they differ only at hm = 0,
- * where subtracting 1 before adding 2^(e-1) changes no quotient) and one SSAT clamps: 5 instructions an output
- * with the store. */
+ * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. The weights are stored doubled as int16
+ * pairs (2 w fits int16), in the order SMLAD meets the inputs, by kind (the N of eml_conv2d_tkN_s8):
+ *   kind 0, K <= 2: one word (2 k0, 2 k1), low half first, against the input pair (x0, x1);
+ *   kind g = 1, 2, 3 (K <= 4 g): per group of 4 k two words (2 k0, 2 k2), (2 k1, 2 k3), against SXTB16 and
+ *   SXTB16-ROR8 of the group's input word; K padded with zeros.
+ * So each accumulator is 2 acc with the inputs taken as they are, and SMMLAR(2 acc, m, c) = hm + c with hm the
+ * high mul of eml_mbqm_fast; then (hm + c - [acc < 0]) >> e is eml_mbqm_fast + out_offset exactly (the sign of
+ * acc stands for the sign of hm: they differ only at hm = 0, where subtracting 1 before adding 2^(e-1) changes no
+ * quotient) and one SSAT clamps: 5 instructions an output with the store. */
 #define EML_CTK_K(p) ((p)->k_h * (p)->k_w * (p)->in_c)
+/* pixels a gather fills at most: 256 bytes of stack (lower.CTK_COL_BYTES), kp bytes a pixel */
+#define EML_CTK_COL_BYTES 256
 
 /* requantize a doubled accumulator with (m, c, e) */
 static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
@@ -720,40 +722,160 @@ static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
 #define EML_CTK_NOINLINE
 #endif
 
-/* the K bytes of the window of output pixel (oy, ox) gathered into buf (its bytes K .. KP - 1 stay as they are:
- * they meet zero weights). tap: per k its input offset from the window's first byte (tap[k]), row (tap[12 + k])
- * and column (tap[24 + k]) in the window. A window over the border takes the input zero point off the image.
- * Byte by byte (K <= 12): gcc would turn per-tap loops into memcpy / memset calls, dearer than the bytes. One
- * copy of it for every specialization of eml_ctk_run */
-static EML_CTK_NOINLINE void eml_ctk_window(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
-                                            const int32_t *tap, int32_t K, int8_t *buf)
+/* n output pixels from (oy, ox) on, in raster order, into col: byte k of pixel j at col[j * kp + k] is tap k
+ * (ky, kx, i) of its window, -in_offset off the image (bytes K .. kp - 1 are left as they are). Tap by tap over
+ * each output row's run of pixels: the pixels whose tap lies inside the image form one run, copied with a fixed
+ * step; the ones before and after it take the pad. One copy of it for every specialization of eml_ctk_run */
+static EML_CTK_NOINLINE void eml_ctk_gather(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                            int32_t n, int32_t kp, int8_t *col)
 {
-    const int32_t iy0 = oy * p->stride_h - p->pad_h;
-    const int32_t ix0 = ox * p->stride_w - p->pad_w;
-    int32_t k;
-    if (iy0 >= 0 && ix0 >= 0 && iy0 + (p->k_h - 1) * p->dil_h < p->in_h && ix0 + (p->k_w - 1) * p->dil_w < p->in_w) {
-        const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
-        for (k = 0; k < K; ++k) {
-            buf[k] = src[tap[k]];
+    const int8_t pad = (int8_t)-p->in_offset;
+    const int32_t sw = p->stride_w, step = p->stride_w * p->in_c;
+    while (n > 0) {
+        const int32_t m = p->out_w - ox < n ? p->out_w - ox : n;
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * sw - p->pad_w;
+        int8_t *dst = col;
+        int32_t ky, kx, i;
+        for (ky = 0; ky < p->k_h; ++ky) {
+            const int32_t iy = iy0 + ky * p->dil_h;
+            for (kx = 0; kx < p->k_w; ++kx) {
+                const int32_t ix = ix0 + kx * p->dil_w; /* the tap's column for the run's first pixel */
+                /* pixels lo .. hi - 1 of the run read inside the image */
+                int32_t lo = ix >= 0 ? 0 : (sw - 1 - ix) / sw;
+                int32_t hi = ix < p->in_w ? (p->in_w - 1 - ix) / sw + 1 : 0;
+                if (hi > m) {
+                    hi = m;
+                }
+                if (iy < 0 || iy >= p->in_h) {
+                    hi = 0;
+                }
+                if (lo > hi) {
+                    lo = hi;
+                }
+                for (i = 0; i < p->in_c; ++i, ++dst) {
+                    int8_t *d = dst;
+                    int32_t j;
+                    for (j = 0; j < lo; ++j, d += kp) {
+                        *d = pad;
+                    }
+                    if (lo < hi) { /* src is formed only inside the image */
+                        const int8_t *s = in + (iy * p->in_w + ix + lo * sw) * p->in_c + i;
+                        for (; j < hi; ++j, d += kp, s += step) {
+                            *d = *s;
+                        }
+                    }
+                    for (; j < m; ++j, d += kp) {
+                        *d = pad;
+                    }
+                }
+            }
         }
-        return;
-    }
-    for (k = 0; k < K; ++k) {
-        const int32_t iy = iy0 + tap[12 + k];
-        const int32_t ix = ix0 + tap[24 + k];
-        /* off the image: src + tap[k] is not formed */
-        buf[k] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w ? in[(iy0 * p->in_w + ix0) * p->in_c + tap[k]]
-                                                                     : (int8_t)-p->in_offset;
+        col += m * kp;
+        n -= m;
+        ox = 0;
+        ++oy;
     }
 }
 
-/* a pixel's input words from its window bytes b: DSP: kind 0: the doubled int16 pair (k0, k1); else per group of
- * 4 the doubled SXTB16 pairs (k0, k2), (k1, k3); other builds: the doubled bytes, one a word */
+/* the same as eml_ctk_gather pixel by pixel: a window inside the image copies its K bytes by their offsets from
+ * the window's first byte (tap[k]), one over the border tests each tap's row (tap[12 + k]) and column
+ * (tap[24 + k]). On short rows it is the cheaper: a run's setup is paid per tap and row */
+static EML_CTK_NOINLINE void eml_ctk_gather_px(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                               int32_t n, int32_t kp, const int32_t *tap, int8_t *col)
+{
+    const int8_t pad = (int8_t)-p->in_offset;
+    const int32_t K = p->k_h * p->k_w * p->in_c;
+    const int32_t ylast = (p->k_h - 1) * p->dil_h, xlast = (p->k_w - 1) * p->dil_w;
+    int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w, k;
+    for (; n > 0; --n, col += kp) {
+        if (iy0 >= 0 && ix0 >= 0 && iy0 + ylast < p->in_h && ix0 + xlast < p->in_w) {
+            const int8_t *src = in + (iy0 * p->in_w + ix0) * p->in_c;
+            for (k = 0; k < K; ++k) {
+                col[k] = src[tap[k]];
+            }
+        } else {
+            for (k = 0; k < K; ++k) {
+                const int32_t iy = iy0 + tap[12 + k], ix = ix0 + tap[24 + k];
+                /* off the image: src + tap[k] is not formed */
+                col[k] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w
+                             ? in[(iy0 * p->in_w + ix0) * p->in_c + tap[k]]
+                             : pad;
+            }
+        }
+        ix0 += p->stride_w;
+        if (++ox == p->out_w) {
+            ox = 0;
+            ix0 = -p->pad_w;
+            iy0 += p->stride_h;
+        }
+    }
+}
+
+/* kind 1, a window one column wide over one input channel (k_w 1, in_c 1, stride_w 1, pad_w 0: K = k_h, 3 or
+ * 4): n (<= 64) output pixels from (oy, ox) on, in raster order, into col as the gather would write them (pixel
+ * j's word: its rows' bytes from the lowest, zero past k_h), two pixels from one halfword of each row: about 10
+ * instructions a pixel pair where the gather takes 40-60. A row off the image reads a run of pads */
+static inline const uint8_t *eml_ctk_row(const eml_conv_params_t *p, const int8_t *in, int32_t iy, int32_t ox,
+                                         const uint32_t *pads)
+{
+    return iy >= 0 && iy < p->in_h ? (const uint8_t *)in + iy * p->in_w + ox : (const uint8_t *)pads;
+}
+
+static EML_CTK_NOINLINE void eml_ctk_columns(const eml_conv_params_t *p, const int8_t *in, int32_t oy, int32_t ox,
+                                             int32_t n, uint32_t *col)
+{
+    const uint32_t m3 = p->k_h > 3 ? 0xFFFFu : 0u;
+    const int32_t dh = p->dil_h;
+    uint32_t pads[16];
+    int32_t j;
+    for (j = 0; j < 16; ++j) {
+        pads[j] = (uint32_t)(uint8_t)-p->in_offset * 0x01010101u;
+    }
+    while (n > 0) {
+        const int32_t m = p->out_w - ox < n ? p->out_w - ox : n;
+        const int32_t iy0 = oy * p->stride_h - p->pad_h;
+        /* row 3 of a 3-row window: the pads, read, then masked off */
+        const uint8_t *const r[4] = {eml_ctk_row(p, in, iy0, ox, pads), eml_ctk_row(p, in, iy0 + dh, ox, pads),
+                                     eml_ctk_row(p, in, iy0 + 2 * dh, ox, pads),
+                                     m3 ? eml_ctk_row(p, in, iy0 + 3 * dh, ox, pads) : (const uint8_t *)pads};
+        for (j = 0; j + 1 < m; j += 2) {
+            uint16_t h0, h1, h2, h3;
+            uint32_t e, o;
+            memcpy(&h0, r[0] + j, 2);
+            memcpy(&h1, r[1] + j, 2);
+            memcpy(&h2, r[2] + j, 2);
+            memcpy(&h3, r[3] + j, 2);
+            /* e: rows 0 and 2 of pixels j and j + 1, o: rows 1 and 3; interleaved into the two pixel words */
+            e = (uint32_t)h0 | (uint32_t)h2 << 16;
+            o = (uint32_t)h1 | ((uint32_t)h3 & m3) << 16;
+            col[j] = (e & 0x00FF00FFu) | (o & 0x00FF00FFu) << 8;
+            col[j + 1] = (e >> 8 & 0x00FF00FFu) | (o & 0xFF00FF00u);
+        }
+        if (j < m) {
+            col[j] = (uint32_t)r[0][j] | (uint32_t)r[1][j] << 8 | (uint32_t)r[2][j] << 16 |
+                     (m3 ? (uint32_t)r[3][j] << 24 : 0u);
+        }
+        col += m;
+        n -= m;
+        ox = 0;
+        ++oy;
+    }
+}
+
+/* a pixel's input words from its bytes b: DSP: kind 0: the int16 pair (b0, b1); kind 1: the SXTB16 pairs (b0,
+ * b2), (b1, b3); kinds 2, 3: per group of 4 those pairs doubled; other builds: the bytes (doubled for kinds 2,
+ * 3), one a word */
 EML_CONV_INLINE void eml_ctk_load(const int8_t *b, int32_t *x, const int32_t kind)
 {
 #if EML_USE_DSP
     if (kind == 0) {
-        x[0] = (int32_t)(((uint32_t)(uint16_t)(2 * b[0])) | ((uint32_t)(2 * b[1]) << 16));
+        int32_t r;
+        __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"((int32_t)b[0]), "r"((int32_t)b[1]));
+        x[0] = r;
+    } else if (kind == 1) {
+        const int32_t w = eml_load32(b);
+        x[0] = __sxtb16(w);
+        x[1] = eml_sxtb16_ror8(w);
     } else {
         int32_t g;
         for (g = 0; g < kind; ++g) {
@@ -766,23 +888,40 @@ EML_CONV_INLINE void eml_ctk_load(const int8_t *b, int32_t *x, const int32_t kin
 #else
     int32_t k;
     for (k = 0; k < (kind == 0 ? 2 : 4 * kind); ++k) {
-        x[k] = 2 * b[k];
+        x[k] = kind <= 1 ? b[k] : 2 * b[k];
     }
 #endif
 }
+
+/* the weight of k in other builds: kinds 0, 1: doubled, the signed int16 half of a word; kinds 2, 3: a byte */
+static inline int32_t eml_ctk_w(const int32_t *wk, int32_t k, const int32_t kind)
+{
+    if (kind >= 2) {
+        return eml_wbyte(wk[k >> 2], k & 3);
+    }
+    {
+        const int32_t word = kind == 0 ? wk[0] : wk[k & 1];
+        const int32_t half = kind == 0 ? k : (k >> 1) & 1;
+        return (int32_t)((uint32_t)word << (16 - 16 * half)) >> 16;
+    }
+}
+
+/* constant words a channel */
+#define EML_CTK_RUN(kind) ((kind) == 0 ? 5 : ((kind) == 1 ? 6 : 4 + (kind)))
 
 /* one output channel (constants at s) of pixels p (inputs x, output at o) and p + 1 (y, output at o + d) */
 EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int32_t *y, int8_t *o, int32_t d,
                                   int32_t lo, int32_t hi, const int32_t kind, const int32_t clamp)
 {
-    const int32_t nw = kind == 0 ? 1 : kind;
-    const int32_t *r = s + 1 + nw;
+    const int32_t *r = s + EML_CTK_RUN(kind) - 3;
     int32_t a0 = s[0], a1 = s[0], v0, v1;
 #if EML_USE_DSP
-    if (kind == 0) {
-        const int32_t u = __sxtb16(s[1]);
-        a0 = __smlad(u, x[0], a0);
-        a1 = __smlad(u, y[0], a1);
+    if (kind <= 1) {
+        int32_t j;
+        for (j = 0; j <= kind; ++j) {
+            a0 = __smlad(s[1 + j], x[j], a0);
+            a1 = __smlad(s[1 + j], y[j], a1);
+        }
     } else { /* the groups written out: gcc keeps a loop of 3 and the inputs in memory */
 #define EML_CTK_GROUP(g)                                                                                            \
     do {                                                                                                            \
@@ -793,9 +932,7 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
         a1 = __smlad(v, y[2 * (g) + 1], a1);                                                                        \
     } while (0)
         EML_CTK_GROUP(0);
-        if (kind >= 2) {
-            EML_CTK_GROUP(1);
-        }
+        EML_CTK_GROUP(1);
         if (kind >= 3) {
             EML_CTK_GROUP(2);
         }
@@ -804,8 +941,8 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
 #else
     {
         int32_t k;
-        for (k = 0; k < (kind == 0 ? 2 : 4 * nw); ++k) {
-            const int32_t u = kind == 0 ? eml_wbyte(s[1], 2 * k) : eml_wbyte(s[1 + (k >> 2)], k & 3);
+        for (k = 0; k < (kind == 0 ? 2 : 4 * kind); ++k) {
+            const int32_t u = eml_ctk_w(s + 1, k, kind);
             a0 += u * x[k];
             a1 += u * y[k];
         }
@@ -826,75 +963,230 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
                                       int8_t *o, int32_t d, int32_t lo, int32_t hi, const int32_t kind,
                                       const int32_t clamp)
 {
+    for (; s != send; s += EML_CTK_RUN(kind), ++o) {
+        eml_ctk_chan(s, x, y, o, d, lo, hi, kind, clamp);
+    }
+}
+
 #if EML_USE_DSP && defined(__GNUC__)
-    if (kind <= 1) {
-        /* one word of weights: the channel's 5 words in one LDM (gcc loads them as LDRD, LDRD, LDR and steps the
-         * pointer): 19 instructions for 2 outputs. LDM takes its registers in ascending order, hence the fixed
-         * (call-clobbered) ones */
-        const int32_t x0 = x[0], y0 = y[0];
-        const int32_t x1 = kind == 1 ? x[1] : 0, y1 = kind == 1 ? y[1] : 0;
-        while (s != send) {
-            register int32_t b __asm__("r0");
-            register int32_t w __asm__("r1");
-            register int32_t m __asm__("r2");
-            register int32_t c __asm__("r3");
-            register int32_t e __asm__("r12");
-            int32_t a0, a1, v0, v1, u;
-            __asm__("ldmia %0!, {%1, %2, %3, %4, %5}"
-                    : "+r"(s), "=r"(b), "=r"(w), "=r"(m), "=r"(c), "=r"(e)
-                    : "m"(*(const int32_t(*)[5])(const void *)s));
-            u = __sxtb16(w);
-            a0 = __smlad(u, x0, b);
-            a1 = __smlad(u, y0, b);
-            if (kind == 1) {
-                const int32_t v = eml_sxtb16_ror8(w);
-                a0 = __smlad(v, x1, a0);
-                a1 = __smlad(v, y1, a1);
-            }
-            v0 = eml_ctk_rq(a0, m, c, e);
-            v1 = eml_ctk_rq(a1, m, c, e);
-            if (clamp) {
-                v0 = v0 < lo ? lo : (v0 > hi ? hi : v0);
-                v1 = v1 < lo ? lo : (v1 > hi ? hi : v1);
-            }
-            o[d] = (int8_t)v1;
-            *o++ = (int8_t)v0;
+/* kinds 0 and 1 on the DSP, no clamp: an even number (>= 2) of channels from s on, written in assembly (gcc keeps
+ * neither the LDM's fixed registers nor the loop's pointers without moves and spills): a channel's words in one
+ * LDM, 2 outputs requantized and stored, 13 instructions (kind 0) or 15 (kind 1) a channel, the loop's compare
+ * and branch once per 2 channels. Kind 1 takes 14 registers without the loop's end, which it reads from memory */
+#define EML_CTK_ASM0                                                                                                \
+    "ldmia %[s]!, {r0, r1, r2, r3, r12}\n\t"                                                                        \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad r1, r1, %[y0], r0\n\t"                                                                                   \
+    "smmlar r0, %[t], r2, r3\n\t"                                                                                   \
+    "add r0, r0, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r2, r1, r2, r3\n\t"                                                                                     \
+    "add r2, r2, r1, asr #31\n\t"                                                                                   \
+    "asr r0, r0, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t"                                                                                           \
+    "ssat r0, #8, r0\n\t"                                                                                           \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "strb r2, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r0, [%[o]], #1\n\t"
+/* kind 1 at K = 3: the second weight word is (2 k1, 0), so one register holds both pixels' k1 inputs (x1, y1)
+ * and SMLADX takes pixel p + 1's from its high half: 13 registers with the frame pointer kept */
+#define EML_CTK_ASM13                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smladx r0, r2, %[x1], r0\n\t"                                                                                  \
+    "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
+    "add r1, r1, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r2, r0, r3, r4\n\t"                                                                                     \
+    "add r2, r2, r0, asr #31\n\t"                                                                                   \
+    "asr r1, r1, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t"                                                                                           \
+    "ssat r1, #8, r1\n\t"                                                                                           \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "strb r2, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r1, [%[o]], #1\n\t"
+/* kind 1 at K = 4: e loaded after the products (r1 free by then) to stay within 13 registers */
+#define EML_CTK_ASM14                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "ldr r1, [%[s]], #4\n\t"                                                                                        \
+    "smmlar r2, %[t], r3, r4\n\t"                                                                                   \
+    "add r2, r2, %[t], asr #31\n\t"                                                                                 \
+    "smmlar r3, r0, r3, r4\n\t"                                                                                     \
+    "add r3, r3, r0, asr #31\n\t"                                                                                   \
+    "asr r2, r2, r1\n\t"                                                                                            \
+    "asr r3, r3, r1\n\t"                                                                                            \
+    "ssat r2, #8, r2\n\t"                                                                                           \
+    "ssat r3, #8, r3\n\t"                                                                                           \
+    "strb r3, [%[o], %[d]]\n\t"                                                                                     \
+    "strb r2, [%[o]], #1\n\t"
+
+/* kind 0, pixels 2 bytes apart (in_c 2 read in place, or the gathered col): npairs >= 1 pixel pairs from src on,
+ * each pair's 4 bytes one LDR, SXTB16 / SXTB16-ROR8 and PKHBT / PKHTB giving the two pixels' input pairs, then
+ * every channel (the first alone when out_c is odd): 10 instructions a pixel pair besides the channels */
+#define EML_CTK_PIX0(entry)                                                                                         \
+    "2:\n\t"                                                                                                        \
+    "ldr r0, [%[src]], #4\n\t"                                                                                      \
+    "sxtb16 r1, r0\n\t"                                                                                             \
+    "sxtb16 r0, r0, ror #8\n\t"                                                                                     \
+    "pkhbt %[x0], r1, r0, lsl #16\n\t"                                                                              \
+    "pkhtb %[y0], r0, r1, asr #16\n\t"                                                                              \
+    "ldr %[s], %[w]\n\t" entry "1:\n\t" EML_CTK_ASM0 "3:\n\t" EML_CTK_ASM0 "cmp %[s], %[send]\n\t"                  \
+    "bne 1b\n\t"                                                                                                    \
+    "add %[o], %[o], %[d]\n\t"                                                                                      \
+    "ldr r0, %[end]\n\t"                                                                                            \
+    "cmp %[src], r0\n\t"                                                                                            \
+    "bne 2b\n\t"
+static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, const int32_t *w, const int32_t *send,
+                                          int8_t *o, int32_t d)
+{
+    const int8_t *const end = src + 4 * npairs;
+    const int32_t *s;
+    int32_t t, x0, y0;
+    if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX0("b 3f\n\t")
+                         : [src] "+r"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [y0] "=&r"(y0)
+                         : [d] "r"(d), [send] "r"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+    } else {
+        __asm__ volatile(EML_CTK_PIX0("")
+                         : [src] "+r"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [y0] "=&r"(y0)
+                         : [d] "r"(d), [send] "r"(send), [w] "m"(w), [end] "m"(end)
+                         : "r0", "r1", "r2", "r3", "r12", "cc", "memory");
+    }
+}
+
+/* kind 1: npairs >= 1 pixel pairs, pixel j's 4 bytes at src + j * step: the pair's two words, SXTB16 and
+ * SXTB16-ROR8 of each (K = 3: the k1 inputs of both pixels packed in one register), then every channel (the first
+ * alone when out_c is odd): 15 instructions a channel at K = 3, 16 at K = 4. src, step, the loop's ends and w are
+ * read from memory: with them in registers the asm would need more than the 13 that a build keeping the frame
+ * pointer (r7) leaves */
+#define EML_CTK_PIX1(entry, chan, pack)                                                                             \
+    "2:\n\t"                                                                                                        \
+    "ldr r0, %[src]\n\t"                                                                                            \
+    "ldr r1, %[step]\n\t"                                                                                           \
+    "ldr r2, [r0]\n\t"                                                                                              \
+    "ldr r3, [r0, r1]\n\t"                                                                                          \
+    "add r0, r0, r1, lsl #1\n\t"                                                                                    \
+    "str r0, %[src]\n\t"                                                                                            \
+    "sxtb16 %[x0], r2\n\t"                                                                                          \
+    "sxtb16 %[y0], r3\n\t" pack "ldr %[s], %[w]\n\t" entry "1:\n\t" chan "3:\n\t" chan "ldr r1, %[send]\n\t"        \
+    "cmp %[s], r1\n\t"                                                                                              \
+    "bne 1b\n\t"                                                                                                    \
+    "add %[o], %[o], %[d]\n\t"                                                                                      \
+    "ldr r0, %[src]\n\t"                                                                                            \
+    "ldr r1, %[end]\n\t"                                                                                            \
+    "cmp r0, r1\n\t"                                                                                                \
+    "bne 2b\n\t"
+#define EML_CTK_PACK3                                                                                               \
+    "sxtb16 r2, r2, ror #8\n\t"                                                                                     \
+    "sxtb16 r3, r3, ror #8\n\t"                                                                                     \
+    "pkhbt %[x1], r2, r3, lsl #16\n\t"
+#define EML_CTK_PACK4                                                                                               \
+    "sxtb16 %[x1], r2, ror #8\n\t"                                                                                  \
+    "sxtb16 %[y1], r3, ror #8\n\t"
+#define EML_CTK_OPS3                                                                                                \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0)      \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)                                    \
+    : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory"
+#define EML_CTK_OPS4                                                                                                \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0),     \
+      [y1] "=&r"(y1)                                                                                                \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)                                    \
+    : "r0", "r1", "r2", "r3", "r4", "cc", "memory"
+static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
+                                          const int32_t *send, int8_t *o, int32_t d, int32_t k)
+{
+    const int8_t *const end = src + 2 * step * npairs;
+    const int32_t *s;
+    int32_t t, x0, x1, y0, y1;
+    if (k == 3) {
+        if (d & 1) {
+            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
+        } else {
+            __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
+        }
+    } else if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
+    } else {
+        __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
+    }
+    (void)y1;
+}
+#endif
+
+/* n pixels, pixel j's bytes at src + j * step, outputs from out on */
+EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *src, int32_t step, int32_t n,
+                                    const int32_t *w, const int32_t *send, int8_t *out, const int32_t kind,
+                                    const int32_t clamp)
+{
+    const int32_t oc_n = p->out_c;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    int32_t x[12], y[12];
+#if EML_USE_DSP && defined(__GNUC__)
+    if (kind == 0 && !clamp && step == 2 && n >= 2) {
+        eml_ctk_asm0(src, n >> 1, w, send, out, oc_n);
+        src += 2 * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind == 1 && !clamp && n >= 2) {
+        eml_ctk_asm1(src, step, n >> 1, w, send, out, oc_n, EML_CTK_K(p));
+        src += step * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind <= 1 && !clamp && n <= 1) {
+        if (n) { /* a last odd pixel: its outputs written twice */
+            eml_ctk_load(src, x, kind);
+            eml_ctk_channels(w, send, x, x, out, 0, lo, hi, kind, clamp);
         }
         return;
     }
 #endif
-    for (; s != send; s += kind == 0 ? 5 : 4 + kind, ++o) {
-        eml_ctk_chan(s, x, y, o, d, lo, hi, kind, clamp);
+    for (; n >= 2; n -= 2, src += 2 * step, out += 2 * oc_n) {
+        eml_ctk_load(src, x, kind);
+        eml_ctk_load(src + step, y, kind);
+        eml_ctk_channels(w, send, x, y, out, oc_n, lo, hi, kind, clamp);
+    }
+    if (n) { /* a last odd pixel: its outputs written twice */
+        eml_ctk_load(src, x, kind);
+        eml_ctk_channels(w, send, x, x, out, 0, lo, hi, kind, clamp);
     }
 }
 
 EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, const int32_t *w, int8_t *out,
                                  const int32_t kind, const int32_t clamp)
 {
-    const int32_t kp = kind == 0 ? 4 : 4 * kind;
+    /* bytes a pixel's load reads, and the gather's bytes a pixel */
+    const int32_t kp = kind == 0 ? 2 : 4 * kind;
     const int32_t npix = p->out_h * p->out_w;
-    const int32_t oc_n = p->out_c;
-    const int32_t *const send = w + oc_n * (kind == 0 ? 5 : 4 + kind);
-    /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c where KP bytes from there stay inside
-     * the input (all but the last few pixels) */
-    const int32_t flat = p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 &&
-                         p->pad_w == 0 && p->in_w == p->out_w && p->in_h == p->out_h;
-    const int32_t nflat = flat ? npix - (kp + p->in_c - 1) / p->in_c : 0;
-    const int32_t step = 2 * p->in_c;
-    const int8_t *src = in;
-    int32_t px = 0, oy, ox;
-    int32_t x[12], y[12];
-    for (; px + 1 < nflat; px += 2, src += step, out += 2 * oc_n) {
-        eml_ctk_load(src, x, kind);
-        eml_ctk_load(src + p->in_c, y, kind);
-        eml_ctk_channels(w, send, x, y, out, oc_n, p->act_min, p->act_max, kind, clamp);
-    }
-    oy = px / p->out_w;
-    ox = px - oy * p->out_w;
-    if (px < npix) {
-        int32_t bx[3] = {0, 0, 0}, by[3] = {0, 0, 0}; /* bytes K .. KP - 1 stay 0 */
-        int32_t tap[36];
-        const int32_t K = EML_CTK_K(p);
+    const int32_t *const send = w + p->out_c * EML_CTK_RUN(kind);
+    /* a 1x1 stride-1 unpadded convolution reads pixel px at in + px * in_c, where its kp bytes stay inside the
+     * input up to pixel nflat (even: the rest go through the gather); kind 0 only at in_c 2 (its pixel pairs are
+     * one word: with in_c 1 the gather's 2-byte rows are faster) */
+    const int32_t flat = (kind != 0 || p->in_c == 2) && p->k_h == 1 && p->k_w == 1 && p->stride_h == 1 &&
+                         p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0 && p->in_w == p->out_w &&
+                         p->in_h == p->out_h;
+    const int32_t nflat = flat && npix > (kp - 1) / p->in_c ? (npix - (kp - 1) / p->in_c) & ~1 : 0;
+    /* kind 1 windows one column wide over one channel (3x1, 4x1): eml_ctk_columns */
+    const int32_t cols = kind == 1 && p->k_w == 1 && p->in_c == 1 && p->stride_w == 1 && p->pad_w == 0 &&
+                         p->in_w == p->out_w;
+    /* whole pixel pairs a gather (kp <= 12: 20 or more) */
+    const int32_t chunk = (EML_CTK_COL_BYTES / kp) & ~1;
+    int32_t col[EML_CTK_COL_BYTES / 4];
+    int32_t px = nflat;
+    eml_ctk_pixels(p, in, p->in_c, nflat, w, send, out, kind, clamp);
+    /* kinds 0 and 1: tap runs along the rows (eml_ctk_gather) on rows of 3 K pixels or more, else pixel by pixel
+     * (their setup, once a tap and row, would outweigh a short row's copies: 3x3 windows on 10-pixel rows 3.71 per
+     * MAC pixel by pixel against 3.80, 1x3 ones 5.60 against 5.32); kinds 2 and 3 (K >= 5) pixel by pixel: rows
+     * of 15 pixels and more gain little, and their models (a flat 1x1 layer's last pixels) carry one gather */
+    const int32_t runs = kind <= 1 && p->out_w >= 3 * EML_CTK_K(p);
+    int32_t tap[36];
+    if (px < npix && !cols && !runs) {
         int32_t ky, kx, i, k = 0;
         for (ky = 0; ky < p->k_h; ++ky) {
             for (kx = 0; kx < p->k_w; ++kx) {
@@ -905,29 +1197,24 @@ EML_CONV_INLINE void eml_ctk_run(const eml_conv_params_t *p, const int8_t *in, c
                 }
             }
         }
-        for (; px < npix; px += 2) {
-            const int32_t two = px + 1 < npix;
-            int32_t oy1 = oy, ox1 = ox + 1; /* pixel px + 1 */
-            if (ox1 == p->out_w) {
-                ox1 = 0;
-                ++oy1;
-            }
-            eml_ctk_window(p, in, oy, ox, tap, K, (int8_t *)bx);
-            if (two) {
-                eml_ctk_window(p, in, oy1, ox1, tap, K, (int8_t *)by);
-            }
-            eml_ctk_load((const int8_t *)bx, x, kind);
-            eml_ctk_load(two ? (const int8_t *)by : (const int8_t *)bx, y, kind);
-            oy = oy1;
-            ox = ox1 + 1;
-            if (ox == p->out_w) {
-                ox = 0;
-                ++oy;
-            }
-            /* p + 1's outputs oc_n bytes after p's (a last odd pixel: written twice) */
-            eml_ctk_channels(w, send, x, y, out, two ? oc_n : 0, p->act_min, p->act_max, kind, clamp);
-            out += two ? 2 * oc_n : oc_n;
+    }
+    if (px < npix && EML_CTK_K(p) < kp && !cols) {
+        /* the bytes past K meet zero weights; zeroed once all the same (the gather never writes them; the
+         * column fill writes whole words) */
+        memset(col, 0, (size_t)(npix - px < chunk ? npix - px : chunk) * (size_t)kp);
+    }
+    while (px < npix) {
+        const int32_t oy = px / p->out_w, ox = px - oy * p->out_w;
+        const int32_t n = npix - px < chunk ? npix - px : chunk;
+        if (cols) {
+            eml_ctk_columns(p, in, oy, ox, n, (uint32_t *)col);
+        } else if (runs) {
+            eml_ctk_gather(p, in, oy, ox, n, kp, (int8_t *)col);
+        } else {
+            eml_ctk_gather_px(p, in, oy, ox, n, kp, tap, (int8_t *)col);
         }
+        eml_ctk_pixels(p, (const int8_t *)col, kp, n, w, send, out + px * p->out_c, kind, clamp);
+        px += n;
     }
 }
 
@@ -3546,6 +3833,118 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
             out[o] = eml_clamp_s8(eml_mbqm_pos(acc, mult[q], shift[q]) + out_off, lo, hi);
         }
         out += out_depth;
+    }
+}
+/* @end */
+/* @section fcs */
+/* A fully-connected layer of small depth (in_depth <= 12, per-tensor, lower.fc_small): a classifier head's few
+ * MACs an output leave the general kernel's per-group setup and byte unpacking dominant. Constants (lower.
+ * fc_small_stream): m, c = 2^(e-1) + out_offset * 2^e and e = -shift (1..22), then per output row its doubled
+ * bias (input offset folded in) and its doubled weights as int16 pairs, per group of 4 (2 w0, 2 w2), (2 w1,
+ * 2 w3): 1 + 2 g words a row (g = ceil(in_depth / 4), weights past in_depth zero). The inputs are taken once a
+ * batch (SXTB16 pairs on the DSP), each row is 2 g SMLAD and the requantization of the small-K convolution
+ * (SMMLAR(2 acc, m, c), the sign correction, the shift, SSAT): ~20 instructions a row at depth 12 */
+static inline int32_t eml_fcs_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
+{
+#if EML_USE_DSP
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
+    return __ssat((t + (x2 >> 31)) >> e, 8);
+#else
+    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
+    const int32_t v = (t + (x2 >> 31)) >> e;
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
+
+#if defined(__GNUC__)
+#define EML_FCS_INLINE static inline __attribute__((always_inline))
+#else
+#define EML_FCS_INLINE static inline
+#endif
+
+/* one row: its doubled bias and 2 g weight words at s times the input pairs x (DSP) or bytes (other builds) */
+EML_FCS_INLINE int32_t eml_fcs_row(const int32_t *s, const int32_t *x, const int32_t g)
+{
+    int32_t a = s[0];
+#if EML_USE_DSP
+    a = __smlad(s[1], x[0], a);
+    a = __smlad(s[2], x[1], a);
+    if (g >= 2) { /* written out: gcc keeps a loop over the pairs in memory */
+        a = __smlad(s[3], x[2], a);
+        a = __smlad(s[4], x[3], a);
+    }
+    if (g >= 3) {
+        a = __smlad(s[5], x[4], a);
+        a = __smlad(s[6], x[5], a);
+    }
+#else
+    int32_t j;
+    for (j = 0; j < 4 * g; ++j) { /* weight j: half (j >> 1) & 1 of word 2 (j >> 2) + (j & 1) */
+        const uint32_t word = (uint32_t)s[1 + 2 * (j >> 2) + (j & 1)];
+        a += (int32_t)(int16_t)(uint16_t)(word >> (16 * ((j >> 1) & 1))) * x[j];
+    }
+#endif
+    return a;
+}
+
+EML_FCS_INLINE void eml_fcs_run(const eml_fc_params_t *p, const int8_t *in, const int32_t *w, int8_t *out,
+                                const int32_t g)
+{
+    const int32_t depth = p->in_depth, od = p->out_depth;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int32_t m = w[0], c = w[1], e = w[2];
+    const int32_t *const send = w + 3 + od * (1 + 2 * g);
+    int32_t b, j;
+    for (b = 0; b < p->batches; ++b, in += depth, out += od) {
+        const int32_t *s = w + 3;
+        int8_t *o = out;
+        int32_t x[12];
+        for (j = 0; j < g; ++j) {
+            uint32_t v = 0u;
+            if (4 * j + 4 <= depth) {
+                v = (uint32_t)eml_load32(in + 4 * j);
+            } else { /* the last bytes alone: the row's end may be the tensor's */
+                int32_t k;
+                for (k = depth - 1; k >= 4 * j; --k) {
+                    v = (v << 8) | (uint8_t)in[k];
+                }
+            }
+#if EML_USE_DSP
+            x[2 * j] = __sxtb16((int32_t)v);
+            x[2 * j + 1] = eml_sxtb16_ror8((int32_t)v);
+#else
+            {
+                int32_t k;
+                for (k = 0; k < 4; ++k) {
+                    x[4 * j + k] = (int32_t)(int8_t)(uint8_t)(v >> (8 * k));
+                }
+            }
+#endif
+        }
+        /* the clamp tested once a batch */
+        if (lo != -128 || hi != 127) {
+            for (; s != send; s += 1 + 2 * g) {
+                const int32_t v = eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+                *o++ = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+            }
+        } else {
+            for (; s != send; s += 1 + 2 * g) {
+                *o++ = (int8_t)eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+            }
+        }
+    }
+}
+
+void eml_fc_small_s8(const eml_fc_params_t *p, const int8_t *in, const int32_t *w, int8_t *out)
+{
+    /* one copy a group count: the row loop unrolled */
+    if (p->in_depth <= 4) {
+        eml_fcs_run(p, in, w, out, 1);
+    } else if (p->in_depth <= 8) {
+        eml_fcs_run(p, in, w, out, 2);
+    } else {
+        eml_fcs_run(p, in, w, out, 3);
     }
 }
 /* @end */

@@ -115,6 +115,12 @@ typedef struct {
 void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_folded,
                const int32_t *mult, const int32_t *shift, int8_t *out);
 /* @end */
+/* @section fcs */
+/* in_depth <= 12, per-tensor, the small-K convolution's requantization conditions: w is the stream of m, c, e and
+ * the rows' doubled biases and int16 weight pairs described in eml_kernels.c (the params' weights layout fields
+ * unused) */
+void eml_fc_small_s8(const eml_fc_params_t *p, const int8_t *in, const int32_t *w, int8_t *out);
+/* @end */
 /* @section pool */
 typedef struct {
     int32_t batches, in_h, in_w, ch, out_h, out_w;

@@ -118,23 +118,48 @@ def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
 
 def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
     """The constants of ``eml_conv2d_tk*_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
-    offset folded in), the weight word(s) (K <= 2: the bytes k0, 0, k1, 0; else k0..k3 of each group of 4 from
-    the lowest byte, K padded with zeros), then m, 2^(e-1) + out_offset * 2^e and e = -shift."""
+    offset folded in), the weight words, then m, 2^(e-1) + out_offset * 2^e and e = -shift. Weights: K <= 4 doubled,
+    as int16 pairs (low half first): K <= 2 one word (2 k0, 2 k1), else (2 k0, 2 k2), (2 k1, 2 k3); K > 4 the
+    bytes k0..k3 of each group of 4 from the lowest byte; K padded with zeros."""
     oc, k = w.shape
-    kp = -(-k // 4) * 4
+    kp = 2 if k <= 2 else -(-k // 4) * 4
     full = np.zeros((oc, kp), np.int64)
-    if k <= 2:
-        full[:, 0:2 * k:2] = w
+    if k <= 4:
+        full[:, :k] = 2 * w
+        pairs = full.reshape(oc, 1, 2) if k <= 2 else full.reshape(oc, 2, 2).transpose(0, 2, 1)
+        words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
     else:
         full[:, :k] = w
-    b = full.reshape(oc, kp // 4, 4) & 0xFF
-    words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
+        b = full.reshape(oc, kp // 4, 4) & 0xFF
+        words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
     words = np.where(words >= 1 << 31, words - (1 << 32), words)
     e = -np.asarray(shifts, np.int64)
     c = (1 << (e - 1)) + out_off * (1 << e)
     cols = [2 * np.asarray(plain, np.int64)[:, None], words, np.asarray(mult, np.int64)[:, None], c[:, None],
             e[:, None]]
     return np.concatenate(cols, 1).reshape(-1)
+
+
+def fc_small(depth: int, per_channel: bool, rq_fast: bool, shifts: list[int]) -> bool:
+    """Whether a FULLY_CONNECTED runs ``eml_fc_small_s8``: depth <= 12, per-tensor, and the small-K convolution's
+    requantization conditions (see :func:`conv_tiny`)."""
+    return not per_channel and conv_tiny(depth, rq_fast, shifts)
+
+
+def fc_small_stream(w: np.ndarray, folded: np.ndarray, mult: int, shift: int, out_off: int) -> np.ndarray:
+    """The constants of ``eml_fc_small_s8`` (see eml_kernels.c): m, 2^(e-1) + out_offset * 2^e, e = -shift, then
+    per output row its doubled bias and its doubled weights as int16 pairs, per group of 4 (2 w0, 2 w2),
+    (2 w1, 2 w3), low half first, the depth padded with zeros to the groups."""
+    od, k = w.shape
+    kp = -(-k // 4) * 4
+    full = np.zeros((od, kp), np.int64)
+    full[:, :k] = 2 * w
+    pairs = full.reshape(od, kp // 4, 2, 2).transpose(0, 1, 3, 2).reshape(od, kp // 2, 2)
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
+    words = np.where(words >= 1 << 31, words - (1 << 32), words)
+    e = -shift
+    rows = np.concatenate([2 * np.asarray(folded, np.int64)[:, None], words], 1).reshape(-1)
+    return np.concatenate([np.asarray([mult, (1 << (e - 1)) + out_off * (1 << e), e], np.int64), rows])
 
 
 def conv_scratch_int16(k: int, oc: int, staged: bool) -> int:
@@ -581,6 +606,19 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
         # K = 2^(e-1) + out_offset * 2^e within int32 next to |hm| < 2^30 (e = -shift <= 22)
         rq_fold = int(not int(prm["per_channel"]) and rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts)
                       and min(shifts) >= -22)
+        if fc_small(in_depth, bool(prm["per_channel"]), rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts),
+                    shifts):
+            # small depth: one stream of requantization constants, biases and weights (eml_fc_small_s8)
+            st = add_array("int32_t", "wq", fc_small_stream(wq.reshape(out_depth, in_depth), folded,
+                                                            int(np.asarray(prm["output_multiplier"]).reshape(-1)[0]),
+                                                            shifts[0], int(prm["output_offset"])))
+            ps = add_struct("eml_fc_params_t", dict(batches=size // in_depth, in_depth=in_depth, out_depth=out_depth,
+                                                    per_channel=0, out_offset=prm["output_offset"],
+                                                    act_min=prm["act_min"], act_max=prm["act_max"], k_pad=k_pad,
+                                                    rq_fold=rq_fold))
+            layer.sections.append("fcs")
+            layer.call = f"eml_fc_small_s8(&{ps}, {x}, {st}, {y});"
+            return layer
         wn = add_array("int8_t", "w", wp)
         b = add_array("int32_t", "bias_folded", folded)
         m = add_array("int32_t", "mult", np.asarray(prm["output_multiplier"], np.int64))

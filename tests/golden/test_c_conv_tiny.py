@@ -1,0 +1,132 @@
+"""The small-K convolution kernel (``eml_conv2d_tk*_s8``, K = k_h * k_w * in_c <= 12) and the small-depth
+fully-connected kernel (``eml_fc_small_s8``, depth <= 12) on the geometries their paths split on: kinds 0 and 1
+(K <= 4: doubled int16 weight pairs, the assembly pixel loops on Cortex-M4; 3x1 / 4x1 one-channel windows filled
+from the rows) and 2, 3 (byte weights), flat 1x1 inputs read in place and gathered windows (padded, strided,
+dilated; tap runs along long rows, pixel by pixel on short ones; chunks of the stack col and rows split across
+them), odd channel and pixel counts, clamped activations.
+C byte-identical to the numpy reference (itself byte-exact with TFLite Micro) on QEMU Cortex-M4 and on the host
+(SSE2 / NEON build, portable EML_NO_SIMD, ASan/UBSan)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisp_eml.compiler import build
+from crisp_eml.compiler.build import M4_FLAGS, WARNINGS, write_tree
+from crisp_eml.compiler.planner import plan_memory
+from crisp_eml.compiler.reference import run_reference
+from crisp_eml.compiler.render import RenderOptions, render_library
+from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
+from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
+from crisp_eml.core.graph import Graph
+
+C, F = "CONV_2D", "FULLY_CONNECTED"
+SPECS = [
+    ConvSpec(C, 12, 10, 2, 16),                                     # kind 0 flat, in_c 2, even channels
+    ConvSpec(C, 7, 5, 2, 9),                                        # kind 0: odd out_c, odd pixel count
+    ConvSpec(C, 9, 7, 1, 6),                                        # kind 0, K = 1: flat tail through the gather
+    ConvSpec(C, 6, 7, 2, 5, activation="RELU6"),                    # kind 0 clamped (the C channel loop)
+    ConvSpec(C, 17, 15, 2, 3),                                      # kind 0, 255 pixels: two gather chunks
+    ConvSpec(C, 12, 10, 1, 8, 3, 1),                                # kind 1, 3x1 SAME: padded rows
+    ConvSpec(C, 8, 6, 1, 7, 3, 1, stride=2),                        # kind 1, 3x1 strided, odd out_c
+    ConvSpec(C, 5, 5, 3, 6, activation="RELU"),                     # kind 1 flat K = 3, clamped
+    ConvSpec(C, 9, 9, 4, 11),                                       # kind 1 flat K = 4, odd out_c, odd pixels
+    ConvSpec(C, 9, 7, 3, 5, stride=2),                              # kind 1, 1x1 strided: gathered
+    ConvSpec(C, 10, 9, 1, 4, 1, 3, dilation=2),                     # kind 1, 1x3 dilated: column borders
+    ConvSpec(C, 11, 13, 1, 3, 2, 2, stride=2, padding="VALID"),     # kind 1, 2x2 valid strided
+    ConvSpec(C, 22, 24, 6, 20),                                     # kind 2 flat (K = 6)
+    ConvSpec(C, 6, 5, 7, 7),                                        # kind 2, K = 7
+    ConvSpec(C, 7, 6, 2, 5, 2, 2, dilation=2, activation="RELU6"),  # kind 2, dilated, clamped
+    ConvSpec(C, 6, 5, 9, 7),                                        # kind 3 flat, odd out_c
+    ConvSpec(C, 8, 7, 1, 6, 3, 3, stride=2, activation="RELU6"),    # kind 3, 3x3 in_c 1 strided, clamped
+    ConvSpec(C, 12, 10, 1, 16, 3, 3),                               # kind 3, 3x3 in_c 1 SAME
+    ConvSpec(C, 13, 11, 1, 5, 3, 3, stride=3, padding="VALID"),     # kind 3, stride 3, window past no border
+    ConvSpec(C, 9, 5, 1, 6, 4, 1, padding="VALID"),                 # kind 1, 4x1 (the fourth row read)
+    ConvSpec(C, 10, 7, 1, 9, 4, 1, dilation=2),                     # kind 1, 4x1 dilated SAME, odd out_w
+    ConvSpec(C, 9, 20, 1, 6, 1, 3, stride=2),                       # row-run gather: strided, right border
+    ConvSpec(C, 8, 14, 2, 5, stride=2, activation="RELU"),          # row-run gather: kind 0, in_c 2, strided
+    ConvSpec(F, 1, 1, 10, 8),                                       # small FC: classifier head, K % 4 == 2
+    ConvSpec(F, 1, 1, 1, 7),                                        # small FC depth 1
+    ConvSpec(F, 1, 1, 4, 5, activation="RELU"),                     # small FC one whole word, clamped
+    ConvSpec(F, 1, 1, 7, 9, activation="RELU"),                     # small FC, 2 groups, clamped
+    ConvSpec(F, 1, 1, 12, 13),                                      # small FC 3 whole words
+    ConvSpec(F, 1, 1, 9, 2),                                        # small FC 3 groups, K % 4 == 1
+]
+
+
+def _lib(spec: ConvSpec, seed: int, out: Path) -> Graph:
+    g = conv_graph(spec, seed=seed)
+    write_tree(render_library(g, plan_memory(g), RenderOptions(name="k")), out)
+    return g
+
+
+def _want(g: Graph, vec: np.ndarray) -> np.ndarray:
+    shape = g.tensor(g.inputs[0]).shape
+    return np.stack([run_reference(g, [v.reshape(shape)])[0].reshape(-1) for v in vec])
+
+
+def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
+    return random_vectors(int(np.prod(g.tensor(g.inputs[0]).shape)), n, seed=seed)
+
+
+def test_specs_take_the_tiny_kernel() -> None:
+    """Each spec compiles to eml_fc_small_s8 or the eml_conv2d_tk*_s8 of its kind (else it would test another
+    kernel) and its outputs spread over many int8 values (a saturated output would hide bugs)."""
+    for i, spec in enumerate(SPECS):
+        g = conv_graph(spec, seed=i)
+        k = spec.k_h * spec.k_w * spec.in_c
+        files = render_library(g, plan_memory(g), RenderOptions(name="k"))
+        fn = "eml_fc_small_s8" if spec.kind == F else f"eml_conv2d_tk{0 if k <= 2 else -(-k // 4)}"
+        assert fn in files["src/k.c"], spec.label()
+        out = _want(g, _vectors(g, 8, seed=i))  # 8 vectors: a small FC has few outputs a vector
+        assert np.unique(out).size > min(20, out.size // 4), spec.label()
+
+
+@pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
+def test_conv_tiny_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 3, seed=i)
+        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
+        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
+        assert np.array_equal(got, _want(g, vec)), spec.label()
+
+
+def test_conv_tiny_under_sanitizers(tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 2, seed=i)
+        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
+        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
+        assert np.array_equal(got, _want(g, vec)), spec.label()
+
+
+@pytest.mark.cross
+def test_conv_tiny_on_cortex_m4(tmp_path: Path) -> None:
+    for i, spec in enumerate(SPECS):
+        g = _lib(spec, i, tmp_path / f"lib{i}")
+        vec = _vectors(g, 3, seed=i)
+        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
+        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+
+
+@pytest.mark.cross
+def test_assembly_fits_with_the_frame_pointer(tmp_path: Path) -> None:
+    """The Cortex-M4 assembly loops leave the frame pointer (r7) alone: a build keeping it (-fno-omit-frame-pointer,
+    as profilers and unwinders want) still has registers for every operand."""
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    for i, spec in enumerate([ConvSpec(C, 6, 5, 2, 5), ConvSpec(C, 6, 5, 3, 5), ConvSpec(C, 6, 5, 4, 5)]):
+        _lib(spec, i, tmp_path / f"lib{i}")
+        src = tmp_path / f"lib{i}" / "src"
+        for opt in ("-O2", "-Os", "-O3"):
+            cmd = [cc, *M4_FLAGS, *WARNINGS, opt, "-fno-omit-frame-pointer", f"-I{src}", "-c",
+                   str(src / "eml_kernels.c"), "-o", str(tmp_path / "k.o")]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            assert r.returncode == 0, (spec.label(), opt, r.stderr[:2000])
