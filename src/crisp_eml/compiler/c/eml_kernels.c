@@ -6,7 +6,10 @@
 
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(EML_NO_DSP)
+/* Cortex-M DSP paths (SMLAD / SXTB16 intrinsics and inline assembly) when optimizing: an unoptimized (-O0)
+ * debug build cannot allocate the registers the assembly blocks ask for, so it takes the portable loops (the
+ * same bytes, slower) */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(EML_NO_DSP) && defined(__OPTIMIZE__)
 #include <arm_acle.h>
 #define EML_USE_DSP 1
 #else
