@@ -1599,7 +1599,7 @@ static inline __attribute__((always_inline)) void eml_dwp_pack(const int8_t *wp,
     k[2] = eml_pack16(t[6], t[8]);
     k[3] = eml_pack16(t[1], t[4]);
     k[4] = t[7];
-    if (mode == 3) {
+    if (mode >= 3) {
         k[0] = __sadd16(k[0], k[0]);
         k[1] = __sadd16(k[1], k[1]);
         k[2] = __sadd16(k[2], k[2]);
@@ -1616,16 +1616,42 @@ static inline __attribute__((always_inline)) void eml_dwp_pack(const int8_t *wp,
  * (e = -shift <= 22, so |hm| < 2^30 plus K cannot overflow): floor((t + 2^(e-1)) / 2^e) + off, t = hm - [hm < 0],
  * is eml_mbqm_fast + off exactly, and one SSAT clamps. x2 is the accumulator doubled (mod 2^32): eml_dwp_row
  * gets it for free by doubling the bias and the weights (2 w fits the int16 halves) once per channel. */
-static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
+static inline int32_t eml_rq_fold32(int32_t x2, int32_t m, int32_t e, int32_t K)
 {
     int32_t hm;
     __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x2), "r"(m));
-    return (int8_t)__ssat((hm + (hm >> 31) + K) >> e, 8);
+    return __ssat((hm + (hm >> 31) + K) >> e, 8);
+}
+static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
+{
+    return (int8_t)eml_rq_fold32(x2, m, e, K);
 }
 
-/* (kind 2 does not double its weights: it doubles the sum) */
+/* mode 4: mode 3, then the activation clamp (the ring's clamped layers; the clamp of mode 1 after the unfolded
+ * requantization cost ~17 instructions an output with its branches and spills). (kind 2 does not double its
+ * weights: it doubles the sum) */
 #define EML_DWP_RQ(a)                                                                                               \
-    (mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
+    (mode == 4   ? eml_clamp_s8(eml_rq_fold(a, m, e, K), lo, hi)                                                    \
+     : mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K)                                                \
+                 : eml_rq8(mode, a, m, sh, off, lo, hi))
+
+/* mode 4, 2 or 4 outputs at once: each folded (eml_rq_fold saturates it to int8), packed into the byte lanes of
+ * one word, and all clamped together: SSUB8 sets GE where a lane is >= the bound, SEL keeps it or takes the bound
+ * (exact: [lo, hi] lies inside int8). lo4 / hi4: the bounds repeated in the 4 lanes. */
+static inline uint32_t eml_dwp_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+            "sel %[v], %[v], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[v]\n\t"
+            "sel %[v], %[v], %[hi]"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return v;
+}
+/* v with byte lane `lsb` / 8 replaced by the low byte of x (BFI) */
+#define EML_DWP_BFI(v, x, lsb) __asm__("bfi %0, %1, #" #lsb ", #8" : "+r"(v) : "r"(x))
 
 static inline __attribute__((always_inline)) void
 eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t split, int32_t recs,
@@ -1648,6 +1674,8 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
     const int32_t h0 = (ow + 5) >> 1;                /* split: where the odd columns start (eml_dwp_fill) */
     const int32_t nph[2] = {(ow + 1) >> 1, ow >> 1}; /* split: the outputs of each phase */
     const int8_t *const wend = w + OC;
+    const uint32_t lo4 = ((uint32_t)lo & 0xffu) * 0x01010101u; /* mode 4 */
+    const uint32_t hi4 = ((uint32_t)hi & 0xffu) * 0x01010101u;
     int32_t j = 0;
     for (; w < wend; ++w, ++out) {
         int32_t b, m, sh, e, K;
@@ -1661,10 +1689,10 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
             K = bias[8];
         } else {
             const int32_t b0 = *bias++;
-            b = mode == 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
+            b = mode >= 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
             m = *mult++;
             sh = *shift++;
-            K = mode == 3 ? off21 * (1 << (-sh - 1)) : 0; /* 2^(e-1) + off * 2^e */
+            K = mode >= 3 ? off21 * (1 << (-sh - 1)) : 0; /* 2^(e-1) + off * 2^e */
         }
         e = -sh;
         if (kind == 0) {
@@ -1710,10 +1738,22 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                     xe = __sxtb16(v);
                     od = eml_sxtb16_ror8(v);
                     EML_DW3_P(xe, od, k02c, k1c, b, c0, c1);
-                    o[0] = EML_DWP_RQ(a0);
-                    o[OC] = EML_DWP_RQ(a1);
-                    o[down] = EML_DWP_RQ(c0);
-                    o[down + OC] = EML_DWP_RQ(c1);
+                    if (mode == 4) {
+                        uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                        EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                        EML_DWP_BFI(v, eml_rq_fold(c0, m, e, K), 16);
+                        EML_DWP_BFI(v, eml_rq_fold(c1, m, e, K), 24);
+                        v = eml_dwp_clamp4(v, lo4, hi4);
+                        o[0] = (int8_t)v;
+                        o[OC] = (int8_t)(v >> 8);
+                        o[down] = (int8_t)(v >> 16);
+                        o[down + OC] = (int8_t)(v >> 24);
+                    } else {
+                        o[0] = EML_DWP_RQ(a0);
+                        o[OC] = EML_DWP_RQ(a1);
+                        o[down] = EML_DWP_RQ(c0);
+                        o[down + OC] = EML_DWP_RQ(c1);
+                    }
                     o += 2 * OC;
                 }
                 if (n & 1) {
@@ -1744,10 +1784,19 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW(xp, k02a, k1ab, b);
                             EML_DW3_ROW(xp + d1, k02b, k1ab, t);
                             EML_DW3_ROW(xp + d2, k02c, k1c, b);
-                            *o = EML_DWP_RQ(a0);
-                            o += ostep;
-                            *o = EML_DWP_RQ(a1);
-                            o += ostep;
+                            if (mode == 4) {
+                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                                v = eml_dwp_clamp4(v, lo4, hi4);
+                                o[0] = (int8_t)v;
+                                o[ostep] = (int8_t)(v >> 8);
+                                o += 2 * ostep;
+                            } else {
+                                *o = EML_DWP_RQ(a0);
+                                o += ostep;
+                                *o = EML_DWP_RQ(a1);
+                                o += ostep;
+                            }
                         }
                     } else { /* stride > 1: two outputs a step, a word each */
                         const int8_t *const xend = xp + n2 * sw;
@@ -1760,10 +1809,19 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
                             EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
                             EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
-                            *o = EML_DWP_RQ(a0);
-                            o += OC;
-                            *o = EML_DWP_RQ(a1);
-                            o += OC;
+                            if (mode == 4) {
+                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                                v = eml_dwp_clamp4(v, lo4, hi4);
+                                o[0] = (int8_t)v;
+                                o[OC] = (int8_t)(v >> 8);
+                                o += 2 * OC;
+                            } else {
+                                *o = EML_DWP_RQ(a0);
+                                o += OC;
+                                *o = EML_DWP_RQ(a1);
+                                o += OC;
+                            }
                         }
                     }
                     if (n & 1) {
@@ -1785,7 +1843,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
             w2a = t[2];
             w2b = t[5];
             w2c = t[8];
-            if (mode == 3) { /* doubled weights: eml_rq_fold */
+            if (mode >= 3) { /* doubled weights: eml_rq_fold */
                 k01a = __sadd16(k01a, k01a);
                 k01b = __sadd16(k01b, k01b);
                 k01c = __sadd16(k01c, k01c);
@@ -1837,10 +1895,10 @@ static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const in
     int32_t c;
     for (c = 0; c < OC; ++c, r += EML_DWP_REC) {
         eml_dwp_pack(w + c, OC, mode, r); /* r[0..4] */
-        r[5] = mode == 3 ? (int32_t)((uint32_t)bias[c] * 2u) : bias[c]; /* doubled: eml_rq_fold */
+        r[5] = mode >= 3 ? (int32_t)((uint32_t)bias[c] * 2u) : bias[c]; /* doubled: eml_rq_fold */
         r[6] = mult[c];
         r[7] = shift[c];
-        r[8] = mode == 3 ? K1 * (1 << (-shift[c] - 1)) : 0;
+        r[8] = mode >= 3 ? K1 * (1 << (-shift[c] - 1)) : 0;
     }
 }
 
@@ -1857,23 +1915,23 @@ static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const in
         eml_dwp_row(md, kd, pr, r2, sp, rc, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                        \
     }
 EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 4, 0, 1, 1, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d2s1, 3, 0, 1, 0, 1, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 1, 0, 1, 0, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 4, 0, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1, 4, 0, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 4, 0, 1, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2, 4, 1, 0, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_2rows_r, 3, 0, 1, 1, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows_r, 1, 0, 1, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows_r, 4, 0, 1, 1, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d1s1_r, 3, 0, 1, 0, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d1_r, 3, 0, 0, 0, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d2s1_r, 3, 0, 1, 0, 1, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1_r, 1, 0, 1, 0, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1_r, 1, 0, 0, 0, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2s1_r, 1, 0, 1, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1_r, 4, 0, 1, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1_r, 4, 0, 0, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1_r, 4, 0, 1, 0, 1, 1)
 EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0, 0, 0)
 
 void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
@@ -1888,14 +1946,15 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     int32_t W, S, blk, R, two, split, step, oy, iy, recs = 0;
     int32_t seen = -p->pad_h - 1; /* highest input row copied so far */
     eml_dwp_geometry(p, &W, &S, &blk);
-    if (mode == 2) { /* the folded requantization (eml_rq_fold) when every shift allows it, else clamp (mode 1) */
-        int32_t c;
-        mode = 3;
+    if (mode != 0) { /* the folded requantization (eml_rq_fold) when every shift allows it: mode 3 (no activation
+                      * clamp) or 4 (clamped); else (a scale below 2^-22, not seen in practice) the general mode 0 */
+        int32_t c, fold = 1;
         for (c = 0; c < p->out_c; ++c) {
             if (shift[c] < -22) {
-                mode = 1;
+                fold = 0;
             }
         }
+        mode = fold ? (mode == 2 ? 3 : 4) : 0;
     }
     /* dil_w 2, stride 1: each row split into its even and odd columns (eml_dwp_fill), the dil_w 1 loops */
     split = kind == 1 && p->stride_w == 1 && mode != 0;
@@ -1935,11 +1994,11 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     } while (0)
         if (pair && mode == 3) {
             EML_DWP_CALL(eml_dwp_fold_2rows);
-        } else if (pair) {
+        } else if (pair) { /* mode 4 */
             EML_DWP_CALL(eml_dwp_clamp_2rows);
         } else if (split && mode == 3) {
             EML_DWP_CALL(eml_dwp_fold_d2s1);
-        } else if (split) {
+        } else if (split) { /* mode 4 */
             EML_DWP_CALL(eml_dwp_clamp_d2s1);
         } else if (mode == 3 && kind == 0) {
             EML_DWP_CALL(eml_dwp_fold_d1s1);
@@ -1947,11 +2006,11 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
             EML_DWP_CALL(eml_dwp_fold_d1);
         } else if (mode == 3 && kind == 1) {
             eml_dwp_fold_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
-        } else if (mode == 1 && kind == 0) {
+        } else if (mode == 4 && kind == 0) {
             EML_DWP_CALL(eml_dwp_clamp_d1s1);
-        } else if (mode == 1 && kind == 3) {
+        } else if (mode == 4 && kind == 3) {
             EML_DWP_CALL(eml_dwp_clamp_d1);
-        } else if (mode == 1 && kind == 1) {
+        } else if (mode == 4 && kind == 1) {
             eml_dwp_clamp_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else { /* dil_w > 2 or the exact double rounding: the general requantization (it is exact for any mode) */
             eml_dwp_any(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
