@@ -2435,27 +2435,43 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         const int32_t *bp = bias_full;
         const int32_t *mp = mult;
         const int32_t *sp = shift;
-        uint32_t v;
-        for (; wx != wend; r0 += 2, r1 += 2, r2 += 2, r3 += 2, bp += 2, mp += 2, sp += 2, wx += 15) {
-            wx[0] = (int32_t)((uint32_t)bp[0] * 2u);
-            wx[1] = (int32_t)((uint32_t)bp[1] * 2u);
-            v = eml_dwn_ld16(r0) | (eml_dwn_ld16(r0 + OC) << 16);
-            wx[2] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r0 + O2) | (eml_dwn_ld16(r1) << 16);
-            wx[4] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[5] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r1 + OC) | (eml_dwn_ld16(r1 + O2) << 16);
-            wx[6] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[7] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r2) | (eml_dwn_ld16(r2 + OC) << 16);
-            wx[8] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[9] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+        for (; wx != wend; r0 += 2, r1 += 2, r2 += 2, r3 += 2, wx += 15) { /* bp, mp, sp: in the asm */
+            /* asm: the compiler kept each value in its own STR (the int8 loads may alias the stores before them)
+             * and spilled the pairs; here every pair of words is one LDRD / STRD (words 0-1, 11-14 and the tap
+             * pairs 2-9): ~54 instructions a channel, was ~66 */
+            int32_t t0_, t1_, t2_, t3_;
+            __asm__ volatile("ldrd %[t0], %[t1], [%[bp]], #8\n\t"
+                             "lsl %[t0], %[t0], #1\n\t"
+                             "lsl %[t1], %[t1], #1\n\t"
+                             "strd %[t0], %[t1], [%[wx]]\n\t"
+                             "ldrd %[t0], %[t1], [%[mp]], #8\n\t"
+                             "ldrd %[t2], %[t3], [%[sp]], #8\n\t"
+                             "mvn %[t2], %[t2]\n\t" /* -shift - 1 */
+                             "mvn %[t3], %[t3]\n\t"
+                             "strd %[t0], %[t2], [%[wx], #44]\n\t"
+                             "strd %[t1], %[t3], [%[wx], #52]\n\t"
+                             : [t0] "=&r"(t0_), [t1] "=&r"(t1_), [t2] "=&r"(t2_), [t3] "=&r"(t3_), [bp] "+r"(bp),
+                               [mp] "+r"(mp), [sp] "+r"(sp)
+                             : [wx] "r"(wx)
+                             : "memory");
+#define EML_DWN2_REC(pa, xa, pb, xb, k)                                                                             \
+    __asm__ volatile("ldrh %[t0], [%[a], %[ia]]\n\t"                                                               \
+                     "ldrh %[t1], [%[b], %[ib]]\n\t"                                                               \
+                     "orr %[t0], %[t0], %[t1], lsl #16\n\t"                                                        \
+                     "sxtb16 %[t1], %[t0]\n\t"                                                                     \
+                     "sxtb16 %[t0], %[t0], ror #8\n\t"                                                             \
+                     "sadd16 %[t1], %[t1], %[t1]\n\t"                                                              \
+                     "sadd16 %[t0], %[t0], %[t0]\n\t"                                                              \
+                     "strd %[t1], %[t0], [%[wx], #" #k "]\n\t"                                                     \
+                     : [t0] "=&r"(t0_), [t1] "=&r"(t1_)                                                             \
+                     : [a] "r"(pa), [ia] "rI"(xa), [b] "r"(pb), [ib] "rI"(xb), [wx] "r"(wx)                         \
+                     : "memory")
+            EML_DWN2_REC(r0, 0, r0, OC, 8);
+            EML_DWN2_REC(r0, O2, r1, 0, 16);
+            EML_DWN2_REC(r1, OC, r1, O2, 24);
+            EML_DWN2_REC(r2, 0, r2, OC, 32);
+#undef EML_DWN2_REC
             wx[10] = eml_dwn_dbl(eml_pack16(r3[0], r3[1]));
-            wx[11] = mp[0];
-            wx[12] = ~sp[0]; /* -shift - 1 */
-            wx[13] = mp[1];
-            wx[14] = ~sp[1];
         }
     }
     eml_dwn_walk(p, in, &q, run, patch, out);
