@@ -2102,6 +2102,37 @@ typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, 
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
 
+/* outputs 0..3 of a group with an activation clamp: each requantized as EML_DWN_STORE and saturated to int8
+ * (SSAT ..., ASR #1), the 4 packed into one word's byte lanes (BFI) and clamped together (SSUB8 sets GE where a
+ * lane is >= the bound, SEL keeps it or takes the bound: exact, [lo, hi] lies inside int8), one STR (unaligned is
+ * fine on the M4): 32 instructions a group, the compiler's clamp of each output took ~12 with its branches and
+ * spill reloads. The accumulators are overwritten. volatile: the store is the asm's effect. */
+#define EML_DWN4_RQ(a)                                                                                              \
+    "ldrd %[m], %[e], [%[wp]], #8\n\t"                                                                             \
+    "smmulr %[" a "], %[" a "], %[m]\n\t"                                                                          \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                                                \
+    "asr %[" a "], %[" a "], %[e]\n\t"                                                                             \
+    "add %[" a "], %[" a "], %[off]\n\t"                                                                           \
+    "ssat %[" a "], #8, %[" a "], asr #1\n\t"
+#define EML_DWN4_LANES(v) ((int32_t)(((uint32_t)(v) & 0xffu) * 0x01010101u))
+#define EML_DWN4_ST(op)                                                                                             \
+    do {                                                                                                            \
+        int32_t m_, e_;                                                                                             \
+        __asm__ volatile(EML_DWN4_RQ("a0") EML_DWN4_RQ("a1") EML_DWN4_RQ("a2") EML_DWN4_RQ("a3")                    \
+                         "bfi %[a0], %[a1], #8, #8\n\t"                                                             \
+                         "bfi %[a0], %[a2], #16, #8\n\t"                                                            \
+                         "bfi %[a0], %[a3], #24, #8\n\t"                                                            \
+                         "ssub8 %[m], %[a0], %[lo]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[lo]\n\t"                                                              \
+                         "ssub8 %[m], %[hi], %[a0]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[hi]\n\t"                                                              \
+                         "str %[a0], [%[o]]\n\t"                                                                    \
+                         : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [m] "=&r"(m_),       \
+                           [e] "=&r"(e_), [wp] "+r"(wx)                                                             \
+                         : [o] "r"(op), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)                              \
+                         : "memory", "cc");                                                                         \
+    } while (0)
+
 /* Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
  * weights of taps (0, 1), (2, 3), (4, 5), (6, 7), (8, 0) as int16 pairs, (m, e - 1); SMLABB / SMLABT add a pair's
  * 2 taps into the one accumulator (depth multiplier 2: EML_DWN2_P). */
@@ -2120,6 +2151,8 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
     const int32_t off21 = q->off21;
     const int32_t lo = q->lo;
     const int32_t hi = q->hi;
+    const int32_t lo4 = EML_DWN4_LANES(lo); /* EML_DWN4_ST */
+    const int32_t hi4 = EML_DWN4_LANES(hi);
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
@@ -2128,10 +2161,14 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
         for (; o != oend; o += 4) {
             int32_t acc0, acc1, acc2, acc3;
             EML_DWN_TAPS9(xc, C, rs);
-            EML_DWN_STORE(acc0, 0);
-            EML_DWN_STORE(acc1, 1);
-            EML_DWN_STORE(acc2, 2);
-            EML_DWN_STORE(acc3, 3);
+            if (act) {
+                EML_DWN4_ST(o);
+            } else {
+                EML_DWN_STORE(acc0, 0);
+                EML_DWN_STORE(acc1, 1);
+                EML_DWN_STORE(acc2, 2);
+                EML_DWN_STORE(acc3, 3);
+            }
         }
         for (; o != tend; ++o) { /* the last C % 4 channels one by one: a word would read past the pixel */
             int32_t acc0, t0_, t1_, w_;
@@ -2689,7 +2726,7 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
     const int32_t r2 = rs - 2 * C;                /* k_w 5: from the row's third tap to the next row's first */
     const int32_t ng = dm == 1 ? C >> 2 : C >> 1; /* groups of 4 outputs */
     const int32_t nt = dm == 1 ? C & 3 : C & 1;   /* tail input channels */
-    const int32_t lo4 = EML_DWN2_LANES(lo);       /* multiplier 2: EML_DWN2_ST */
+    const int32_t lo4 = EML_DWN2_LANES(lo);       /* EML_DWN2_ST, multiplier 1: EML_DWN4_ST */
     const int32_t hi4 = EML_DWN2_LANES(hi);
     (void)lo4;
     (void)hi4;
@@ -2720,7 +2757,11 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
                     xp += rk;
                 }
             }
-            if (dm == 1) {
+            if (dm == 1 && act) {
+                EML_DWN4_ST(o);
+                o += 4;
+                xc += 4;
+            } else if (dm == 1) {
                 EML_DWN_STORE(acc0, 0);
                 EML_DWN_STORE(acc1, 1);
                 EML_DWN_STORE(acc2, 2);
