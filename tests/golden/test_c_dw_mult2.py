@@ -40,6 +40,8 @@ SPECS = [
     ConvSpec(D, 5, 9, 12, 24, 3, 3, padding="VALID", activation="RELU"),  # 3x3 s1 direct, valid
     ConvSpec(D, 3, 2, 15, 30, 3, 3, activation="RELU"),               # 3x3 s1 direct: every window a patch
     ConvSpec(D, 6, 5, 14, 28, 3, 3),                                  # 3x3 s1 unclamped: the ring
+    ConvSpec(D, 5, 5, 48, 96, 3, 3, stride=2, padding="VALID", activation="RELU6"),  # records by LDRD / STRD
+    ConvSpec(D, 7, 7, 3, 6, 3, 3, activation="RELU"),                 # 3x3 s1 ring, clamped (byte lanes)
 ]
 
 

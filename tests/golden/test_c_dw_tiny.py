@@ -45,6 +45,9 @@ FEW = [
     ConvSpec(D, 6, 5, 9, 9, 5, 5, padding="VALID"),                    # 2 pixels down, 9 channels
     ConvSpec(D, 9, 5, 8, 8, 5, 5, stride=3, padding="VALID"),          # stride 3
     ConvSpec(D, 5, 8, 10, 10, 5, 7, padding="VALID"),                  # 5x7, 2 pixels across
+    ConvSpec(D, 5, 6, 12, 12, 5, 5, padding="VALID", activation="RELU"),  # clamped word stores, no tail
+    ConvSpec(D, 7, 8, 13, 13, 7, 7, padding="VALID", activation="RELU"),  # clamped, 7x7, tail of 1 channel
+    ConvSpec(D, 7, 5, 22, 22, 5, 5, stride=2, padding="VALID"),        # 2 pixels down, tail of 2, unclamped
 ]
 CASES = [(s, "eml_dwt_s8") for s in SPECS] + [(s, "eml_dwf_s8") for s in FEW]
 

@@ -1889,7 +1889,7 @@ static inline __attribute__((always_inline)) void eml_dwp_pack(const int8_t *wp,
     k[2] = eml_pack16(t[6], t[8]);
     k[3] = eml_pack16(t[1], t[4]);
     k[4] = t[7];
-    if (mode == 3) {
+    if (mode >= 3) {
         k[0] = __sadd16(k[0], k[0]);
         k[1] = __sadd16(k[1], k[1]);
         k[2] = __sadd16(k[2], k[2]);
@@ -1906,16 +1906,42 @@ static inline __attribute__((always_inline)) void eml_dwp_pack(const int8_t *wp,
  * (e = -shift <= 22, so |hm| < 2^30 plus K cannot overflow): floor((t + 2^(e-1)) / 2^e) + off, t = hm - [hm < 0],
  * is eml_mbqm_fast + off exactly, and one SSAT clamps. x2 is the accumulator doubled (mod 2^32): eml_dwp_row
  * gets it for free by doubling the bias and the weights (2 w fits the int16 halves) once per channel. */
-static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
+static inline int32_t eml_rq_fold32(int32_t x2, int32_t m, int32_t e, int32_t K)
 {
     int32_t hm;
     __asm__("smmulr %0, %1, %2" : "=r"(hm) : "r"(x2), "r"(m));
-    return (int8_t)__ssat((hm + (hm >> 31) + K) >> e, 8);
+    return __ssat((hm + (hm >> 31) + K) >> e, 8);
+}
+static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
+{
+    return (int8_t)eml_rq_fold32(x2, m, e, K);
 }
 
-/* (kind 2 does not double its weights: it doubles the sum) */
+/* mode 4: mode 3, then the activation clamp (the ring's clamped layers; the clamp of mode 1 after the unfolded
+ * requantization cost ~17 instructions an output with its branches and spills). (kind 2 does not double its
+ * weights: it doubles the sum) */
 #define EML_DWP_RQ(a)                                                                                               \
-    (mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K) : eml_rq8(mode, a, m, sh, off, lo, hi))
+    (mode == 4   ? eml_clamp_s8(eml_rq_fold(a, m, e, K), lo, hi)                                                    \
+     : mode == 3 ? eml_rq_fold(kind == 2 ? (a) + (a) : (a), m, e, K)                                                \
+                 : eml_rq8(mode, a, m, sh, off, lo, hi))
+
+/* mode 4, 2 or 4 outputs at once: each folded (eml_rq_fold saturates it to int8), packed into the byte lanes of
+ * one word, and all clamped together: SSUB8 sets GE where a lane is >= the bound, SEL keeps it or takes the bound
+ * (exact: [lo, hi] lies inside int8). lo4 / hi4: the bounds repeated in the 4 lanes. */
+static inline uint32_t eml_dwp_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+            "sel %[v], %[v], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[v]\n\t"
+            "sel %[v], %[v], %[hi]"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return v;
+}
+/* v with byte lane `lsb` / 8 replaced by the low byte of x (BFI) */
+#define EML_DWP_BFI(v, x, lsb) __asm__("bfi %0, %1, #" #lsb ", #8" : "+r"(v) : "r"(x))
 
 static inline __attribute__((always_inline)) void
 eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t split, int32_t recs,
@@ -1938,6 +1964,8 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
     const int32_t h0 = (ow + 5) >> 1;                /* split: where the odd columns start (eml_dwp_fill) */
     const int32_t nph[2] = {(ow + 1) >> 1, ow >> 1}; /* split: the outputs of each phase */
     const int8_t *const wend = w + OC;
+    const uint32_t lo4 = ((uint32_t)lo & 0xffu) * 0x01010101u; /* mode 4 */
+    const uint32_t hi4 = ((uint32_t)hi & 0xffu) * 0x01010101u;
     int32_t j = 0;
     for (; w < wend; ++w, ++out) {
         int32_t b, m, sh, e, K;
@@ -1951,10 +1979,10 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
             K = bias[8];
         } else {
             const int32_t b0 = *bias++;
-            b = mode == 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
+            b = mode >= 3 && kind != 2 ? (int32_t)((uint32_t)b0 * 2u) : b0; /* doubled: eml_rq_fold */
             m = *mult++;
             sh = *shift++;
-            K = mode == 3 ? off21 * (1 << (-sh - 1)) : 0; /* 2^(e-1) + off * 2^e */
+            K = mode >= 3 ? off21 * (1 << (-sh - 1)) : 0; /* 2^(e-1) + off * 2^e */
         }
         e = -sh;
         if (kind == 0) {
@@ -2000,10 +2028,22 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                     xe = __sxtb16(v);
                     od = eml_sxtb16_ror8(v);
                     EML_DW3_P(xe, od, k02c, k1c, b, c0, c1);
-                    o[0] = EML_DWP_RQ(a0);
-                    o[OC] = EML_DWP_RQ(a1);
-                    o[down] = EML_DWP_RQ(c0);
-                    o[down + OC] = EML_DWP_RQ(c1);
+                    if (mode == 4) {
+                        uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                        EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                        EML_DWP_BFI(v, eml_rq_fold(c0, m, e, K), 16);
+                        EML_DWP_BFI(v, eml_rq_fold(c1, m, e, K), 24);
+                        v = eml_dwp_clamp4(v, lo4, hi4);
+                        o[0] = (int8_t)v;
+                        o[OC] = (int8_t)(v >> 8);
+                        o[down] = (int8_t)(v >> 16);
+                        o[down + OC] = (int8_t)(v >> 24);
+                    } else {
+                        o[0] = EML_DWP_RQ(a0);
+                        o[OC] = EML_DWP_RQ(a1);
+                        o[down] = EML_DWP_RQ(c0);
+                        o[down + OC] = EML_DWP_RQ(c1);
+                    }
                     o += 2 * OC;
                 }
                 if (n & 1) {
@@ -2034,10 +2074,19 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW(xp, k02a, k1ab, b);
                             EML_DW3_ROW(xp + d1, k02b, k1ab, t);
                             EML_DW3_ROW(xp + d2, k02c, k1c, b);
-                            *o = EML_DWP_RQ(a0);
-                            o += ostep;
-                            *o = EML_DWP_RQ(a1);
-                            o += ostep;
+                            if (mode == 4) {
+                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                                v = eml_dwp_clamp4(v, lo4, hi4);
+                                o[0] = (int8_t)v;
+                                o[ostep] = (int8_t)(v >> 8);
+                                o += 2 * ostep;
+                            } else {
+                                *o = EML_DWP_RQ(a0);
+                                o += ostep;
+                                *o = EML_DWP_RQ(a1);
+                                o += ostep;
+                            }
                         }
                     } else { /* stride > 1: two outputs a step, a word each */
                         const int8_t *const xend = xp + n2 * sw;
@@ -2050,10 +2099,19 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
                             EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
                             EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
-                            *o = EML_DWP_RQ(a0);
-                            o += OC;
-                            *o = EML_DWP_RQ(a1);
-                            o += OC;
+                            if (mode == 4) {
+                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
+                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
+                                v = eml_dwp_clamp4(v, lo4, hi4);
+                                o[0] = (int8_t)v;
+                                o[OC] = (int8_t)(v >> 8);
+                                o += 2 * OC;
+                            } else {
+                                *o = EML_DWP_RQ(a0);
+                                o += OC;
+                                *o = EML_DWP_RQ(a1);
+                                o += OC;
+                            }
                         }
                     }
                     if (n & 1) {
@@ -2075,7 +2133,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
             w2a = t[2];
             w2b = t[5];
             w2c = t[8];
-            if (mode == 3) { /* doubled weights: eml_rq_fold */
+            if (mode >= 3) { /* doubled weights: eml_rq_fold */
                 k01a = __sadd16(k01a, k01a);
                 k01b = __sadd16(k01b, k01b);
                 k01c = __sadd16(k01c, k01c);
@@ -2127,10 +2185,10 @@ static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const in
     int32_t c;
     for (c = 0; c < OC; ++c, r += EML_DWP_REC) {
         eml_dwp_pack(w + c, OC, mode, r); /* r[0..4] */
-        r[5] = mode == 3 ? (int32_t)((uint32_t)bias[c] * 2u) : bias[c]; /* doubled: eml_rq_fold */
+        r[5] = mode >= 3 ? (int32_t)((uint32_t)bias[c] * 2u) : bias[c]; /* doubled: eml_rq_fold */
         r[6] = mult[c];
         r[7] = shift[c];
-        r[8] = mode == 3 ? K1 * (1 << (-shift[c] - 1)) : 0;
+        r[8] = mode >= 3 ? K1 * (1 << (-shift[c] - 1)) : 0;
     }
 }
 
@@ -2147,23 +2205,23 @@ static void eml_dwp_records(const eml_dwconv_params_t *p, int32_t mode, const in
         eml_dwp_row(md, kd, pr, r2, sp, rc, p, x, d1, d2, d3, S, w, bias, mult, shift, out);                        \
     }
 EML_DWP_ROW_FN(eml_dwp_fold_2rows, 3, 0, 1, 1, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 1, 0, 1, 1, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows, 4, 0, 1, 1, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d1s1, 3, 0, 1, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d1, 3, 0, 0, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d2s1, 3, 0, 1, 0, 1, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_d2, 3, 1, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 1, 0, 1, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1, 1, 0, 0, 0, 0, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 1, 0, 1, 0, 1, 0)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2, 1, 1, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1, 4, 0, 1, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1, 4, 0, 0, 0, 0, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1, 4, 0, 1, 0, 1, 0)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2, 4, 1, 0, 0, 0, 0)
 EML_DWP_ROW_FN(eml_dwp_fold_2rows_r, 3, 0, 1, 1, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_2rows_r, 1, 0, 1, 1, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_2rows_r, 4, 0, 1, 1, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d1s1_r, 3, 0, 1, 0, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d1_r, 3, 0, 0, 0, 0, 1)
 EML_DWP_ROW_FN(eml_dwp_fold_d2s1_r, 3, 0, 1, 0, 1, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1s1_r, 1, 0, 1, 0, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d1_r, 1, 0, 0, 0, 0, 1)
-EML_DWP_ROW_FN(eml_dwp_clamp_d2s1_r, 1, 0, 1, 0, 1, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1s1_r, 4, 0, 1, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d1_r, 4, 0, 0, 0, 0, 1)
+EML_DWP_ROW_FN(eml_dwp_clamp_d2s1_r, 4, 0, 1, 0, 1, 1)
 EML_DWP_ROW_FN(eml_dwp_any, 0, 2, 0, 0, 0, 0)
 
 void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w, const int32_t *bias_full,
@@ -2178,14 +2236,15 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     int32_t W, S, blk, R, two, split, step, oy, iy, recs = 0;
     int32_t seen = -p->pad_h - 1; /* highest input row copied so far */
     eml_dwp_geometry(p, &W, &S, &blk);
-    if (mode == 2) { /* the folded requantization (eml_rq_fold) when every shift allows it, else clamp (mode 1) */
-        int32_t c;
-        mode = 3;
+    if (mode != 0) { /* the folded requantization (eml_rq_fold) when every shift allows it: mode 3 (no activation
+                      * clamp) or 4 (clamped); else (a scale below 2^-22, not seen in practice) the general mode 0 */
+        int32_t c, fold = 1;
         for (c = 0; c < p->out_c; ++c) {
             if (shift[c] < -22) {
-                mode = 1;
+                fold = 0;
             }
         }
+        mode = fold ? (mode == 2 ? 3 : 4) : 0;
     }
     /* dil_w 2, stride 1: each row split into its even and odd columns (eml_dwp_fill), the dil_w 1 loops */
     split = kind == 1 && p->stride_w == 1 && mode != 0;
@@ -2225,11 +2284,11 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
     } while (0)
         if (pair && mode == 3) {
             EML_DWP_CALL(eml_dwp_fold_2rows);
-        } else if (pair) {
+        } else if (pair) { /* mode 4 */
             EML_DWP_CALL(eml_dwp_clamp_2rows);
         } else if (split && mode == 3) {
             EML_DWP_CALL(eml_dwp_fold_d2s1);
-        } else if (split) {
+        } else if (split) { /* mode 4 */
             EML_DWP_CALL(eml_dwp_clamp_d2s1);
         } else if (mode == 3 && kind == 0) {
             EML_DWP_CALL(eml_dwp_fold_d1s1);
@@ -2237,11 +2296,11 @@ EML_DWP_NOINLINE void eml_dwp_s8(const eml_dwconv_params_t *p, const int8_t *in,
             EML_DWP_CALL(eml_dwp_fold_d1);
         } else if (mode == 3 && kind == 1) {
             eml_dwp_fold_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
-        } else if (mode == 1 && kind == 0) {
+        } else if (mode == 4 && kind == 0) {
             EML_DWP_CALL(eml_dwp_clamp_d1s1);
-        } else if (mode == 1 && kind == 3) {
+        } else if (mode == 4 && kind == 3) {
             EML_DWP_CALL(eml_dwp_clamp_d1);
-        } else if (mode == 1 && kind == 1) {
+        } else if (mode == 4 && kind == 1) {
             eml_dwp_clamp_d2(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
         } else { /* dil_w > 2 or the exact double rounding: the general requantization (it is exact for any mode) */
             eml_dwp_any(p, r0, d1, d2, d3, S, w, bias_full, mult, shift, out);
@@ -2333,6 +2392,37 @@ typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, 
         o[i] = act ? eml_clamp_s8(v_ >> 1, lo, hi) : (int8_t)__ssat(v_ >> 1, 8);                                    \
     } while (0)
 
+/* outputs 0..3 of a group with an activation clamp: each requantized as EML_DWN_STORE and saturated to int8
+ * (SSAT ..., ASR #1), the 4 packed into one word's byte lanes (BFI) and clamped together (SSUB8 sets GE where a
+ * lane is >= the bound, SEL keeps it or takes the bound: exact, [lo, hi] lies inside int8), one STR (unaligned is
+ * fine on the M4): 32 instructions a group, the compiler's clamp of each output took ~12 with its branches and
+ * spill reloads. The accumulators are overwritten. volatile: the store is the asm's effect. */
+#define EML_DWN4_RQ(a)                                                                                              \
+    "ldrd %[m], %[e], [%[wp]], #8\n\t"                                                                             \
+    "smmulr %[" a "], %[" a "], %[m]\n\t"                                                                          \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                                                \
+    "asr %[" a "], %[" a "], %[e]\n\t"                                                                             \
+    "add %[" a "], %[" a "], %[off]\n\t"                                                                           \
+    "ssat %[" a "], #8, %[" a "], asr #1\n\t"
+#define EML_DWN4_LANES(v) ((int32_t)(((uint32_t)(v) & 0xffu) * 0x01010101u))
+#define EML_DWN4_ST(op)                                                                                             \
+    do {                                                                                                            \
+        int32_t m_, e_;                                                                                             \
+        __asm__ volatile(EML_DWN4_RQ("a0") EML_DWN4_RQ("a1") EML_DWN4_RQ("a2") EML_DWN4_RQ("a3")                    \
+                         "bfi %[a0], %[a1], #8, #8\n\t"                                                             \
+                         "bfi %[a0], %[a2], #16, #8\n\t"                                                            \
+                         "bfi %[a0], %[a3], #24, #8\n\t"                                                            \
+                         "ssub8 %[m], %[a0], %[lo]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[lo]\n\t"                                                              \
+                         "ssub8 %[m], %[hi], %[a0]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[hi]\n\t"                                                              \
+                         "str %[a0], [%[o]]\n\t"                                                                    \
+                         : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [m] "=&r"(m_),       \
+                           [e] "=&r"(e_), [wp] "+r"(wx)                                                             \
+                         : [o] "r"(op), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)                              \
+                         : "memory", "cc");                                                                         \
+    } while (0)
+
 /* Depth multiplier 1, the last C % 4 channels: per channel one record of 8 words, the doubled bias, the doubled
  * weights of taps (0, 1), (2, 3), (4, 5), (6, 7), (8, 0) as int16 pairs, (m, e - 1); SMLABB / SMLABT add a pair's
  * 2 taps into the one accumulator (depth multiplier 2: EML_DWN2_P). */
@@ -2351,6 +2441,8 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
     const int32_t off21 = q->off21;
     const int32_t lo = q->lo;
     const int32_t hi = q->hi;
+    const int32_t lo4 = EML_DWN4_LANES(lo); /* EML_DWN4_ST */
+    const int32_t hi4 = EML_DWN4_LANES(hi);
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
@@ -2359,10 +2451,14 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
         for (; o != oend; o += 4) {
             int32_t acc0, acc1, acc2, acc3;
             EML_DWN_TAPS9(xc, C, rs);
-            EML_DWN_STORE(acc0, 0);
-            EML_DWN_STORE(acc1, 1);
-            EML_DWN_STORE(acc2, 2);
-            EML_DWN_STORE(acc3, 3);
+            if (act) {
+                EML_DWN4_ST(o);
+            } else {
+                EML_DWN_STORE(acc0, 0);
+                EML_DWN_STORE(acc1, 1);
+                EML_DWN_STORE(acc2, 2);
+                EML_DWN_STORE(acc3, 3);
+            }
         }
         for (; o != tend; ++o) { /* the last C % 4 channels one by one: a word would read past the pixel */
             int32_t acc0, t0_, t1_, w_;
@@ -2666,27 +2762,43 @@ EML_DWP_NOINLINE void eml_dwn_s8(const eml_dwconv_params_t *p, const int8_t *in,
         const int32_t *bp = bias_full;
         const int32_t *mp = mult;
         const int32_t *sp = shift;
-        uint32_t v;
-        for (; wx != wend; r0 += 2, r1 += 2, r2 += 2, r3 += 2, bp += 2, mp += 2, sp += 2, wx += 15) {
-            wx[0] = (int32_t)((uint32_t)bp[0] * 2u);
-            wx[1] = (int32_t)((uint32_t)bp[1] * 2u);
-            v = eml_dwn_ld16(r0) | (eml_dwn_ld16(r0 + OC) << 16);
-            wx[2] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[3] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r0 + O2) | (eml_dwn_ld16(r1) << 16);
-            wx[4] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[5] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r1 + OC) | (eml_dwn_ld16(r1 + O2) << 16);
-            wx[6] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[7] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
-            v = eml_dwn_ld16(r2) | (eml_dwn_ld16(r2 + OC) << 16);
-            wx[8] = eml_dwn_dbl(__sxtb16((int32_t)v));
-            wx[9] = eml_dwn_dbl(eml_sxtb16_ror8((int32_t)v));
+        for (; wx != wend; r0 += 2, r1 += 2, r2 += 2, r3 += 2, wx += 15) { /* bp, mp, sp: in the asm */
+            /* asm: the compiler kept each value in its own STR (the int8 loads may alias the stores before them)
+             * and spilled the pairs; here every pair of words is one LDRD / STRD (words 0-1, 11-14 and the tap
+             * pairs 2-9): ~54 instructions a channel, was ~66 */
+            int32_t t0_, t1_, t2_, t3_;
+            __asm__ volatile("ldrd %[t0], %[t1], [%[bp]], #8\n\t"
+                             "lsl %[t0], %[t0], #1\n\t"
+                             "lsl %[t1], %[t1], #1\n\t"
+                             "strd %[t0], %[t1], [%[wx]]\n\t"
+                             "ldrd %[t0], %[t1], [%[mp]], #8\n\t"
+                             "ldrd %[t2], %[t3], [%[sp]], #8\n\t"
+                             "mvn %[t2], %[t2]\n\t" /* -shift - 1 */
+                             "mvn %[t3], %[t3]\n\t"
+                             "strd %[t0], %[t2], [%[wx], #44]\n\t"
+                             "strd %[t1], %[t3], [%[wx], #52]\n\t"
+                             : [t0] "=&r"(t0_), [t1] "=&r"(t1_), [t2] "=&r"(t2_), [t3] "=&r"(t3_), [bp] "+r"(bp),
+                               [mp] "+r"(mp), [sp] "+r"(sp)
+                             : [wx] "r"(wx)
+                             : "memory");
+#define EML_DWN2_REC(pa, xa, pb, xb, k)                                                                             \
+    __asm__ volatile("ldrh %[t0], [%[a], %[ia]]\n\t"                                                               \
+                     "ldrh %[t1], [%[b], %[ib]]\n\t"                                                               \
+                     "orr %[t0], %[t0], %[t1], lsl #16\n\t"                                                        \
+                     "sxtb16 %[t1], %[t0]\n\t"                                                                     \
+                     "sxtb16 %[t0], %[t0], ror #8\n\t"                                                             \
+                     "sadd16 %[t1], %[t1], %[t1]\n\t"                                                              \
+                     "sadd16 %[t0], %[t0], %[t0]\n\t"                                                              \
+                     "strd %[t1], %[t0], [%[wx], #" #k "]\n\t"                                                     \
+                     : [t0] "=&r"(t0_), [t1] "=&r"(t1_)                                                             \
+                     : [a] "r"(pa), [ia] "rI"(xa), [b] "r"(pb), [ib] "rI"(xb), [wx] "r"(wx)                         \
+                     : "memory")
+            EML_DWN2_REC(r0, 0, r0, OC, 8);
+            EML_DWN2_REC(r0, O2, r1, 0, 16);
+            EML_DWN2_REC(r1, OC, r1, O2, 24);
+            EML_DWN2_REC(r2, 0, r2, OC, 32);
+#undef EML_DWN2_REC
             wx[10] = eml_dwn_dbl(eml_pack16(r3[0], r3[1]));
-            wx[11] = mp[0];
-            wx[12] = ~sp[0]; /* -shift - 1 */
-            wx[13] = mp[1];
-            wx[14] = ~sp[1];
         }
     }
     eml_dwn_walk(p, in, &q, run, patch, out);
@@ -2904,7 +3016,7 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
     const int32_t r2 = rs - 2 * C;                /* k_w 5: from the row's third tap to the next row's first */
     const int32_t ng = dm == 1 ? C >> 2 : C >> 1; /* groups of 4 outputs */
     const int32_t nt = dm == 1 ? C & 3 : C & 1;   /* tail input channels */
-    const int32_t lo4 = EML_DWN2_LANES(lo);       /* multiplier 2: EML_DWN2_ST */
+    const int32_t lo4 = EML_DWN2_LANES(lo);       /* EML_DWN2_ST, multiplier 1: EML_DWN4_ST */
     const int32_t hi4 = EML_DWN2_LANES(hi);
     (void)lo4;
     (void)hi4;
@@ -2935,7 +3047,11 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
                     xp += rk;
                 }
             }
-            if (dm == 1) {
+            if (dm == 1 && act) {
+                EML_DWN4_ST(o);
+                o += 4;
+                xc += 4;
+            } else if (dm == 1) {
                 EML_DWN_STORE(acc0, 0);
                 EML_DWN_STORE(acc1, 1);
                 EML_DWN_STORE(acc2, 2);
@@ -3365,8 +3481,7 @@ void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
 /* the whole window of k_w 3 or 5 (k rows): after a row, xp on by r2 (the row step less the advance in the row) and
  * wp past the row's weights (3 C a row of 3; 2 C advanced in a row of 5, 3 C more) */
 #define EML_DWF_WIN(row)                                                                                            \
-    "1:\n\t" row "ldr %[t], %[r2]\n\t"                                                                              \
-    "add %[xp], %[xp], %[t]\n\t"                                                                                    \
+    "1:\n\t" row "add %[xp], %[xp], %[r2]\n\t"                                                                      \
     "add %[wp], %[wp], %[c], lsl #1\n\t"                                                                            \
     "add %[wp], %[wp], %[c]\n\t"                                                                                    \
     "subs %[k], %[k], #1\n\t"                                                                                       \
@@ -3381,7 +3496,7 @@ void eml_dwt_s8(const eml_dwconv_params_t *p, const int8_t *in, const int8_t *w,
     __asm__(body                                                                                                    \
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [t] "=&r"(t_), [u] "=&r"(u_),           \
               [v] "=&r"(v_), [w] "=&r"(w_), [xp] "+r"(xp), [wp] "+r"(wp), [k] "+r"(k)                              \
-            : [c] "r"(C), [r2] "m"(r2)                                                                              \
+            : [c] "r"(C), [r2] "r"(r2)                                                                              \
             : "cc", "memory")
 
 /* channels g .. g + 3 of one window (x, wt: its first tap's input and weights), from the 4 values at a */
@@ -3391,12 +3506,13 @@ static inline __attribute__((always_inline)) void eml_dwf_group(const eml_dwconv
     const int32_t C = p->in_c;
     const int32_t rs = p->dil_h * p->in_w * C;
     const int32_t kw = p->k_w;
+    const int32_t kh = p->k_h;
     int32_t a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], t_, u_, v_, w_, k, ky;
     const int8_t *xp = x;
     const int8_t *wp = wt;
     if (kw == 3 || kw == 5) {
         const int32_t r2 = rs - (kw == 5 ? 2 * C : 0);
-        k = p->k_h;
+        k = kh;
         if (kw == 3) {
             EML_DWF_ASM(EML_DWF_WIN(EML_DWF_ROW3));
         } else {
@@ -3404,7 +3520,7 @@ static inline __attribute__((always_inline)) void eml_dwf_group(const eml_dwconv
         }
     } else {
         const int32_t r2 = 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
+        for (ky = 0; ky < kh; ++ky) {
             xp = x + ky * rs;
             k = kw;
             EML_DWF_ASM(EML_DWF_ROWN);
@@ -3460,6 +3576,49 @@ static inline __attribute__((always_inline)) void eml_dwf_out(int32_t act, const
     out[g + 3] = eml_dwf_rq(act, a[3], mult[g + 3], shift[g + 3], off, lo, hi);
 }
 
+/* the 4 outputs of a full group: each eml_mbqm_fast(acc, m, s) + off as ((hm + [hm < 0]) >> (-s - 1)) + 2 off + 1
+ * (hm = SMMULR(2 acc, m)), halved and saturated by SSAT ..., ASR #1; packed into one word's byte lanes (BFI), with
+ * an activation clamped together (SSUB8 / SEL: exact, [lo, hi] lies inside int8), one STR (unaligned is fine on
+ * the M4). 44 instructions (40 unclamped); the compiler's per-output requantization, clamp branches and spills
+ * took ~17 an output. */
+#define EML_DWF_RQ(a, k)                                                                                            \
+    "ldr %[m], [%[mp], #" #k "]\n\t"                                                                               \
+    "ldr %[e], [%[sp], #" #k "]\n\t"                                                                               \
+    "add %[" a "], %[" a "], %[" a "]\n\t"                                                                         \
+    "mvn %[e], %[e]\n\t"                                                                                           \
+    "smmulr %[" a "], %[" a "], %[m]\n\t"                                                                          \
+    "add %[" a "], %[" a "], %[" a "], asr #31\n\t"                                                                \
+    "asr %[" a "], %[" a "], %[e]\n\t"                                                                             \
+    "add %[" a "], %[" a "], %[off]\n\t"                                                                           \
+    "ssat %[" a "], #8, %[" a "], asr #1\n\t"
+#define EML_DWF_RQ4                                                                                                 \
+    EML_DWF_RQ("a0", 0) EML_DWF_RQ("a1", 4) EML_DWF_RQ("a2", 8) EML_DWF_RQ("a3", 12)                               \
+    "bfi %[a0], %[a1], #8, #8\n\t"                                                                                 \
+    "bfi %[a0], %[a2], #16, #8\n\t"                                                                                \
+    "bfi %[a0], %[a3], #24, #8\n\t"
+#define EML_DWF_ST4(act, mq, sq, op)                                                                                \
+    do {                                                                                                            \
+        int32_t m_, e_;                                                                                             \
+        if (act) {                                                                                                  \
+            __asm__ volatile(EML_DWF_RQ4 "ssub8 %[m], %[a0], %[lo]\n\t"                                             \
+                                         "sel %[a0], %[a0], %[lo]\n\t"                                              \
+                                         "ssub8 %[m], %[hi], %[a0]\n\t"                                             \
+                                         "sel %[a0], %[a0], %[hi]\n\t"                                              \
+                                         "str %[a0], [%[o]]\n\t"                                                    \
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m_),           \
+                               [e] "=&r"(e_)                                                                        \
+                             : [mp] "r"(mq), [sp] "r"(sq), [o] "r"(op), [off] "r"(off21), [lo] "r"(lo4),           \
+                               [hi] "r"(hi4)                                                                        \
+                             : "memory", "cc");                                                                     \
+        } else {                                                                                                    \
+            __asm__ volatile(EML_DWF_RQ4 "str %[a0], [%[o]]\n\t"                                                    \
+                             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [m] "=&r"(m_),           \
+                               [e] "=&r"(e_)                                                                        \
+                             : [mp] "r"(mq), [sp] "r"(sq), [o] "r"(op), [off] "r"(off21)                            \
+                             : "memory");                                                                           \
+        }                                                                                                           \
+    } while (0)
+
 /* per window the channels 4 at a time; a last in_c % 4 from the group of the last 4 channels (computed again, their
  * outputs already stored) */
 static inline __attribute__((always_inline)) void eml_dwf_run(int32_t act, const eml_dwconv_params_t *p,
@@ -3467,16 +3626,34 @@ static inline __attribute__((always_inline)) void eml_dwf_run(int32_t act, const
                                                               const int32_t *bias_full, const int32_t *mult,
                                                               const int32_t *shift, int8_t *out)
 {
-    const int32_t C = p->in_c;
+    /* the parameters in locals: the asm's "memory" clobber would have every group reload them through p */
+    eml_dwconv_params_t q = *p;
+    const int32_t C = q.in_c;
+    const int32_t off21 = 2 * q.out_offset + 1;
+    const int32_t lo4 = (int32_t)(((uint32_t)q.act_min & 0xffu) * 0x01010101u); /* EML_DWF_ST4: 4 lanes */
+    const int32_t hi4 = (int32_t)(((uint32_t)q.act_max & 0xffu) * 0x01010101u);
     int32_t oy, ox, g;
-    for (oy = 0; oy < p->out_h; ++oy) {
-        for (ox = 0; ox < p->out_w; ++ox) {
-            const int8_t *x = in + (oy * p->stride_h * p->in_w + ox * p->stride_w) * C;
+    (void)lo4;
+    (void)hi4;
+    for (oy = 0; oy < q.out_h; ++oy) {
+        for (ox = 0; ox < q.out_w; ++ox) {
+            const int8_t *x = in + (oy * q.stride_h * q.in_w + ox * q.stride_w) * C;
             for (g = 0; g + 4 <= C; g += 4) {
-                eml_dwf_out(act, p, x, w, bias_full, mult, shift, g, 0, out);
+                int32_t a[4];
+                int32_t a0, a1, a2, a3;
+                a[0] = bias_full[g];
+                a[1] = bias_full[g + 1];
+                a[2] = bias_full[g + 2];
+                a[3] = bias_full[g + 3];
+                eml_dwf_group(&q, x + g, w + g, a);
+                a0 = a[0];
+                a1 = a[1];
+                a2 = a[2];
+                a3 = a[3];
+                EML_DWF_ST4(act, mult + g, shift + g, out + g);
             }
             if (g < C) {
-                eml_dwf_out(act, p, x, w, bias_full, mult, shift, C - 4, 4 - (C - g), out);
+                eml_dwf_out(act, &q, x, w, bias_full, mult, shift, C - 4, 4 - (C - g), out);
             }
             out += C;
         }
