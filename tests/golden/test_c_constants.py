@@ -106,7 +106,11 @@ def check_constants(g: Graph, src: str, name: str) -> int:
             run = np.asarray(_table(src, f"{p}_wq")).reshape(oc, -1)
             assert run[:, -3].tolist() == list(prm["output_multiplier"]), (op.index, op.type)
             assert (-run[:, -1]).tolist() == list(prm["output_shift"]), (op.index, op.type)
-            n += 2 * oc
+            # the addend 2^(e-1) + (out_offset - lo) * 2^e, lo = act_min in the clamped variants, else 0
+            lo = prm["act_min"] if prm["act_min"] > -128 or prm["act_max"] < 127 else 0
+            want = [(1 << (-s - 1)) + (prm["output_offset"] - lo) * (1 << -s) for s in prm["output_shift"]]
+            assert run[:, -2].tolist() == want, (op.index, op.type)
+            n += 3 * oc
         elif op.type in TABLES:
             assert _table(src, f"{p}_mult") == list(prm["output_multiplier"]), (op.index, op.type)
             assert _table(src, f"{p}_shift") == list(prm["output_shift"]), (op.index, op.type)

@@ -56,6 +56,18 @@ SPECS = [
     ConvSpec(F, 1, 1, 7, 9, activation="RELU"),                     # small FC, 2 groups, clamped
     ConvSpec(F, 1, 1, 12, 13),                                      # small FC 3 whole words
     ConvSpec(F, 1, 1, 9, 2),                                        # small FC 3 groups, K % 4 == 1
+    # clamped variants (tk0c / tk1c: the Cortex-M4 assembly with the USAT / UQADD8 / UXTAB16 clamp)
+    ConvSpec(C, 12, 10, 2, 16, activation="RELU6"),                 # kind 0 flat, even channels
+    ConvSpec(C, 7, 5, 2, 9, activation="RELU"),                     # kind 0 flat, odd out_c, odd pixel count
+    ConvSpec(C, 9, 7, 1, 6, activation="RELU6"),                    # kind 0, K = 1 gathered
+    ConvSpec(C, 9, 7, 2, 7, activation="RELU_N1_TO_1"),             # kind 0, act_min below the zero point
+    ConvSpec(C, 12, 10, 1, 8, 3, 1, activation="RELU6"),            # kind 1, 3x1 columns
+    ConvSpec(C, 9, 5, 1, 7, 4, 1, padding="VALID", activation="RELU"),  # kind 1, 4x1 columns, odd out_c
+    ConvSpec(C, 9, 9, 4, 11, activation="RELU6"),                   # kind 1 flat K = 4, odd out_c, odd pixels
+    ConvSpec(C, 9, 7, 3, 5, stride=2, activation="RELU6"),          # kind 1 K = 3 gathered, odd out_c
+    ConvSpec(C, 11, 13, 1, 3, 2, 2, stride=2, padding="VALID", activation="RELU_N1_TO_1"),  # kind 1 K = 4, 2x2
+    ConvSpec(C, 8, 14, 1, 5, 1, 3, activation="RELU"),              # kind 1, 1x3 tap runs
+    ConvSpec(C, 12, 10, 3, 16, activation="RELU"),                  # kind 1 flat K = 3, even channels
 ]
 
 
@@ -126,6 +138,24 @@ def test_assembly_fits_with_the_frame_pointer(tmp_path: Path) -> None:
         _lib(spec, i, tmp_path / f"lib{i}")
         src = tmp_path / f"lib{i}" / "src"
         for opt in ("-O2", "-Os", "-O3"):
+            cmd = [cc, *M4_FLAGS, *WARNINGS, opt, "-fno-omit-frame-pointer", f"-I{src}", "-c",
+                   str(src / "eml_kernels.c"), "-o", str(tmp_path / "k.o")]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            assert r.returncode == 0, (spec.label(), opt, r.stderr[:2000])
+
+
+@pytest.mark.cross
+def test_clamped_assembly_fits_with_the_frame_pointer(tmp_path: Path) -> None:
+    """The same for the clamped variants' assembly (tk0c, tk1c at K = 3 and 4)."""
+    cc = shutil.which("arm-none-eabi-gcc")
+    if cc is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    specs = [ConvSpec(C, 6, 5, k, 5, activation="RELU6") for k in (2, 3, 4)]
+    for i, spec in enumerate(specs):
+        _lib(spec, i, tmp_path / f"lib{i}")
+        src = tmp_path / f"lib{i}" / "src"
+        assert "eml_ctk_asm" in (src / "eml_kernels.c").read_text(), spec.label()
+        for opt in ("-O1", "-O2", "-Os", "-O3"):
             cmd = [cc, *M4_FLAGS, *WARNINGS, opt, "-fno-omit-frame-pointer", f"-I{src}", "-c",
                    str(src / "eml_kernels.c"), "-o", str(tmp_path / "k.o")]
             r = subprocess.run(cmd, capture_output=True, text=True)

@@ -46,6 +46,22 @@ def test_stream_layout_per_kind() -> None:
             assert got[:k] == w[c].tolist() and not any(got[k:]), (k, c)
 
 
+def test_clamped_stream_folds_act_min() -> None:
+    """The clamped variants' addend carries -act_min * 2^e (the kernel requantizes to output - act_min), the other
+    words are the unclamped stream's; the addend stays within the kernel's 2^30 bound for any act_min."""
+    w = np.arange(-6, 6).reshape(4, 3)
+    plain = np.array([5, -7, 9, 0])
+    mult, shifts = [1 << 30, 3 << 28, 5 << 27, (1 << 31) - 1], [-1, -7, -22, -22]
+    base = conv_tiny_stream(w, plain, mult, shifts, -5).reshape(4, -1)
+    for act_min in (-128, -6, 0, 127):
+        run = conv_tiny_stream(w, plain, mult, shifts, -5, act_min).reshape(4, -1)
+        assert np.array_equal(run[:, :-2], base[:, :-2]) and np.array_equal(run[:, -1], base[:, -1])
+        assert run[:, -2].tolist() == [(1 << (-s - 1)) + (-5 - act_min) * (1 << -s) for s in shifts]
+    for out_off, act_min in ((127, -128), (-128, 127)):
+        c = conv_tiny_stream(w, plain, mult, [-22] * 4, out_off, act_min).reshape(4, -1)[:, -2]
+        assert int(np.abs(c).max()) < 1 << 30
+
+
 def test_fc_small_stream_layout() -> None:
     rng = np.random.default_rng(1)
     for k in range(1, 13):

@@ -692,8 +692,9 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
  * the inputs of 2 pixels in registers, runs every output channel over them and requantizes each accumulator where
  * it is made (no col, no accumulator scratch, no scratch at all). Constants, per output channel one run of int32
  * words: 2 b (the bias with the input offset folded in, doubled), the weight word(s), m, c, e, where m is the
- * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e. The weights are stored doubled as int16
- * pairs (2 w fits int16), in the order SMLAD meets the inputs, by kind (the N of eml_conv2d_tkN_s8):
+ * multiplier, e = -shift (1..22) and c = 2^(e-1) + out_offset * 2^e (in the clamped variants 2^(e-1) +
+ * (out_offset - act_min) * 2^e, see eml_ctk_rqc). The weights are stored doubled as int16 pairs (2 w fits
+ * int16), in the order SMLAD meets the inputs, by kind (the N of eml_conv2d_tkN_s8):
  *   kind 0, K <= 2: one word (2 k0, 2 k1), low half first, against the input pair (x0, x1);
  *   kind g = 1, 2, 3 (K <= 4 g): per group of 4 k two words (2 k0, 2 k2), (2 k1, 2 k3), against SXTB16 and
  *   SXTB16-ROR8 of the group's input word; K padded with zeros.
@@ -717,6 +718,32 @@ static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
     const int32_t v = (t + (x2 >> 31)) >> e;
     return v < -128 ? -128 : (v > 127 ? 127 : v);
 #endif
+}
+
+/* the clamped variants (tk*c, act_min lo and act_max hi narrower than int8): c carries -lo * 2^e as well
+ * (lower.conv_tiny_stream), so the same steps give v - lo; the output is min(max(v - lo, 0), hi - lo) + lo. On
+ * the DSP USAT takes the floor and, two outputs packed in the bytes 0 and 2 of a word, UQADD8 of D = 255 - (hi -
+ * lo) the ceiling (x + D saturates at 255 exactly when x > hi - lo) and UXTAB16 adds C = lo - D (mod 256) back:
+ * see eml_ctk_dc. hi - lo is at most 255 and |c| stays below 2^30 (|out_offset - lo| <= 255, e <= 22) */
+static inline int32_t eml_ctk_rqc(int32_t x2, int32_t m, int32_t c, int32_t e, int32_t w)
+{
+#if EML_USE_DSP
+    int32_t t, v;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
+    v = __usat((t + (x2 >> 31)) >> e, 8);
+    return v > w ? w : v;
+#else
+    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
+    const int32_t v = (t + (x2 >> 31)) >> e;
+    return v < 0 ? 0 : (v > w ? w : v);
+#endif
+}
+
+/* the word of D (bytes 0, 2) and C (bytes 1, 3) above */
+static inline uint32_t eml_ctk_dc(int32_t lo, int32_t hi)
+{
+    const uint32_t d = (uint32_t)(255 - (hi - lo)), c = (uint32_t)(lo - (int32_t)d) & 0xFFu;
+    return (d | c << 8) * 0x00010001u;
 }
 
 #if defined(__GNUC__)
@@ -951,11 +978,12 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
         }
     }
 #endif
-    v0 = eml_ctk_rq(a0, r[0], r[1], r[2]);
-    v1 = eml_ctk_rq(a1, r[0], r[1], r[2]);
     if (clamp) {
-        v0 = v0 < lo ? lo : (v0 > hi ? hi : v0);
-        v1 = v1 < lo ? lo : (v1 > hi ? hi : v1);
+        v0 = eml_ctk_rqc(a0, r[0], r[1], r[2], hi - lo) + lo;
+        v1 = eml_ctk_rqc(a1, r[0], r[1], r[2], hi - lo) + lo;
+    } else {
+        v0 = eml_ctk_rq(a0, r[0], r[1], r[2]);
+        v1 = eml_ctk_rq(a1, r[0], r[1], r[2]);
     }
     o[d] = (int8_t)v1;
     o[0] = (int8_t)v0;
@@ -1062,6 +1090,63 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
     }
 }
 
+/* the clamped variants' two outputs of a channel (v - lo in r, the other in u; dc the word of eml_ctk_dc):
+ * USAT, packed in the bytes 0 and 2, UQADD8 / UXTAB16, stored: 4 instructions a channel more than the SSATs.
+ * The assembly runs only when lo >= out_offset (RELU, RELU6): an accumulator acc < 0 then gives an output <= the
+ * zero point <= lo, i.e. lo, and without the sign's correction (the ADD asr #31) the steps give hm <= 0 and v - lo
+ * <= ((2^(e-1)) >> e) + out_offset - lo <= 0, USAT's 0, lo all the same: the correction is left out (2 a
+ * channel). Below the zero point (RELU_N1_TO_1) the C loop keeps it */
+#define EML_CTK_CLAMP(r, u, dc)                                                                                     \
+    "usat " r ", #8, " r "\n\t"                                                                                     \
+    "usat " u ", #8, " u "\n\t"                                                                                     \
+    "orr " r ", " r ", " u ", lsl #16\n\t"                                                                          \
+    "uqadd8 " r ", " r ", " dc "\n\t"                                                                               \
+    "uxtab16 " r ", " r ", " dc ", ror #8\n\t"                                                                      \
+    "lsr " u ", " r ", #16\n\t"                                                                                     \
+    "strb " u ", [%[o], %[d]]\n\t"                                                                                  \
+    "strb " r ", [%[o]], #1\n\t"
+/* kind 0 clamped: the loop of eml_ctk_asm0 with src in memory, for the register of dc */
+#define EML_CTK_ASM0C                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r12}\n\t"                                                                        \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad r1, r1, %[y0], r0\n\t"                                                                                   \
+    "smmlar r0, %[t], r2, r3\n\t"                                                                                   \
+    "smmlar r2, r1, r2, r3\n\t"                                                                                     \
+    "asr r0, r0, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t" EML_CTK_CLAMP("r0", "r2", "%[dc]")
+#define EML_CTK_PIX0C(entry)                                                                                        \
+    "2:\n\t"                                                                                                        \
+    "ldr r1, %[src]\n\t"                                                                                            \
+    "ldr r0, [r1], #4\n\t"                                                                                          \
+    "str r1, %[src]\n\t"                                                                                            \
+    "sxtb16 r1, r0\n\t"                                                                                             \
+    "sxtb16 r0, r0, ror #8\n\t"                                                                                     \
+    "pkhbt %[x0], r1, r0, lsl #16\n\t"                                                                              \
+    "pkhtb %[y0], r0, r1, asr #16\n\t"                                                                              \
+    "ldr %[s], %[w]\n\t" entry "1:\n\t" EML_CTK_ASM0C "3:\n\t" EML_CTK_ASM0C "cmp %[s], %[send]\n\t"                \
+    "bne 1b\n\t"                                                                                                    \
+    "add %[o], %[o], %[d]\n\t"                                                                                      \
+    "ldr r0, %[src]\n\t"                                                                                            \
+    "ldr r1, %[end]\n\t"                                                                                            \
+    "cmp r0, r1\n\t"                                                                                                \
+    "bne 2b\n\t"
+#define EML_CTK_OPS0C                                                                                               \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [y0] "=&r"(y0)                      \
+    : [d] "r"(d), [send] "r"(send), [dc] "r"(dc), [w] "m"(w), [end] "m"(end)                                        \
+    : "r0", "r1", "r2", "r3", "r12", "cc", "memory"
+static EML_CTK_NOINLINE void eml_ctk_asm0c(const int8_t *src, int32_t npairs, const int32_t *w, const int32_t *send,
+                                           int8_t *o, int32_t d, uint32_t dc)
+{
+    const int8_t *const end = src + 4 * npairs;
+    const int32_t *s;
+    int32_t t, x0, y0;
+    if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX0C("b 3f\n\t") EML_CTK_OPS0C);
+    } else {
+        __asm__ volatile(EML_CTK_PIX0C("") EML_CTK_OPS0C);
+    }
+}
+
 /* kind 1: npairs >= 1 pixel pairs, pixel j's 4 bytes at src + j * step: the pair's two words, SXTB16 and
  * SXTB16-ROR8 of each (K = 3: the k1 inputs of both pixels packed in one register), then every channel (the first
  * alone when out_c is odd): 15 instructions a channel at K = 3, 16 at K = 4. src, step, the loop's ends and w are
@@ -1119,6 +1204,60 @@ static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32
     }
     (void)y1;
 }
+
+/* kind 1 clamped: eml_ctk_asm1's loop with EML_CTK_CLAMP, dc read from memory into a register the requantization
+ * has freed (+5 instructions a channel) */
+#define EML_CTK_ASM13C                                                                                              \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smladx r0, r2, %[x1], r0\n\t"                                                                                  \
+    "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
+    "smmlar r2, r0, r3, r4\n\t"                                                                                     \
+    "ldr r3, %[dc]\n\t"                                                                                             \
+    "asr r1, r1, r12\n\t"                                                                                           \
+    "asr r2, r2, r12\n\t" EML_CTK_CLAMP("r1", "r2", "r3")
+#define EML_CTK_ASM14C                                                                                              \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "ldr r1, [%[s]], #4\n\t"                                                                                        \
+    "smmlar r2, %[t], r3, r4\n\t"                                                                                   \
+    "smmlar r3, r0, r3, r4\n\t"                                                                                     \
+    "ldr r4, %[dc]\n\t"                                                                                             \
+    "asr r2, r2, r1\n\t"                                                                                            \
+    "asr r3, r3, r1\n\t" EML_CTK_CLAMP("r2", "r3", "r4")
+#define EML_CTK_OPS3C                                                                                               \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0)      \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end), [dc] "m"(dc)                      \
+    : "r0", "r1", "r2", "r3", "r4", "r12", "cc", "memory"
+#define EML_CTK_OPS4C                                                                                               \
+    : [src] "+m"(src), [o] "+r"(o), [s] "=&r"(s), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), [y0] "=&r"(y0),     \
+      [y1] "=&r"(y1)                                                                                                \
+    : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end), [dc] "m"(dc)                      \
+    : "r0", "r1", "r2", "r3", "r4", "cc", "memory"
+static EML_CTK_NOINLINE void eml_ctk_asm1c(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
+                                           const int32_t *send, int8_t *o, int32_t d, int32_t k, uint32_t dc)
+{
+    const int8_t *const end = src + 2 * step * npairs;
+    const int32_t *s;
+    int32_t t, x0, x1, y0, y1;
+    if (k == 3) {
+        if (d & 1) {
+            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM13C, EML_CTK_PACK3) EML_CTK_OPS3C);
+        } else {
+            __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM13C, EML_CTK_PACK3) EML_CTK_OPS3C);
+        }
+    } else if (d & 1) {
+        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM14C, EML_CTK_PACK4) EML_CTK_OPS4C);
+    } else {
+        __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM14C, EML_CTK_PACK4) EML_CTK_OPS4C);
+    }
+    (void)y1;
+}
 #endif
 
 /* n pixels, pixel j's bytes at src + j * step, outputs from out on */
@@ -1142,7 +1281,19 @@ EML_CONV_INLINE void eml_ctk_pixels(const eml_conv_params_t *p, const int8_t *sr
         out += oc_n * (n & ~1);
         n &= 1;
     }
-    if (kind <= 1 && !clamp && n <= 1) {
+    if (kind == 0 && clamp && lo >= p->out_offset && step == 2 && n >= 2) {
+        eml_ctk_asm0c(src, n >> 1, w, send, out, oc_n, eml_ctk_dc(lo, hi));
+        src += 2 * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind == 1 && clamp && lo >= p->out_offset && n >= 2) {
+        eml_ctk_asm1c(src, step, n >> 1, w, send, out, oc_n, EML_CTK_K(p), eml_ctk_dc(lo, hi));
+        src += step * (n & ~1);
+        out += oc_n * (n & ~1);
+        n &= 1;
+    }
+    if (kind <= 1 && n <= 1) {
         if (n) { /* a last odd pixel: its outputs written twice */
             eml_ctk_load(src, x, kind);
             eml_ctk_channels(w, send, x, x, out, 0, lo, hi, kind, clamp);

@@ -116,11 +116,13 @@ def conv_tiny(k: int, rq_fast: bool, shifts: list[int]) -> bool:
     return k <= 12 and rq_fast and all(1 <= -s <= 22 for s in shifts)
 
 
-def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int) -> np.ndarray:
+def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: list[int], out_off: int,
+                     act_min: int = 0) -> np.ndarray:
     """The constants of ``eml_conv2d_tk*_s8`` (see eml_kernels.c), per output channel: the doubled bias (input
-    offset folded in), the weight words, then m, 2^(e-1) + out_offset * 2^e and e = -shift. Weights: K <= 4 doubled,
-    as int16 pairs (low half first): K <= 2 one word (2 k0, 2 k1), else (2 k0, 2 k2), (2 k1, 2 k3); K > 4 the
-    bytes k0..k3 of each group of 4 from the lowest byte; K padded with zeros."""
+    offset folded in), the weight words, then m, 2^(e-1) + (out_offset - act_min) * 2^e and e = -shift (the
+    clamped variants ``tk*c`` pass the activation's act_min, the others 0). Weights: K <= 4 doubled, as int16 pairs
+    (low half first): K <= 2 one word (2 k0, 2 k1), else (2 k0, 2 k2), (2 k1, 2 k3); K > 4 the bytes k0..k3 of
+    each group of 4 from the lowest byte; K padded with zeros."""
     oc, k = w.shape
     kp = 2 if k <= 2 else -(-k // 4) * 4
     full = np.zeros((oc, kp), np.int64)
@@ -134,7 +136,7 @@ def conv_tiny_stream(w: np.ndarray, plain: np.ndarray, mult: list[int], shifts: 
         words = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)
     words = np.where(words >= 1 << 31, words - (1 << 32), words)
     e = -np.asarray(shifts, np.int64)
-    c = (1 << (e - 1)) + out_off * (1 << e)
+    c = (1 << (e - 1)) + (out_off - act_min) * (1 << e)
     cols = [2 * np.asarray(plain, np.int64)[:, None], words, np.asarray(mult, np.int64)[:, None], c[:, None],
             e[:, None]]
     return np.concatenate(cols, 1).reshape(-1)
@@ -523,14 +525,17 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
             ps = add_struct("eml_conv_params_t", {**geo, **rest})
             shifts = [int(v) for v in prm["output_shift"]]
             if conv_tiny(kh * kw * ic, bool(rest["rq_fast"]), shifts):
-                # few MACs an output: one stream of biases, weights and requantization constants, no scratch
+                # few MACs an output: one stream of biases, weights and requantization constants, no scratch;
+                # the clamped variants requantize to output - act_min (see eml_kernels.c convtk)
+                clamped = prm["act_min"] > -128 or prm["act_max"] < 127
                 st = add_array("int32_t", "wq", conv_tiny_stream(wq.reshape(oc, -1), plain,
                                                                  [int(v) for v in prm["output_multiplier"]],
-                                                                 shifts, int(prm["output_offset"])))
+                                                                 shifts, int(prm["output_offset"]),
+                                                                 int(prm["act_min"]) if clamped else 0))
                 ctx.drop_array(m)  # the stream carries them
                 ctx.drop_array(s)
                 k = kh * kw * ic
-                fn = f"tk{0 if k <= 2 else -(-k // 4)}{'c' if prm['act_min'] > -128 or prm['act_max'] < 127 else ''}"
+                fn = f"tk{0 if k <= 2 else -(-k // 4)}{'c' if clamped else ''}"
                 layer.sections += ["convtk", f"conv{fn}"]
                 layer.call = f"eml_conv2d_{fn}_s8(&{ps}, {x}, {st}, {y});"
                 return layer
