@@ -2563,14 +2563,15 @@ typedef void (*eml_dwn_fn)(const eml_dwn_t *, const int8_t *, int32_t, int32_t, 
                          "bfi %[a0], %[a1], #8, #8\n\t"                                                             \
                          "bfi %[a0], %[a2], #16, #8\n\t"                                                            \
                          "bfi %[a0], %[a3], #24, #8\n\t"                                                            \
-                         "ssub8 %[m], %[a0], %[lo]\n\t"                                                             \
-                         "sel %[a0], %[a0], %[lo]\n\t"                                                              \
-                         "ssub8 %[m], %[hi], %[a0]\n\t"                                                             \
-                         "sel %[a0], %[a0], %[hi]\n\t"                                                              \
+                         "ldrd %[m], %[e], %[lh]\n\t"                                                               \
+                         "ssub8 %[a1], %[a0], %[m]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[m]\n\t"                                                               \
+                         "ssub8 %[a1], %[e], %[a0]\n\t"                                                             \
+                         "sel %[a0], %[a0], %[e]\n\t"                                                               \
                          "str %[a0], [%[o]]\n\t"                                                                    \
                          : [a0] "+r"(acc0), [a1] "+r"(acc1), [a2] "+r"(acc2), [a3] "+r"(acc3), [m] "=&r"(m_),       \
                            [e] "=&r"(e_), [wp] "+r"(wx)                                                             \
-                         : [o] "r"(op), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)                              \
+                         : [o] "r"(op), [off] "r"(off21), [lh] "m"(*(const int32_t(*)[2])lh)                       \
                          : "memory", "cc");                                                                         \
     } while (0)
 
@@ -2592,8 +2593,9 @@ static inline __attribute__((always_inline)) void eml_dwn_run(int32_t act, const
     const int32_t off21 = q->off21;
     const int32_t lo = q->lo;
     const int32_t hi = q->hi;
-    const int32_t lo4 = EML_DWN4_LANES(lo); /* EML_DWN4_ST */
-    const int32_t hi4 = EML_DWN4_LANES(hi);
+    /* EML_DWN4_ST: the bounds in the 4 lanes, read from memory (a register each would leave too few for the
+     * assembly in a build that keeps the frame pointer) */
+    const int32_t lh[2] = {EML_DWN4_LANES(lo), EML_DWN4_LANES(hi)};
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
@@ -2699,8 +2701,12 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
     const int32_t off21 = q->off21;
     const int32_t lo4 = EML_DWN2_LANES(q->lo);
     const int32_t hi4 = EML_DWN2_LANES(q->hi);
+    /* the clamped block's bounds from memory: a register each would leave too few for it in a build that keeps
+     * the frame pointer */
+    const int32_t lh[2] = {lo4, hi4};
     (void)lo4;
     (void)hi4;
+    (void)lh;
     for (; n > 0 && act; --n) { /* clamped: taps and outputs in one asm block (xp walks the channels) */
         const int32_t *wx = q->wx;
         const int8_t *xp_ = x;
@@ -2720,14 +2726,15 @@ static inline __attribute__((always_inline)) void eml_dwn_run2(int32_t act, cons
                              "ssat %[t0], #8, %[t0], asr #1\n\t"
                              "ssat %[t1], #8, %[t1], asr #1\n\t"
                              "bfi %[t0], %[t1], #8, #8\n\t"
-                             "ssub8 %[w0], %[t0], %[lo]\n\t"
-                             "sel %[t0], %[t0], %[lo]\n\t"
-                             "ssub8 %[w0], %[hi], %[t0]\n\t"
-                             "sel %[t0], %[t0], %[hi]\n\t"
+                             "ldrd %[a0], %[a1], %[lh]\n\t"
+                             "ssub8 %[w0], %[t0], %[a0]\n\t"
+                             "sel %[t0], %[t0], %[a0]\n\t"
+                             "ssub8 %[w0], %[a1], %[t0]\n\t"
+                             "sel %[t0], %[t0], %[a1]\n\t"
                              "strh %[t0], [%[o]], #2\n\t"
                              : [a0] "=&r"(a0_), [a1] "=&r"(a1_), [t0] "=&r"(t0_), [t1] "=&r"(t1_), [w0] "=&r"(w0_),
                                [w1] "=&r"(w1_), [xp] "+r"(xp_), [wp] "+r"(wx), [o] "+r"(o)
-                             : [c] "r"(C), [rs] "r"(rs), [off] "r"(off21), [lo] "r"(lo4), [hi] "r"(hi4)
+                             : [c] "r"(C), [rs] "r"(rs), [off] "r"(off21), [lh] "m"(*(const int32_t(*)[2])lh)
                              : "memory");
         }
         x += sC;
@@ -3167,10 +3174,12 @@ static inline __attribute__((always_inline)) void eml_dwk_run(int32_t act, int32
     const int32_t r2 = rs - 2 * C;                /* k_w 5: from the row's third tap to the next row's first */
     const int32_t ng = dm == 1 ? C >> 2 : C >> 1; /* groups of 4 outputs */
     const int32_t nt = dm == 1 ? C & 3 : C & 1;   /* tail input channels */
-    const int32_t lo4 = EML_DWN2_LANES(lo);       /* EML_DWN2_ST, multiplier 1: EML_DWN4_ST */
+    const int32_t lo4 = EML_DWN2_LANES(lo);       /* EML_DWN2_ST */
     const int32_t hi4 = EML_DWN2_LANES(hi);
+    const int32_t lh[2] = {lo4, hi4};             /* multiplier 1: EML_DWN4_ST */
     (void)lo4;
     (void)hi4;
+    (void)lh;
     for (; n > 0; --n) {
         const int32_t *wx = q->wx;
         const int8_t *xc = x;
