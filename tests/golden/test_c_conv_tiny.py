@@ -15,15 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conv_golden import cases_of, check_cortex_m4, check_host, check_sanitized, reference, vectors
 
 from crisp_eml.compiler import build
-from crisp_eml.compiler.build import M4_FLAGS, WARNINGS, write_tree
+from crisp_eml.compiler.build import M4_FLAGS, WARNINGS
 from crisp_eml.compiler.planner import plan_memory
-from crisp_eml.compiler.reference import run_reference
 from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
-from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
-from crisp_eml.core.graph import Graph
 
 C, F = "CONV_2D", "FULLY_CONNECTED"
 SPECS = [
@@ -71,21 +69,6 @@ SPECS = [
 ]
 
 
-def _lib(spec: ConvSpec, seed: int, out: Path) -> Graph:
-    g = conv_graph(spec, seed=seed)
-    write_tree(render_library(g, plan_memory(g), RenderOptions(name="k")), out)
-    return g
-
-
-def _want(g: Graph, vec: np.ndarray) -> np.ndarray:
-    shape = g.tensor(g.inputs[0]).shape
-    return np.stack([run_reference(g, [v.reshape(shape)])[0].reshape(-1) for v in vec])
-
-
-def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
-    return random_vectors(int(np.prod(g.tensor(g.inputs[0]).shape)), n, seed=seed)
-
-
 def test_specs_take_the_tiny_kernel() -> None:
     """Each spec compiles to eml_fc_small_s8 or the eml_conv2d_tk*_s8 of its kind (else it would test another
     kernel) and its outputs spread over many int8 values (a saturated output would hide bugs)."""
@@ -95,36 +78,22 @@ def test_specs_take_the_tiny_kernel() -> None:
         files = render_library(g, plan_memory(g), RenderOptions(name="k"))
         fn = "eml_fc_small_s8" if spec.kind == F else f"eml_conv2d_tk{0 if k <= 2 else -(-k // 4)}"
         assert fn in files["src/k.c"], spec.label()
-        out = _want(g, _vectors(g, 8, seed=i))  # 8 vectors: a small FC has few outputs a vector
+        out = reference(g, vectors(g, 8, seed=i))  # 8 vectors: a small FC has few outputs a vector
         assert np.unique(out).size > min(20, out.size // 4), spec.label()
 
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_conv_tiny_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_host(cases_of(SPECS), tmp_path, defines=defines)
 
 
 def test_conv_tiny_under_sanitizers(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 2, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_sanitized(cases_of(SPECS), tmp_path)
 
 
 @pytest.mark.cross
 def test_conv_tiny_on_cortex_m4(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
-        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+    check_cortex_m4(cases_of(SPECS), tmp_path)
 
 
 @pytest.mark.cross

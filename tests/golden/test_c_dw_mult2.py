@@ -2,7 +2,7 @@
 DSP direct kernels eml_dwn_s8 / eml_dwk_s8 and their multiplier-2 run functions: tap pairs by PKHBT + SMLAD or
 LDRH + SXTB16, output pairs clamped in byte lanes) and on the host (SSE2 or NEON build, the portable EML_NO_SIMD
 build, ASan/UBSan), over odd channel counts, strides 1-3, SAME / VALID, 3x3 and 5x5 windows, clamped activations
-and narrow widths. Same structure as tests/golden/test_c_kernels_m4.py (whose helpers it uses)."""
+and narrow widths. The shared helpers and checks are in tests/golden/conv_golden.py."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_c_kernels_m4 import _lib, _vectors, _want
+from conv_golden import cases_of, check_cortex_m4, check_host, check_sanitized, reference, vectors
 
-from crisp_eml.compiler import build
 from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph, macs
-from crisp_eml.compiler.verify import run_cortex_m4
 
 D = "DEPTHWISE_CONV_2D"
 SEED0 = 1500  # seeds apart from test_c_kernels_m4's list positions
@@ -50,33 +48,19 @@ def test_mult2_graphs_are_nontrivial() -> None:
     for i, spec in enumerate(SPECS):
         assert spec.out_c == 2 * spec.in_c and macs(spec) > 0
         g = conv_graph(spec, seed=SEED0 + i)
-        out = _want(g, _vectors(g, 2, seed=i))
+        out = reference(g, vectors(g, 2, seed=i))
         assert np.unique(out).size > min(12, out.size // 3), spec.label()
 
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_mult2_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_host(cases_of(SPECS, SEED0), tmp_path, defines=defines)
 
 
 def test_mult2_under_sanitizers(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 2, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_sanitized(cases_of(SPECS, SEED0), tmp_path)
 
 
 @pytest.mark.cross
 def test_mult2_on_cortex_m4(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
-        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+    check_cortex_m4(cases_of(SPECS, SEED0), tmp_path)

@@ -2,8 +2,8 @@
 with the folded form (eml_rq_fold) and clamp 2 or 4 outputs at once in byte lanes (mode 4). C byte-identical to
 the numpy reference on QEMU Cortex-M4 under each --optimize mode (ram / balanced / speed pick the 3-row ring, the
 4-row ring of two output rows a pass, the per-channel records or the direct kernels), and on the host (SSE2 or
-NEON, portable EML_NO_SIMD, ASan/UBSan). Same structure as tests/golden/test_c_kernels_m4.py (whose helpers it
-uses)."""
+NEON, portable EML_NO_SIMD, ASan/UBSan). The shared helpers and checks are in
+tests/golden/conv_golden.py."""
 
 from __future__ import annotations
 
@@ -11,15 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_c_kernels_m4 import _vectors, _want
+from conv_golden import cases_of, check_cortex_m4, check_host, check_sanitized, reference, vectors
 
-from crisp_eml.compiler import build
-from crisp_eml.compiler.build import write_tree
-from crisp_eml.compiler.planner import plan_memory
-from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
-from crisp_eml.compiler.verify import run_cortex_m4
-from crisp_eml.core.graph import Graph
 
 D = "DEPTHWISE_CONV_2D"
 SEED0 = 1700  # seeds apart from the other golden files'
@@ -37,17 +31,11 @@ SPECS = [
 MODES = ["ram", "balanced", "speed"]
 
 
-def _lib(spec: ConvSpec, seed: int, out: Path, optimize: str) -> Graph:
-    g = conv_graph(spec, seed=seed)
-    write_tree(render_library(g, plan_memory(g), RenderOptions(name="k", optimize=optimize)), out)
-    return g
-
-
 def test_ring_clamp_graphs_are_clamped() -> None:
     """Every spec's outputs reach its clamp bound and still spread over many int8 values."""
     for i, spec in enumerate(SPECS):
         g = conv_graph(spec, seed=SEED0 + i)
-        out = _want(g, _vectors(g, 2, seed=i))
+        out = reference(g, vectors(g, 2, seed=i))
         assert np.unique(out).size > min(12, out.size // 3), spec.label()
         zp = int(g.tensor(g.outputs[0]).zero_point[0])
         assert int(out.min()) == zp, spec.label()  # RELU / RELU6: the lower bound is the zero point
@@ -55,28 +43,14 @@ def test_ring_clamp_graphs_are_clamped() -> None:
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_ring_clamp_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}", "balanced")
-        vec = _vectors(g, 3, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_host(cases_of(SPECS, SEED0), tmp_path, defines=defines, optimize="balanced")
 
 
 def test_ring_clamp_under_sanitizers(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}", "ram")
-        vec = _vectors(g, 2, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_sanitized(cases_of(SPECS, SEED0), tmp_path, optimize="ram")
 
 
 @pytest.mark.cross
 @pytest.mark.parametrize("optimize", MODES)
 def test_ring_clamp_on_cortex_m4(optimize: str, tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, SEED0 + i, tmp_path / f"lib{i}", optimize)
-        vec = _vectors(g, 3, seed=i)
-        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
-        assert np.array_equal(res["outputs"], _want(g, vec)), f"{spec.label()} {optimize}"
+    check_cortex_m4(cases_of(SPECS, SEED0), tmp_path, optimize=optimize, tag=f" {optimize}")

@@ -12,16 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conv_golden import Case, check_cortex_m4, check_host, check_sanitized, reference, vectors
 
-from crisp_eml.compiler import build
-from crisp_eml.compiler.build import write_tree
 from crisp_eml.compiler.c.lower import dw_few, dw_tiny
 from crisp_eml.compiler.planner import plan_memory
-from crisp_eml.compiler.reference import run_reference
 from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph
-from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
-from crisp_eml.core.graph import Graph
 
 D = "DEPTHWISE_CONV_2D"
 SPECS = [
@@ -50,29 +46,14 @@ FEW = [
     ConvSpec(D, 7, 5, 22, 22, 5, 5, stride=2, padding="VALID"),        # 2 pixels down, tail of 2, unclamped
 ]
 CASES = [(s, "eml_dwt_s8") for s in SPECS] + [(s, "eml_dwf_s8") for s in FEW]
-
-
-def _lib(spec: ConvSpec, kernel: str, seed: int, out: Path) -> Graph:
-    g = conv_graph(spec, seed=seed)
-    files = render_library(g, plan_memory(g), RenderOptions(name="k"))
-    assert f"{kernel}(" in files["src/k.c"], spec.label()  # the kernel under test is the one chosen
-    write_tree(files, out)
-    return g
-
-
-def _want(g: Graph, vec: np.ndarray) -> np.ndarray:
-    shape = g.tensor(g.inputs[0]).shape
-    return np.stack([run_reference(g, [v.reshape(shape)])[0].reshape(-1) for v in vec])
-
-
-def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
-    return random_vectors(int(np.prod(g.tensor(g.inputs[0]).shape)), n, seed=seed)
+# graph and vector seed: the position in CASES; each library must call its kernel (the one under test is chosen)
+LIB_CASES = [Case(spec, i, i, kernel) for i, (spec, kernel) in enumerate(CASES)]
 
 
 def test_specs_are_nontrivial() -> None:
     for i, (spec, _) in enumerate(CASES):
         g = conv_graph(spec, seed=i)
-        out = _want(g, _vectors(g, 2, seed=i))
+        out = reference(g, vectors(g, 2, seed=i))
         assert np.unique(out).size > min(10, out.size // 2), spec.label()
 
 
@@ -126,27 +107,13 @@ def test_no_scratch(optimize: str, case: int) -> None:
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, (spec, kernel) in enumerate(CASES):
-        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_host(LIB_CASES, tmp_path, defines=defines)
 
 
 def test_under_sanitizers(tmp_path: Path) -> None:
-    for i, (spec, kernel) in enumerate(CASES):
-        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 2, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_sanitized(LIB_CASES, tmp_path)
 
 
 @pytest.mark.cross
 def test_on_cortex_m4(tmp_path: Path) -> None:
-    for i, (spec, kernel) in enumerate(CASES):
-        g = _lib(spec, kernel, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
-        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+    check_cortex_m4(LIB_CASES, tmp_path)

@@ -12,16 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conv_golden import cases_of, check_cortex_m4, check_host, check_sanitized, reference, render_spec, vectors
 
-from crisp_eml.compiler import build
-from crisp_eml.compiler.build import write_tree
 from crisp_eml.compiler.layer_profile import instrument, profile_m4
 from crisp_eml.compiler.planner import plan_memory
-from crisp_eml.compiler.reference import run_reference
 from crisp_eml.compiler.render import RenderOptions, render_library
 from crisp_eml.compiler.synth_graphs import ConvSpec, conv_graph, macs
-from crisp_eml.compiler.verify import random_vectors, run_cortex_m4
-from crisp_eml.core.graph import Graph
 
 C, D, F = "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"
 SPECS = [
@@ -90,56 +86,27 @@ SPECS = [
 ]
 
 
-def _lib(spec: ConvSpec, seed: int, out: Path) -> Graph:
-    g = conv_graph(spec, seed=seed)
-    write_tree(render_library(g, plan_memory(g), RenderOptions(name="k")), out)
-    return g
-
-
-def _want(g: Graph, vec: np.ndarray) -> np.ndarray:
-    shape = g.tensor(g.inputs[0]).shape
-    return np.stack([run_reference(g, [v.reshape(shape)])[0].reshape(-1) for v in vec])
-
-
-def _vectors(g: Graph, n: int, seed: int) -> np.ndarray:
-    return random_vectors(int(np.prod(g.tensor(g.inputs[0]).shape)), n, seed=seed)
-
-
 def test_synthetic_graphs_are_nontrivial() -> None:
     """The random quantization spreads outputs over many int8 values (a saturated output would hide bugs)."""
     for i, spec in enumerate(SPECS):
         g = conv_graph(spec, seed=i)
-        out = _want(g, _vectors(g, 2, seed=i))
+        out = reference(g, vectors(g, 2, seed=i))
         assert np.unique(out).size > min(20, out.size // 2), spec.label()
         assert macs(spec) > 0
 
 
 @pytest.mark.parametrize("defines", [(), ("EML_NO_SIMD",)], ids=["simd", "portable"])
 def test_kernels_on_host(defines: tuple[str, ...], tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", defines=defines)
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_host(cases_of(SPECS), tmp_path, defines=defines)
 
 
 def test_kernels_under_sanitizers(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 2, seed=i)
-        exe = build.host_build(tmp_path / f"lib{i}", tmp_path / f"b{i}", sanitize=True, opt="-O1")
-        got, _ = build.host_run(exe, vec, int(np.prod(g.tensor(g.outputs[0]).shape)))
-        assert np.array_equal(got, _want(g, vec)), spec.label()
+    check_sanitized(cases_of(SPECS), tmp_path)
 
 
 @pytest.mark.cross
 def test_kernels_on_cortex_m4(tmp_path: Path) -> None:
-    for i, spec in enumerate(SPECS):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 3, seed=i)
-        res = run_cortex_m4(tmp_path / f"lib{i}", vec, tmp_path / f"m4-{i}")
-        assert np.array_equal(res["outputs"], _want(g, vec)), spec.label()
+    check_cortex_m4(cases_of(SPECS), tmp_path)
 
 
 @pytest.mark.cross
@@ -148,10 +115,10 @@ def test_layer_profile_counts_each_layer(tmp_path: Path) -> None:
     whole-inference count, and a bigger layer costs more."""
     counts = []
     for i, spec in enumerate([ConvSpec(D, 6, 5, 8, 8, 3, 3), ConvSpec(D, 12, 10, 8, 8, 3, 3)]):
-        g = _lib(spec, i, tmp_path / f"lib{i}")
-        vec = _vectors(g, 1, seed=i)
+        g = render_spec(spec, i, tmp_path / f"lib{i}")
+        vec = vectors(g, 1, seed=i)
         prof = profile_m4(tmp_path / f"lib{i}", vec[0], tmp_path / f"p{i}")
-        assert np.array_equal(prof.outputs, _want(g, vec)[0])
+        assert np.array_equal(prof.outputs, reference(g, vec)[0])
         assert len(prof.layers) == 1 and prof.layers[0][1] == D
         assert 0 < prof.layers[0][2] <= prof.total
         counts.append(prof.layers[0][2])
