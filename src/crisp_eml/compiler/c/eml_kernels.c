@@ -1185,25 +1185,30 @@ static EML_CTK_NOINLINE void eml_ctk_asm0c(const int8_t *src, int32_t npairs, co
       [y1] "=&r"(y1)                                                                                                \
     : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end)                                    \
     : "r0", "r1", "r2", "r3", "r4", "cc", "memory"
-static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
-                                          const int32_t *send, int8_t *o, int32_t d, int32_t k)
-{
-    const int8_t *const end = src + 2 * step * npairs;
-    const int32_t *s;
-    int32_t t, x0, x1, y0, y1;
-    if (k == 3) {
-        if (d & 1) {
-            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
-        } else {
-            __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM13, EML_CTK_PACK3) EML_CTK_OPS3);
-        }
-    } else if (d & 1) {
-        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
-    } else {
-        __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM14, EML_CTK_PACK4) EML_CTK_OPS4);
+/* the kind 1 loop, one function per variant: eml_ctk_asm1 and, after the clamped macros, eml_ctk_asm1c (which
+ * takes dc: extra is EML_CTK_DC_ARG) */
+#define EML_CTK_ASM1_FN(name, extra, a13, a14, o3, o4)                                                              \
+    static EML_CTK_NOINLINE void name(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,            \
+                                      const int32_t *send, int8_t *o, int32_t d, int32_t k extra)                  \
+    {                                                                                                               \
+        const int8_t *const end = src + 2 * step * npairs;                                                          \
+        const int32_t *s;                                                                                           \
+        int32_t t, x0, x1, y0, y1;                                                                                  \
+        if (k == 3) {                                                                                               \
+            if (d & 1) {                                                                                            \
+                __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", a13, EML_CTK_PACK3) o3);                                   \
+            } else {                                                                                                \
+                __asm__ volatile(EML_CTK_PIX1("", a13, EML_CTK_PACK3) o3);                                           \
+            }                                                                                                       \
+        } else if (d & 1) {                                                                                         \
+            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", a14, EML_CTK_PACK4) o4);                                       \
+        } else {                                                                                                    \
+            __asm__ volatile(EML_CTK_PIX1("", a14, EML_CTK_PACK4) o4);                                               \
+        }                                                                                                           \
+        (void)y1;                                                                                                   \
     }
-    (void)y1;
-}
+#define EML_CTK_DC_ARG , uint32_t dc
+EML_CTK_ASM1_FN(eml_ctk_asm1, , EML_CTK_ASM13, EML_CTK_ASM14, EML_CTK_OPS3, EML_CTK_OPS4)
 
 /* kind 1 clamped: eml_ctk_asm1's loop with EML_CTK_CLAMP, dc read from memory into a register the requantization
  * has freed (+5 instructions a channel) */
@@ -1239,25 +1244,7 @@ static EML_CTK_NOINLINE void eml_ctk_asm1(const int8_t *src, int32_t step, int32
       [y1] "=&r"(y1)                                                                                                \
     : [d] "r"(d), [step] "m"(step), [send] "m"(send), [w] "m"(w), [end] "m"(end), [dc] "m"(dc)                      \
     : "r0", "r1", "r2", "r3", "r4", "cc", "memory"
-static EML_CTK_NOINLINE void eml_ctk_asm1c(const int8_t *src, int32_t step, int32_t npairs, const int32_t *w,
-                                           const int32_t *send, int8_t *o, int32_t d, int32_t k, uint32_t dc)
-{
-    const int8_t *const end = src + 2 * step * npairs;
-    const int32_t *s;
-    int32_t t, x0, x1, y0, y1;
-    if (k == 3) {
-        if (d & 1) {
-            __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM13C, EML_CTK_PACK3) EML_CTK_OPS3C);
-        } else {
-            __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM13C, EML_CTK_PACK3) EML_CTK_OPS3C);
-        }
-    } else if (d & 1) {
-        __asm__ volatile(EML_CTK_PIX1("b 3f\n\t", EML_CTK_ASM14C, EML_CTK_PACK4) EML_CTK_OPS4C);
-    } else {
-        __asm__ volatile(EML_CTK_PIX1("", EML_CTK_ASM14C, EML_CTK_PACK4) EML_CTK_OPS4C);
-    }
-    (void)y1;
-}
+EML_CTK_ASM1_FN(eml_ctk_asm1c, EML_CTK_DC_ARG, EML_CTK_ASM13C, EML_CTK_ASM14C, EML_CTK_OPS3C, EML_CTK_OPS4C)
 #endif
 
 /* n pixels, pixel j's bytes at src + j * step, outputs from out on */
