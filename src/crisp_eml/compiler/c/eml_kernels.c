@@ -1983,6 +1983,24 @@ EML_DWP_NOINLINE void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *i
     } while (0)
 
 /* one ring row's contribution to one output A (dil_w 1): (w0, w2) . (x0, x2) + w1 x1 */
+/* two outputs of a row step apart: requantized one by one, or (mode 4: clamped) folded, packed and clamped in byte
+ * lanes together; o moves past them. Uses mode, m, e, K, lo4, hi4 and the EML_DWP_RQ context of the caller */
+#define EML_DWP_ST2(a0, a1, step)                                                                                   \
+    do {                                                                                                            \
+        if (mode == 4) {                                                                                            \
+            uint32_t v_ = (uint32_t)eml_rq_fold32(a0, m, e, K);                                                     \
+            EML_DWP_BFI(v_, eml_rq_fold(a1, m, e, K), 8);                                                           \
+            v_ = eml_dwp_clamp4(v_, lo4, hi4);                                                                      \
+            o[0] = (int8_t)v_;                                                                                      \
+            o[step] = (int8_t)(v_ >> 8);                                                                            \
+            o += 2 * (step);                                                                                        \
+        } else {                                                                                                    \
+            *o = EML_DWP_RQ(a0);                                                                                    \
+            o += step;                                                                                              \
+            *o = EML_DWP_RQ(a1);                                                                                    \
+            o += step;                                                                                              \
+        }                                                                                                           \
+    } while (0)
 #define EML_DW3_ROW1(xp, k02, kk, B, A)                                                                             \
     do {                                                                                                            \
         const int32_t xv_ = eml_load32(xp);                                                                         \
@@ -2212,19 +2230,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW(xp, k02a, k1ab, b);
                             EML_DW3_ROW(xp + d1, k02b, k1ab, t);
                             EML_DW3_ROW(xp + d2, k02c, k1c, b);
-                            if (mode == 4) {
-                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
-                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
-                                v = eml_dwp_clamp4(v, lo4, hi4);
-                                o[0] = (int8_t)v;
-                                o[ostep] = (int8_t)(v >> 8);
-                                o += 2 * ostep;
-                            } else {
-                                *o = EML_DWP_RQ(a0);
-                                o += ostep;
-                                *o = EML_DWP_RQ(a1);
-                                o += ostep;
-                            }
+                            EML_DWP_ST2(a0, a1, ostep);
                         }
                     } else { /* stride > 1: two outputs a step, a word each */
                         const int8_t *const xend = xp + n2 * sw;
@@ -2237,19 +2243,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                             EML_DW3_ROW1(xp + d1 + sw, k02b, k1ab, t, a1);
                             EML_DW3_ROW1(xp + d2, k02c, k1c, b, a0);
                             EML_DW3_ROW1(xp + d2 + sw, k02c, k1c, b, a1);
-                            if (mode == 4) {
-                                uint32_t v = (uint32_t)eml_rq_fold32(a0, m, e, K);
-                                EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
-                                v = eml_dwp_clamp4(v, lo4, hi4);
-                                o[0] = (int8_t)v;
-                                o[OC] = (int8_t)(v >> 8);
-                                o += 2 * OC;
-                            } else {
-                                *o = EML_DWP_RQ(a0);
-                                o += OC;
-                                *o = EML_DWP_RQ(a1);
-                                o += OC;
-                            }
+                            EML_DWP_ST2(a0, a1, OC);
                         }
                     }
                     if (n & 1) {
