@@ -195,6 +195,21 @@ static inline int32_t eml_rq_mode(int32_t rq_fast, int32_t lo, int32_t hi)
 {
     return rq_fast ? (lo == -128 && hi == 127 ? 2 : 1) : 0;
 }
+
+/* requantize a doubled accumulator with (m, c, e) as the small-K convolution and the small FC store them
+ * (c = 2^(e-1) + out_offset * 2^e): SMMLAR(2 acc, m, c), the sign correction, the shift, SSAT */
+static inline int32_t eml_rq_small(int32_t x2, int32_t m, int32_t c, int32_t e)
+{
+#if EML_USE_DSP
+    int32_t t;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
+    return __ssat((t + (x2 >> 31)) >> e, 8);
+#else
+    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
+    const int32_t v = (t + (x2 >> 31)) >> e;
+    return v < -128 ? -128 : (v > 127 ? 127 : v);
+#endif
+}
 /* @end */
 /* @section conv */
 /* Layouts (K = k_h * k_w * in_c rounded up to KP, a multiple of 4, with zero weights; out_c rounded up to an
@@ -706,19 +721,6 @@ void eml_conv2d_s8(const eml_conv_params_t *p, const int8_t *in, const int32_t *
 /* pixels a gather fills at most: 256 bytes of stack (lower.CTK_COL_BYTES), kp bytes a pixel */
 #define EML_CTK_COL_BYTES 256
 
-/* requantize a doubled accumulator with (m, c, e) */
-static inline int32_t eml_ctk_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
-{
-#if EML_USE_DSP
-    int32_t t;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
-    return __ssat((t + (x2 >> 31)) >> e, 8);
-#else
-    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
-    const int32_t v = (t + (x2 >> 31)) >> e;
-    return v < -128 ? -128 : (v > 127 ? 127 : v);
-#endif
-}
 
 /* the clamped variants (tk*c, act_min lo and act_max hi narrower than int8): c carries -lo * 2^e as well
  * (lower.conv_tiny_stream), so the same steps give v - lo; the output is min(max(v - lo, 0), hi - lo) + lo. On
@@ -982,8 +984,8 @@ EML_CONV_INLINE void eml_ctk_chan(const int32_t *s, const int32_t *x, const int3
         v0 = eml_ctk_rqc(a0, r[0], r[1], r[2], hi - lo) + lo;
         v1 = eml_ctk_rqc(a1, r[0], r[1], r[2], hi - lo) + lo;
     } else {
-        v0 = eml_ctk_rq(a0, r[0], r[1], r[2]);
-        v1 = eml_ctk_rq(a1, r[0], r[1], r[2]);
+        v0 = eml_rq_small(a0, r[0], r[1], r[2]);
+        v1 = eml_rq_small(a1, r[0], r[1], r[2]);
     }
     o[d] = (int8_t)v1;
     o[0] = (int8_t)v0;
@@ -4165,19 +4167,6 @@ void eml_fc_s8(const eml_fc_params_t *p, const int8_t *in, const int8_t *w, cons
  * 2 w3): 1 + 2 g words a row (g = ceil(in_depth / 4), weights past in_depth zero). The inputs are taken once a
  * batch (SXTB16 pairs on the DSP), each row is 2 g SMLAD and the requantization of the small-K convolution
  * (SMMLAR(2 acc, m, c), the sign correction, the shift, SSAT): ~20 instructions a row at depth 12 */
-static inline int32_t eml_fcs_rq(int32_t x2, int32_t m, int32_t c, int32_t e)
-{
-#if EML_USE_DSP
-    int32_t t;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(t) : "r"(x2), "r"(m), "r"(c));
-    return __ssat((t + (x2 >> 31)) >> e, 8);
-#else
-    const int32_t t = c + (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32);
-    const int32_t v = (t + (x2 >> 31)) >> e;
-    return v < -128 ? -128 : (v > 127 ? 127 : v);
-#endif
-}
-
 #if defined(__GNUC__)
 #define EML_FCS_INLINE static inline __attribute__((always_inline))
 #else
@@ -4246,12 +4235,12 @@ EML_FCS_INLINE void eml_fcs_run(const eml_fc_params_t *p, const int8_t *in, cons
         /* the clamp tested once a batch */
         if (lo != -128 || hi != 127) {
             for (; s != send; s += 1 + 2 * g) {
-                const int32_t v = eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+                const int32_t v = eml_rq_small(eml_fcs_row(s, x, g), m, c, e);
                 *o++ = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
             }
         } else {
             for (; s != send; s += 1 + 2 * g) {
-                *o++ = (int8_t)eml_fcs_rq(eml_fcs_row(s, x, g), m, c, e);
+                *o++ = (int8_t)eml_rq_small(eml_fcs_row(s, x, g), m, c, e);
             }
         }
     }
