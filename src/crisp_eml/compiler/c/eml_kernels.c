@@ -1006,10 +1006,27 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
  * neither the LDM's fixed registers nor the loop's pointers without moves and spills): a channel's words in one
  * LDM, 2 outputs requantized and stored, 13 instructions (kind 0) or 15 (kind 1) a channel, the loop's compare
  * and branch once per 2 channels. Kind 1 takes 14 registers without the loop's end, which it reads from memory */
-#define EML_CTK_ASM0                                                                                                \
+/* the products of a channel for both pixels, shared by each kind's plain and clamped loops: kind 0; kind 1 at
+ * K = 3 (SMLADX: pixel p + 1's k1 input in the high half of x1); kind 1 at K = 4 (e loaded after the products) */
+#define EML_CTK_MAC0                                                                                                \
     "ldmia %[s]!, {r0, r1, r2, r3, r12}\n\t"                                                                        \
     "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad r1, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r1, r1, %[y0], r0\n\t"
+#define EML_CTK_MAC13                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smladx r0, r2, %[x1], r0\n\t"
+#define EML_CTK_MAC14                                                                                               \
+    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
+    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
+    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
+    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
+    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
+    "ldr r1, [%[s]], #4\n\t"
+#define EML_CTK_ASM0                                                                                                \
+    EML_CTK_MAC0                                                                                                    \
     "smmlar r0, %[t], r2, r3\n\t"                                                                                   \
     "add r0, r0, %[t], asr #31\n\t"                                                                                 \
     "smmlar r2, r1, r2, r3\n\t"                                                                                     \
@@ -1023,11 +1040,7 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
 /* kind 1 at K = 3: the second weight word is (2 k1, 0), so one register holds both pixels' k1 inputs (x1, y1)
  * and SMLADX takes pixel p + 1's from its high half: 13 registers with the frame pointer kept */
 #define EML_CTK_ASM13                                                                                               \
-    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
-    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
-    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
-    "smladx r0, r2, %[x1], r0\n\t"                                                                                  \
+    EML_CTK_MAC13                                                                                                   \
     "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
     "add r1, r1, %[t], asr #31\n\t"                                                                                 \
     "smmlar r2, r0, r3, r4\n\t"                                                                                     \
@@ -1040,12 +1053,7 @@ EML_CONV_INLINE void eml_ctk_channels(const int32_t *s, const int32_t *send, con
     "strb r1, [%[o]], #1\n\t"
 /* kind 1 at K = 4: e loaded after the products (r1 free by then) to stay within 13 registers */
 #define EML_CTK_ASM14                                                                                               \
-    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
-    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
-    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
-    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
-    "ldr r1, [%[s]], #4\n\t"                                                                                        \
+    EML_CTK_MAC14                                                                                                   \
     "smmlar r2, %[t], r3, r4\n\t"                                                                                   \
     "add r2, r2, %[t], asr #31\n\t"                                                                                 \
     "smmlar r3, r0, r3, r4\n\t"                                                                                     \
@@ -1109,9 +1117,7 @@ static EML_CTK_NOINLINE void eml_ctk_asm0(const int8_t *src, int32_t npairs, con
     "strb " r ", [%[o]], #1\n\t"
 /* kind 0 clamped: the loop of eml_ctk_asm0 with src in memory, for the register of dc */
 #define EML_CTK_ASM0C                                                                                               \
-    "ldmia %[s]!, {r0, r1, r2, r3, r12}\n\t"                                                                        \
-    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad r1, r1, %[y0], r0\n\t"                                                                                   \
+    EML_CTK_MAC0                                                                                                    \
     "smmlar r0, %[t], r2, r3\n\t"                                                                                   \
     "smmlar r2, r1, r2, r3\n\t"                                                                                     \
     "asr r0, r0, r12\n\t"                                                                                           \
@@ -1215,23 +1221,14 @@ EML_CTK_ASM1_FN(eml_ctk_asm1, , EML_CTK_ASM13, EML_CTK_ASM14, EML_CTK_OPS3, EML_
 /* kind 1 clamped: eml_ctk_asm1's loop with EML_CTK_CLAMP, dc read from memory into a register the requantization
  * has freed (+5 instructions a channel) */
 #define EML_CTK_ASM13C                                                                                              \
-    "ldmia %[s]!, {r0, r1, r2, r3, r4, r12}\n\t"                                                                    \
-    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
-    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
-    "smladx r0, r2, %[x1], r0\n\t"                                                                                  \
+    EML_CTK_MAC13                                                                                                   \
     "smmlar r1, %[t], r3, r4\n\t"                                                                                   \
     "smmlar r2, r0, r3, r4\n\t"                                                                                     \
     "ldr r3, %[dc]\n\t"                                                                                             \
     "asr r1, r1, r12\n\t"                                                                                           \
     "asr r2, r2, r12\n\t" EML_CTK_CLAMP("r1", "r2", "r3")
 #define EML_CTK_ASM14C                                                                                              \
-    "ldmia %[s]!, {r0, r1, r2, r3, r4}\n\t"                                                                         \
-    "smlad %[t], r1, %[x0], r0\n\t"                                                                                 \
-    "smlad %[t], r2, %[x1], %[t]\n\t"                                                                               \
-    "smlad r0, r1, %[y0], r0\n\t"                                                                                   \
-    "smlad r0, r2, %[y1], r0\n\t"                                                                                   \
-    "ldr r1, [%[s]], #4\n\t"                                                                                        \
+    EML_CTK_MAC14                                                                                                   \
     "smmlar r2, %[t], r3, r4\n\t"                                                                                   \
     "smmlar r3, r0, r3, r4\n\t"                                                                                     \
     "ldr r4, %[dc]\n\t"                                                                                             \
