@@ -196,6 +196,23 @@ static inline int32_t eml_rq_mode(int32_t rq_fast, int32_t lo, int32_t hi)
     return rq_fast ? (lo == -128 && hi == 127 ? 2 : 1) : 0;
 }
 
+#if EML_USE_DSP
+/* 4 int8 values in the byte lanes of v clamped to [lo, hi] together: SSUB8 sets GE where a lane is >= the bound,
+ * SEL keeps it or takes the bound (exact: [lo, hi] lies inside int8). lo4 / hi4: the bounds in the 4 lanes */
+static inline uint32_t eml_clamp4_s8(uint32_t v, uint32_t lo4, uint32_t hi4)
+{
+    uint32_t t;
+    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
+            "sel %[v], %[v], %[lo]\n\t"
+            "ssub8 %[t], %[hi], %[v]\n\t"
+            "sel %[v], %[v], %[hi]"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo4), [hi] "r"(hi4)
+            : "cc");
+    return v;
+}
+#endif
+
 /* requantize a doubled accumulator with (m, c, e) as the small-K convolution and the small FC store them
  * (c = 2^(e-1) + out_offset * 2^e): SMMLAR(2 acc, m, c), the sign correction, the shift, SSAT */
 static inline int32_t eml_rq_small(int32_t x2, int32_t m, int32_t c, int32_t e)
@@ -1989,7 +2006,7 @@ EML_DWP_NOINLINE void eml_dwp_fill(const eml_dwconv_params_t *p, const int8_t *i
         if (mode == 4) {                                                                                            \
             uint32_t v_ = (uint32_t)eml_rq_fold32(a0, m, e, K);                                                     \
             EML_DWP_BFI(v_, eml_rq_fold(a1, m, e, K), 8);                                                           \
-            v_ = eml_dwp_clamp4(v_, lo4, hi4);                                                                      \
+            v_ = eml_clamp4_s8(v_, lo4, hi4);                                                                      \
             o[0] = (int8_t)v_;                                                                                      \
             o[step] = (int8_t)(v_ >> 8);                                                                            \
             o += 2 * (step);                                                                                        \
@@ -2081,20 +2098,7 @@ static inline int8_t eml_rq_fold(int32_t x2, int32_t m, int32_t e, int32_t K)
                  : eml_rq8(mode, a, m, sh, off, lo, hi))
 
 /* mode 4, 2 or 4 outputs at once: each folded (eml_rq_fold saturates it to int8), packed into the byte lanes of
- * one word, and all clamped together: SSUB8 sets GE where a lane is >= the bound, SEL keeps it or takes the bound
- * (exact: [lo, hi] lies inside int8). lo4 / hi4: the bounds repeated in the 4 lanes. */
-static inline uint32_t eml_dwp_clamp4(uint32_t v, uint32_t lo4, uint32_t hi4)
-{
-    uint32_t t;
-    __asm__("ssub8 %[t], %[v], %[lo]\n\t"
-            "sel %[v], %[v], %[lo]\n\t"
-            "ssub8 %[t], %[hi], %[v]\n\t"
-            "sel %[v], %[v], %[hi]"
-            : [v] "+r"(v), [t] "=&r"(t)
-            : [lo] "r"(lo4), [hi] "r"(hi4)
-            : "cc");
-    return v;
-}
+ * one word, and all clamped together (eml_clamp4_s8) */
 /* v with byte lane `lsb` / 8 replaced by the low byte of x (BFI) */
 #define EML_DWP_BFI(v, x, lsb) __asm__("bfi %0, %1, #" #lsb ", #8" : "+r"(v) : "r"(x))
 
@@ -2188,7 +2192,7 @@ eml_dwp_row(int32_t mode, int32_t kind, int32_t pairs, int32_t rows2, int32_t sp
                         EML_DWP_BFI(v, eml_rq_fold(a1, m, e, K), 8);
                         EML_DWP_BFI(v, eml_rq_fold(c0, m, e, K), 16);
                         EML_DWP_BFI(v, eml_rq_fold(c1, m, e, K), 24);
-                        v = eml_dwp_clamp4(v, lo4, hi4);
+                        v = eml_clamp4_s8(v, lo4, hi4);
                         o[0] = (int8_t)v;
                         o[OC] = (int8_t)(v >> 8);
                         o[down] = (int8_t)(v >> 16);
@@ -3419,14 +3423,7 @@ static void eml_dwt_out(const int8_t *buf, int32_t n, int32_t lo, int32_t hi, in
     const int32_t hi4 = (int32_t)(0x01010101u * (uint8_t)hi);
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        int32_t v = eml_load32(buf + i), t;
-        __asm__("ssub8 %[t], %[v], %[lo]\n\t"
-                "sel %[v], %[v], %[lo]\n\t"
-                "ssub8 %[t], %[hi], %[v]\n\t"
-                "sel %[v], %[v], %[hi]\n\t"
-                : [v] "+r"(v), [t] "=&r"(t)
-                : [lo] "r"(lo4), [hi] "r"(hi4)
-                : "cc");
+        const uint32_t v = eml_clamp4_s8((uint32_t)eml_load32(buf + i), (uint32_t)lo4, (uint32_t)hi4);
         memcpy(out + i, &v, 4);
     }
     for (; i < n; ++i) {
