@@ -106,9 +106,14 @@ def test_assembly_fits_with_the_frame_pointer(tmp_path: Path) -> None:
     if cc is None:
         pytest.skip("arm-none-eabi-gcc not installed")
     src = Path(build.__file__).parent / "c"
-    for c_file in sorted(src.glob("*.c")):
-        for opt in ("-O0", "-Og", "-O1", "-O2", "-Os", "-O3"):
-            for fp in ([], ["-fno-omit-frame-pointer"]):
+    c_files = sorted(src.glob("*.c"))
+    with_asm = [f for f in c_files if "__asm__" in f.read_text()]
+    assert with_asm, "no runtime file holds inline assembly: the test checks nothing"
+    for c_file in c_files:
+        # register allocation only binds the files with inline assembly; the others at -O0 (no DSP paths)
+        opts = ("-O0", "-Og", "-O1", "-O2", "-Os", "-O3") if c_file in with_asm else ("-O0",)
+        for opt in opts:
+            for fp in ([], ["-fno-omit-frame-pointer"]) if c_file in with_asm else ([],):
                 cmd = [cc, *M4_FLAGS, *WARNINGS, opt, *fp, f"-I{src}", "-c", str(c_file), "-o", str(tmp_path / "k.o")]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 assert r.returncode == 0, (c_file.name, opt, fp, r.stderr[:2000])
