@@ -609,10 +609,9 @@ def lower_op(g: Graph, op: Op, prefix: str, ptr: Callable[[int], str], *, optimi
         shifts = [int(v) for v in np.asarray(prm["output_shift"], np.int64).reshape(-1)]
         # the folded requantization (eml_fc_rq, per-tensor): |accumulator| < 2^30 (rq_fast_ok) and
         # K = 2^(e-1) + out_offset * 2^e within int32 next to |hm| < 2^30 (e = -shift <= 22)
-        rq_fold = int(not int(prm["per_channel"]) and rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts)
-                      and min(shifts) >= -22)
-        if fc_small(in_depth, bool(prm["per_channel"]), rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts),
-                    shifts):
+        fast = rq_fast_ok(folded, wq.reshape(out_depth, in_depth), shifts)
+        rq_fold = int(not int(prm["per_channel"]) and fast and min(shifts) >= -22)
+        if fc_small(in_depth, bool(prm["per_channel"]), fast, shifts):
             # small depth: one stream of requantization constants, biases and weights (eml_fc_small_s8)
             st = add_array("int32_t", "wq", fc_small_stream(wq.reshape(out_depth, in_depth), folded,
                                                             int(np.asarray(prm["output_multiplier"]).reshape(-1)[0]),
