@@ -117,8 +117,8 @@ def test_unknown_block_and_parameter_are_input_errors() -> None:
     with pytest.raises(InputError, match="unknown processing block"):
         make_block("nope")
     with pytest.raises(InputError) as exc:
-        make_block("raw", {"scale_axes": 2})
-    assert exc.value.field == "scale_axes"
+        make_block("raw", {"scale_axis": 2})
+    assert exc.value.field == "scale_axis"
 
 
 def test_image_block_scales_and_converts_to_grayscale() -> None:

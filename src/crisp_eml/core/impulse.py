@@ -90,17 +90,23 @@ InputSpec = TimeSeriesInput | ImageInput
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """One processing block: ``type`` (registry name), a display ``name``, its ``params`` and the input
-    ``axes`` it reads (``None`` = every input axis)."""
+    """One processing block: ``type`` (registry name), a display ``name``, its ``params``, the input
+    ``axes`` it reads (``None`` = every input axis) and its ``implementation_version``: an Edge Impulse
+    version number, ``"crisp"`` (crisp-eml's own variant) or ``None`` (stored before versions existed: the
+    crisp-eml variant; omitted from ``to_dict`` so those impulses keep their hash)."""
 
     name: str
     type: str
     params: dict[str, Any] = field(default_factory=dict)
     axes: tuple[str, ...] | None = None
+    implementation_version: int | str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "params": dict(self.params),
-                "axes": list(self.axes) if self.axes is not None else None}
+        d: dict[str, Any] = {"name": self.name, "type": self.type, "params": dict(self.params),
+                             "axes": list(self.axes) if self.axes is not None else None}
+        if self.implementation_version is not None:
+            d["implementation_version"] = self.implementation_version
+        return d
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ class ImpulseSpec:
             p = f"blocks.{i}"
             if not isinstance(b, dict):
                 raise fail("a block is a JSON object", p)
-            extra = set(b) - {"name", "type", "params", "axes"}
+            extra = set(b) - {"name", "type", "params", "axes", "implementation_version"}
             if extra:
                 raise fail(f"unknown key(s) {sorted(extra)}", f"{p}.{sorted(extra)[0]}")
             btype = b.get("type")
@@ -164,7 +170,13 @@ class ImpulseSpec:
                 if missing:
                     raise fail(f"axis {missing[0]!r} is not an input axis {list(inp.axes)}", f"{p}.axes")
                 axes = tuple(axes)
-            blocks.append(BlockSpec(name=name, type=btype, params=dict(params), axes=axes))
+            version = b.get("implementation_version")
+            if version is not None and not (version == "crisp" or (isinstance(version, int)
+                                                                   and not isinstance(version, bool) and version >= 1)):
+                raise fail(f"implementation_version is an Edge Impulse version number (>= 1) or \"crisp\", "
+                           f"got {version!r}", f"{p}.implementation_version")
+            blocks.append(BlockSpec(name=name, type=btype, params=dict(params), axes=axes,
+                                    implementation_version=version))
         learning = d.get("learning")
         if learning is not None and not isinstance(learning, dict):
             raise fail("learning must be a JSON object or null", "learning")

@@ -187,7 +187,6 @@ class _FramedBlock(Block):
 
 class SpectrogramBlock(_FramedBlock):
     type = "spectrogram"
-    version = "1"
     defaults: ClassVar[dict[str, Any]] = {"frame_length": 0.02, "frame_stride": 0.01, "fft_length": 128,
                                           "noise_floor_db": -52.0, "window": "hann"}
 
@@ -237,7 +236,6 @@ class _MelBlock(_FramedBlock):
 
 class MfeBlock(_MelBlock):
     type = "mfe"
-    version = "1"
     defaults: ClassVar[dict[str, Any]] = {
         "frame_length": 0.02, "frame_stride": 0.01, "num_filters": 40, "fft_length": 256, "low_frequency": 0.0,
         "high_frequency": None, "noise_floor_db": -52.0, "window": "hann", "filterbank": "continuous"}
@@ -253,7 +251,6 @@ class MfeBlock(_MelBlock):
 
 class MfccBlock(_MelBlock):
     type = "mfcc"
-    version = "1"
     defaults: ClassVar[dict[str, Any]] = {
         "num_cepstral": 13, "frame_length": 0.02, "frame_stride": 0.02, "num_filters": 32, "fft_length": 256,
         "low_frequency": 0.0, "high_frequency": None, "pre_cof": 0.98, "win_size": 101, "window": "hann",

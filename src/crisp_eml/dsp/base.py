@@ -5,30 +5,84 @@ defaults and rejects unknown names. ``validate`` checks the parameters against t
 axes, frequency) and raises :class:`InputError` naming the parameter; ``output_shape`` is known from the
 parameters alone; ``transform`` maps float32 ``[n, window_len, axes]`` to ``[n, *output_shape]``;
 ``cost`` estimates operations and working memory per window for target estimates.
+
+Implementation versions: a block class computes one or more ``versions`` (``Block.versions``). Integers are
+Edge Impulse's ``implementation_version`` numbers (at version ``v`` the block produces the features Edge
+Impulse's own block produces at ``v``); :data:`CRISP` is crisp-eml's own variant (the behaviour every impulse
+made before versions existed keeps). Parameter names are taken dashed or underscored (Edge Impulse's
+``parameters.json`` uses dashes, its Python arguments underscores) and stored under the class's name for them;
+values sent as strings by Edge Impulse's tools (``"true"``, ``"3"``) are coerced to the default's type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import numpy as np
 
 from crisp_eml.core.errors import InputError
 
+#: crisp-eml's own variant of a block (``implementation_version: "crisp"``); impulses stored without a version
+#: are this variant.
+CRISP: Final = "crisp"
+
+Version = int | str
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """A string Edge Impulse's tools send (``"true"``, ``"3"``, ``"0.5"``) as the default's type; else as is."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    text = value.strip()
+    if isinstance(default, bool):
+        return {"true": True, "false": False}.get(text.lower(), value)
+    if isinstance(default, int | float):
+        try:
+            f = float(text)
+        except ValueError:
+            return value
+        return int(f) if isinstance(default, int) and f.is_integer() else f
+    return value
+
 
 class Block:
     type: ClassVar[str] = ""
-    version: ClassVar[str] = "1"
+    #: The implementation versions this class computes, oldest first (see the module docstring).
+    versions: ClassVar[tuple[Version, ...]] = (CRISP,)
     defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(self.defaults))
+    def __init__(self, params: Mapping[str, Any] | None = None, version: Version | None = None) -> None:
+        v: Version = self.versions[-1] if version is None else version
+        if v not in self.versions:
+            raise InputError(f"block '{self.type}' has no implementation version {v!r} "
+                             f"(versions: {list(self.versions)})", field="implementation_version")
+        self.implementation_version: Version = v
+        given: dict[str, Any] = {}
+        unknown: list[str] = []
+        for name, value in dict(params or {}).items():
+            key = self.param_key(name)
+            if key is None:
+                unknown.append(name)
+            else:
+                given[key] = _coerce(value, self.defaults[key])
         if unknown:
-            raise InputError(f"unknown parameter for block '{self.type}' (known: {sorted(self.defaults)})",
-                             field=unknown[0])
-        self.params: dict[str, Any] = {**self.defaults, **params}
+            raise InputError(f"unknown parameter for block '{self.type}' at implementation version {v!r} "
+                             f"(known: {sorted(self.defaults)})", field=sorted(unknown)[0])
+        self.params: dict[str, Any] = {**self.defaults, **given}
+
+    @classmethod
+    def param_key(cls, name: str) -> str | None:
+        """The class's name for parameter ``name`` (dashes and underscores are interchangeable), or None."""
+        for key in (name, name.replace("-", "_"), name.replace("_", "-")):
+            if key in cls.defaults:
+                return key
+        return None
+
+    @property
+    def version(self) -> str:
+        """The implementation version as text (``"4"``, ``"crisp"``): for reports and cache keys."""
+        return str(self.implementation_version)
 
     def get_params(self) -> dict[str, Any]:
         return dict(self.params)

@@ -1,5 +1,8 @@
 """The ``raw`` and ``flatten`` blocks: the window itself, or per-axis summary statistics.
 
+Both compute Edge Impulse's implementation version 1 exactly, so that version and the crisp-eml variant are
+the same code.
+
 ``raw``: ``out[t, a] = x[t, a] * scale-axes``; output ``[window_len, axes]``.
 
 ``flatten``: per axis (axis-major), the enabled statistics in this fixed order over the scaled window
@@ -15,14 +18,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from crisp_eml.core.errors import InputError
-from crisp_eml.dsp.base import Block, check_windows, moments, scale_axes
+from crisp_eml.dsp.base import CRISP, Block, Version, check_windows, moments, scale_axes
 
 FLATTEN_STATS = ("average", "minimum", "maximum", "rms", "stdev", "skewness", "kurtosis")
 
 
 class RawBlock(Block):
     type = "raw"
-    version = "1"
+    versions: ClassVar[tuple[Version, ...]] = (1, CRISP)  # Edge Impulse's version 1 is this block
     defaults: ClassVar[dict[str, Any]] = {"scale-axes": 1.0}
 
     def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
@@ -37,7 +40,7 @@ class RawBlock(Block):
 
 class FlattenBlock(Block):
     type = "flatten"
-    version = "1"
+    versions: ClassVar[tuple[Version, ...]] = (1, CRISP)  # Edge Impulse's version 1 is this block
     defaults: ClassVar[dict[str, Any]] = {"scale-axes": 1.0, **{k: True for k in FLATTEN_STATS}}
 
     def enabled(self) -> list[str]:

@@ -37,3 +37,22 @@ def default_block_params(btype: str, window_len: int, frequency_hz: float) -> di
             p["win_size"] = 101
         return p
     return {}
+
+
+#: Blocks that take Edge Impulse's audio convention: int16 sample values (our audio samples are in [-1, 1]).
+INT16_AUDIO_BLOCKS = ("spectrogram", "mfe", "mfcc")
+
+
+def new_block(btype: str, params: dict[str, Any], *, audio: bool, name: str | None = None) -> dict[str, Any]:
+    """A block of a new impulse (its ``to_dict`` form) at the latest implementation version.
+
+    At an Edge Impulse version the audio blocks see int16 sample values, as Edge Impulse feeds them: for audio
+    data (samples in [-1, 1]) the block's ``input_scale`` is set to 32768, visibly, in the spec.
+    """
+    from crisp_eml.dsp.registry import latest_version
+
+    version = latest_version(btype)
+    p = dict(params)
+    if audio and btype in INT16_AUDIO_BLOCKS and isinstance(version, int):
+        p.setdefault("input_scale", 32768.0)
+    return {"name": name or btype, "type": btype, "params": p, "implementation_version": version}

@@ -21,7 +21,6 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 class ImageBlock(Block):
     type = "image"
-    version = "1"
     defaults: ClassVar[dict[str, Any]] = {"channels": "same", "input_channels": 3}
 
     def out_channels(self) -> int:

@@ -41,7 +41,7 @@ def block_instance(spec: ImpulseSpec, b: BlockSpec) -> Block:
     params = dict(b.params)
     if b.type == "image":
         params.setdefault("input_channels", len(spec.input.axes))
-    return make_block(b.type, params)
+    return make_block(b.type, params, b.implementation_version)
 
 
 def _block_in(spec: ImpulseSpec, b: BlockSpec) -> tuple[int, int, float]:
@@ -70,8 +70,8 @@ def validate_impulse(spec: ImpulseSpec) -> None:
         try:
             blk = block_instance(spec, b)
         except InputError as exc:
-            raise InputError(exc.reason, field=f"{prefix}.{'params.' if exc.field != 'type' else ''}{exc.field}") \
-                from exc
+            where = exc.field if exc.field in ("type", "implementation_version") else f"params.{exc.field}"
+            raise InputError(exc.reason, field=f"{prefix}.{where}") from exc
         if image != (b.type == "image"):
             raise InputError(f"block '{b.type}' does not fit a {'image' if image else 'time-series'} input",
                              field=f"{prefix}.type")

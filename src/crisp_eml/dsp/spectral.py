@@ -51,7 +51,6 @@ LOG_FLOOR = 1e-10
 
 class SpectralAnalysisBlock(Block):
     type = "spectral-analysis"
-    version = "1"
     defaults: ClassVar[dict[str, Any]] = {
         "scale-axes": 1.0, "input-decimation-ratio": 1, "filter-type": "none", "filter-cutoff": 3.0,
         "filter-order": 6, "analysis-type": "FFT", "fft-length": 16, "do-log": True, "do-fft-overlap": True,

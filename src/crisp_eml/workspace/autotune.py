@@ -34,7 +34,7 @@ def autotune_impulse(project: Project, *, layer: str = "raw") -> tuple[ImpulseVe
             break
     windows = np.concatenate(chunks)[:MAX_WINDOWS] if chunks else np.zeros((0, 1, 1), np.float32)
     changes = autotune_params(spec, windows)
-    blocks = [BlockSpec(b.name, b.type, {**b.params, **changes.get(i, {})}, b.axes)
+    blocks = [BlockSpec(b.name, b.type, {**b.params, **changes.get(i, {})}, b.axes, b.implementation_version)
               for i, b in enumerate(spec.blocks)]
     new = ImpulseSpec(input=spec.input, blocks=blocks, learning=spec.learning)
     named = {spec.blocks[i].name: c for i, c in changes.items()}

@@ -23,7 +23,7 @@ from crisp_eml.core.impulse import MAX_WINDOW_MS, ImpulseSpec, TimeSeriesInput
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample
 from crisp_eml.data.samples import list_samples, load_array
-from crisp_eml.dsp.defaults import default_block_params
+from crisp_eml.dsp.defaults import default_block_params, new_block
 from crisp_eml.dsp.pipeline import block_output_shapes, impulse_cost, n_features, validate_impulse
 from crisp_eml.dsp.registry import BLOCKS
 from crisp_eml.store.project import Project
@@ -223,7 +223,7 @@ def _image_spec(samples: list[Sample], blocks: list[str] | None) -> ImpulseSpec:
     side = min(96, h, w)
     d: dict[str, Any] = {"input": {"type": "image", "width": side, "height": side, "resize_mode": "squash",
                                    "channels": "RGB" if chans >= 3 else "Grayscale"},
-                         "blocks": [{"name": b, "type": b} for b in (blocks or ["image"])]}
+                         "blocks": [new_block(b, {}, audio=False) for b in (blocks or ["image"])]}
     return ImpulseSpec.from_dict(d)
 
 
@@ -264,7 +264,7 @@ def build_default_spec(
     window_len = max(1, int(round(size * freq / 1000.0)))
     d = {"input": {"type": "time-series", "window_size_ms": size, "window_increase_ms": inc, "frequency_hz": freq,
                    "pad_zeros": True, "axes": axes},
-         "blocks": [{"name": b, "type": b, "params": default_block_params(b, window_len, freq)} for b in blocks]}
+         "blocks": [new_block(b, default_block_params(b, window_len, freq), audio=kind == "audio") for b in blocks]}
     return ImpulseSpec.from_dict(d)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from crisp_eml.core.impulse import ImpulseSpec, windows_for
 from crisp_eml.core.sample import Sample
-from crisp_eml.dsp.defaults import default_block_params, spectral_params
+from crisp_eml.dsp.defaults import default_block_params, new_block, spectral_params
 from crisp_eml.dsp.pipeline import apply_impulse, feature_shape, n_features
 
 Progress = Callable[[int, int, str], None]
@@ -101,7 +101,8 @@ def _spec(p: DataProfile, rows: int, blocks: list[tuple[str, dict[str, Any]]], *
                            "frequency_hz": f, "pad_zeros": True, "axes": list(p.axes)}
     if mode != "window":
         inp["length_mode"] = mode
-    return ImpulseSpec.from_dict({"input": inp, "blocks": [{"name": t, "type": t, "params": prm} for t, prm in blocks]})
+    audio = p.kind == "audio"
+    return ImpulseSpec.from_dict({"input": inp, "blocks": [new_block(t, prm, audio=audio) for t, prm in blocks]})
 
 
 def _ts_blocks(rows: int, n_axes: int) -> list[tuple[str, dict[str, Any]]]:

@@ -22,9 +22,10 @@ RunId = Annotated[str, Path(min_length=1, max_length=64, description="Run id or 
 @router.get("/dsp/blocks")
 def dsp_blocks(project: Project = Depends(member_project)) -> list[dict[str, Any]]:
     """The processing block types an impulse may use, each with its version and default parameters."""
-    from crisp_eml.dsp.registry import BLOCKS
+    from crisp_eml.dsp.registry import BLOCKS, block_versions, latest_version
 
-    return [{"type": t, "version": cls.version, "defaults": dict(cls.defaults)} for t, cls in sorted(BLOCKS.items())]
+    return [{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
+             "defaults": dict(cls.defaults)} for t, cls in sorted(BLOCKS.items())]
 
 
 @router.get("/features/explorer")
