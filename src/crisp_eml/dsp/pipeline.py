@@ -21,7 +21,6 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import BlockSpec, ImageInput, ImpulseSpec, TimeSeriesInput, windows_for
 from crisp_eml.dsp.base import Block
 from crisp_eml.dsp.registry import make_block
-from crisp_eml.dsp.spectral import SpectralAnalysisBlock
 
 
 def _geometry(spec: ImpulseSpec) -> tuple[int, float]:
@@ -126,8 +125,9 @@ def feature_names(spec: ImpulseSpec) -> list[str]:
         blk = block_instance(spec, b)
         axes = [spec.input.axes[i] for i in _axes_of(spec, b)]
         _, fs = _geometry(spec)
-        if isinstance(blk, SpectralAnalysisBlock):
-            names += [f"{b.name}: {n}" for n in blk.feature_names(axes, fs)]
+        named = getattr(blk, "feature_names", None)  # blocks with meaningful per-feature names provide them
+        if callable(named):
+            names += [f"{b.name}: {n}" for n in named(axes, fs)]
             continue
         if b.type == "flatten":
             from crisp_eml.dsp.basic import FlattenBlock

@@ -60,6 +60,8 @@ class Ctx:
     consts: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     helpers: set[str] = field(default_factory=set)  # names of helper functions used
+    # helper functions a renderer brings itself (name -> C text), emitted after the shared ones in insertion order
+    extra_helpers: dict[str, str] = field(default_factory=dict)
     fft_max: int = 1  # twiddle period: the longest transform (complex or real) of the impulse
     sizes: dict[str, int] = field(default_factory=dict)  # static float buffer -> length
 

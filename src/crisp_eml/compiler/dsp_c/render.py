@@ -7,6 +7,7 @@ The header also states the library's static RAM (``<PREFIX>_DSP_STATIC_BYTES``) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from crisp_eml.compiler.dsp_c.audio import CMVN, MEL, NOISE_FLOOR, PREEMPH, render_audio
@@ -42,7 +43,10 @@ def _body(spec: ImpulseSpec, ctx: Ctx) -> int:
             continue
         axes = list(range(ctx.na)) if b.axes is None else [names.index(a) for a in b.axes]
         ctx.line(f"    /* block {bi}: {b.type} '{b.name}' */")
-        if b.type == "raw":
+        ei = _ei_renderer(b.type, blk.implementation_version)
+        if ei is not None:
+            offset = ei(ctx, blk, axes, offset, bi)
+        elif b.type == "raw":
             offset = render_raw(ctx, blk, axes, offset)
         elif b.type == "flatten":
             offset = render_flatten(ctx, blk, axes, offset)
@@ -52,6 +56,21 @@ def _body(spec: ImpulseSpec, ctx: Ctx) -> int:
             assert isinstance(blk, _FramedBlock)
             offset = render_audio(ctx, blk, axes, offset, bi)
     return offset
+
+
+def _ei_renderer(btype: str, version: object) -> Callable[[Ctx, Any, list[int], int, int], int] | None:
+    """The renderer of an Edge Impulse version of ``btype`` (raw and flatten: the crisp renderers compute it)."""
+    if not isinstance(version, int):
+        return None
+    if btype == "spectral-analysis":
+        from crisp_eml.compiler.dsp_c.ei_motion import render_ei_spectral
+
+        return render_ei_spectral
+    if btype in ("spectrogram", "mfe", "mfcc"):
+        from crisp_eml.compiler.dsp_c.ei_audio import render_ei_audio
+
+        return render_ei_audio
+    return None
 
 
 _FIT = {
@@ -136,11 +155,12 @@ def render_dsp_c(spec: ImpulseSpec | dict[str, Any], prefix: str = "eml") -> dic
     if whole:
         ctx.need("s_win", ctx.wl * ctx.na)
     buffers = [(b, ctx.sizes[b]) for b in _BUFFERS if b in ctx.sizes]
+    buffers += [(b, n) for b, n in sorted(ctx.sizes.items()) if b not in _BUFFERS and b != "s_used"]
     static_bytes = 4 * sum(n for _, n in buffers) + ctx.sizes.get("s_used", 0)
     decls = "".join(f"static float {b}[{n}];\n" for b, n in buffers)
     if "s_used" in ctx.sizes:
         decls += f"static unsigned char s_used[{ctx.sizes['s_used']}];\n"
-    helpers = "".join(text for name, text in _HELPERS if name in ctx.helpers)
+    helpers = "".join(text for name, text in _HELPERS if name in ctx.helpers) + "".join(ctx.extra_helpers.values())
     if whole:
         helpers = _FIT[mode].replace("DSP_WINDOW_LEN", f"{up}_DSP_WINDOW_LEN").replace(
             "DSP_N_AXES", f"{up}_DSP_N_AXES") + helpers
