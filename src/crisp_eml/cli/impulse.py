@@ -31,9 +31,11 @@ def _render(info: dict[str, Any]) -> None:
                       f"{_LENGTH_MODES.get(inp.get('length_mode', 'window'), '')}")
     rows = []
     for b, shape, cost in zip(spec["blocks"], info["output_shapes"], info["cost"]["blocks"], strict=False):
-        rows.append((b["name"], b["type"], ",".join(b["axes"]) if b["axes"] else "all", "x".join(map(str, shape)),
+        version = b.get("implementation_version")
+        rows.append((b["name"], b["type"], "crisp" if version is None else str(version),
+                     ",".join(b["axes"]) if b["axes"] else "all", "x".join(map(str, shape)),
                      cost["ops"], cost["working_bytes"]))
-    print_table(None, ["block", "type", "axes", "output", "ops/window", "bytes"], rows)
+    print_table(None, ["block", "type", "version", "axes", "output", "ops/window", "bytes"], rows)
     for b in spec["blocks"]:
         if b["params"]:
             console.print(f"  {b['name']}: " + ", ".join(f"{k}={v}" for k, v in b["params"].items()),

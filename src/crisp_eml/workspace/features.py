@@ -52,8 +52,10 @@ def cache_key(spec: ImpulseSpec, sample: Sample) -> str:
     blocks = []
     for b in spec.blocks:
         blk = block_instance(spec, b)
+        # the crisp variant keys as "1", the version every block reported before versions existed: caches stay
+        version = "1" if blk.version == "crisp" else f"ei-{blk.version}"
         blocks.append({"type": b.type, "params": blk.get_params(), "axes": list(b.axes) if b.axes else None,
-                       "version": blk.version})
+                       "version": version})
     payload = {"sample": sample.hash, "frequency_hz": sample.frequency_hz, "axes": sample.axes,
                "input": spec.input.to_dict(), "blocks": blocks}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
