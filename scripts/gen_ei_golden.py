@@ -86,6 +86,7 @@ def _inputs() -> dict[str, dict[str, Any]]:
     acc = ["accX", "accY", "accZ"]
     quiet = np.round(rng.normal(0, 1.0, 4000)).astype(float)
     quiet[:1000] = 0.0  # a run of exact zeros: frames of zero energy
+    pm1 = np.clip(np.round(rng.normal(0, 0.7, 4000)), -1, 1)  # within [-1, 1]: spectrogram v3 keeps the scale
     return {
         "motion-62hz-3ax": {"sampling_freq": 62.5, "axes": acc, "data": motion(62.5, 125, 3)},
         "motion-100hz-3ax": {"sampling_freq": 100.0, "axes": acc, "data": motion(100.0, 200, 3)},
@@ -96,6 +97,7 @@ def _inputs() -> dict[str, dict[str, Any]]:
         "audio-16k": {"sampling_freq": 16000.0, "axes": ["audio"], "data": audio(16000.0, 16000, 12000.0)},
         "audio-8k": {"sampling_freq": 8000.0, "axes": ["audio"], "data": audio(8000.0, 4000, 9000.0)},
         "audio-8k-quiet": {"sampling_freq": 8000.0, "axes": ["audio"], "data": quiet.tolist()},
+        "audio-8k-pm1": {"sampling_freq": 8000.0, "axes": ["audio"], "data": pm1.tolist()},
         "audio-8k-silent": {"sampling_freq": 8000.0, "axes": ["audio"], "data": [0.0] * 4000},
     }
 
@@ -224,6 +226,8 @@ def _spectrogram(v: int) -> list[tuple[str, str, dict[str, Any]]]:
         ("nf-90", "audio-8k", {"noise_floor_db": -90, "frame_stride": 0.04}),
         ("nf0", "audio-8k", {"noise_floor_db": 0, "frame_stride": 0.04}),
         ("quiet", "audio-8k-quiet", {"frame_stride": 0.03}),
+        ("quiet-nf-100", "audio-8k-quiet", {"frame_stride": 0.03, "noise_floor_db": -100}),
+        ("values-within-pm1", "audio-8k-pm1", {"frame_stride": 0.04}),
         ("silent", "audio-8k-silent", {"frame_stride": 0.05}),
         ("show-axes-false", "audio-8k", {"show_axes": False, "frame_stride": 0.05}),
         ("motion-62hz-f0.5-s0.25-fft32", "motion-62hz-1ax", {"frame_length": 0.5, "frame_stride": 0.25,
@@ -262,6 +266,7 @@ def _mfe(v: int) -> list[tuple[str, str, dict[str, Any]]]:
         ("win0", "audio-8k", {"win_size": 0, "frame_stride": 0.02}),
         ("win11", "audio-8k", {"win_size": 11, "frame_stride": 0.02}),
         ("quiet", "audio-8k-quiet", {"frame_stride": 0.025}),
+        ("quiet-nf-100", "audio-8k-quiet", {"frame_stride": 0.025, "noise_floor_db": -100}),
         ("silent", "audio-8k-silent", {"frame_stride": 0.05}),
         ("motion-100hz-f0.32-s0.16-nf8-fft32", "motion-100hz-1ax", {"frame_length": 0.32, "frame_stride": 0.16,
                                                                     "fft_length": 32, "num_filters": 8}),
