@@ -54,6 +54,9 @@ SHIMS: list[str] = [
     "import importlib.util before dsp.py: mfe/mfcc/spectrogram call importlib.util.spec_from_file_location after a"
     " bare 'import importlib', which works only once something else imported importlib.util (nothing has in our"
     " fresh worker process); no effect on any computation",
+    "scipy.stats.skew / kurtosis given scipy 1.7.3's (EI's requirements.txt pin) result for (near-)constant data:"
+    " scipy >= 1.9 returns NaN where 1.7.3 returned skew 0 and kurtosis 0 (Fisher: -3); the wrapper calls the"
+    " installed function and replaces only those NaNs (finite input), before the block's dsp.py is imported",
 ]
 DIGITS = 10
 
@@ -87,7 +90,7 @@ def _inputs() -> dict[str, dict[str, Any]]:
     quiet = np.round(rng.normal(0, 1.0, 4000)).astype(float)
     quiet[:1000] = 0.0  # a run of exact zeros: frames of zero energy
     pm1 = np.clip(np.round(rng.normal(0, 0.7, 4000)), -1, 1)  # within [-1, 1]: spectrogram v3 keeps the scale
-    return {
+    d = {
         "motion-62hz-3ax": {"sampling_freq": 62.5, "axes": acc, "data": motion(62.5, 125, 3)},
         "motion-100hz-3ax": {"sampling_freq": 100.0, "axes": acc, "data": motion(100.0, 200, 3)},
         "motion-62hz-1ax": {"sampling_freq": 62.5, "axes": ["accX"], "data": motion(62.5, 125, 1)},
@@ -100,6 +103,10 @@ def _inputs() -> dict[str, dict[str, Any]]:
         "audio-8k-pm1": {"sampling_freq": 8000.0, "axes": ["audio"], "data": pm1.tolist()},
         "audio-8k-silent": {"sampling_freq": 8000.0, "axes": ["audio"], "data": [0.0] * 4000},
     }
+    flat_z = np.array(d["motion-62hz-3ax"]["data"]).reshape(-1, 3)
+    flat_z[:, 2] = 9.8095703125  # a constant axis (a device lying still): skew / kurtosis of constant data
+    d["motion-62hz-3ax-const-z"] = {"sampling_freq": 62.5, "axes": acc, "data": flat_z.reshape(-1).tolist()}
+    return d
 
 
 MOTION = ["motion-62hz-3ax", "motion-100hz-3ax", "motion-62hz-1ax", "motion-62hz-3ax-short"]
@@ -144,6 +151,9 @@ def _spectral(v: int) -> list[tuple[str, str, dict[str, Any]]]:
         ("scale3", "motion-100hz-3ax", {"scale-axes": 3.0, "filter-type": "high", "filter-cutoff": 2.0}),
         ("short-fft64-nooverlap", "motion-62hz-3ax-short", {"fft-length": 64, "do-fft-overlap": False}),
         ("short-fft128", "motion-62hz-3ax-short", {"fft-length": 128}),
+        ("const-z-default", "motion-62hz-3ax-const-z", {}),
+        ("const-z-low3-o4-nolog-fft32", "motion-62hz-3ax-const-z", {"filter-type": "low", "filter-order": 4,
+                                                                    "do-log": False, "fft-length": 32}),
         ("err-fft20", "motion-62hz-3ax", {"fft-length": 20}),
         ("err-order3", "motion-62hz-3ax", {"filter-type": "low", "filter-order": 3}),
         ("err-cutoff-above-nyquist", "motion-62hz-3ax", {"filter-type": "low", "filter-cutoff": 40.0}),
@@ -182,6 +192,7 @@ def _spectral(v: int) -> list[tuple[str, str, dict[str, Any]]]:
         c.append(("wavelet-haar-l1-high2-scale2", "motion-62hz-3ax", {
             "analysis-type": "Wavelet", "wavelet": "haar", "filter-type": "high", "filter-cutoff": 2.0,
             "filter-order": 4, "scale-axes": 2.0}))
+        c.append(("wavelet-db4-l1-const-z", "motion-62hz-3ax-const-z", {"analysis-type": "Wavelet"}))
         c.append(("wavelet-db4-l3-high-level", "motion-62hz-3ax-short", {"analysis-type": "Wavelet",
                                                                          "wavelet": "db4", "wavelet-level": 3}))
     if v >= 3:
@@ -249,6 +260,7 @@ MFE_DEFAULTS: dict[str, Any] = {"frame_length": 0.02, "frame_stride": 0.01, "num
 def _mfe(v: int) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         ("nf40-fft256-audio8k", "audio-8k", {}),
+        ("nf40-fft256-s0.05-audio16k", "audio-16k", {"frame_stride": 0.05}),
         ("nf40-fft512-f0.025-s0.02-audio16k", "audio-16k", {"fft_length": 512, "frame_length": 0.025,
                                                              "frame_stride": 0.02}),
         ("nf32-fft512-s0.05-audio16k", "audio-16k", {"num_filters": 32, "fft_length": 512,
@@ -321,7 +333,7 @@ def _mfcc(v: int) -> list[tuple[str, str, dict[str, Any]]]:
 
 def _raw(v: int) -> list[tuple[str, str, dict[str, Any]]]:
     c: list[tuple[str, str, dict[str, Any]]] = []
-    for inp in MOTION + ["motion-100hz-1ax"]:
+    for inp in MOTION + ["motion-100hz-1ax", "motion-62hz-3ax-const-z"]:
         c.append(("scale1", inp, {}))
     c += [("scale0.5", "motion-62hz-3ax", {"scale-axes": 0.5}), ("scale3", "motion-100hz-3ax", {"scale-axes": 3.0}),
           ("scale-1", "motion-62hz-3ax-short", {"scale-axes": -1.0}),
@@ -334,7 +346,7 @@ FLATTEN_STATS = ["average", "minimum", "maximum", "rms", "stdev", "skewness", "k
 
 def _flatten(v: int) -> list[tuple[str, str, dict[str, Any]]]:
     c: list[tuple[str, str, dict[str, Any]]] = []
-    for inp in MOTION + ["motion-100hz-3ax-10s", "audio-8k"]:
+    for inp in MOTION + ["motion-100hz-3ax-10s", "audio-8k", "motion-62hz-3ax-const-z"]:
         c.append(("all", inp, {}))
     for s in FLATTEN_STATS:
         c.append((f"no-{s}", "motion-62hz-3ax", {s: False}))
@@ -375,6 +387,30 @@ def _round(v: float) -> float:
     return float(f"{v:.{DIGITS}g}")
 
 
+def _scipy_173_constant_moments() -> None:
+    """Shim 2: skew / kurtosis of (near-)constant data as scipy 1.7.3 gave them (0, and 0 - 3 with fisher)."""
+    import numpy as np
+    import scipy.stats as st
+
+    new_skew, new_kurtosis = st.skew, st.kurtosis
+
+    def fill(a: Any, r: Any, value: float) -> Any:
+        if np.any(np.isnan(np.asarray(a, dtype=np.float64))):
+            return r  # NaN input: NaN out in both versions
+        if np.ndim(r) == 0:
+            return value if np.isnan(r) else r
+        return np.where(np.isnan(r), value, r)
+
+    def skew(a: Any, axis: Any = 0, bias: bool = True, nan_policy: str = "propagate", **kw: Any) -> Any:
+        return fill(a, new_skew(a, axis, bias, nan_policy, **kw), 0.0)
+
+    def kurtosis(a: Any, axis: Any = 0, fisher: bool = True, bias: bool = True, nan_policy: str = "propagate",
+                 **kw: Any) -> Any:
+        return fill(a, new_kurtosis(a, axis, fisher, bias, nan_policy, **kw), -3.0 if fisher else 0.0)
+
+    st.skew, st.kurtosis = skew, kurtosis
+
+
 def _worker(folder: str) -> None:
     """Run inside the block's folder: read {"inputs", "cases"} on stdin, write results on stdout."""
     import warnings
@@ -385,6 +421,8 @@ def _worker(folder: str) -> None:
     sys.path.insert(0, folder)
     os.chdir(folder)
     import importlib.util  # noqa: F401  # shim 1 (SHIMS)
+
+    _scipy_173_constant_moments()  # shim 2 (SHIMS)
 
     import dsp  # type: ignore[import-not-found]  # the block's own dsp.py
 

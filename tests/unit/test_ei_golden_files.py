@@ -97,7 +97,19 @@ def _ours(case: Case) -> np.ndarray:
     return np.asarray(out[0])
 
 
-@pytest.mark.parametrize("case", load_cases("raw") + load_cases("flatten"), ids=lambda c: c.id)
+# Known, reported differences (strict xfail: the test fails once ours matches, so the entry must then go).
+KNOWN_DIFFERENCES = {
+    "flatten-v1-all-motion-62hz-3ax-const-z": "constant axis: EI (scipy 1.7.3, its pinned version) gives "
+    "kurtosis -3 (Fisher of 0), ours 0 (crisp_eml.dsp.base.moments); skewness 0 on both sides",
+}
+
+
+def _raw_flatten_cases() -> list[object]:
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[c.id])]
+                         if c.id in KNOWN_DIFFERENCES else []) for c in load_cases("raw") + load_cases("flatten")]
+
+
+@pytest.mark.parametrize("case", _raw_flatten_cases())
 def test_raw_and_flatten_match_edge_impulse(case: Case) -> None:
     assert case.error is None, f"{case.id}: EI raised {case.error}"
     assert case.features is not None
