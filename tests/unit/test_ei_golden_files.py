@@ -3,7 +3,7 @@
 
 The spectral and audio blocks are compared in their own test files. Parameter names: our ``raw`` and
 ``flatten`` blocks use EI's names unchanged (``scale-axes``, ``average`` ... ``kurtosis``), so ``Case.params``
-is passed to ``make_block`` as is.
+is passed to ``make_block`` as is, at the case's implementation version.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_comparison_helper_reports_the_worst_element() -> None:
 
 
 def _ours(case: Case) -> np.ndarray:
-    blk = make_block(case.block, case.params)
+    blk = make_block(case.block, case.params, case.version)
     L, A = case.window.shape[1:]
     blk.validate(L, A, case.sampling_freq)
     out = blk.transform(case.window, case.sampling_freq)
@@ -98,10 +98,7 @@ def _ours(case: Case) -> np.ndarray:
 
 
 # Known, reported differences (strict xfail: the test fails once ours matches, so the entry must then go).
-KNOWN_DIFFERENCES = {
-    "flatten-v1-all-motion-62hz-3ax-const-z": "constant axis: EI (scipy 1.7.3, its pinned version) gives "
-    "kurtosis -3 (Fisher of 0), ours 0 (crisp_eml.dsp.base.moments); skewness 0 on both sides",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _raw_flatten_cases() -> list[object]:

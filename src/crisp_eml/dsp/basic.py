@@ -1,7 +1,8 @@
 """The ``raw`` and ``flatten`` blocks: the window itself, or per-axis summary statistics.
 
-Both compute Edge Impulse's implementation version 1 exactly, so that version and the crisp-eml variant are
-the same code.
+Both compute Edge Impulse's implementation version 1, so that version and the crisp-eml variant share the
+code; the one difference: on a constant axis flatten's kurtosis is -3 at version 1 (Edge Impulse's scipy)
+and 0 in the crisp variant.
 
 ``raw``: ``out[t, a] = x[t, a] * scale-axes``; output ``[window_len, axes]``.
 
@@ -57,6 +58,11 @@ class FlattenBlock(Block):
     def transform(self, windows: np.ndarray, frequency_hz: float) -> np.ndarray:
         x = scale_axes(self, check_windows(windows)).transpose(0, 2, 1).astype(np.float64)  # [n, A, L]
         mu, sd, sk, ku = moments(x)
+        if self.implementation_version == 1:
+            # deliberate, Edge Impulse's version 1: scipy 1.7.3 (its pinned version) calls an axis constant when
+            # its variance is at most (1e-15 * mean)**2 and then gives kurtosis -3 (Fisher of 0), skewness 0
+            flat = sd * sd <= (1e-15 * mu) ** 2
+            sk, ku = np.where(flat, 0.0, sk), np.where(flat, -3.0, ku)
         stats = {"average": mu, "minimum": x.min(axis=-1), "maximum": x.max(axis=-1),
                  "rms": np.sqrt((x * x).mean(axis=-1)), "stdev": sd, "skewness": sk, "kurtosis": ku}
         out = np.stack([stats[k] for k in self.enabled()], axis=-1)  # [n, A, S]

@@ -64,6 +64,8 @@ def render_flatten(ctx: Ctx, blk: Block, axes: list[int], offset: int) -> int:
         ctx.line(f"        for (t = 0; t < {wl}; t++) {{ sq += s_x[t] * s_x[t]; "
                  "if (s_x[t] < mn) { mn = s_x[t]; } if (s_x[t] > mx) { mx = s_x[t]; } }")
         ctx.line(f"        dsp_moments(s_x, {wl}, &mean, &sd, &sk, &ku);")
+        if blk.implementation_version == 1:  # Edge Impulse's version 1: kurtosis -3 on a constant axis
+            ctx.line("        if (mn == mx) { ku = -3.0f; }")
         ctx.line("        (void)mean; (void)sd; (void)sk; (void)ku; (void)mn; (void)mx;")
         for k, st in enumerate(stats):
             ctx.line(f"        features[{offset + k}] = {expr[st]};")
