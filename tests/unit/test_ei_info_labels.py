@@ -140,7 +140,7 @@ BAD: list[tuple[str, str | None]] = [
     (json.dumps({"version": True, "files": []}), "version"),
     (json.dumps({"version": 1}), "files"),
     (json.dumps({"version": 1, "files": {}}), "files"),
-    (doc(entry(), "x"), "files.1"),
+    (json.dumps({"version": 1, "files": [entry(), "x"]}), "files.1"),
     (doc(entry(), entry(path="b.csv"), {k: v for k, v in entry(path="c.csv").items() if k != "path"}),
      "files.2.path"),
     (doc(entry(path="")), "files.0.path"),

@@ -48,13 +48,14 @@ def collect_export(info: Path) -> tuple[list[SourceFile], list[IngestNote]]:
     notes: list[IngestNote] = []
     listed: set[Path] = set()
     for entry in labels.files:
-        full = root / entry.path
+        rel = entry.path.replace("\\", "/")  # an export written on Windows
+        full = root / rel
         if not full.is_file():
             what = "is a folder" if full.is_dir() else "does not exist"
             raise InputError(f"{entry.path!r} is listed but {what} (in {root}); nothing was ingested", source=shown,
                              field=f"{entry.where}.path")
         listed.add(full.resolve())
-        files.append(SourceFile(full, PurePath(entry.path.replace("\\", "/")), entry.category_hint, entry=entry))
+        files.append(SourceFile(full, PurePath(rel), entry.category_hint, entry=entry))
         notes += [IngestNote(str(full), f"{shown} {entry.where}: {text}") for text in entry.unmapped()]
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
