@@ -158,6 +158,8 @@ BAD: list[tuple[str, str | None]] = [
     (doc(entry(label={"type": "label"})), "files.0.label.label"),
     (doc(entry(label={"type": "label", "label": ""})), "files.0.label.label"),
     (doc(entry(label={"type": "label", "label": "x" * 257})), "files.0.label.label"),
+    (doc(entry(label={"type": "label", "label": "a\nb"})), "files.0.label.label"),
+    (doc(entry(name="n" * 513)), "files.0.name"),
     (doc(entry(label={"type": "multi-label", "labels": []})), "files.0.label.labels"),
     (doc(entry(label={"type": "multi-label", "labels": [{"startIndex": 0, "label": "a"}]})),
      "files.0.label.labels.0.endIndex"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ CATEGORIES: dict[str, tuple[str | None, str | None]] = {
 }
 LABEL_TYPES = ("label", "unlabeled", "multi-label", "keyvalue-labels")
 MAX_LABEL = 256  # characters: the samples table's label column
+MAX_NAME = 512  # characters: the samples table's name column
 BOX_FIELDS = ("x", "y", "width", "height")
 
 
@@ -230,6 +232,8 @@ def _entry(item: Any, i: int, line: int | None, source: str) -> InfoEntry:
     name = item.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise _error(source, f"{w}.name", f"must be a non-empty text when given, got {_kind(name)}", line)
+    if name is not None and len(name) > MAX_NAME:
+        raise _error(source, f"{w}.name", f"is {len(name)} characters, more than {MAX_NAME}", line)
     category = item.get("category")
     if category not in CATEGORIES:
         raise _error(source, f"{w}.category", f"must be one of {', '.join(CATEGORIES)}, got {_short(category)}", line)
@@ -297,6 +301,8 @@ def _label_text(v: Any, w: str, line: int | None, source: str) -> str:
         raise _error(source, w, f"must be a non-empty text, got {_kind(v)}", line)
     if len(v) > MAX_LABEL:
         raise _error(source, w, f"is {len(v)} characters, more than {MAX_LABEL}", line)
+    if any(unicodedata.category(c) == "Cc" for c in v):
+        raise _error(source, w, f"must not hold control characters, got {short_repr(v)}", line)
     return v
 
 
