@@ -51,7 +51,10 @@ def ingest(
         "--metadata", "-m", help="KEY=VALUE stored on every sample (repeatable).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Ingest CSV, WAV, JPEG/PNG and Edge Impulse JSON/CBOR files; exits non-zero if any file failed."""
+    """Ingest CSV, WAV, JPEG/PNG and Edge Impulse JSON/CBOR files; exits non-zero if any file failed.
+
+    A folder with an Edge Impulse info.labels (an exported dataset) is ingested as its export: the files it
+    lists, with its labels, categories and metadata (--label/--category are refused there)."""
     from crisp_eml.core.errors import InputError
     from crisp_eml.workspace.ingest import ingest_paths
 
@@ -76,6 +79,8 @@ def ingest(
     if json_out:
         print_json(report.to_dict())
     else:
+        for n in report.notes:
+            err_console.print(f"[yellow]note:[/] {n.path}: {n.note}", highlight=False, soft_wrap=True)
         for f in report.failures:
             err_console.print(f"[red]failed:[/] {f.reason}", highlight=False, soft_wrap=True)
         skipped = f"; {len(report.skipped)} duplicate(s) skipped" if report.skipped else ""

@@ -31,6 +31,7 @@ from crisp_eml.core.errors import ConflictError, EmlError, InputError
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample, content_identity
 from crisp_eml.data.formats import ParsedSample
+from crisp_eml.data.formats.ei_info_labels import InfoEntry, check_ranges
 from crisp_eml.data.formats.labels import CATEGORY_FOLDERS, infer_label, sample_name
 from crisp_eml.data.formats.parsed import SUFFIXES, check_frequency, suffix_of
 from crisp_eml.data.samples import add_sample, encode_array
@@ -59,11 +60,24 @@ class IngestFailure:
         return {"path": self.path, "reason": self.reason, "error": self.error}
 
 
+@dataclass(frozen=True)
+class IngestNote:
+    """Something the user should know that is no failure (a file an ``info.labels`` does not list, a label
+    kind a sample cannot hold as such)."""
+
+    path: str
+    note: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "note": self.note}
+
+
 @dataclass
 class IngestReport:
     samples: list[Sample] = field(default_factory=list)
     failures: list[IngestFailure] = field(default_factory=list)
     skipped: list[IngestFailure] = field(default_factory=list)  # duplicates, with skip_duplicates=True
+    notes: list[IngestNote] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +90,7 @@ class IngestReport:
                          "hash": s.hash, "source": s.source} for s in self.samples],
             "failures": [f.to_dict() for f in self.failures],
             "skipped": [f.to_dict() for f in self.skipped],
+            **({"notes": [n.to_dict() for n in self.notes]} if self.notes else {}),  # only an export has notes
         }
 
 
@@ -87,6 +102,7 @@ class SourceFile:
     relative: PurePath  # below the walked root: used for folder labels and the sample's name
     category_hint: str | None  # from a training/testing folder on the way
     source: str | None = None  # how errors and the sample's ``source`` name it (default: the path)
+    entry: InfoEntry | None = None  # listed in an Edge Impulse export's info.labels: its label, category, metadata
 
     @property
     def shown(self) -> str:
@@ -101,14 +117,26 @@ def _folder_category(parts: Iterable[str]) -> str | None:
     return found
 
 
-def collect_files(paths: Iterable[Path | str]) -> tuple[list[SourceFile], list[IngestFailure]]:
+def collect_files(
+    paths: Iterable[Path | str], notes: list[IngestNote] | None = None,
+) -> tuple[list[SourceFile], list[IngestFailure]]:
     """Expand folders recursively (sorted, deterministic; hidden files skipped, unknown extensions skipped
-    inside folders) and keep explicitly named files as given."""
+    inside folders) and keep explicitly named files as given. A folder with an ``info.labels`` at its root
+    (or that file named) is an Edge Impulse export: exactly the files it lists, with their entries
+    (:mod:`crisp_eml.workspace.ingest_info_labels`; what is worth knowing goes to ``notes``)."""
+    from crisp_eml.workspace.ingest_info_labels import collect_export, info_labels_of
+
     files: list[SourceFile] = []
     missing: list[IngestFailure] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        info = info_labels_of(p)
+        if info is not None:
+            listed, found = collect_export(info)
+            files += listed
+            if notes is not None:
+                notes += found
+        elif p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for fn in sorted(filenames):
@@ -139,11 +167,20 @@ def ingest_paths(
     ``category``: ``training``/``testing`` force it; ``split`` assigns by content hash (80/20 by default);
     ``None`` takes it from a ``training``/``testing`` folder and falls back to ``split``.
     ``skip_duplicates`` reports duplicates as skipped instead of failed (re-running an interrupted batch).
+    Files listed in an Edge Impulse export's ``info.labels`` take label, category and metadata from it
+    (``metadata`` is added on top); ``label``/``category`` are refused with such a folder.
     """
     check_options(category, label, frequency_hz)
     project.require(Permission.INGEST_DATA)
-    files, failures = collect_files(paths)
-    return ingest_files(project, files, failures=failures, label=label, category=category,
+    notes: list[IngestNote] = []
+    files, failures = collect_files(paths, notes)
+    export = next((f.entry for f in files if f.entry is not None), None)
+    if export is not None and (label is not None or category is not None):
+        option = "--label" if label is not None else "--category"
+        raise InputError(f"{option} cannot be used with an Edge Impulse export: its info.labels gives each file's "
+                         f"label and category ({export.source}); nothing was ingested",
+                         field=option.lstrip("-"))
+    return ingest_files(project, files, failures=failures, notes=notes, label=label, category=category,
                         frequency_hz=frequency_hz, hmac_key=hmac_key, allow_duplicates=allow_duplicates,
                         metadata=metadata, on_progress=on_progress, test_fraction=test_fraction,
                         skip_duplicates=skip_duplicates, max_file_mb=max_file_mb, memory_mb=memory_mb)
@@ -159,7 +196,8 @@ def check_options(category: str | None, label: str | None, frequency_hz: float |
 
 
 def ingest_files(
-    project: Project, files: list[SourceFile], *, failures: Iterable[IngestFailure] = (), label: str | None = None,
+    project: Project, files: list[SourceFile], *, failures: Iterable[IngestFailure] = (),
+    notes: Iterable[IngestNote] = (), label: str | None = None,
     infer_labels: bool = True, category: str | None = None, frequency_hz: float | None = None,
     hmac_key: str | bytes | None = None, allow_duplicates: bool = False, metadata: Mapping[str, Any] | None = None,
     on_progress: Progress | None = None, test_fraction: float = 0.2, skip_duplicates: bool = False,
@@ -171,7 +209,7 @@ def ingest_files(
     samples get no label. ``on_file`` hears each file's outcome (a sample, or its failure) as it is known."""
     check_options(category, label, frequency_hz)
     actor = project.require(Permission.INGEST_DATA)
-    report = IngestReport(failures=list(failures))
+    report = IngestReport(failures=list(failures), notes=list(notes))
     total = len(files)
     limits = ingest_limits(project.config, max_file_mb=max_file_mb, memory_mb=memory_mb)
     budget = MemoryBudget(limits.memory_bytes)
@@ -293,6 +331,8 @@ def _prepare(
     """Read, parse, encode and store the blob (pure work plus an idempotent blob write)."""
     parsed, source_hash = parse_source(f.path, f.shown, max_file_bytes=max_file_bytes, frequency_hz=frequency_hz,
                                        hmac_key=hmac_key)
+    if f.entry is not None:  # an export's labelled ranges must fit the signal (before any blob is written)
+        check_ranges(f.entry, int(parsed.array.shape[0]))
     digest, existed = write_blob_ahead(project, parsed.array)
     return _Prepared(parsed, digest, source_hash, existed)
 
@@ -413,11 +453,15 @@ def _add(
     else:
         cat = assign_category(digest, opts.test_fraction)
     label = opts.label or (infer_label(f.relative) if opts.infer_labels else None)
+    name, metadata = sample_name(f.relative.name), {**parsed.metadata, **opts.metadata}
+    if f.entry is not None:  # an Edge Impulse export's info.labels speaks for this file
+        label, name = f.entry.sample_label, f.entry.name or name
+        metadata = {**parsed.metadata, **f.entry.sample_metadata(), **opts.metadata}
     sample = add_sample(
-        project, s, parsed.array, name=sample_name(f.relative.name), label=label,
+        project, s, parsed.array, name=name, label=label,
         category=cat, kind=parsed.kind, sensors=parsed.sensors, frequency_hz=parsed.frequency_hz,
         source=f.source if f.source is not None else str(f.path.resolve()),
-        metadata={**parsed.metadata, **opts.metadata}, device_name=parsed.device_name,
+        metadata=metadata, device_name=parsed.device_name,
         device_type=parsed.device_type, source_hash=prep.source_hash, identity=identity, digest=digest,
     )
     project.record(s, "sample.ingest", {"sample": sample.id, "hash": sample.hash, "source_hash": sample.source_hash,
