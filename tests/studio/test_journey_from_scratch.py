@@ -53,6 +53,13 @@ def test_data_scientist_goes_from_an_empty_project_to_a_tested_model(empty_studi
     # when the job succeeds the page shows the design form of version 1
     expect(page.get_by_role("button", name="Save impulse")).to_be_visible(timeout=JOB_TIMEOUT_MS)
     studio.shot("impulse-designed")
+    # the designed blocks are at their latest implementation version, shown (and choosable) per block
+    from crisp_eml.dsp.registry import latest_version
+    from crisp_eml.workspace.impulse import current_impulse
+
+    first = current_impulse(owner).blocks[0]
+    assert first.implementation_version == latest_version(first.type)
+    expect(page.get_by_label("Block 1 implementation version")).to_have_value(str(first.implementation_version))
 
     # train, watching the progress bar and the curves
     page.locator("#nav").get_by_role("link", name="Training").click()

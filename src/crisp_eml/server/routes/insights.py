@@ -21,11 +21,15 @@ RunId = Annotated[str, Path(min_length=1, max_length=64, description="Run id or 
 
 @router.get("/dsp/blocks")
 def dsp_blocks(project: Project = Depends(member_project)) -> list[dict[str, Any]]:
-    """The processing block types an impulse may use, each with its version and default parameters."""
-    from crisp_eml.dsp.registry import BLOCKS, block_versions, latest_version
+    """The processing block types an impulse may use: implementation versions (Edge Impulse's numbers, then
+    "crisp"), the one new impulses take, and the default parameters (``defaults``: the crisp variant's;
+    ``defaults_by_version``: each version's)."""
+    from crisp_eml.dsp.registry import BLOCKS, block_class, block_versions, latest_version
 
     return [{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
-             "defaults": dict(cls.defaults)} for t, cls in sorted(BLOCKS.items())]
+             "defaults": dict(cls.defaults),
+             "defaults_by_version": {str(v): dict(block_class(t, v).defaults) for v in block_versions(t)}}
+            for t, cls in sorted(BLOCKS.items())]
 
 
 @router.get("/features/explorer")

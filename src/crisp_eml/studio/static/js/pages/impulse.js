@@ -52,12 +52,26 @@ function inputFields(spec, disabled) {
 function blockEditor(spec, i, blockTypes, disabled, redraw) {
   const b = spec.blocks[i];
   const n = i + 1;
+  // the defaults of one implementation version ("crisp" when the block has none: stored before versions existed)
+  const defaultsOf = (t, v) => (t ? (t.defaults_by_version || {})[String(v ?? "crisp")] || t.defaults : {});
   const typeSel = h("select", { disabled, "data-field": `blocks.${i}.type`, onchange: (ev) => {
     const t = blockTypes.find((x) => x.type === ev.target.value);
-    spec.blocks[i] = { name: ev.target.value, type: ev.target.value, params: clone(t ? t.defaults : {}), axes: b.axes };
+    const v = t ? t.latest_version : "crisp";
+    spec.blocks[i] = { name: ev.target.value, type: ev.target.value, params: clone(defaultsOf(t, v)), axes: b.axes,
+      implementation_version: v };
     redraw();
   } }, blockTypes.map((t) => h("option", { value: t.type, selected: t.type === b.type }, t.type)));
-  const defaults = (blockTypes.find((x) => x.type === b.type) || { defaults: {} }).defaults;
+  const bt = blockTypes.find((x) => x.type === b.type);
+  const versionSel = h("select", { disabled, "data-field": `blocks.${i}.implementation_version`, onchange: (ev) => {
+    const v = ev.target.value === "crisp" ? "crisp" : Number(ev.target.value);
+    const keep = defaultsOf(bt, v);  // parameters the new version knows keep their values
+    b.params = Object.fromEntries(Object.entries({ ...keep, ...b.params }).filter(([k]) => k in keep));
+    b.implementation_version = v;
+    redraw();
+  } }, ((bt && bt.versions) || ["crisp"]).map((v) => h("option", { value: String(v),
+    selected: String(v) === String(b.implementation_version ?? "crisp") },
+  v === "crisp" ? "crisp-eml" : `Edge Impulse v${v}`)));
+  const defaults = defaultsOf(bt, b.implementation_version);
   const params = { ...clone(defaults), ...b.params };
   b.params = params;
   const fields = Object.entries(params).map(([k, v]) => {
@@ -71,6 +85,7 @@ function blockEditor(spec, i, blockTypes, disabled, redraw) {
       field(`Block ${n} name`, h("input", { type: "text", value: b.name, disabled, "data-field": `blocks.${i}.name`,
         oninput: (ev) => { b.name = ev.target.value; } })),
       field(`Block ${n} type`, typeSel),
+      field(`Block ${n} implementation version`, versionSel),
       disabled ? null : h("button", { type: "button", class: "secondary", onclick: () => { spec.blocks.splice(i, 1); redraw(); } },
         `Remove block ${n}`)),
     h("div", { class: "params" }, fields));
