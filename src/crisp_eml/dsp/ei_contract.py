@@ -188,6 +188,8 @@ def _type_of(value: Any) -> str:
 
 
 def _item(p: Param, value: Any) -> dict[str, Any]:
+    if p.type == "select" and not isinstance(value, str):
+        value = str(value)  # select values are strings in Edge Impulse's format ("1" for a ratio of 1)
     d: dict[str, Any] = {"name": p.label, "value": value, "type": p.type, "help": p.help, "param": p.param}
     if p.valid is not None:
         d["valid"] = list(p.valid)

@@ -44,8 +44,8 @@ def make_app(block_type: str) -> FastAPI:
             return _json(answer(block_type, body))
         except EmlError as exc:
             return _json({"success": False, "error": str(exc)})
-        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # bad JSON, or a block's own refusal
-            return _json({"success": False, "error": str(exc) or type(exc).__name__})
+        except Exception as exc:  # the contract: any failure of a request is HTTP 200, success false
+            return _json({"success": False, "error": f"{type(exc).__name__}: {exc}"})
 
     @app.get("/", response_class=PlainTextResponse)
     def root() -> str:
