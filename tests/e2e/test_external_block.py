@@ -238,3 +238,14 @@ def test_a_url_that_is_not_a_block_server_is_refused(project, run_cli) -> None: 
     assert code == 2 and "--block-url" in err
     code, _, err = run_cli(["impulse", "show"], cwd=project.root)
     assert code == 3  # nothing was stored
+
+
+def test_block_url_after_built_in_blocks(project, run_cli) -> None:  # type: ignore[no-untyped-def]
+    _add_signals(project)
+    with _block_server() as (url, _):
+        info = json.loads(cli_ok(run_cli, ["impulse", "create", "--block", "flatten", "--block-url", url,
+                                           "--block-url", url, "--window-size-ms", "2000", "--json"], project.root))
+    assert [(b["name"], b["type"]) for b in info["spec"]["blocks"]] == [
+        ("flatten", "flatten"), ("external", "external"), ("external-2", "external")]
+    assert info["output_shapes"] == [[14], [4], [4]] and info["n_features"] == 22
+    assert info["choice"]["method"] == "quick" and info["spec"]["learning"] is not None

@@ -27,8 +27,14 @@ def serve(
     import sys
 
     from crisp_eml.server.dsp_block_app import serve_block
+    from crisp_eml.server.serve import is_loopback
 
     def announce(url: str) -> None:
+        if not is_loopback(host):
+            from crisp_eml.cli.common import err_console
+
+            err_console.print(f"Warning: {host} is not a loopback address: whoever reaches it can use the block "
+                              "(the DSP block server has no authentication, as Edge Impulse's)", highlight=False)
         if json_out:
             sys.stdout.write(json.dumps({"url": url, "block": block, "pid": os.getpid()}) + "\n")
         else:
