@@ -209,6 +209,14 @@ def test_render_refuses_external_and_batch_falls_back_to_run(tmp_path: Path) -> 
     assert exc.value.field == "blocks.1.type" and "http://127.0.0.1:9" in str(exc.value)
     assert "has no C implementation" in str(exc.value)
 
+    from crisp_eml.dsp.registry import make_block
+
+    with pytest.raises(InputError, match="--block-url") as exc:  # no crisp-eml variant of an external block
+        make_block("external", {"url": "http://127.0.0.1:9"})
+    assert exc.value.field == "implementation_version"
+    with pytest.raises(InputError, match="not an http"):
+        make_block("external", {"url": "file:///etc/passwd"}, 1).validate(20, 2, 20.0)
+
     w = np.random.default_rng(1).normal(size=(7, 20, 2)).astype(np.float32)
     want = np.stack([w[:, :, 0].mean(1), w[:, :, 1].mean(1)], 1).astype(np.float64)
     for mode in ("ok", "no-batch"):

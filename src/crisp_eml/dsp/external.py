@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -153,6 +154,13 @@ class ExternalBlock(Block):
 
     #: Axis names sent with each request (set by the pipeline; ``axis0``... otherwise).
     axis_names: list[str] | None = None
+
+    def __init__(self, params: Mapping[str, Any] | None = None, version: Version | None = None) -> None:
+        if version is not None and version not in self.versions:
+            raise InputError(f"an external block runs its server's implementation version (a number >= 1), got "
+                             f"{version!r}; make one with 'eml impulse create --block-url URL'",
+                             field="implementation_version")
+        super().__init__(params, version)
 
     @property
     def url(self) -> str:
