@@ -54,6 +54,8 @@ SWEEP_EXCLUDED = {
                            "its bad options are in the table below)",
     ("serve",): "serves until stopped by design (tests/server/test_graceful_shutdown.py runs it; its bad options "
                 "are in the table below)",
+    ("dsp", "serve"): "serves one processing block over HTTP until stopped, needing no project by design "
+                      "(tests/e2e/test_dsp_serve.py runs it; its bad options are in the table below)",
     ("agent",): "serves a server's capture requests until stopped, retrying while the server is away "
                 "(tests/capture/test_agent_loopback.py runs it; its bad options are in the table below)",
 }
@@ -413,6 +415,10 @@ MALFORMED: list[tuple[list[str], ErrorClass, str, str]] = [
     (["serve", "--tls-cert", "{nope}/c.pem", "--tls-key", "{nope}/k.pem"], INPUT, "{nope}/c.pem", "no such file"),
     (["serve", "--workers", "0"], INPUT, "field '--workers'", "between 1 and 64"),
     (["serve", "--port", "70000"], INPUT, "field '--port'", "between 0 and 65535"),
+    (["dsp", "serve", "bogus"], INPUT, "field 'block'", "no Edge Impulse DSP block"),
+    (["dsp", "serve", "raw", "--port", "70000"], INPUT, "field '--port'", "between 0 and 65535"),
+    (["impulse", "create", "--block-url", "ftp://x"], INPUT, "field 'url'", "not an http(s) URL"),
+    (["impulse", "create", "--block-url", "http://127.0.0.1:9"], INPUT, "http://127.0.0.1:9", "cannot be reached"),
     (["report", "-o", "{notdir}/r.html"], INPUT, "{notdir}/r.html", "cannot create the folder"),
     (["report", "-o", "{base}/out_r2.html", "--model", "models:/nope@production"], NOT_FOUND, "'nope'",
      "no model named"),

@@ -37,7 +37,12 @@ def _render(info: dict[str, Any]) -> None:
                      cost["ops"], cost["working_bytes"]))
     print_table(None, ["block", "type", "version", "axes", "output", "ops/window", "bytes"], rows)
     for b in spec["blocks"]:
-        if b["params"]:
+        if b["type"] == "external":
+            from crisp_eml.dsp.external import describe
+
+            console.print(f"  {b['name']}: external block {describe(b['params'], b.get('implementation_version'))}",
+                          highlight=False, soft_wrap=True)
+        elif b["params"]:
             console.print(f"  {b['name']}: " + ", ".join(f"{k}={v}" for k, v in b["params"].items()),
                           highlight=False, soft_wrap=True)
     if spec.get("learning"):
@@ -63,6 +68,9 @@ def create(
     window_size_ms: Annotated[float | None, typer.Option(help="Window size in ms (default: from the data).")] = None,
     window_increase_ms: Annotated[float | None, typer.Option(help="Window increase in ms.")] = None,
     block: Annotated[list[str] | None, typer.Option("--block", help="Processing block type (repeatable).")] = None,
+    block_url: Annotated[list[str] | None, typer.Option(
+        "--block-url", help="An Edge Impulse DSP block server computing a block, e.g. http://127.0.0.1:4446 "
+                            "(repeatable; after the --block blocks; heuristic window, no search).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="One heuristic guess, no cross-validated search.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -73,7 +81,7 @@ def create(
 
     with progress_tick("Scoring candidate impulses") as tick:
         v = create_impulse(open_project(), window_size_ms=window_size_ms, window_increase_ms=window_increase_ms,
-                           blocks=block or None, quick=quick, on_progress=tick)
+                           blocks=block or None, quick=quick, on_progress=tick, block_urls=block_url or None)
     print_json(v.to_dict()) if json_out else _render(v.to_dict())
 
 

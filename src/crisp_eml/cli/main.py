@@ -56,8 +56,8 @@ def version(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")
 
 
 # The modules under crisp_eml.cli that attach sub-commands (each exposes ``register(app)``), in `eml --help` order.
-_MODULES = ("data", "capture", "lifecycle", "compiler", "impulse", "features", "learn", "models", "inspect", "fleet",
-            "server", "jobs", "calibrate", "run", "devices", "agent")
+_MODULES = ("data", "capture", "lifecycle", "compiler", "impulse", "dsp", "features", "learn", "models", "inspect",
+            "fleet", "server", "jobs", "calibrate", "run", "devices", "agent")
 # Top-level command or group name -> the module that registers it, so a command imports only its own module and
 # Typer builds only its options (start-up time). A name missing here still works: main() then registers every
 # module, only slower. tests/unit/test_cli_startup.py checks that this matches what the modules register.
@@ -66,7 +66,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "gate": "lifecycle", "status": "lifecycle", "whoami": "lifecycle", "report": "lifecycle",
     "requirements": "lifecycle", "members": "lifecycle", "audit": "lifecycle",
     "compile": "compiler", "verify": "compiler", "profile": "compiler", "targets": "compiler",
-    "impulse": "impulse", "features": "features",
+    "impulse": "impulse", "dsp": "dsp", "features": "features",
     "train": "learn", "test": "learn", "runs": "learn",
     "models": "models", "inspect": "inspect",
     "deploy": "fleet", "formats": "fleet", "bundle": "fleet", "keys": "fleet",

@@ -40,7 +40,10 @@ def block_instance(spec: ImpulseSpec, b: BlockSpec) -> Block:
     params = dict(b.params)
     if b.type == "image":
         params.setdefault("input_channels", len(spec.input.axes))
-    return make_block(b.type, params, b.implementation_version)
+    blk = make_block(b.type, params, b.implementation_version)
+    if hasattr(blk, "axis_names"):  # a block that sends the axis names along (external)
+        blk.axis_names = [spec.input.axes[i] for i in _axes_of(spec, b)]
+    return blk
 
 
 def _block_in(spec: ImpulseSpec, b: BlockSpec) -> tuple[int, int, float]:

@@ -14,12 +14,14 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.dsp.audio import MfccBlock, MfeBlock, SpectrogramBlock
 from crisp_eml.dsp.base import CRISP, Block, Version
 from crisp_eml.dsp.basic import FlattenBlock, RawBlock
+from crisp_eml.dsp.external import ExternalBlock
 from crisp_eml.dsp.image import ImageBlock
 from crisp_eml.dsp.spectral import SpectralAnalysisBlock
 
 BLOCKS: dict[str, type[Block]] = {
     cls.type: cls
-    for cls in (RawBlock, FlattenBlock, SpectralAnalysisBlock, SpectrogramBlock, MfeBlock, MfccBlock, ImageBlock)
+    for cls in (RawBlock, FlattenBlock, SpectralAnalysisBlock, SpectrogramBlock, MfeBlock, MfccBlock, ImageBlock,
+                ExternalBlock)
 }
 
 EI_BLOCKS: dict[str, type[Block]] = {cls.type: cls for cls in (RawBlock, FlattenBlock)}
@@ -29,7 +31,7 @@ def block_class(type_: str, version: Version | None = None) -> type[Block]:
     """The class computing ``type_`` at ``version`` (``None`` = the crisp-eml variant, as stored impulses)."""
     if type_ not in BLOCKS:
         raise InputError(f"unknown processing block {type_!r}; one of {sorted(BLOCKS)}", field="type")
-    if version is None or version == CRISP:
+    if version is None or version == CRISP or version in BLOCKS[type_].versions:  # computed by the class itself
         return BLOCKS[type_]
     cls = EI_BLOCKS.get(type_)
     if cls is None or version not in cls.versions:

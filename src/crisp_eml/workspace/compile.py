@@ -76,6 +76,15 @@ def _check_feature_count(model: str, impulse: dict[str, Any] | None, n_in: int) 
                          "model) or train it with this impulse", field="model")
 
 
+def _refuse_external(impulse: dict[str, Any] | None) -> None:
+    """An impulse with an external block (an HTTP block server) cannot run on a device: refused before anything
+    is compiled (see :func:`crisp_eml.compiler.dsp_c.render.refuse_external`)."""
+    if impulse:
+        from crisp_eml.compiler.dsp_c.render import refuse_external
+
+        refuse_external(impulse)
+
+
 def _open_project() -> Any:
     from crisp_eml.store.project import Project
 
@@ -114,6 +123,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
         from crisp_eml.workspace.model_resolution import resolve_model
 
         info = resolve_model(project, model)
+        _refuse_external(_impulse_spec(project, info.impulse_hash))
         if anomaly_only(info):  # anomaly.json and no .tflite: the float32 anomaly library
             if optimize is not None:
                 raise InputError(f"{model} is an anomaly model: its float32 scorer has no int8 kernels to choose "
@@ -121,6 +131,7 @@ def compile_model(model: str, out_dir: Path, *, name: str | None = None, vectors
             return compile_anomaly(project, model, info, _impulse_spec(project, info.impulse_hash), out_dir,
                                    name=name, vectors=vectors, record=record)  # type: ignore[no-any-return]
     data, stem, known_labels, impulse = _load_model(model, project)
+    _refuse_external(impulse)
     sha = hashlib.sha256(data).hexdigest()
     lib_name = c_identifier(name or stem)
     graph, files = render_model(data, name=lib_name, labels=list(labels or known_labels), model_sha256=sha,

@@ -153,7 +153,8 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
     from crisp_eml.fleet import bundle
     from crisp_eml.fleet.keys import fingerprint, load_or_create
     from crisp_eml.runtime.formats import check_format, require_tools
-    from crisp_eml.workspace.compile import _load_model, compile_model
+    from crisp_eml.workspace.compile import _impulse_spec, _load_model, _refuse_external, compile_model
+    from crisp_eml.workspace.model_resolution import resolve_model
 
     actor = project.require(Permission.DEPLOY)
     fmt_info, arch = check_format(fmt, arch)
@@ -162,6 +163,7 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
     out = out.resolve()
     if out.exists() and not force:
         raise ConflictError(f"{out} exists (use --force to replace it)")
+    _refuse_external(_impulse_spec(project, resolve_model(project, model).impulse_hash))  # before the gate's verdict
     with project.session() as s:
         ref = resolve(s, model)
         gate, why = gate_refusal(s, ref.name, ref.version, target_id)

@@ -211,6 +211,8 @@ def _typical(samples: list[Sample]) -> tuple[str, float | None, list[str], float
 
 def _check_blocks(blocks: list[str] | None) -> None:
     for b in blocks or []:
+        if b == "external":
+            raise InputError("an external block is made from its server: give --block-url URL", field="--block")
         if b not in BLOCKS:
             raise InputError(f"unknown processing block {b!r}; one of {sorted(BLOCKS)}", field="--block")
 
@@ -326,15 +328,46 @@ def design_impulse(
     return spec, choice
 
 
+def external_spec(
+    samples: list[Sample], urls: list[str], *, window_size_ms: float | None = None,
+    window_increase_ms: float | None = None, blocks: list[str] | None = None, previous: ImpulseSpec | None = None,
+) -> tuple[ImpulseSpec, dict[str, Any]]:
+    """An impulse whose blocks are ``blocks`` (none by default) then one external block per URL (each made from
+    its server's ``GET /parameters``), on the heuristic window: no cross-validated search, which would ask the
+    servers for the features of every candidate."""
+    from crisp_eml.dsp.external import external_block
+    from crisp_eml.workspace import impulse_search as search
+
+    base = build_default_spec(samples, window_size_ms=window_size_ms, window_increase_ms=window_increase_ms,
+                              blocks=blocks or ["raw"])
+    if not isinstance(base.input, TimeSeriesInput):
+        raise InputError("external blocks take time-series input; this project's samples are images",
+                         field="--block-url")
+    d = base.to_dict()
+    kept = d["blocks"] if blocks else []
+    taken = {b["name"] for b in kept}
+    for url in urls:
+        b = external_block(url, taken=taken)
+        taken.add(b["name"])
+        kept.append(b)
+    d["blocks"] = kept
+    spec = ImpulseSpec.from_dict(d)
+    learning, why = search.learning_for(spec, previous, None)
+    reasons = ["external block(s): the heuristic window (about 2 s), no cross-validated search", why]
+    return (ImpulseSpec(input=spec.input, blocks=spec.blocks, learning=learning),
+            {"method": "quick", "candidates": [], "reasons": reasons})
+
+
 def create_impulse(
     project: Project, *, window_size_ms: float | None = None, window_increase_ms: float | None = None,
     blocks: list[str] | None = None, layer: str = "raw", message: str | None = None, quick: bool = False,
-    on_progress: Progress | None = None,
+    on_progress: Progress | None = None, block_urls: list[str] | None = None,
 ) -> ImpulseVersion:
     """Design an impulse from the project's samples (options override the data-driven choices).
 
     Why it was chosen (the candidates and their scores) is stored in the ``impulse.create`` audit entry
-    and returned by :func:`current_version` as ``choice``.
+    and returned by :func:`current_version` as ``choice``. ``block_urls``: external blocks (Edge Impulse DSP
+    block servers, :func:`external_spec`) after ``blocks``.
     """
     project.require(Permission.DESIGN_IMPULSE)
     samples = list_samples(project, layer=layer)
@@ -342,6 +375,14 @@ def create_impulse(
         previous: ImpulseSpec | None = current_impulse(project)
     except NotFoundError:
         previous = None
+    if block_urls:
+        if not samples:
+            raise NotFoundError("no samples to design an impulse from (ingest data first: 'eml ingest PATH')")
+        _check_blocks(blocks)
+        spec, choice = external_spec(samples, block_urls, window_size_ms=window_size_ms,
+                                     window_increase_ms=window_increase_ms, blocks=blocks, previous=previous)
+        v = save_impulse(project, spec, action="impulse.create", message=message, extra={"choice": choice})
+        return replace(v, choice=choice)
     spec, choice = design_impulse(samples, lambda s: load_array(project, s), window_size_ms=window_size_ms,
                                   window_increase_ms=window_increase_ms, blocks=blocks, quick=quick,
                                   previous=previous, on_progress=on_progress)

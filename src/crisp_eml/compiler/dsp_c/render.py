@@ -29,6 +29,19 @@ _HELPERS = (("moments", MOMENTS), ("fft", COMPLEX_FFT), ("rfft", REAL_POWER), ("
 _BUFFERS = ("s_win", "s_x", "s_re", "s_im", "s_p", "s_mel", "s_cep", "s_wa", "s_wb", "s_wd", "s_ws")
 
 
+def refuse_external(spec: ImpulseSpec | dict[str, Any]) -> None:
+    """Refuse an impulse with an ``external`` block (features from an HTTP block server): it has no C twin, so
+    neither its library nor a deployment could compute the model's input on the device."""
+    blocks = spec.to_dict()["blocks"] if isinstance(spec, ImpulseSpec) else (spec or {}).get("blocks") or []
+    for bi, b in enumerate(blocks):
+        if isinstance(b, dict) and b.get("type") == "external":
+            url = (b.get("params") or {}).get("url")
+            raise InputError(f"block 'external' ({url}) has no C implementation: its features come from that "
+                             "server, so the device could not compute them; compile needs built-in blocks "
+                             "('eml impulse create --block TYPE', e.g. the block the server runs) or a "
+                             "features-in model (import the .tflite without an impulse)", field=f"blocks.{bi}.type")
+
+
 def _body(spec: ImpulseSpec, ctx: Ctx) -> int:
     names = list(spec.input.axes)
     offset = 0
@@ -126,6 +139,7 @@ def render_dsp_c(spec: ImpulseSpec | dict[str, Any], prefix: str = "eml") -> dic
     ``spec`` may be an :class:`ImpulseSpec` or its ``to_dict()`` form (validated here)."""
     if not isinstance(spec, ImpulseSpec):
         spec = ImpulseSpec.from_dict(spec)
+    refuse_external(spec)  # before validation, which would ask the block's server
     validate_impulse(spec)
     p = c_identifier(prefix)
     up = p.upper()
