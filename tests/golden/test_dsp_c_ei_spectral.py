@@ -111,3 +111,25 @@ def test_v1_twin_reports_the_same_peaks_in_the_same_order(tmp_path: Path) -> Non
     swapped = py.copy()
     swapped[:, 1:3], swapped[:, 3:5] = py[:, 3:5], py[:, 1:3]
     assert not np.allclose(c_out, swapped, rtol=1e-4, atol=1e-4 * float(np.abs(py).max()))
+
+
+def test_flat_axes_give_the_same_features_in_c(tmp_path: Path) -> None:
+    """A constant axis leaves numpy's rounding residue after the mean is removed; the twin sums the same way."""
+    blocks = [{"type": "spectral-analysis", "name": f"v{v}", "params": {"fft-length": 32}, "implementation_version": v}
+              for v in (1, 2, 4)]
+    blocks.append({"type": "spectral-analysis", "name": "v4-low", "implementation_version": 4,
+                   "params": {"filter-type": "low", "filter-cutoff": 5.0, "fft-length": 16}})
+    spec = spec_of({"window_size_ms": 3000, "frequency_hz": 50, "axes": ["x", "y", "z"]}, blocks)
+    windows = np.zeros((3, 150, 3), dtype=np.float32)
+    windows[:, :, 0] = np.float32(9.81)
+    windows[1, :, 1] = np.float32(-0.37)
+    windows[2, :, 2] = np.sin(np.arange(150) * np.float32(0.9))
+    c_out = run(build(spec, tmp_path), windows, n_features(spec))
+    py = apply_impulse(spec, windows)
+    assert np.all(np.isfinite(py))
+    assert np.any(py == -3.0)  # a flat axis' kurtosis (Edge Impulse's pinned scipy)
+    start = 0
+    for b in spec.blocks:
+        w = n_features(spec_of({"window_size_ms": 3000, "frequency_hz": 50, "axes": ["x", "y", "z"]}, [b.to_dict()]))
+        assert_twin_close(c_out[:, start:start + w], py[:, start:start + w])
+        start += w

@@ -441,7 +441,7 @@ def max_hold_spectrum(x: np.ndarray, n_fft: int, overlap: bool) -> np.ndarray:
     padded = np.concatenate([x.astype(np.float64), np.zeros((*x.shape[:-1], n_fft), dtype=np.float64)], axis=-1)
     idx = starts[:, None] + np.arange(n_fft)[None, :]
     out = np.zeros((*x.shape[:-1], n_fft // 2 + 1), dtype=np.float64)
-    rows = max(1, (1 << 24) // max(1, len(starts) * n_fft * int(np.prod(x.shape[1:-1], dtype=np.int64))))
+    rows = max(1, (1 << 22) // max(1, len(starts) * n_fft * int(np.prod(x.shape[1:-1], dtype=np.int64))))
     for i in range(0, x.shape[0], rows):
         frames = padded[i:i + rows][..., idx]  # [rows, axes, frames, N]
         p = np.abs(np.fft.rfft(frames, n=n_fft, axis=-1)) ** 2 / n_fft

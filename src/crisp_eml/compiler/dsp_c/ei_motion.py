@@ -42,13 +42,37 @@ static void ei_sosfilt(float *x, int n, const float *sos, int ns, const float *z
 """
 
 REMOVE_MEAN = r"""
-static void ei_remove_mean(float *x, int n)
+/* numpy's float32 pairwise sum (8 accumulators up to 128 values, halves at multiples of 8 above; recursion
+   depth log2(n / 128)): the same rounding as numpy's mean, so a constant signal leaves the same residue. */
+static float ei_pairwise_sum(const float *a, int n)
 {
-    float mean = 0.0f;
+    int i, j, n2;
+    float r[8], res = 0.0f;
+    if (n < 8) {
+        for (i = 0; i < n; i++) { res += a[i]; }
+        return res;
+    }
+    if (n <= 128) {
+        for (j = 0; j < 8; j++) { r[j] = a[j]; }
+        for (i = 8; i < n - (n % 8); i += 8) {
+            for (j = 0; j < 8; j++) { r[j] += a[i + j]; }
+        }
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) { res += a[i]; }
+        return res;
+    }
+    n2 = n / 2;
+    n2 -= n2 % 8;
+    return ei_pairwise_sum(a, n2) + ei_pairwise_sum(a + n2, n - n2);
+}
+
+/* x -= mean(x) over x[0..m), for n values (m <= n); returns the mean. */
+static float ei_remove_mean(float *x, int n, int m)
+{
+    float mean = ei_pairwise_sum(x, m) / (float)m;
     int i;
-    for (i = 0; i < n; i++) { mean += x[i]; }
-    mean /= (float)n;
     for (i = 0; i < n; i++) { x[i] -= mean; }
+    return mean;
 }
 """
 
@@ -182,7 +206,7 @@ def emit_ei_preprocess(ctx: Ctx, blk: Block, axis: int, dst_buf: str) -> int:
         _const(ctx, name, sos32.astype(np.float64))
         ctx.extra_helpers.setdefault("ei_sosfilt", SOSFILT)
         line(f"        ei_sosfilt({dst_buf}, n_, {name}, {len(sos32)}, NULL);")
-    line(f"        ei_remove_mean({dst_buf}, n_);")
+    line(f"        (void)ei_remove_mean({dst_buf}, n_, n_);")
     line("    }")
     return n
 
@@ -236,7 +260,7 @@ def render_ei_spectral(ctx: Ctx, blk: Block, axes: list[int], offset: int, bi: i
         if lf:
             ctx.line("    {")
             ctx.line(f"        int n_ = ei_decimate(s_x, {n}, {_lf_consts(ctx)}, {LF_RATIO});")
-            ctx.line("        ei_remove_mean(s_x, n_);")
+            ctx.line("        (void)ei_remove_mean(s_x, n_, n_);")
             ctx.line("    }")
             spectral(lf_base + i * lf, decimated_len(n, (LF_RATIO,)), fs_cur / LF_RATIO, True, True)
     return lf_base + len(axes) * lf
@@ -300,8 +324,7 @@ def _render_v1(ctx: Ctx, blk: EISpectralAnalysisBlock, axes: list[int], offset: 
             line("            }")
         if bands:
             # periodogram: first min(L, N) samples, their mean removed, zero-padded to N, density scaling
-            line(f"        for (j = 0; j < {m}; j++) {{ mean += s_x[j]; }}")
-            line(f"        mean /= {flit(m)};")
+            line(f"        mean = ei_pairwise_sum(s_x, {m}) / {flit(m)};")
             line(f"        for (j = 0; j < {n_fft}; j++) {{ s_re[j] = j < {m} ? s_x[j] - mean : 0.0f; "
                  "s_im[j] = 0.0f; }")
             line(f"        dsp_fft(s_re, s_im, {n_fft});")
