@@ -252,7 +252,7 @@ class EISpectralAnalysisBlock(Block):
         if self.wavelet_mode():
             from crisp_eml.dsp.ei_wavelet import check_wavelet
 
-            check_wavelet(length, str(self.params["wavelet"]), self._int("wavelet-level", lo=0))
+            check_wavelet(length, str(self.params["wavelet"]), self._int("wavelet-level", lo=0), frequency_hz=fs_cur)
             return
         if self.v == 1:
             self._int("spectral-peaks-count", lo=0)  # more peaks than bins: padded with (0, 0), as EI does
