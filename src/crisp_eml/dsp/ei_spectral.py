@@ -200,6 +200,7 @@ class EISpectralAnalysisBlock(Block):
         order = self._int("filter-order")
         cutoff = self._number("filter-cutoff")
         ratio = self.ratio()
+        # deliberate: checked for any low / high filter type, even with filter-order 0, as Edge Impulse does
         if ratio > 1 and ftype != "none" and cutoff > 0.9 * frequency_hz / 2 / ratio:
             raise InputError(f"cutoff {cutoff:g} Hz is above 0.9 x the Nyquist frequency after decimating by {ratio} "
                              f"({0.9 * frequency_hz / 2 / ratio:g} Hz); lower input-decimation-ratio",
@@ -380,6 +381,7 @@ class EISpectralAnalysisBlock(Block):
         main = self._spectral(x, fs, self.v >= 4)
         parts = [main.reshape(n, -1)]
         if self._lf():
+            # deliberate: every axis' extra-low-frequency features come after all axes' main features
             y = decimate(x, LF_RATIO)
             y = y - y.mean(axis=-1, keepdims=True)
             parts.append(self._spectral(y, fs / LF_RATIO, True).reshape(n, -1))
@@ -393,6 +395,7 @@ class EISpectralAnalysisBlock(Block):
         p = max_hold_spectrum(x, self.fft_length(), bool(self.params["do-fft-overlap"]))
         cols = [rms[..., None], sk[..., None], ku[..., None]]
         if stats:
+            # deliberate: spectral statistics over every linear bin, DC included, before the log
             ssk, sku = skew_kurt(p, 1e-15)
             cols += [ssk[..., None], sku[..., None]]
         if self.params["do-log"]:
@@ -437,6 +440,7 @@ def max_hold_spectrum(x: np.ndarray, n_fft: int, overlap: bool) -> np.ndarray:
     """``max_f |rfft(frame_f, N)|^2 / N`` over frames starting at 0, s, 2s, ... <= len (zero-padded), float64."""
     length = x.shape[-1]
     step = n_fft - n_fft // 2 if overlap else n_fft
+    # deliberate: frames start up to len(x) inclusive (zero-padded tails, even an all-zero frame), max not mean
     starts = np.arange(0, length + 1, step)
     padded = np.concatenate([x.astype(np.float64), np.zeros((*x.shape[:-1], n_fft), dtype=np.float64)], axis=-1)
     idx = starts[:, None] + np.arange(n_fft)[None, :]
@@ -450,7 +454,9 @@ def max_hold_spectrum(x: np.ndarray, n_fft: int, overlap: bool) -> np.ndarray:
 
 
 def _cascade_stable(order: int, cutoff: float, fs: float) -> bool:
-    """Edge Impulse's float32 stability test of the filter (it uses the low-pass prototype for both types)."""
+    """Edge Impulse's float32 stability test of the filter.
+
+    Deliberate: the low-pass prototype is tested for both filter types, as Edge Impulse does."""
     a = np.float32(np.tan(np.pi * cutoff / fs))
     a2 = np.float32(a * a)
     worst = 0.0
