@@ -162,6 +162,19 @@ def test_constant_and_zero_arrays() -> None:
     assert d["mean"] == pytest.approx(0.25) and d["var"] == 0.0
 
 
+def test_constant_axis_rounding_noise() -> None:
+    """9.81 on every sample: float32 ``x - mean(x)`` is a tiny non-zero constant, the detail coefficients are
+    rounding noise of ~1e-15 whose float32 ``m2 * m2`` underflows. Edge Impulse (numpy 1.x) finishes skew and
+    kurtosis in float64: finite skew, kurtosis exactly -3 (m4 underflows to 0 in float32), no NaN."""
+    x = np.full((1, 1, 125), 9.81, dtype=np.float32)
+    y = x - x.mean(axis=-1, keepdims=True)
+    assert np.all(y != 0)
+    f = ei_wavelet_features(y, "db4", 1)[0, 0]
+    assert np.all(np.isfinite(f))
+    d1 = dict(zip(FEATURES, f[14:], strict=True))
+    assert d1["rms"] > 0 and d1["kurtosis"] == -3.0 and d1["skew"] != 0.0
+
+
 def test_vectorised_over_windows_and_axes() -> None:
     rng = np.random.default_rng(3)
     y = rng.standard_normal((7, 2, 256)).astype(np.float32)

@@ -35,9 +35,11 @@ order, the 14 features of :data:`FEATURES`:
   sorted array (Edge Impulse sorts in place first; only rounding depends on it).
 - ``skew``, ``kurtosis``: 0 when ``rms == 0``; else scipy's biased skewness and Fisher kurtosis with the
   semantics of scipy 1.7.3 (the version Edge Impulse pins): ``mu = mean(c)``, ``d = c - mu``,
-  ``m2 = mean(d*d)``, ``m3 = mean(d*d*d)``, ``m4 = mean((d*d)**2)``; when ``m2 <= (res * mu)**2`` (``res`` =
-  1e-6 for float32, 1e-15 for float64: a constant non-zero array) skew = 0 and kurtosis = -3 (scipy >= 1.9
-  gives NaN there), else ``m3 / m2**1.5`` and ``m4 / m2**2 - 3``.
+  ``m2 = mean(d*d)``, ``m3 = mean(d*d*d)``, ``m4 = mean((d*d)**2)`` (in c's dtype); when
+  ``m2 <= (res * mu)**2`` (``res`` = 1e-6 for float32, 1e-15 for float64: a constant non-zero array) skew = 0
+  and kurtosis = -3 (scipy >= 1.9 gives NaN there), else ``m3 / m2**1.5`` and ``m4 / m2**2 - 3`` evaluated in
+  float64 (numpy 1.x promotes a float32 scalar raised to a Python float; this matters for the tiny rounding
+  noise a constant axis leaves, where float32 ``m2**2`` underflows).
 
 Level check (Edge Impulse's, on the length after input decimation): ``32 * 2**level <= len(x)``; level 0 is
 allowed (one array: the signal itself). Wavelets: the 50 names of Edge Impulse's ``parameters.json``.
@@ -155,9 +157,11 @@ def _skew_kurt(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m4 = (d2 * d2).mean(axis=-1)
     res = np.finfo(s.dtype).resolution
     flat = m2 <= (res * mu[..., 0]) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(flat, 0.0, m3 / m2 ** s.dtype.type(1.5))
-        kurt = np.where(flat, 0.0, m4 / m2 ** s.dtype.type(2.0)) - 3.0
+    # the last step in float64: numpy 1.x evaluates a float32 scalar ** 1.5 (a Python float) in float64
+    m2d = m2.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        skew = np.where(flat, 0.0, m3.astype(np.float64) / m2d ** 1.5)
+        kurt = np.where(flat, 0.0, m4.astype(np.float64) / m2d ** 2.0) - 3.0
     return skew, kurt
 
 
