@@ -25,7 +25,9 @@ float64. Float32 decimation moves coefficients by ~1e-5 of the signal (too much 
 decimation stages and the Butterworth filter run in double here, streamed sample by sample (double state
 only, no double buffers) in two passes (the first for the mean); the mean-removed signal is then rounded to
 float and the DWT and features run in float32 as above. Differences from Edge Impulse's float64 path are
-then ~1e-7 of the signal; a coefficient that close to a bin edge (rare) changes the entropy.
+then ~1e-7 of the signal; a coefficient that close to a bin edge (rare) changes the entropy (measured: 400
+windows, 3 axes, ratio 3, db4 level 2: one entropy off by 0.008 = 1.1x the tolerance of its window; ratio 30,
+haar level 1: none). A double DWT would need double buffers and soft-float on most MCUs; not done.
 """
 
 from __future__ import annotations
