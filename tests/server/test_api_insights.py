@@ -24,9 +24,14 @@ def test_dsp_blocks_lists_every_block_with_its_defaults(ml: Api) -> None:
     from crisp_eml.dsp.registry import BLOCKS
 
     got = ml.client.get(f"{V1}/dsp/blocks", headers=ml.headers("uma")).json()
-    assert [b["type"] for b in got] == sorted(BLOCKS)
+    assert [b["type"] for b in got] == sorted(set(BLOCKS) - {"external"})  # external needs a URL: not offered
     flatten = next(b for b in got if b["type"] == "flatten")
     assert flatten["defaults"]["scale-axes"] == 1.0 and flatten["defaults"]["rms"] is True
+    spectral = next(b for b in got if b["type"] == "spectral-analysis")
+    assert spectral["versions"] == [1, 2, 3, 4, "crisp"] and spectral["latest_version"] == 4
+    # each version's own defaults: Edge Impulse's (3 peaks by default) vs the crisp variant's (none)
+    assert spectral["defaults_by_version"]["4"]["spectral-peaks-count"] == 3
+    assert spectral["defaults_by_version"]["crisp"]["spectral-peaks-count"] == 0
 
 
 def test_explorer_embeds_the_cached_features_only(ml: Api) -> None:

@@ -29,7 +29,7 @@ def dsp_blocks(project: Project = Depends(member_project)) -> list[dict[str, Any
     return [{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
              "defaults": dict(cls.defaults),
              "defaults_by_version": {str(v): dict(block_class(t, v).defaults) for v in block_versions(t)}}
-            for t, cls in sorted(BLOCKS.items())]
+            for t, cls in sorted(BLOCKS.items()) if t != "external"]  # an external block needs its server's URL
 
 
 @router.get("/features/explorer")

@@ -68,7 +68,7 @@ function blockEditor(spec, i, blockTypes, disabled, redraw) {
     b.params = Object.fromEntries(Object.entries({ ...keep, ...b.params }).filter(([k]) => k in keep));
     b.implementation_version = v;
     redraw();
-  } }, ((bt && bt.versions) || ["crisp"]).map((v) => h("option", { value: String(v),
+  } }, ((bt && bt.versions) || [b.implementation_version ?? "crisp"]).map((v) => h("option", { value: String(v),
     selected: String(v) === String(b.implementation_version ?? "crisp") },
   v === "crisp" ? "crisp-eml" : `Edge Impulse v${v}`)));
   const defaults = defaultsOf(bt, b.implementation_version);
