@@ -106,6 +106,14 @@ def _inputs() -> dict[str, dict[str, Any]]:
     flat_z = np.array(d["motion-62hz-3ax"]["data"]).reshape(-1, 3)
     flat_z[:, 2] = 9.8095703125  # a constant axis (a device lying still): skew / kurtosis of constant data
     d["motion-62hz-3ax-const-z"] = {"sampling_freq": 62.5, "axes": acc, "data": flat_z.reshape(-1).tolist()}
+    g_z = np.array(d["motion-62hz-3ax"]["data"]).reshape(-1, 3)
+    g_z[:, 2] = float(np.float32(9.81))  # a constant whose float32 mean is not exact: rounding noise, not 0
+    d["motion-62hz-3ax-const-981"] = {"sampling_freq": 62.5, "axes": acc, "data": g_z.reshape(-1).tolist()}
+    # 20 s at 1 kHz, one axis: input decimation by 100 and 1000 (version 4)
+    d["motion-1000hz-1ax-20s"] = {"sampling_freq": 1000.0, "axes": ["accX"], "data": motion(1000.0, 20000, 1)}
+    # plateaus and steps: version 1's peak finder on flat tops
+    step = np.repeat(np.array([0.0, 2.0, 2.0, 5.0, 1.0, 1.0, 4.0, 4.0, 0.5, 3.0]), 13)[:125]
+    d["motion-62hz-1ax-steps"] = {"sampling_freq": 62.5, "axes": ["accX"], "data": step.tolist()}
     return d
 
 
@@ -195,6 +203,16 @@ def _spectral(v: int) -> list[tuple[str, str, dict[str, Any]]]:
         c.append(("wavelet-db4-l1-const-z", "motion-62hz-3ax-const-z", {"analysis-type": "Wavelet"}))
         c.append(("wavelet-db4-l3-high-level", "motion-62hz-3ax-short", {"analysis-type": "Wavelet",
                                                                          "wavelet": "db4", "wavelet-level": 3}))
+    c += [
+        ("err-cutoff0", "motion-62hz-3ax", {"filter-type": "low", "filter-cutoff": 0.0}),
+        ("steps-fft32", "motion-62hz-1ax-steps", {"fft-length": 32}),
+        ("const-981-default", "motion-62hz-3ax-const-981", {}),
+    ]
+    if v == 1:
+        c += [("steps-peaks5-thr0", "motion-62hz-1ax-steps", {"spectral-peaks-count": 5,
+                                                               "spectral-peaks-threshold": 0.0, "fft-length": 64})]
+    if v >= 3:
+        c.append(("wavelet-db4-l1-const-981", "motion-62hz-3ax-const-981", {"analysis-type": "Wavelet"}))
     if v >= 3:
         c.append(("ratio3", "motion-100hz-3ax-10s", {"input-decimation-ratio": 3}))
     if v == 4:
@@ -216,6 +234,10 @@ def _spectral(v: int) -> list[tuple[str, str, dict[str, Any]]]:
                                                              "filter-cutoff": 5.0}),
             ("ratio3-wavelet-db4-l2", "motion-100hz-3ax-10s", {"input-decimation-ratio": 3,
                                                                "analysis-type": "Wavelet", "wavelet-level": 2}),
+            ("ratio100-fft16", "motion-1000hz-1ax-20s", {"input-decimation-ratio": 100}),
+            ("ratio1000-fft16", "motion-1000hz-1ax-20s", {"input-decimation-ratio": 1000, "fft-length": 16}),
+            ("ratio100-low2-fft64", "motion-1000hz-1ax-20s", {"input-decimation-ratio": 100, "filter-type": "low",
+                                                               "filter-cutoff": 2.0, "fft-length": 64}),
         ]
     return c
 
