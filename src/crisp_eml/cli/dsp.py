@@ -1,4 +1,5 @@
-"""``eml dsp serve``: serve a built-in processing block over Edge Impulse's DSP-block HTTP contract (thin)."""
+"""``eml dsp serve``: serve a built-in processing block over Edge Impulse's DSP-block HTTP contract; ``eml dsp
+blocks``: the blocks and their implementation versions (thin)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,24 @@ def serve(
         sys.stdout.flush()
 
     serve_block(block, host=host, port=port, on_ready=announce)
+
+
+@dsp_app.command("blocks")
+def blocks(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the processing blocks, their implementation versions (Edge Impulse's numbers, then crisp-eml's own
+    variant "crisp") and the version new impulses take."""
+    from crisp_eml.cli.common import print_json, print_table
+    from crisp_eml.dsp.registry import block_class, block_types, block_versions, latest_version
+
+    rows = [{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
+             "parameters": sorted(block_class(t, latest_version(t)).defaults)} for t in block_types()
+            if t != "external"]
+    if json_out:
+        print_json(rows)
+        return
+    print_table(None, ["block", "versions", "new impulses", "parameters (latest)"],
+                [(r["type"], ", ".join(map(str, r["versions"])), r["latest_version"], ", ".join(r["parameters"]))
+                 for r in rows])
 
 
 def register(app: typer.Typer) -> None:
