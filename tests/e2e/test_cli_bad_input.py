@@ -41,7 +41,7 @@ KWS = SHARED / "models" / "mlperf-tiny" / "kws_ref_model.tflite"
 INTERNAL_ERROR = 70
 
 #: Commands that succeed without a project (everything else must fail with a "project" message).
-NO_PROJECT_OK = {("init",), ("version",), ("targets",), ("formats",)}
+NO_PROJECT_OK = {("init",), ("version",), ("targets",), ("formats",), ("dsp", "blocks")}
 #: Commands that read a file argument and need no project: they fail on the placeholder file instead.
 FILE_FIRST = {("inspect",), ("profile",), ("verify",), ("compile",), ("bundle", "verify"), ("data", "label"),
               ("run",)}
