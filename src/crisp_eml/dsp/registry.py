@@ -14,6 +14,7 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.dsp.audio import MfccBlock, MfeBlock, SpectrogramBlock
 from crisp_eml.dsp.base import CRISP, Block, Version
 from crisp_eml.dsp.basic import FlattenBlock, RawBlock
+from crisp_eml.dsp.ei_audio import EIMfccBlock, EIMfeBlock, EISpectrogramBlock
 from crisp_eml.dsp.image import ImageBlock
 from crisp_eml.dsp.spectral import SpectralAnalysisBlock
 
@@ -23,6 +24,7 @@ BLOCKS: dict[str, type[Block]] = {
 }
 
 EI_BLOCKS: dict[str, type[Block]] = {cls.type: cls for cls in (RawBlock, FlattenBlock)}
+EI_BLOCKS.update({cls.type: cls for cls in (EISpectrogramBlock, EIMfeBlock, EIMfccBlock)})
 
 
 def block_class(type_: str, version: Version | None = None) -> type[Block]:
