@@ -105,8 +105,10 @@ def ei_filterbank(num_filters: int, fft_length: int, fs: float, low: float, high
         hi = min(right + 1, coefficients)
         fb[i, left:hi] = w[: hi - left]
     if np.any(np.all(fb == 0, axis=1)):
-        raise InputError(f"a mel filter of {num_filters} over an FFT of {fft_length} has no FFT bin (Edge Impulse "
-                         f"refuses it); use at most about {coefficients // 4} filters or a longer fft_length",
+        which = "the 'old mels' of versions 1-3" if old_mels else "version 4's filterbank"
+        raise InputError(f"{num_filters} mel filters over fft_length {fft_length} at {fs:g} Hz leave a filter with "
+                         f"no FFT bin ({which}); Edge Impulse refuses this: use fewer filters (its hint: "
+                         f"{coefficients // 4}), a longer fft_length or a narrower frequency range",
                          field="num_filters")
     fb.setflags(write=False)
     return fb
