@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ei_golden import Case, assert_features_close, load_cases
 
 from crisp_eml.core.errors import InputError
 from crisp_eml.core.impulse import ImpulseSpec
@@ -19,6 +18,7 @@ from crisp_eml.dsp.ei_audio import EIMfccBlock, EIMfeBlock, EISpectrogramBlock, 
 from crisp_eml.dsp.ei_mel import ceil_unless_close, ei_filterbank, frame_geometry
 from crisp_eml.dsp.pipeline import apply_impulse, validate_impulse
 from crisp_eml.dsp.registry import block_versions, latest_version, make_block
+from ei_golden import Case, assert_features_close, load_cases
 
 AUDIO = ("spectrogram", "mfe", "mfcc")
 CASES = [c for b in AUDIO for c in load_cases(b)]
