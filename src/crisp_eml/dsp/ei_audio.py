@@ -194,24 +194,26 @@ class EIMfeBlock(_EIMelBlock):
             _check_noise_floor(self)
 
     def transform(self, windows: np.ndarray, frequency_hz: float) -> np.ndarray:
-        x = self.signal(windows)
         if self.v >= 3:
-            x32 = (x / 2 ** 15).astype(np.float32)
-            # deliberate (EI): pre-emphasis wraps around (np.roll), so y[0] uses the window's last sample
-            x = (x32 - np.float32(0.98) * np.roll(x32, 1, axis=1)).astype(np.float64)
+            return quantize_u8(self.scaled(windows, frequency_hz))
+        e, _ = self.energies(self.signal(windows), frequency_hz)
+        y = cmvnw(e, int(self.params["win_size"]), variance=False)
+        mn = y.min(axis=(1, 2), keepdims=True)
+        mx = y.max(axis=(1, 2), keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = (y - mn) / (mx - mn)
+        # deliberate (EI): min-max only when neither the min nor the max is exactly 0
+        y = np.where((mn != 0) & (mx != 0), scaled, y)
+        y[np.isnan(y)] = 0
+        return y.astype(np.float32)
+
+    def scaled(self, windows: np.ndarray, frequency_hz: float) -> np.ndarray:
+        """Versions 3/4 before the 8-bit quantisation: the clipped dB scale, float64 ``[n, frames, M]``."""
+        x32 = (self.signal(windows) / 2 ** 15).astype(np.float32)
+        # deliberate (EI): pre-emphasis wraps around (np.roll), so y[0] uses the window's last sample
+        x = (x32 - np.float32(0.98) * np.roll(x32, 1, axis=1)).astype(np.float64)
         e, _ = self.energies(x, frequency_hz)
-        if self.v < 3:
-            y = cmvnw(e, int(self.params["win_size"]), variance=False)
-            mn = y.min(axis=(1, 2), keepdims=True)
-            mx = y.max(axis=(1, 2), keepdims=True)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scaled = (y - mn) / (mx - mn)
-            # deliberate (EI): min-max only when neither the min nor the max is exactly 0
-            y = np.where((mn != 0) & (mx != 0), scaled, y)
-            y[np.isnan(y)] = 0
-            return y.astype(np.float32)
-        y = np.clip(noise_floor_scale(e, float(self.params["noise_floor_db"])), 0, 1)
-        return quantize_u8(y)
+        return np.clip(noise_floor_scale(e, float(self.params["noise_floor_db"])), 0, 1)
 
 
 def quantize_u8(y: np.ndarray) -> np.ndarray:
