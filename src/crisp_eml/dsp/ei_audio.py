@@ -90,9 +90,19 @@ class _EIAudioBlock(Block):
     def cost(self, window_len: int, n_axes: int, frequency_hz: float) -> dict[str, int]:
         n = int(self.params["fft_length"])
         frames = self.geometry(window_len, frequency_hz)[2]
-        ops = frames * (5 * n * int(np.log2(n)) // 2 + 3 * n + (n // 2 + 1) * self.n_bins())
-        work = 4 * (2 * n + (n // 2 + 1) + frames * self.n_bins())
+        bins = self.n_bins()
+        ops = frames * (5 * n * int(np.log2(n)) // 2 + 3 * n + (n // 2 + 1) * bins)
+        work = 4 * (2 * n + (n // 2 + 1) + frames * bins)
+        win = self.sliding_window()
+        if win:  # the sliding normalisation keeps the window's frames (twice for mfcc) and sums win rows each
+            mfcc = self.type == "mfcc"  # mean and standard-deviation passes, a second buffer
+            ops += frames * bins * win * (3 if mfcc else 1)
+            work += 4 * frames * bins * (2 if mfcc else 1)
         return {"ops": int(ops * n_axes), "working_bytes": int(work)}
+
+    def sliding_window(self) -> int:
+        """The window of the sliding normalisation (``win_size``) where this version applies it, else 0."""
+        return 0
 
 
 def noise_floor_scale(v: np.ndarray, nf: float) -> np.ndarray:
@@ -184,6 +194,9 @@ class EIMfeBlock(_EIMelBlock):
     def n_bins(self) -> int:
         return int(self.params["num_filters"])
 
+    def sliding_window(self) -> int:
+        return int(self.params["win_size"]) if self.v < 3 else 0
+
     def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
         super().validate(window_len, n_axes, frequency_hz)
         if self.v < 3:
@@ -236,6 +249,9 @@ class EIMfccBlock(_EIMelBlock):
 
     def n_bins(self) -> int:
         return int(self.params["num_cepstral"])
+
+    def sliding_window(self) -> int:
+        return max(0, int(self.params["win_size"]))
 
     def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
         super().validate(window_len, n_axes, frequency_hz)

@@ -7,7 +7,7 @@ twin's ``dsp_mel`` applies them), the orthonormal DCT-II (``DCT_<i>[q * M + m]``
 (times ``input_scale``; pre-emphasis with Edge Impulse's wrap-around where the version has it), a real FFT of
 ``fft_length`` (:mod:`.fft`), power ``|X|^2 / N``, then the version's tail. Tails needing the whole window
 (min-max of spectrogram v1/v2 and mfe v1/v2, the sliding normalisation ``cmvnw``) keep the window's frames
-in ``s_ei_v`` (and the mean-removed values in ``s_ei_ms``) and finish after the last frame.
+in ``s_ei_v`` (mfcc: and the mean-removed values in ``s_ei_ms``) and finish after the last frame.
 
 mfe v3/v4 quantise to 8 bits with ``rintf`` (round half to even, as numpy's ``around``) and wrap 256 to 0
 as Edge Impulse does; the float32 value being rounded differs from Python's float64 one by rounding error,
@@ -52,8 +52,8 @@ static float dsp_ei_q8(float y)
 
 CMVNW = r"""
 /* speechpy cmvnw over frames x cols values v (rows padded numpy-'symmetric'): ms = v - mean of the win rows
-   centred on each row; with var, out = ms / (std of the ms window + 1e-10), else out = ms. out[f * row + q]. */
-static void dsp_ei_cmvnw(const float *v, int frames, int cols, int win, int var, float *ms, float *out, int row)
+   centred on each row; with var, out = ms / (std of the ms window + 1e-10). Without var the result is ms. */
+static void dsp_ei_cmvnw(const float *v, int frames, int cols, int win, int var, float *ms, float *out)
 {
     int f, q, p, half = (win - 1) / 2;
     for (f = 0; f < frames; f++) {
@@ -63,17 +63,16 @@ static void dsp_ei_cmvnw(const float *v, int frames, int cols, int win, int var,
             ms[f * cols + q] = v[f * cols + q] - s / (float)win;
         }
     }
-    for (f = 0; f < frames; f++) {
+    for (f = 0; var && f < frames; f++) {
         for (q = 0; q < cols; q++) {
             float s = 0.0f, sq = 0.0f, m;
-            if (!var) { out[f * row + q] = ms[f * cols + q]; continue; }
             for (p = -half; p <= half; p++) { s += ms[dsp_sym(f + p, frames) * cols + q]; }
             m = s / (float)win;
             for (p = -half; p <= half; p++) {
                 float d = ms[dsp_sym(f + p, frames) * cols + q] - m;
                 sq += d * d;
             }
-            out[f * row + q] = ms[f * cols + q] / (sqrtf(sq / (float)win) + 1e-10f);
+            out[f * cols + q] = ms[f * cols + q] / (sqrtf(sq / (float)win) + 1e-10f);
         }
     }
 }
@@ -141,10 +140,10 @@ def render_ei_audio(ctx: Ctx, blk: _EIAudioBlock, axes: list[int], offset: int, 
         ctx.consts.append(farr(f"FBW_{bi}", weights))
         ctx.helpers.add("mel")
         ctx.need("s_mel", m_count)
-    whole = (isinstance(blk, EIMfeBlock) and v < 3) or (isinstance(blk, EIMfccBlock)
-                                                         and int(blk.params["win_size"]) > 0)
+    whole = blk.sliding_window() > 0  # tails that need the whole window
     if whole:
         ctx.need("s_ei_v", total)
+    if isinstance(blk, EIMfccBlock) and whole:
         ctx.need("s_ei_ms", total)
     db_args = ""
     if not isinstance(blk, EIMfccBlock) and v >= 3:
@@ -200,9 +199,11 @@ def render_ei_audio(ctx: Ctx, blk: _EIAudioBlock, axes: list[int], offset: int, 
     if whole:
         ctx.helpers.add("sym")
         _helper(ctx, "ei_cmvnw", CMVNW)
-        var = 1 if isinstance(blk, EIMfccBlock) else 0
         win = int(blk.params["win_size"])
-        line(f"        dsp_ei_cmvnw(s_ei_v, {frames}, {nb}, {win}, {var}, s_ei_ms, &features[{offset}], {nb});")
+        if isinstance(blk, EIMfccBlock):
+            line(f"        dsp_ei_cmvnw(s_ei_v, {frames}, {nb}, {win}, 1, s_ei_ms, &features[{offset}]);")
+        else:  # mean pass only, straight into the features
+            line(f"        dsp_ei_cmvnw(s_ei_v, {frames}, {nb}, {win}, 0, &features[{offset}], &features[{offset}]);")
         if isinstance(blk, EIMfeBlock):
             _helper(ctx, "ei_minmax", MINMAX)
             line(f"        dsp_ei_minmax(&features[{offset}], {total}, 1);")
