@@ -5,7 +5,8 @@ Python (:mod:`crisp_eml.dsp.ei_audio`) is checked against Edge Impulse's own out
 (rtol 1e-4, atol 1e-4 x max), for each block and version, on int16-valued windows and on [-1, 1] windows
 with ``input_scale`` 32768. mfe v3/v4 quantise to 8 bits: C rounds a float32 value, Python a float64 one, so
 a value within rounding error of a .5 step may differ by one step; the test accepts exactly those (few)
-and nothing else. One spec runs under AddressSanitizer + UBSan.
+and nothing else. One spec runs under AddressSanitizer + UBSan. Two golden cases per block and version (Edge
+Impulse's own features on recorded audio) are also compared with the C output directly, by the same rules.
 
 Signals are tones with an envelope, a low hum and broadband noise, as real audio. A stationary signal is not
 a fair float32 test of mfcc's sliding normalisation: its ``c0 = ln(frame energy)`` (about 25 for int16 audio,
@@ -23,6 +24,7 @@ from dsp_c_helpers import assert_twin_close, build, run, spec_of
 
 from crisp_eml.core.impulse import ImpulseSpec
 from crisp_eml.dsp.pipeline import apply_impulse, block_instance, n_features
+from ei_golden import Case, load_cases
 
 MIC_8K = {"window_size_ms": 1000, "frequency_hz": 8000, "axes": ["audio"]}
 MIC_16K = {"window_size_ms": 1000, "frequency_hz": 16000, "axes": ["audio"]}
@@ -72,6 +74,16 @@ def _windows(spec: ImpulseSpec, n: int, seed: int) -> np.ndarray:
     x = np.round(x)
     scale = float(spec.blocks[0].params.get("input_scale", 1.0))
     return (x / scale).astype(np.float32)
+
+
+def _golden() -> list[Case]:
+    """Two EI cases per block and version on recorded audio (the 8 and 16 kHz clips), features known."""
+    out = []
+    for b in ("spectrogram", "mfe", "mfcc"):
+        for v in (1, 2, 3, 4):
+            real = [c for c in load_cases(b, v) if c.features is not None and c.input_id in ("audio-8k", "audio-16k")]
+            out += real[:2]
+    return out
 
 
 def _assert_q8_close(c_out: np.ndarray, py: np.ndarray, spec: ImpulseSpec, windows: np.ndarray) -> None:
@@ -133,3 +145,19 @@ def test_silence_gives_edge_impulses_floors_in_c() -> None:
     np.testing.assert_array_equal(py[:, :-n_mfcc], 0.0)
     assert_twin_close(c_out, py)
     np.testing.assert_allclose(c_out[0, -n_mfcc::13], np.log(1e-10), rtol=1e-6)  # c0 = ln(1e-10) every frame
+
+
+@pytest.mark.parametrize("case", _golden(), ids=lambda c: c.id)
+def test_ei_audio_twin_matches_edge_impulse(case: Case, tmp_path: Path) -> None:
+    """The C twin against Edge Impulse's own features (golden vectors), same rule (mfe v3/v4: 8-bit codes)."""
+    length = case.window.shape[1]
+    spec = spec_of({"window_size_ms": 1000 * length / case.sampling_freq, "frequency_hz": case.sampling_freq,
+                    "axes": list(case.axes)},
+                   [{"type": case.block, "params": case.params, "implementation_version": case.version}])
+    assert case.features is not None and spec.input.window_len == length  # type: ignore[union-attr]
+    c_out = run(build(spec, tmp_path), case.window, n_features(spec))
+    ei = case.features.reshape(c_out.shape)
+    if case.block == "mfe" and case.version >= 3:
+        _assert_q8_close(c_out, ei, spec, case.window)
+    else:
+        assert_twin_close(c_out, ei)

@@ -52,15 +52,16 @@ static float dsp_ei_q8(float y)
 
 CMVNW = r"""
 /* speechpy cmvnw over frames x cols values v (rows padded numpy-'symmetric'): ms = v - mean of the win rows
-   centred on each row; with var, out = ms / (std of the ms window + 1e-10). Without var the result is ms. */
+   centred on each row, summed as differences from v (no cancellation of large equal parts, constant -> 0);
+   with var, out = ms / (std of the ms window + 1e-10). Without var the result is ms. */
 static void dsp_ei_cmvnw(const float *v, int frames, int cols, int win, int var, float *ms, float *out)
 {
     int f, q, p, half = (win - 1) / 2;
     for (f = 0; f < frames; f++) {
         for (q = 0; q < cols; q++) {
-            float s = 0.0f;
-            for (p = -half; p <= half; p++) { s += v[dsp_sym(f + p, frames) * cols + q]; }
-            ms[f * cols + q] = v[f * cols + q] - s / (float)win;
+            float s = 0.0f, c = v[f * cols + q];
+            for (p = -half; p <= half; p++) { s += v[dsp_sym(f + p, frames) * cols + q] - c; }
+            ms[f * cols + q] = -s / (float)win;
         }
     }
     for (f = 0; var && f < frames; f++) {
