@@ -163,7 +163,8 @@ class _EIMelBlock(_EIAudioBlock):
             raise InputError(f"must be at least 2, got {m}", field="num_filters")
         super().validate(window_len, n_axes, frequency_hz)
         lo = self._number("low_frequency", lo=0.0)
-        self._number("high_frequency", lo=0.0)
+        if self.params["high_frequency"] is not None:  # None (crisp-eml's spelling) = 0 = half the rate
+            self._number("high_frequency", lo=0.0)
         hi = self.high(frequency_hz)
         if hi > frequency_hz / 2:
             raise InputError(f"{hi:g} Hz is above half the sampling frequency ({frequency_hz / 2:g} Hz)",
@@ -181,6 +182,7 @@ class _EIMelBlock(_EIAudioBlock):
         p = self.power(x, fs)
         e = p @ self.filterbank(fs).T
         total = p.sum(axis=-1)
+        # deliberate (EI): only exact zeros are replaced (by 1e-10) before the logs; tiny values stay
         return np.where(e == 0, 1e-10, e), np.where(total == 0, 1e-10, total)
 
 

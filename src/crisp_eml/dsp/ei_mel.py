@@ -32,7 +32,7 @@ MAX_FRAMES = 500
 
 def ceil_unless_close(v: float) -> int:
     """``ceil(v)``, but ``floor(v)`` when ``v`` is less than 0.001 above it (Edge Impulse's framing rule)."""
-    fl = math.floor(v)
+    fl = math.floor(v)  # deliberate (EI): float products like 320.0000001 must not add a sample
     return int(fl) if fl < v < fl + 0.001 else int(math.ceil(v))
 
 
@@ -62,6 +62,7 @@ def power_spectra(x: np.ndarray, f: int, s: int, count: int, n: int, chunk: int 
     """``x`` float64 ``[w, L]`` -> float64 ``[w, count, n/2 + 1]`` power spectra ``|rfft(frame, n)|^2 / n``."""
     out = np.empty((x.shape[0], count, n // 2 + 1))
     for i in range(0, x.shape[0], chunk):
+        # deliberate (EI): rectangular window (frames are used as cut, no window function)
         frames = np.lib.stride_tricks.sliding_window_view(x[i:i + chunk], f, axis=-1)[:, ::s][:, :count]
         if f > n:
             frames = frames[..., :n]  # rfft(n=N) truncates a longer frame
