@@ -168,7 +168,7 @@ def test_framing_rules() -> None:
     ("mfe", {"win_size": 4}, 2, "win_size"),
     ("mfcc", {"win_size": 4}, 4, "win_size"),
     ("mfcc", {"pre_shift": 0}, 4, "pre_shift"),
-    ("mfcc", {"num_cepstral": 40}, 4, "num_cepstral"),
+    ("mfcc", {"num_cepstral": 0}, 4, "num_cepstral"),
     ("mfe", {"high_frequency": 5000}, 4, "high_frequency"),
     ("mfe", {"low_frequency": 3000, "high_frequency": 2000}, 4, "low_frequency"),
     ("spectrogram", {"frame_stride": 0.0003}, 4, "frame_stride"),
@@ -180,6 +180,14 @@ def test_bad_parameters_name_the_field(btype: str, params: dict[str, object], ve
     with pytest.raises(InputError) as exc:
         make_block(btype, params, version).validate(8000, 1, 8000.0)
     assert exc.value.field == field
+
+
+def test_more_cepstral_coefficients_than_filters_give_one_column_per_filter() -> None:
+    """As Edge Impulse: the DCT output (num_filters values) is cut at num_cepstral, so at most num_filters."""
+    blk = make_block("mfcc", {"num_cepstral": 13, "num_filters": 8, "fft_length": 128}, 4)
+    blk.validate(8000, 1, 8000.0)
+    assert blk.output_shape(8000, 1, 8000.0) == (50, 8)
+    assert blk.transform(_tone(1), 8000.0).shape == (1, 50, 8)
 
 
 def test_parameters_a_version_does_not_use_are_accepted() -> None:

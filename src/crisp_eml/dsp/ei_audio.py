@@ -250,17 +250,15 @@ class EIMfccBlock(_EIMelBlock):
         "input_scale": 1.0}
 
     def n_bins(self) -> int:
-        return int(self.params["num_cepstral"])
+        # deliberate (EI): more cepstral coefficients than filters give num_filters columns (DCT output cut)
+        return min(int(self.params["num_cepstral"]), int(self.params["num_filters"]))
 
     def sliding_window(self) -> int:
         return max(0, int(self.params["win_size"]))
 
     def validate(self, window_len: int, n_axes: int, frequency_hz: float) -> None:
         super().validate(window_len, n_axes, frequency_hz)
-        nc = self._int("num_cepstral", lo=1)
-        if nc > int(self.params["num_filters"]):
-            raise InputError(f"{nc} cepstral coefficients need at least as many filters "
-                             f"(num_filters={self.params['num_filters']})", field="num_cepstral")
+        self._int("num_cepstral", lo=1)
         self._number("pre_cof")
         self._int("pre_shift", lo=1)
         ws = self._int("win_size")
@@ -273,8 +271,7 @@ class EIMfccBlock(_EIMelBlock):
         # deliberate (EI): pre-emphasis wraps around (np.roll): the first pre_shift samples use the window's end
         x = x - cof * np.roll(x, shift, axis=1)
         e, total = self.energies(x, frequency_hz)
-        m, nc = int(self.params["num_filters"]), int(self.params["num_cepstral"])
-        c = np.log(e) @ dct_matrix(m, nc)
+        c = np.log(e) @ dct_matrix(int(self.params["num_filters"]), self.n_bins())
         c[..., 0] = np.log(total)  # deliberate (EI): c0 is ln of the frame's power-spectrum sum
         ws = int(self.params["win_size"])
         if ws > 0:
