@@ -14,6 +14,7 @@ from crisp_eml.core.errors import InputError
 from crisp_eml.dsp.audio import MfccBlock, MfeBlock, SpectrogramBlock
 from crisp_eml.dsp.base import CRISP, Block, Version
 from crisp_eml.dsp.basic import FlattenBlock, RawBlock
+from crisp_eml.dsp.ei_audio import EIMfccBlock, EIMfeBlock, EISpectrogramBlock
 from crisp_eml.dsp.ei_spectral import EISpectralAnalysisBlock
 from crisp_eml.dsp.external import ExternalBlock
 from crisp_eml.dsp.image import ImageBlock
@@ -25,7 +26,10 @@ BLOCKS: dict[str, type[Block]] = {
                 ExternalBlock)
 }
 
-EI_BLOCKS: dict[str, type[Block]] = {cls.type: cls for cls in (RawBlock, FlattenBlock, EISpectralAnalysisBlock)}
+EI_BLOCKS: dict[str, type[Block]] = {
+    cls.type: cls
+    for cls in (RawBlock, FlattenBlock, EISpectralAnalysisBlock, EISpectrogramBlock, EIMfeBlock, EIMfccBlock)
+}
 
 
 def block_class(type_: str, version: Version | None = None) -> type[Block]:
