@@ -52,15 +52,14 @@ def blocks(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     from crisp_eml.cli.common import print_json, print_table
     from crisp_eml.dsp.registry import block_class, block_types, block_versions, latest_version
 
-    rows = [{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
-             "parameters": sorted(block_class(t, latest_version(t)).defaults)} for t in block_types()
-            if t != "external"]
+    types = [t for t in block_types() if t != "external"]  # an external block is its server's
     if json_out:
-        print_json(rows)
+        print_json([{"type": t, "versions": block_versions(t), "latest_version": latest_version(t),
+                     "parameters": sorted(block_class(t, latest_version(t)).defaults)} for t in types])
         return
     print_table(None, ["block", "versions", "new impulses", "parameters (latest)"],
-                [(r["type"], ", ".join(map(str, r["versions"])), r["latest_version"], ", ".join(r["parameters"]))
-                 for r in rows])
+                [(t, ", ".join(map(str, block_versions(t))), str(latest_version(t)),
+                  ", ".join(sorted(block_class(t, latest_version(t)).defaults))) for t in types])
 
 
 def register(app: typer.Typer) -> None:
