@@ -7,6 +7,23 @@ from pathlib import Path
 from typing import Any
 
 
+def register_once(run_cli: Any, monkeypatch: Any) -> Any:
+    """``run_cli`` with the sub-commands registered once for this test: ``main()`` registers them on every call,
+    which makes many calls in one process slower and slower."""
+    import crisp_eml.cli.main as main_mod
+
+    main_mod._register()
+    monkeypatch.setattr(main_mod, "_register", lambda: None)
+    return run_cli
+
+
+def init_project(run_cli: Any, tmp_path: Path) -> Path:
+    """``eml init`` of ``tmp_path/proj`` with the member ``tester``; its path."""
+    code, _, err = run_cli(["init", str(tmp_path / "proj"), "--member", "tester"])
+    assert code == 0, err
+    return tmp_path / "proj"
+
+
 def cli_ok(run_cli: Any, args: list[str], cwd: Path) -> str:
     """stdout of ``eml ARGS`` run in ``cwd`` through the ``run_cli`` fixture; fails the test on a non-zero exit."""
     code, out, err = run_cli(args, cwd=cwd)

@@ -18,6 +18,7 @@ from pathlib import Path
 import cbor2
 import numpy as np
 import pytest
+from cli_helpers import init_project, register_once
 
 from conftest import BASIC_MOTIONS
 from crisp_eml.core.sample import Sensor
@@ -33,17 +34,10 @@ KEY = "0123456789abcdef0123456789abcdef"
 def run_cli(run_cli, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The shared in-process runner, with the sub-commands registered once for this test: ``main()``
     registers them on every call, which makes many calls in one process slower and slower."""
-    import crisp_eml.cli.main as main_mod
-
-    main_mod._register()
-    monkeypatch.setattr(main_mod, "_register", lambda: None)
-    return run_cli
+    return register_once(run_cli, monkeypatch)
 
 
-def _init(run_cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    code, _, err = run_cli(["init", str(tmp_path / "proj"), "--member", "tester"])
-    assert code == 0, err
-    return tmp_path / "proj"
+_init = init_project
 
 
 def test_basic_motions(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

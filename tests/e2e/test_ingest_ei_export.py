@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cli_helpers import init_project, register_once
 
 from crisp_eml.core.sample import Sensor
 from crisp_eml.data.formats.csv_series import write_csv
@@ -22,17 +23,10 @@ S2 = (Sensor("accX", "m/s2"), Sensor("accY", "m/s2"))
 @pytest.fixture()
 def run_cli(run_cli, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The shared in-process runner, with the sub-commands registered once for this test."""
-    import crisp_eml.cli.main as main_mod
-
-    main_mod._register()
-    monkeypatch.setattr(main_mod, "_register", lambda: None)
-    return run_cli
+    return register_once(run_cli, monkeypatch)
 
 
-def _init(run_cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    code, _, err = run_cli(["init", str(tmp_path / "proj"), "--member", "tester"])
-    assert code == 0, err
-    return tmp_path / "proj"
+_init = init_project
 
 
 def _acquisition(values: np.ndarray) -> bytes:

@@ -73,6 +73,15 @@ static void dsp_cmvn(const float *c, int frames, int nq, int win, float *acc, fl
 """
 
 
+def emit_filterbank(ctx: Ctx, fb: np.ndarray, bi: int) -> None:
+    """Block ``bi``'s mel filterbank as the sparse tables ``FB_<bi>`` / ``FBW_<bi>`` read by ``dsp_mel``."""
+    rows, weights = sparse_rows(fb)
+    ctx.consts.append(iarr(f"FB_{bi}", rows))
+    ctx.consts.append(farr(f"FBW_{bi}", weights))
+    ctx.helpers.add("mel")
+    ctx.need("s_mel", fb.shape[0])
+
+
 def sparse_rows(fb: np.ndarray) -> tuple[list[int], list[float]]:
     """(first bin, count) per filter row and the concatenated weights from first to last non-zero bin."""
     rows: list[int] = []
@@ -108,11 +117,7 @@ def render_audio(ctx: Ctx, blk: _FramedBlock, axes: list[int], offset: int, bi: 
     mel = isinstance(blk, _MelBlock)
     m_count = int(blk.params["num_filters"]) if mel else 0
     if isinstance(blk, _MelBlock):
-        rows, weights = sparse_rows(blk.filterbank(fs))
-        ctx.consts.append(iarr(f"FB_{bi}", rows))
-        ctx.consts.append(farr(f"FBW_{bi}", weights))
-        ctx.helpers.add("mel")
-        ctx.need("s_mel", m_count)
+        emit_filterbank(ctx, blk.filterbank(fs), bi)
     nq = nb if isinstance(blk, MfccBlock) else 0
     win_size = int(blk.params["win_size"]) if isinstance(blk, MfccBlock) else 0
     if nq:

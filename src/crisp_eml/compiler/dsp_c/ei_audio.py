@@ -16,8 +16,8 @@ so a value within that error of a .5 step may land one step (1/256; 255 vs 0 at 
 
 from __future__ import annotations
 
-from crisp_eml.compiler.dsp_c.audio import sparse_rows
-from crisp_eml.compiler.dsp_c.emit import Ctx, farr, flit, iarr
+from crisp_eml.compiler.dsp_c.audio import emit_filterbank
+from crisp_eml.compiler.dsp_c.emit import Ctx, farr, flit
 from crisp_eml.compiler.dsp_c.fft import use_real
 from crisp_eml.dsp.audio import dct_matrix
 from crisp_eml.dsp.ei_audio import EIMfccBlock, EIMfeBlock, EISpectrogramBlock, _EIAudioBlock, _EIMelBlock
@@ -136,11 +136,7 @@ def render_ei_audio(ctx: Ctx, blk: _EIAudioBlock, axes: list[int], offset: int, 
     mel = isinstance(blk, _EIMelBlock)
     m_count = int(blk.params["num_filters"]) if mel else 0
     if isinstance(blk, _EIMelBlock):
-        rows, weights = sparse_rows(blk.filterbank(fs))
-        ctx.consts.append(iarr(f"FB_{bi}", rows))
-        ctx.consts.append(farr(f"FBW_{bi}", weights))
-        ctx.helpers.add("mel")
-        ctx.need("s_mel", m_count)
+        emit_filterbank(ctx, blk.filterbank(fs), bi)
     whole = blk.sliding_window() > 0  # tails that need the whole window
     if whole:
         ctx.need("s_ei_v", total)
