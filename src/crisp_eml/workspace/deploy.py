@@ -163,6 +163,8 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
     out = out.resolve()
     if out.exists() and not force:
         raise ConflictError(f"{out} exists (use --force to replace it)")
+    with project.session() as s:
+        resolve(s, model)  # an unknown model is reported as the gate reports it (listing the registered ones)
     _refuse_external(_impulse_spec(project, resolve_model(project, model).impulse_hash))  # before the gate's verdict
     with project.session() as s:
         ref = resolve(s, model)
