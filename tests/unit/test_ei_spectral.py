@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from crisp_eml.core.errors import InputError
-from crisp_eml.dsp.ei_spectral import EISpectralAnalysisBlock, peak_indexes
+from crisp_eml.dsp.ei_signal import peak_indexes
+from crisp_eml.dsp.ei_spectral import EISpectralAnalysisBlock
 from crisp_eml.dsp.registry import make_block
 from crisp_eml.dsp.spectral import SpectralAnalysisBlock
 from ei_golden import Case, assert_features_close, load_cases

@@ -19,7 +19,8 @@ import numpy as np
 from crisp_eml.compiler.dsp_c.emit import Ctx, farr, flit
 from crisp_eml.compiler.dsp_c.fft import use_complex, use_real
 from crisp_eml.dsp.base import Block
-from crisp_eml.dsp.ei_spectral import LF_RATIO, EISpectralAnalysisBlock, decimated_len, decimation_sos
+from crisp_eml.dsp.ei_signal import LF_RATIO, decimated_len, decimation_sos
+from crisp_eml.dsp.ei_spectral import EISpectralAnalysisBlock
 
 SOSFILT = r"""
 /* Second-order sections sos[6 * ns] (b0 b1 b2 a0 a1 a2, a0 = 1) over x[0..n) in place, direct form II
