@@ -7,6 +7,27 @@ from pathlib import Path
 from typing import Any
 
 
+def add_sine_samples(project: Any, *, slow_offset: float = 0.0) -> None:
+    """Eight two-axis recordings at 20 Hz (6 s): "slow" 1 Hz (shifted by ``slow_offset``) and "fast" 6 Hz sines
+    with a little noise, the first six training, the last two testing."""
+    import numpy as np
+
+    from crisp_eml.core.sample import Sensor
+    from crisp_eml.data.samples import add_sample
+
+    rng = np.random.default_rng(0)
+    t = np.arange(120) / 20.0
+    with project.session() as s:
+        for i in range(8):
+            label = "slow" if i % 2 else "fast"
+            f = 1.0 if label == "slow" else 6.0
+            x = np.stack([np.sin(2 * np.pi * f * t) + (slow_offset if label == "slow" else 0.0),
+                          np.cos(2 * np.pi * f * t)], axis=1)
+            x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
+            add_sample(project, s, x, name=f"s{i}", label=label, category="training" if i < 6 else "testing",
+                       kind="timeseries", sensors=[Sensor("ax"), Sensor("ay")], frequency_hz=20.0, source="test")
+
+
 def register_once(run_cli: Any, monkeypatch: Any) -> Any:
     """``run_cli`` with the sub-commands registered once for this test: ``main()`` registers them on every call,
     which makes many calls in one process slower and slower."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cli_helpers import cli_ok
+from cli_helpers import add_sine_samples, cli_ok
 
 VERSION = 2  # the test server's latestImplementationVersion
 
@@ -105,20 +105,7 @@ def _block_server(mode: str = "ok") -> Iterator[tuple[str, list[tuple[str, Any]]
 
 
 def _add_signals(project: Any) -> None:
-    from crisp_eml.core.sample import Sensor
-    from crisp_eml.data.samples import add_sample
-
-    rng = np.random.default_rng(0)
-    t = np.arange(120) / 20.0
-    with project.session() as s:
-        for i in range(8):
-            label = "slow" if i % 2 else "fast"
-            f = 1.0 if label == "slow" else 6.0
-            x = np.stack([np.sin(2 * np.pi * f * t) + (2.0 if label == "slow" else 0.0),
-                          np.cos(2 * np.pi * f * t)], axis=1)
-            x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
-            add_sample(project, s, x, name=f"s{i}", label=label, category="training" if i < 6 else "testing",
-                       kind="timeseries", sensors=[Sensor("ax"), Sensor("ay")], frequency_hz=20.0, source="test")
+    add_sine_samples(project, slow_offset=2.0)
 
 
 def _expected(project: Any, scale: float) -> np.ndarray:

@@ -6,22 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from cli_helpers import add_sine_samples
 
 
 def _add_signals(project) -> None:  # type: ignore[no-untyped-def]
-    from crisp_eml.core.sample import Sensor
-    from crisp_eml.data.samples import add_sample
-
-    rng = np.random.default_rng(0)
-    t = np.arange(120) / 20.0
-    with project.session() as s:
-        for i in range(8):
-            label = "slow" if i % 2 else "fast"
-            f = 1.0 if label == "slow" else 6.0
-            x = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)], axis=1)
-            x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
-            add_sample(project, s, x, name=f"s{i}", label=label, category="training" if i < 6 else "testing",
-                       kind="timeseries", sensors=[Sensor("ax"), Sensor("ay")], frequency_hz=20.0, source="test")
+    add_sine_samples(project)
 
 
 def test_impulse_and_features_cli(project, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
+from cli_helpers import add_sine_samples
 
-from crisp_eml.data.samples import Sensor, add_sample
 from crisp_eml.dsp.registry import latest_version
 
 
 def _add_signals(project) -> None:  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(3)
-    t = np.arange(120) / 20.0
-    with project.session() as s:
-        for i in range(6):
-            f = 1.0 if i % 2 else 6.0
-            x = np.stack([np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)], axis=1)
-            x = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
-            add_sample(project, s, x, name=f"s{i}", label="slow" if i % 2 else "fast", category="training",
-                       kind="timeseries", sensors=[Sensor("ax"), Sensor("ay")], frequency_hz=20.0, source="test")
+    add_sine_samples(project)
 
 
 def test_versions_on_the_command_line(project, run_cli) -> None:  # type: ignore[no-untyped-def]

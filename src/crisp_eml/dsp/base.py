@@ -51,6 +51,8 @@ class Block:
     #: The implementation versions this class computes, oldest first (see the module docstring).
     versions: ClassVar[tuple[Version, ...]] = (CRISP,)
     defaults: ClassVar[dict[str, Any]] = {}
+    #: The names of the input axes the block reads, set by the impulse pipeline (a block may send them along).
+    axis_names: list[str] | None = None
 
     def __init__(self, params: Mapping[str, Any] | None = None, version: Version | None = None) -> None:
         v: Version = self.versions[-1] if version is None else version

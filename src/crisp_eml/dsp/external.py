@@ -152,9 +152,6 @@ class ExternalBlock(Block):
     versions: ClassVar[tuple[Version, ...]] = _AnyVersion((1,))
     defaults: ClassVar[dict[str, Any]] = {"url": "", "params": {}}
 
-    #: Axis names sent with each request (set by the pipeline; ``axis0``... otherwise).
-    axis_names: list[str] | None = None
-
     def __init__(self, params: Mapping[str, Any] | None = None, version: Version | None = None) -> None:
         if version is not None and version not in self.versions:
             raise InputError(f"an external block runs its server's implementation version (a number >= 1), got "

@@ -41,8 +41,7 @@ def block_instance(spec: ImpulseSpec, b: BlockSpec) -> Block:
     if b.type == "image":
         params.setdefault("input_channels", len(spec.input.axes))
     blk = make_block(b.type, params, b.implementation_version)
-    if hasattr(blk, "axis_names"):  # a block that sends the axis names along (external)
-        blk.axis_names = [spec.input.axes[i] for i in _axes_of(spec, b)]
+    blk.axis_names = [spec.input.axes[i] for i in _axes_of(spec, b)]
     return blk
 
 

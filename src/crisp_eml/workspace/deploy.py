@@ -164,10 +164,9 @@ def deploy(project: Project, model: str, target: str, out: Path, *, library: Pat
     if out.exists() and not force:
         raise ConflictError(f"{out} exists (use --force to replace it)")
     with project.session() as s:
-        resolve(s, model)  # an unknown model is reported as the gate reports it (listing the registered ones)
-    _refuse_external(_impulse_spec(project, resolve_model(project, model).impulse_hash))  # before the gate's verdict
+        ref = resolve(s, model)  # an unknown model is named with the registered ones listed
+    _refuse_external(_impulse_spec(project, resolve_model(project, ref.uri).impulse_hash))  # before the gate's verdict
     with project.session() as s:
-        ref = resolve(s, model)
         gate, why = gate_refusal(s, ref.name, ref.version, target_id)
         if why is not None or gate is None:
             raise VerificationError(f"refusing to deploy {ref.uri} to {target_id}: {why}")

@@ -31,7 +31,7 @@ from crisp_eml.core.errors import ConflictError, EmlError, InputError
 from crisp_eml.core.personas import Permission
 from crisp_eml.core.sample import Sample, content_identity
 from crisp_eml.data.formats import ParsedSample
-from crisp_eml.data.formats.ei_info_labels import InfoEntry, check_ranges
+from crisp_eml.data.formats.ei_info_labels import check_ranges
 from crisp_eml.data.formats.labels import CATEGORY_FOLDERS, infer_label, sample_name
 from crisp_eml.data.formats.parsed import SUFFIXES, check_frequency, suffix_of
 from crisp_eml.data.samples import add_sample, encode_array
@@ -40,6 +40,8 @@ from crisp_eml.store.blob_journal import journal_for
 from crisp_eml.store.blobs import sha256
 from crisp_eml.store.project import Actor, Project
 from crisp_eml.store.tables.data import SampleRow
+from crisp_eml.workspace.ingest_info_labels import collect_export, info_labels_of
+from crisp_eml.workspace.ingest_items import IngestFailure, IngestNote, SourceFile
 from crisp_eml.workspace.ingest_source import MemoryBudget, ingest_limits, parse_source
 
 CATEGORY_CHOICES = ("training", "testing", "split")
@@ -48,28 +50,6 @@ BATCH_FILES = 64  # files per transaction at most ...
 BATCH_SECONDS = 0.5  # ... and a commit at least this often, so a kill loses little work
 PREFETCH_WORKERS = 3
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class IngestFailure:
-    path: str
-    reason: str
-    error: str  # the error class name: InputError, ConflictError, ...
-
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "reason": self.reason, "error": self.error}
-
-
-@dataclass(frozen=True)
-class IngestNote:
-    """Something the user should know that is no failure (a file an ``info.labels`` does not list, a label
-    kind a sample cannot hold as such)."""
-
-    path: str
-    note: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "note": self.note}
 
 
 @dataclass
@@ -94,22 +74,6 @@ class IngestReport:
         }
 
 
-@dataclass(frozen=True)
-class SourceFile:
-    """One file to ingest: where its bytes are, and what it is called."""
-
-    path: Path  # where the bytes are (for an upload: the server's temporary copy)
-    relative: PurePath  # below the walked root: used for folder labels and the sample's name
-    category_hint: str | None  # from a training/testing folder on the way
-    source: str | None = None  # how errors and the sample's ``source`` name it (default: the path)
-    entry: InfoEntry | None = None  # listed in an Edge Impulse export's info.labels: its label, category, metadata
-
-    @property
-    def shown(self) -> str:
-        return self.source if self.source is not None else str(self.path)
-
-
-
 def _folder_category(parts: Iterable[str]) -> str | None:
     found = None
     for part in parts:
@@ -124,8 +88,6 @@ def collect_files(
     inside folders) and keep explicitly named files as given. A folder with an ``info.labels`` at its root
     (or that file named) is an Edge Impulse export: exactly the files it lists, with their entries
     (:mod:`crisp_eml.workspace.ingest_info_labels`; what is worth knowing goes to ``notes``)."""
-    from crisp_eml.workspace.ingest_info_labels import collect_export, info_labels_of
-
     files: list[SourceFile] = []
     missing: list[IngestFailure] = []
     for raw in paths:

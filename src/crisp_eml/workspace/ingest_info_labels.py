@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 from crisp_eml.core.errors import InputError
 from crisp_eml.data.formats.ei_info_labels import INFO_LABELS, parse_info_labels
 from crisp_eml.data.formats.parsed import SUFFIXES, suffix_of
-from crisp_eml.workspace.ingest import IngestNote, SourceFile
+from crisp_eml.workspace.ingest_items import IngestNote, SourceFile
 
 MAX_INFO_BYTES = 512 << 20  # an info.labels this big is not an export's
 
